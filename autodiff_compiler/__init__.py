@@ -1,0 +1,3 @@
+"""autodiff_compiler: source-to-source automatic differentiation of numeric Python."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,230 @@
+"""IR -> Python source: readable, deterministic, inside Numba's nopython subset.
+
+Single-use results of pure ops are inlined into their one use in the same region; carried loop
+values share one Python variable with the loop's results (and with the initial value when
+nothing else reads it); every statement group is preceded by a comment naming the source line
+it comes from. Expressions are built as stdlib `ast` nodes and printed with `ast.unparse`, so
+precedence and parentheses are Python's own.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+from ..ir.core import Const, Function, Op, Region, walk_ops
+from ..ir.names import Namer
+
+INDENT = "    "
+
+
+class Emitter:
+    def __init__(self, fn: Function, source_lines=None):
+        self.fn = fn
+        self.source_lines = source_lines or (lambda line: "")
+        self.namer = Namer()
+        self.uses: dict[int, int] = {}
+        self.inlined: set[int] = set()
+        self.producer: dict[int, Op] = {}
+        self.lines: list[str] = []
+
+    # --- analysis ----------------------------------------------------------------------------
+    def prepare(self) -> None:
+        for op in walk_ops(self.fn.body):
+            for v in op.operands:
+                self.uses[id(v)] = self.uses.get(id(v), 0) + 1
+            for r in op.results:
+                self.producer[id(r)] = op
+        self._choose_inlining(self.fn.body)
+        for p in self.fn.params:
+            self.namer.name(p)
+        self._coalesce_loops()
+
+    def _choose_inlining(self, root: Region) -> None:
+        todo = [root]
+        while todo:
+            region = todo.pop()
+            pending: dict[int, int] = {}  # value id -> index of its defining op
+            for index, op in enumerate(region.ops):
+                todo.extend(op.regions)
+                for v in op.operands:
+                    if id(v) in pending:
+                        self.inlined.add(id(v))
+                        del pending[id(v)]
+                if not op.prim.pure:
+                    pending.clear()  # nothing is moved across an effect
+                if self._inlinable(op):
+                    pending[id(op.results[0])] = index
+
+    def _inlinable(self, op: Op) -> bool:
+        return (op.prim.pure and op.prim.emit is not None and not op.regions
+                and len(op.results) == 1 and self.uses.get(id(op.results[0]), 0) == 1)
+
+    def _coalesce_loops(self) -> None:
+        """Give a loop's block args, results and (if read only by the loop) inits one name,
+        and let values computed only to be yielded be written straight into their target."""
+        for op in walk_ops(self.fn.body):
+            if op.prim.name == "for":
+                body = op.regions[0]
+                self.namer.name(body.args[0])
+                for init, arg, res in zip(op.operands[3:], body.args[1:], op.results):
+                    reusable = not isinstance(init, Const) and self.uses[id(init)] == 1 \
+                        and id(init) not in self.inlined
+                    name = self.namer.name(init if reusable else res)
+                    self.namer.alias(arg, name)
+                    self.namer.alias(res, name)
+                self._coalesce_yield(body, body.args[1:], loop=True)
+            elif op.prim.name == "if":
+                for region in op.regions:
+                    self._coalesce_yield(region, op.results, loop=False)
+
+    def _coalesce_yield(self, region: Region, targets, loop: bool) -> None:
+        position = {id(r): k for k, o in enumerate(region.ops) for r in o.results}
+        for value, target in zip(region.ops[-1].operands, targets):
+            k = position.get(id(value))
+            if k is None or self.uses[id(value)] != 1 or id(value) in self.inlined \
+                    or id(value) in self.namer.names or len(region.ops[k].results) != 1:
+                continue
+            later = [o for later_op in region.ops[k + 1:-1] for o in walk_ops(_wrap(later_op))]
+            if loop and any(target in o.operands for o in later):
+                continue  # the old value is still read after this point
+            self.namer.alias(value, self.namer.name(target))
+
+    # --- expressions ----------------------------------------------------------------------------
+    def expr(self, v) -> ast.expr:
+        if isinstance(v, Const):
+            return constant(v.value)
+        if id(v) in self.inlined:
+            op = self.producer[id(v)]
+            return op.prim.emit(op, [self.expr(o) for o in op.operands])
+        return ast.Name(self.namer.name(v), ast.Load())
+
+    def target(self, values) -> ast.expr:
+        names = [ast.Name(self.namer.name(v), ast.Store()) for v in values]
+        return names[0] if len(names) == 1 else ast.Tuple(names, ast.Store())
+
+    def assign(self, values, exprs, depth: int) -> None:
+        pairs = [(v, e) for v, e in zip(values, exprs)
+                 if not (isinstance(e, ast.Name) and e.id == self.namer.name(v))]
+        if not pairs:
+            return
+        targets = [v for v, _ in pairs]
+        value = pairs[0][1] if len(pairs) == 1 else ast.Tuple([e for _, e in pairs], ast.Load())
+        self.line(depth, unparse(ast.Assign([self.target(targets)], value)))
+
+    def line(self, depth: int, text: str) -> None:
+        for part in text.splitlines():
+            self.lines.append(INDENT * depth + part)
+
+    # --- statements ------------------------------------------------------------------------------
+    def emit_function(self) -> str:
+        self.prepare()
+        params = ", ".join(self.namer.name(p) for p in self.fn.params)
+        self.line(0, f"def {self.fn.name}({params}):")
+        if self.fn.docstring:
+            self.line(1, repr(self.fn.docstring))
+        self.emit_region(self.fn.body, 1)
+        return "\n".join(self.lines) + "\n"
+
+    def emit_region(self, region: Region, depth: int, yield_to=None) -> None:
+        start = len(self.lines)
+        last_line = None
+        for op in region.ops:
+            if op.loc is not None and op.loc.line != last_line and not self._silent(op):
+                last_line = op.loc.line
+                self.line(depth, f"# line {last_line}: {self.source_lines(last_line)}".rstrip())
+            self.emit_op(op, depth, yield_to)
+        if len(self.lines) == start or all(ln.strip().startswith("#")
+                                           for ln in self.lines[start:]):
+            self.line(depth, "pass")
+
+    def _silent(self, op: Op) -> bool:
+        return (id(op.results[0]) in self.inlined if len(op.results) == 1 and not op.regions
+                else op.prim.name == "yield")
+
+    def emit_op(self, op: Op, depth: int, yield_to) -> None:
+        name = op.prim.name
+        if name == "yield":
+            self.assign(yield_to, [self.expr(v) for v in op.operands], depth)
+        elif name == "return":
+            values = [self.expr(v) for v in op.operands]
+            value = values[0] if len(values) == 1 else ast.Tuple(values, ast.Load())
+            self.line(depth, unparse(ast.Return(value)))
+        elif name == "comment":
+            self.line(depth, "# " + op.attrs["text"])
+        elif name == "if":
+            self.emit_if(op, depth)
+        elif name == "for":
+            self.emit_for(op, depth)
+        elif op.prim.statement:
+            stmts = op.prim.emit(op, [self.expr(v) for v in op.operands])
+            for stmt in stmts if isinstance(stmts, list) else [stmts]:
+                self.line(depth, unparse(stmt))
+        elif id(op.results[0]) not in self.inlined:
+            self.assign(op.results, [op.prim.emit(op, [self.expr(v) for v in op.operands])],
+                        depth)
+
+    def emit_if(self, op: Op, depth: int) -> None:
+        then_region, else_region = op.regions
+        test = self.expr(op.operands[0])
+        if self._is_expression(then_region) and self._is_expression(else_region) \
+                and len(op.results) == 1:
+            choice = ast.IfExp(test, self.expr(then_region.ops[-1].operands[0]),
+                               self.expr(else_region.ops[-1].operands[0]))
+            self.assign(op.results, [choice], depth)
+            return
+        if not op.results and len(then_region.ops) == 1:  # only a yield: negate
+            test = ast.UnaryOp(ast.Not(), test)
+            then_region, else_region = else_region, then_region
+        self.line(depth, f"if {unparse(test)}:")
+        self.emit_region(then_region, depth + 1, op.results)
+        if op.results or len(else_region.ops) > 1:
+            self.line(depth, "else:")
+            self.emit_region(else_region, depth + 1, op.results)
+
+    def _is_expression(self, region: Region) -> bool:
+        return all(id(o.results[0]) in self.inlined for o in region.ops[:-1]
+                   if len(o.results) == 1) and all(len(o.results) == 1 for o in region.ops[:-1])
+
+    def emit_for(self, op: Op, depth: int) -> None:
+        lb, ub, step, *inits = op.operands
+        body = op.regions[0]
+        self.assign(body.args[1:], [self.expr(v) for v in inits], depth)
+        bounds = [self.expr(lb), self.expr(ub), self.expr(step)]
+        if isinstance(step, Const) and step.value == 1:
+            bounds = bounds[1:2] if isinstance(lb, Const) and lb.value == 0 else bounds[:2]
+        header = unparse(ast.Call(ast.Name("range", ast.Load()), bounds, []))
+        self.line(depth, f"for {self.namer.name(body.args[0])} in {header}:")
+        self.emit_region(body, depth + 1, body.args[1:])
+
+
+def _wrap(op: Op) -> Region:
+    return Region(ops=[op])
+
+
+def unparse(node: ast.AST) -> str:
+    return ast.unparse(ast.fix_missing_locations(node))
+
+
+def constant(value) -> ast.expr:
+    if isinstance(value, float) and not math.isfinite(value):
+        return ast.parse("math.nan" if value != value else
+                         ("-math.inf" if value < 0 else "math.inf"), mode="eval").body
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+    return ast.Constant(value)
+
+
+HEADER = '''"""Generated by autodiff_compiler {version} from {origin}. Do not edit: regenerate."""
+import math
+
+import numpy as np
+
+'''
+
+
+def emit_module(functions: list[Function], origin: str, version: str, source_lines=None) -> str:
+    parts = [HEADER.format(version=version, origin=origin)]
+    for fn in functions:
+        parts.append("\n" + Emitter(fn, source_lines).emit_function())
+    return "".join(parts)

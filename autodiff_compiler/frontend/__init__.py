@@ -1,0 +1,1 @@
+"""Frontend: source -> gast AST -> fence -> name resolution -> structured SSA."""

@@ -1,0 +1,245 @@
+"""Lowering of expressions: operators, comparisons, calls, element reads.
+
+`and`, `or` and `a if c else b` keep Python's short-circuit evaluation: they become `if` ops
+whose branches are only run when Python would run them (so `i < n and x[i] > 0` never reads
+out of bounds). Calls resolve to primitives through frontend.resolve.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..ir.builder import const
+from ..ir.core import Const, Region, Value
+from ..ir.types import BOOL, Type
+from .resolve import Resolved, lookup_attribute
+
+_BINOPS = {
+    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
+    gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow",
+}
+_COMPARE = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
+            gast.NotEq: "ne"}
+_CASTS = {"float": "cast_float", "int": "cast_int", "bool": "cast_bool"}
+
+
+class ShapeOf:
+    """`x.shape`, waiting to be indexed."""
+
+    def __init__(self, array: Value):
+        self.array = array
+
+
+class ExpressionLowering:
+    """Mixin for frontend.lower.Lowering: expression nodes to IR values."""
+
+    def expr(self, node):
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            self.error(node, f"'{type(node).__name__}' expressions are not supported")
+        return method(node)
+
+    def value(self, node) -> Value:
+        """An expression that must be a single number or array."""
+        return self.check_value(node, self.expr(node))
+
+    def check_value(self, node, value, allow_tuple=False):
+        if isinstance(value, tuple) and allow_tuple:
+            for v in value:
+                self.check_value(node, v)
+            return value
+        if not isinstance(value, Value):
+            name = getattr(value, "name", "") or type(value).__name__
+            self.error(node, f"'{name}' is not a number or an array")
+        return value
+
+    def scalar(self, node) -> Value:
+        value = self.value(node)
+        if value.type.is_array:
+            self.error(node, "operations on whole arrays are not supported yet; "
+                       "index single elements", unsupported=True)
+        return value
+
+    def condition(self, node) -> Value:
+        value = self.scalar(node)
+        return value if value.type == BOOL else self.b("ne", value, const(0, value.type))
+
+    # --- leaves ----------------------------------------------------------------------------
+    def expr_Constant(self, node):
+        if isinstance(node.value, (bool, int, float)):
+            return const(node.value)
+        self.error(node, f"constants of type {type(node.value).__name__} are not supported")
+
+    def expr_Name(self, node):
+        return self.read_name(node, node.id)
+
+    def expr_Tuple(self, node):
+        return tuple(self.check_value(e, self.expr(e), allow_tuple=True) for e in node.elts)
+
+    def expr_Attribute(self, node):
+        base = self.expr(node.value)
+        if isinstance(base, Resolved):
+            found = lookup_attribute(base, node.attr)
+            if found.kind == "constant":
+                return const(found.value)
+            if found.kind == "unknown":
+                self.error(node, f"'{found.name}' is not supported", unsupported=True)
+            return found
+        if isinstance(base, Value) and base.type.is_array:
+            if node.attr == "shape":
+                return ShapeOf(base)
+            if node.attr == "ndim":
+                return const(base.type.ndim)
+            if node.attr == "size":
+                size = self.b("dim", base, attrs={"axis": 0})
+                for axis in range(1, base.type.ndim):
+                    size = self.b("mul", size, self.b("dim", base, attrs={"axis": axis}))
+                return size
+        self.error(node, f"attribute '.{node.attr}' is not supported", unsupported=True)
+
+    def expr_Subscript(self, node):
+        base = self.expr(node.value)
+        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if isinstance(base, ShapeOf):
+            axis = self.expr(node.slice)
+            if not isinstance(axis, Const) or axis.type.kind != "int":
+                self.error(node.slice, "index .shape with a constant integer")
+            ndim = base.array.type.ndim
+            if not -ndim <= axis.value < ndim:
+                self.error(node.slice, f"axis {axis.value} is out of range for a {ndim}-d array")
+            return self.b("dim", base.array, attrs={"axis": axis.value % ndim})
+        if isinstance(base, tuple):
+            index = self.expr(node.slice)
+            if not isinstance(index, Const) or index.type.kind != "int":
+                self.error(node.slice, "index a tuple with a constant integer")
+            return base[index.value]
+        array = self.value(node.value)
+        if not array.type.is_array:
+            self.error(node, "only arrays can be indexed")
+        if len(index_nodes) != array.type.ndim:
+            self.error(node, f"index all {array.type.ndim} axes of the array, one integer "
+                       "each (sub-arrays are not supported yet)", unsupported=True)
+        indices = [self.scalar(i) for i in index_nodes]
+        for index_node, index in zip(index_nodes, indices):
+            if index.type.kind == "float":
+                self.error(index_node, "array indices must be integers")
+        return self.b("getitem", array, *indices, hint=_hint_of(node.value) + "_i")
+
+    # --- operators ---------------------------------------------------------------------------
+    def binop(self, node, op, left, right) -> Value:
+        name = _BINOPS.get(type(op))
+        if name is None:
+            self.error(node, f"operator {type(op).__name__} is not supported", unsupported=True)
+        for side in (left, right):
+            self.check_value(node, side)
+            if side.type.is_array:
+                self.error(node, "operations on whole arrays are not supported yet; "
+                           "index single elements", unsupported=True)
+        return self.b(name, left, right)
+
+    def expr_BinOp(self, node):
+        return self.binop(node, node.op, self.expr(node.left), self.expr(node.right))
+
+    def expr_UnaryOp(self, node):
+        if isinstance(node.op, gast.Not):
+            return self.b("not_", self.condition(node.operand))
+        operand = self.scalar(node.operand)
+        if isinstance(node.op, gast.USub):
+            return self.b("neg", operand)
+        if isinstance(node.op, gast.UAdd):
+            return operand
+        self.error(node, "bitwise operators are not supported")
+
+    def expr_Compare(self, node):
+        left = self.scalar(node.left)
+        result = None
+        for op, comparator in zip(node.ops, node.comparators):
+            name = _COMPARE.get(type(op))
+            if name is None:
+                self.error(node, f"comparison {type(op).__name__} is not supported")
+            right = self.scalar(comparator)
+            test = self.b(name, left, right)
+            result = test if result is None else self.b("and_", result, test)
+            left = right
+        return result
+
+    def expr_BoolOp(self, node):
+        """`a and b` -> if a: b else: False;  `a or b` -> if a: True else: b."""
+        is_and = isinstance(node.op, gast.And)
+        result = self.condition(node.values[0])
+        for operand in node.values[1:]:
+            then_region, else_region = Region(), Region()
+            lazy, fixed = (then_region, else_region) if is_and else (else_region, then_region)
+            with self.region(lazy, dict(self.env)):
+                self.b.op("yield", self.condition(operand), result_types=[])
+            with self.region(fixed, {}):
+                self.b.op("yield", const(not is_and), result_types=[])
+            result = self.b.op("if", result, regions=[then_region, else_region],
+                               result_types=[BOOL]).result
+        return result
+
+    def expr_IfExp(self, node):
+        cond, regions, _, outs = self.branches(node.test, (node.body, node.orelse), self.value)
+        return self.close_if(node, cond, regions, [[o] for o in outs], ["choice"])[0]
+
+    # --- calls ---------------------------------------------------------------------------------
+    def expr_Call(self, node):
+        callee = self.expr(node.func)
+        if not isinstance(callee, Resolved):
+            self.error(node.func, "only functions can be called")
+        if callee.kind == "function":
+            self.error(node, f"calls to '{callee.name}' are not supported yet: it is not a "
+                       "math/numpy function with a derivative rule", unsupported=True)
+        if callee.kind not in ("prim", "builtin"):
+            self.error(node, f"'{callee.name}' has no derivative rule", unsupported=True)
+        args = [self.value(a) for a in node.args]
+        if callee.kind == "builtin":
+            return self.call_builtin(node, callee.value, args)
+        return self.call_prim(node, callee, args)
+
+    def call_prim(self, node, callee: Resolved, args: list[Value]) -> Value:
+        from ..primitives import get
+
+        name = callee.value
+        if name == "fpow":  # math.pow always computes in floats
+            name, args = "pow", [self.cast(a, Type("float")) for a in args]
+        arity = get(name).spec.get("arity", len(args))
+        if len(args) != arity:
+            self.error(node, f"{callee.name}() takes {arity} argument(s), got {len(args)}")
+        for arg_node, arg in zip(node.args, args):
+            if arg.type.is_array:
+                self.error(arg_node, f"{callee.name}() on whole arrays is not supported yet",
+                           unsupported=True)
+        return self.b(name, *args)
+
+    def call_builtin(self, node, name: str, args: list[Value]) -> Value:
+        if name == "range":
+            self.error(node, "range() can only be the iterable of a for loop")
+        if name == "len":
+            if len(args) != 1 or not args[0].type.is_array:
+                self.error(node, "len() takes one array")
+            return self.b("len", args[0])
+        for arg_node, arg in zip(node.args, args):
+            if arg.type.is_array:
+                self.error(arg_node, f"{name}() on arrays is not supported yet",
+                           unsupported=True)
+        if name in _CASTS:
+            if len(args) != 1:
+                self.error(node, f"{name}() takes one number")
+            return self.cast(args[0], Type(name))
+        if name in ("min", "max"):
+            if len(args) < 2:
+                self.error(node, f"{name}() needs at least two numbers")
+            result = args[0]
+            for arg in args[1:]:
+                result = self.b(name + "2", result, arg)
+            return result
+        if name == "abs" and len(args) == 1:
+            return self.b("abs", args[0])
+        if name == "pow" and len(args) == 2:
+            return self.b("pow", *args)
+        self.error(node, f"{name}() with {len(args)} arguments is not supported")
+
+
+def _hint_of(node) -> str:
+    return node.id if isinstance(node, gast.Name) else "elem"

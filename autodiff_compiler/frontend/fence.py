@@ -1,0 +1,105 @@
+"""Refuse unsupported syntax before anything is lowered or run.
+
+The fence walks the parsed function once (iteratively) and raises AutodiffSyntaxError at the
+first construct the compiler cannot differentiate correctly, with file, line, column and a
+caret. It is deliberately conservative: what is not known to be right is refused.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..errors import AutodiffSyntaxError
+from .source import ParsedFunction
+
+_REFUSED = {
+    gast.Try: "'try' statements are not supported; remove the exception handling",
+    gast.With: "'with' statements are not supported",
+    gast.AsyncWith: "'async with' is not supported",
+    gast.AsyncFor: "'async for' is not supported",
+    gast.AsyncFunctionDef: "async functions are not supported",
+    gast.Await: "'await' is not supported",
+    gast.Yield: "generators ('yield') are not supported; return a value instead",
+    gast.YieldFrom: "generators ('yield from') are not supported",
+    gast.Lambda: "lambda expressions are not supported; use a module-level def",
+    gast.ClassDef: "class definitions inside a differentiated function are not supported",
+    gast.FunctionDef: "nested function definitions are not supported; define it at module level",
+    gast.Global: "'global' declarations are not supported: globals are read as constants",
+    gast.Nonlocal: "'nonlocal' declarations are not supported",
+    gast.Starred: "star-arguments ('*args') are not supported",
+    gast.ListComp: "list comprehensions are not supported; write a loop",
+    gast.SetComp: "set comprehensions are not supported",
+    gast.DictComp: "dict comprehensions are not supported",
+    gast.GeneratorExp: "generator expressions are not supported; write a loop",
+    gast.Dict: "dicts are not supported",
+    gast.Set: "sets are not supported",
+    gast.List: "Python lists are not supported; use a NumPy array",
+    gast.JoinedStr: "string formatting is not supported",
+    gast.Raise: "'raise' is not supported in a differentiated function",
+    gast.Assert: "'assert' is not supported in a differentiated function",
+    gast.Delete: "'del' is not supported",
+    gast.Import: "imports inside a differentiated function are not supported",
+    gast.ImportFrom: "imports inside a differentiated function are not supported",
+    gast.NamedExpr: "assignment expressions (':=') are not supported",
+    gast.Slice: "slices are not supported yet; index single elements",
+    gast.While: "'while' loops are not supported yet; use 'for ... in range(...)'",
+    gast.Break: "'break' is not supported yet",
+    gast.Continue: "'continue' is not supported yet",
+}
+if hasattr(gast, "Match"):
+    _REFUSED[gast.Match] = "'match' statements are not supported"
+
+
+def _refuse(parsed: ParsedFunction, node, message: str):
+    raise AutodiffSyntaxError(message, parsed.loc(node))
+
+
+def check(parsed: ParsedFunction) -> None:
+    """Raise AutodiffSyntaxError for the first unsupported construct in the function."""
+    fn = parsed.node
+    args = fn.args
+    if args.vararg is not None or args.kwarg is not None:
+        _refuse(parsed, fn, "'*args' and '**kwargs' parameters are not supported")
+    # (node, loop depth)
+    stack = [(stmt, 0) for stmt in reversed(fn.body)]
+    while stack:
+        node, loops = stack.pop()
+        _check_node(parsed, node, loops)
+        inner = loops + isinstance(node, gast.For)
+        children = [c for c in gast.iter_child_nodes(node) if isinstance(c, gast.AST)]
+        stack.extend((child, inner) for child in reversed(children))
+
+
+def _check_node(parsed: ParsedFunction, node, loops: int) -> None:
+    message = _REFUSED.get(type(node))
+    if message:
+        _refuse(parsed, node, message)
+    if isinstance(node, gast.Constant) and isinstance(node.value, (str, bytes)):
+        _refuse(parsed, node, "strings are not supported in differentiated code")
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.MatMult):
+        _refuse(parsed, node, "the '@' operator is not supported yet")
+    if isinstance(node, gast.For) and node.orelse:
+        _refuse(parsed, node, "'for ... else' is not supported; use a flag variable")
+    if isinstance(node, gast.Return) and loops:
+        _refuse(parsed, node, "'return' inside a loop is not supported yet; "
+                "assign to a variable and return after the loop")
+    if isinstance(node, gast.Call) and node.keywords:
+        _refuse(parsed, node.keywords[0].value, "keyword arguments in calls are not supported")
+    if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+        targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+        for target in targets:
+            _check_target(parsed, target)
+
+
+def _check_target(parsed: ParsedFunction, target) -> None:
+    todo = [target]
+    while todo:
+        t = todo.pop()
+        if isinstance(t, gast.Tuple):
+            todo.extend(t.elts)
+        elif isinstance(t, gast.Subscript):
+            _refuse(parsed, t, "writing into arrays is not supported yet")
+        elif isinstance(t, gast.Attribute):
+            _refuse(parsed, t, "assigning to attributes is not supported")
+        elif not isinstance(t, gast.Name):
+            _refuse(parsed, t, "unsupported assignment target")

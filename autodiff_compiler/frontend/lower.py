@@ -1,0 +1,331 @@
+"""Lower a fenced gast function to structured SSA, specialised to its argument types.
+
+SSA is built directly from the structured AST (the structured case of Braun et al., "Simple
+and Efficient Construction of Static Single Assignment Form", CC 2013): a map from variable
+names to their current value, copied into each branch and loop body; where branches meet, the
+names whose value differs become results of the `if` op; names assigned in a loop body and
+defined before it become the loop's carried block arguments. Loop-carried types are settled
+by re-lowering the body until they stop widening (int -> float), as Numba's unification does.
+
+Early returns from branches are lowered by appending the statements that follow the `if` to
+the branch that falls through, so every path ends in one `return` and the function's result
+is a result of the `if` op.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import gast
+
+from ..errors import AutodiffSyntaxError, UnsupportedOperationError
+from ..ir.builder import Builder, const
+from ..ir.core import Const, Function, Region, Value
+from ..ir.types import BOOL, I64, Type, promote
+from . import resolve
+from .expressions import ExpressionLowering
+from .source import ParsedFunction
+
+
+class Undefined:
+    """Marks a name that may be unbound at this point, with why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class Lowering(ExpressionLowering):
+    def __init__(self, parsed: ParsedFunction, arg_types: list[Type]):
+        self.parsed = parsed
+        self.arg_types = arg_types
+        self.env: dict[str, object] = {}
+        self.b: Builder | None = None
+
+    # --- helpers ---------------------------------------------------------------------------
+    def error(self, node, message: str, unsupported: bool = False):
+        cls = UnsupportedOperationError if unsupported else AutodiffSyntaxError
+        raise cls(message, self.parsed.loc(node))
+
+    @contextmanager
+    def region(self, region: Region, env: dict):
+        saved = self.b, self.env
+        self.b, self.env = self.b.child(region), env
+        try:
+            yield
+        finally:
+            self.b, self.env = saved
+
+    def read_name(self, node, name: str):
+        if name in self.env:
+            value = self.env[name]
+            if isinstance(value, Undefined):
+                self.error(node, f"variable '{name}' may be undefined here: {value.reason}")
+            return value
+        found = resolve.lookup_name(self.parsed.fn, name)
+        if found.kind == "constant":
+            return const(found.value)
+        if found.kind == "unknown" and found.value is None:
+            self.error(node, f"name '{name}' is not defined")
+        return found
+
+    def cast(self, value: Value, type: Type) -> Value:
+        if value.type == type:
+            return value
+        if value.type.ndim != type.ndim:
+            raise TypeError(f"cannot merge {value.type} with {type}")
+        if isinstance(value, Const):
+            convert = {"float": float, "int": int, "bool": bool}[type.kind]
+            return const(convert(value.value), type)
+        name = {"float": "cast_float", "int": "cast_int", "bool": "cast_bool"}[type.kind]
+        return self.b(name, value, hint=value.hint)
+
+    def merge_types(self, node, name: str, values: list[Value]) -> Type:
+        if not all(isinstance(v, Value) for v in values):
+            self.error(node, f"'{name}' holds a tuple on one path; tuples cannot be merged")
+        if len({v.type.ndim for v in values}) > 1:
+            self.error(node, f"'{name}' is an array on one path and a scalar on another")
+        return promote(*(v.type for v in values))
+
+    # --- function --------------------------------------------------------------------------
+    def lower(self) -> Function:
+        node = self.parsed.node
+        args = node.args
+        names = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+        body = Region(args=[Value(t, n) for n, t in zip(names, self.arg_types)])
+        self.env = dict(zip(names, body.args))
+        self.named = {id(v) for v in body.args}
+        self.b = Builder(body)
+        stmts, doc = _split_docstring(node.body)
+        result = self.lower_block(stmts)
+        if result is None:
+            self.error(node, "the function must end with 'return <value>'")
+        self.b.op("return", *result, result_types=[])
+        return Function(node.name, body, self.parsed.filename, doc, names)
+
+    def lower_block(self, stmts) -> tuple | None:
+        """Lower statements; return the returned values if every path returns, else None."""
+        for k, stmt in enumerate(stmts):
+            self.b.loc = self.parsed.loc(stmt)
+            if isinstance(stmt, gast.Return):
+                return self.lower_return(stmt)
+            if isinstance(stmt, gast.If) and _contains_return(stmt):
+                return self.lower_returning_if(stmt, list(stmts[k + 1:]))
+            self.lower_stmt(stmt)
+        return None
+
+    def lower_return(self, stmt) -> tuple:
+        if stmt.value is None:
+            self.error(stmt, "a differentiated function must return a value")
+        value = self.expr(stmt.value)
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            self.check_value(stmt.value, v)
+        return values
+
+    def lower_stmt(self, stmt) -> None:
+        if isinstance(stmt, gast.Assign):
+            value = self.expr(stmt.value)
+            for target in stmt.targets:
+                self.assign(target, value)
+        elif isinstance(stmt, gast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, self.expr(stmt.value))
+        elif isinstance(stmt, gast.AugAssign):
+            current = self.read_name(stmt.target, stmt.target.id)
+            self.assign(stmt.target, self.binop(stmt, stmt.op, current, self.expr(stmt.value)))
+        elif isinstance(stmt, gast.Expr):
+            if not isinstance(stmt.value, gast.Constant):
+                self.expr(stmt.value)
+        elif isinstance(stmt, gast.Pass):
+            pass
+        elif isinstance(stmt, gast.If):
+            self.lower_if(stmt)
+        elif isinstance(stmt, gast.For):
+            self.lower_for(stmt)
+        else:
+            self.error(stmt, f"'{type(stmt).__name__}' statements are not supported")
+
+    def assign(self, target, value) -> None:
+        if isinstance(target, gast.Name):
+            self.env[target.id] = self.check_value(target, value, allow_tuple=True)
+            if isinstance(value, Value) and not isinstance(value, Const) \
+                    and id(value) not in self.named:
+                value.hint = target.id
+                self.named.add(id(value))
+            return
+        elts = target.elts
+        if not isinstance(value, tuple) or len(value) != len(elts):
+            self.error(target, f"cannot unpack into {len(elts)} names: the value is not a "
+                       f"tuple of {len(elts)}")
+        for t, v in zip(elts, value):
+            self.assign(t, v)
+
+    # --- branches ----------------------------------------------------------------------------
+    def branches(self, test, bodies, lower_body):
+        """Lower `bodies` (then, else) in fresh regions; return (cond, regions, envs, outs)."""
+        cond = self.condition(test)
+        regions, envs, outs = [], [], []
+        for body in bodies:
+            region, env = Region(), dict(self.env)
+            with self.region(region, env):
+                outs.append(lower_body(body))
+            regions.append(region)
+            envs.append(env)
+        return cond, regions, envs, outs
+
+    def close_if(self, node, cond, regions, yields: list[list[Value]], hints) -> list[Value]:
+        """Cast each branch's yielded values to the merged types and emit the `if` op."""
+        types = [self.merge_types(node, h, list(vs)) for h, vs in zip(hints, zip(*yields))]
+        for region, values in zip(regions, yields):
+            with self.region(region, {}):
+                casted = [self.cast(v, t) for v, t in zip(values, types)]
+                self.b.op("yield", *casted, result_types=[])
+        op = self.b.op("if", cond, regions=regions, result_types=types)
+        for value, hint in zip(op.results, hints):
+            value.hint = hint
+        return op.results
+
+    def lower_if(self, node) -> None:
+        before = self.env
+        cond, regions, envs, _ = self.branches(node.test, (node.body, node.orelse),
+                                               self.lower_block)
+        changed = [n for n in _ordered_union(envs) if any(e.get(n) is not before.get(n)
+                                                          for e in envs)]
+        merged = []
+        for name in changed:
+            values = [e.get(name) for e in envs]
+            if any(v is None or isinstance(v, Undefined) for v in values):
+                before[name] = Undefined(f"it is assigned on only one path of the 'if' at "
+                                         f"line {self.parsed.loc(node).line}")
+            else:
+                merged.append(name)
+        yields = [[e[n] for n in merged] for e in envs]
+        results = self.close_if(node, cond, regions, yields, merged)
+        self.env.update(zip(merged, results))
+
+    def lower_returning_if(self, node, rest) -> tuple:
+        cond, regions, envs, outs = self.branches(
+            node.test, (node.body + rest, node.orelse + rest), self.lower_block)
+        if any(out is None for out in outs):
+            self.error(node, "not every path after this 'if' returns a value")
+        if len({len(out) for out in outs}) > 1:
+            self.error(node, "the branches return different numbers of values")
+        hints = ["result"] * len(outs[0])
+        return tuple(self.close_if(node, cond, regions, [list(o) for o in outs], hints))
+
+    # --- loops -------------------------------------------------------------------------------
+    def lower_for(self, node) -> None:
+        if not isinstance(node.target, gast.Name):
+            self.error(node.target, "the loop variable must be a single name")
+        lb, ub, step = self.range_bounds(node.iter)
+        target = node.target.id
+        assigned = _assigned_names(node.body)
+        carried = [n for n in assigned if n != target and n in self.env
+                   and not isinstance(self.env[n], Undefined)]
+        for name in carried:
+            if isinstance(self.env[name], tuple):
+                self.error(node, f"'{name}' holds a tuple and is reassigned in the loop")
+        types = [self.env[n].type for n in carried]
+        for _ in range(4):
+            region, yields = self.lower_loop_body(node, target, carried, types)
+            widened = [self.merge_types(node, n, [Value(t), y])
+                       for n, t, y in zip(carried, types, yields)]
+            if widened == types:
+                break
+            types = widened
+        with self.region(region, {}):
+            self.b.op("yield", *(self.cast(y, t) for y, t in zip(yields, types)),
+                      result_types=[])
+        inits = [self.cast(self.env[n], t) for n, t in zip(carried, types)]
+        op = self.b.op("for", lb, ub, step, *inits, regions=[region], result_types=types)
+        line = self.parsed.loc(node).line
+        for name in assigned:
+            self.env[name] = Undefined(f"it is first assigned inside the loop at line {line}; "
+                                       "give it a value before the loop")
+        self.env[target] = Undefined(f"the loop variable of line {line} is not kept after it")
+        for name, value in zip(carried, op.results):
+            value.hint = name
+            self.env[name] = value
+
+    def lower_loop_body(self, node, target, carried, types):
+        region = Region(args=[Value(I64, target)] + [Value(t, n) for n, t in zip(carried, types)])
+        env = dict(self.env)
+        env.update(zip([target] + carried, region.args))
+        with self.region(region, env):
+            self.lower_block(node.body)
+            yields = [self.env[n] for n in carried]
+        for name, value in zip(carried, yields):
+            if isinstance(value, Undefined):
+                self.error(node, f"'{name}' may be undefined at the end of the loop body: "
+                           f"{value.reason}")
+        return region, yields
+
+    def range_bounds(self, iterable):
+        if not (isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name)
+                and resolve.lookup_name(self.parsed.fn, iterable.func.id).value == "range"
+                and iterable.func.id not in self.env):
+            self.error(iterable, "for loops must iterate over range(...) for now")
+        args = [self.expr(a) for a in iterable.args]
+        if not 1 <= len(args) <= 3:
+            self.error(iterable, "range() takes 1 to 3 arguments")
+        for arg, value in zip(iterable.args, args):
+            if not isinstance(value, Value) or value.type != I64 and value.type != BOOL:
+                self.error(arg, "range() arguments must be integers")
+        if len(args) == 1:
+            args = [const(0)] + args
+        if len(args) == 2:
+            args.append(const(1))
+        if isinstance(args[2], Const) and args[2].value == 0:
+            self.error(iterable, "range() step must not be zero")
+        return args
+
+
+def _split_docstring(body):
+    if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[1:], body[0].value.value
+    return body, None
+
+
+def _contains_return(node) -> bool:
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, gast.Return):
+            return True
+        todo.extend(gast.iter_child_nodes(n))
+    return False
+
+
+def _assigned_names(stmts) -> list[str]:
+    """Names bound anywhere in `stmts`, in order of first binding."""
+    names: dict[str, None] = {}
+    todo = list(reversed(stmts))
+    while todo:
+        node = todo.pop()
+        targets = []
+        if isinstance(node, gast.Assign):
+            targets = node.targets
+        elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For)):
+            targets = [node.target]
+        flat = list(targets)
+        while flat:
+            t = flat.pop(0)
+            if isinstance(t, gast.Name):
+                names.setdefault(t.id)
+            elif isinstance(t, gast.Tuple):
+                flat[:0] = t.elts
+        todo.extend(reversed([c for c in gast.iter_child_nodes(node)
+                              if isinstance(c, gast.stmt)]))
+    return list(names)
+
+
+def _ordered_union(envs) -> list[str]:
+    names: dict[str, None] = {}
+    for env in envs:
+        names.update(dict.fromkeys(env))
+    return list(names)
+
+
+def lower_function(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
+    return Lowering(parsed, arg_types).lower()

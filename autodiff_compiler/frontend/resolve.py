@@ -1,0 +1,97 @@
+"""Resolve the names a function reads that are not its own locals.
+
+Globals and closure variables are looked up in the function's namespace when it is lowered
+(first call): modules (math, numpy under any alias), functions of those modules that have a
+primitive, builtins with a meaning here (range, len, abs, min, max, float, int, bool, pow),
+and numbers, which are read as constants.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# function object -> primitive name (math and numpy spellings of one function share a name)
+_FUNCTION_PRIMS = {
+    math.sin: "sin", np.sin: "sin", math.cos: "cos", np.cos: "cos", math.tan: "tan",
+    np.tan: "tan", math.asin: "arcsin", np.arcsin: "arcsin", math.acos: "arccos",
+    np.arccos: "arccos", math.atan: "arctan", np.arctan: "arctan", math.atan2: "arctan2",
+    np.arctan2: "arctan2", math.sinh: "sinh", np.sinh: "sinh", math.cosh: "cosh",
+    np.cosh: "cosh", math.tanh: "tanh", np.tanh: "tanh", math.exp: "exp", np.exp: "exp",
+    math.expm1: "expm1", np.expm1: "expm1", math.log: "log", np.log: "log",
+    math.log1p: "log1p", np.log1p: "log1p", math.log2: "log2", np.log2: "log2",
+    math.log10: "log10", np.log10: "log10", math.sqrt: "sqrt", np.sqrt: "sqrt",
+    math.hypot: "hypot", np.hypot: "hypot", math.fabs: "fabs", np.fabs: "fabs",
+    np.abs: "abs", np.sign: "sign", math.pow: "fpow", np.power: "pow",
+    np.minimum: "min2", np.maximum: "max2",
+}
+if hasattr(np, "asin"):  # NumPy 2 array-API aliases
+    _FUNCTION_PRIMS.update({np.asin: "arcsin", np.acos: "arccos", np.atan: "arctan",
+                            np.atan2: "arctan2", np.pow: "pow"})
+
+_BUILTINS = {
+    builtins.range: "range", builtins.len: "len", builtins.abs: "abs", builtins.min: "min",
+    builtins.max: "max", builtins.float: "float", builtins.int: "int", builtins.bool: "bool",
+    builtins.pow: "pow",
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a non-local name or attribute chain denotes."""
+
+    kind: str  # "module" | "prim" | "builtin" | "constant" | "function" | "unknown"
+    value: object = None
+    name: str = ""
+
+
+def lookup_name(fn, name: str) -> Resolved:
+    """Resolve a bare name read by `fn` that is not a local variable."""
+    closure = _closure_vars(fn)
+    if name in closure:
+        return classify(closure[name], name)
+    if name in fn.__globals__:
+        return classify(fn.__globals__[name], name)
+    if hasattr(builtins, name):
+        return classify(getattr(builtins, name), name)
+    return Resolved("unknown", name=name)
+
+
+def lookup_attribute(base: Resolved, attr: str) -> Resolved:
+    if base.kind != "module":
+        return Resolved("unknown", name=f"{base.name}.{attr}")
+    if not hasattr(base.value, attr):
+        return Resolved("unknown", name=f"{base.name}.{attr}")
+    return classify(getattr(base.value, attr), f"{base.name}.{attr}")
+
+
+def classify(obj, name: str) -> Resolved:
+    if isinstance(obj, type(math)):
+        return Resolved("module", obj, name)
+    try:
+        if obj in _BUILTINS:
+            return Resolved("builtin", _BUILTINS[obj], name)
+        if obj in _FUNCTION_PRIMS:
+            return Resolved("prim", _FUNCTION_PRIMS[obj], name)
+    except TypeError:  # unhashable
+        pass
+    if isinstance(obj, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return Resolved("constant", obj.item() if isinstance(obj, np.generic) else obj, name)
+    if callable(obj):
+        return Resolved("function", obj, name)
+    return Resolved("unknown", obj, name)
+
+
+def _closure_vars(fn) -> dict:
+    if not fn.__closure__:
+        return {}
+    values = {}
+    for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+        try:
+            values[var] = cell.cell_contents
+        except ValueError:  # empty cell
+            pass
+    return values

@@ -1,0 +1,1 @@
+"""Structured SSA IR: types, values, ops, regions, builder, printer, verifier."""

@@ -1,0 +1,47 @@
+"""Value types of the IR: float, int and bool scalars, and arrays of them.
+
+Types decide activity (only float values carry derivatives) and the dtype of tape arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS = ("bool", "int", "float")
+
+
+@dataclass(frozen=True)
+class Type:
+    kind: str  # "bool" | "int" | "float"
+    ndim: int = 0
+
+    @property
+    def is_array(self) -> bool:
+        return self.ndim > 0
+
+    @property
+    def is_float(self) -> bool:
+        return self.kind == "float"
+
+    @property
+    def element(self) -> Type:
+        return Type(self.kind)
+
+    def __str__(self) -> str:
+        name = {"bool": "bool", "int": "i64", "float": "f64"}[self.kind]
+        return f"{name}[{','.join(':' * self.ndim)}]" if self.ndim else name
+
+
+F64 = Type("float")
+I64 = Type("int")
+BOOL = Type("bool")
+
+
+def promote(*types: Type) -> Type:
+    """NumPy-style promotion of scalar kinds: bool < int < float; arrays win over scalars."""
+    kind = max((t.kind for t in types), key=KINDS.index)
+    return Type(kind, max(t.ndim for t in types))
+
+
+def array_of(kind: str, ndim: int) -> Type:
+    return Type(kind, ndim)

@@ -1,0 +1,165 @@
+"""Arithmetic, comparison, logic and selection primitives with their derivative rules.
+
+Conventions for the non-smooth ones (derivative of the branch the program takes, as
+Tapenade and JAX do): min/max send the whole cotangent to the argument they return (the first
+one on ties, as Python's min/max return it); abs and sign use sign(0) = 0; floor division is
+piecewise constant (zero derivative); x % y = x - floor(x/y)*y.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..ir.builder import const
+from ..ir.types import BOOL, F64, I64, Type, promote
+from .registry import call, defprim, defvjp
+
+_BINOPS = {
+    "add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
+    "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow,
+}
+_COMPARE = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq, "ne": ast.NotEq}
+
+
+def _promoted(*types: Type, **_) -> list[Type]:
+    return [promote(*types)]
+
+
+def _floating(*types: Type, **_) -> list[Type]:
+    return [Type("float", max(t.ndim for t in types))]
+
+
+def _boolean(*types: Type, **_) -> list[Type]:
+    return [Type("bool", max(t.ndim for t in types))]
+
+
+def _binop_emitter(node_type):
+    return lambda op, args: ast.BinOp(args[0], node_type(), args[1])
+
+
+def _compare_emitter(node_type):
+    return lambda op, args: ast.Compare(args[0], [node_type()], [args[1]])
+
+
+_SPECS = {
+    "add": {}, "sub": {}, "mul": {}, "truediv": {"domain": [(-3, 3), (0.5, 3)]},
+    "floordiv": {"domain": [(0.1, 5), (0.7, 2)], "kinks": True},
+    "mod": {"domain": [(0.1, 5), (0.7, 2)], "kinks": True},
+    "pow": {"domain": [(0.3, 3), (-2, 2)]},
+}
+for _name, _node in _BINOPS.items():
+    defprim(_name, infer=_floating if _name == "truediv" else _promoted,
+            emit=_binop_emitter(_node), spec={"arity": 2, **_SPECS[_name]})
+for _name, _node in _COMPARE.items():
+    defprim(_name, infer=_boolean, emit=_compare_emitter(_node), differentiable=False, cheap=True)
+
+defprim("neg", infer=_promoted, emit=lambda op, a: ast.UnaryOp(ast.USub(), a[0]),
+        spec={"arity": 1})
+defprim("and_", infer=_boolean, emit=lambda op, a: ast.BoolOp(ast.And(), list(a)),
+        differentiable=False, cheap=True)
+defprim("not_", infer=_boolean, emit=lambda op, a: ast.UnaryOp(ast.Not(), a[0]),
+        differentiable=False, cheap=True)
+defprim("cast_float", infer=lambda t, **_: [Type("float", t.ndim)],
+        emit=lambda op, a: call("float", a), spec={"arity": 1})
+defprim("cast_int", infer=lambda t, **_: [I64], emit=lambda op, a: call("int", a),
+        differentiable=False, cheap=True)
+defprim("cast_bool", infer=lambda t, **_: [BOOL], emit=lambda op, a: call("bool", a),
+        differentiable=False, cheap=True)
+defprim("min2", infer=_promoted, emit=lambda op, a: call("min", a),
+        spec={"arity": 2, "kinks": True})
+defprim("max2", infer=_promoted, emit=lambda op, a: call("max", a),
+        spec={"arity": 2, "kinks": True})
+defprim("abs", infer=_promoted, emit=lambda op, a: call("abs", a),
+        spec={"arity": 1, "kinks": True})
+defprim("select", infer=lambda c, a, b, **_: [promote(a, b)],
+        emit=lambda op, a: ast.IfExp(a[0], a[1], a[2]), cheap=True)
+defprim("trip_count", infer=lambda *t, **_: [I64],
+        emit=lambda op, a: call("len", [call("range", a)]), differentiable=False, cheap=True)
+
+
+def _zero_like(v):
+    return const(0.0, F64)
+
+
+@defvjp("add")
+def _add_vjp(b, op, g):
+    return (lambda: g, lambda: g)
+
+
+@defvjp("sub")
+def _sub_vjp(b, op, g):
+    return (lambda: g, lambda: b.neg(g))
+
+
+@defvjp("mul")
+def _mul_vjp(b, op, g):
+    x, y = op.operands
+    return (lambda: b.mul(g, y), lambda: b.mul(g, x))
+
+
+@defvjp("truediv")
+def _truediv_vjp(b, op, g):
+    x, y = op.operands
+    return (lambda: b.div(g, y), lambda: b.neg(b.div(b.mul(g, op.result), y)))
+
+
+@defvjp("floordiv")
+def _floordiv_vjp(b, op, g):
+    return (None, None)
+
+
+@defvjp("mod")
+def _mod_vjp(b, op, g):
+    x, y = op.operands
+    return (lambda: g, lambda: b.neg(b.mul(g, b("floordiv", x, y))))
+
+
+@defvjp("pow")
+def _pow_vjp(b, op, g):
+    x, y = op.operands
+
+    def d_base():
+        if y.type.kind == "int" and getattr(y, "value", None) == 2:
+            return b.mul(g, b.mul(const(2.0), x))
+        return b.mul(g, b.mul(y, b("pow", x, b.sub(y, const(1, y.type)))))
+
+    return (d_base, lambda: b.mul(g, b.mul(op.result, b("log", x))))
+
+
+@defvjp("neg")
+def _neg_vjp(b, op, g):
+    return (lambda: b.neg(g),)
+
+
+@defvjp("cast_float")
+def _cast_float_vjp(b, op, g):
+    return (lambda: g,)
+
+
+def _routed(b, cond, g):
+    """The cotangent where `cond` holds, zero elsewhere."""
+    return b("select", cond, g, _zero_like(g))
+
+
+@defvjp("min2")
+def _min_vjp(b, op, g):
+    x, y = op.operands
+    return (lambda: _routed(b, b("le", x, y), g), lambda: _routed(b, b("gt", x, y), g))
+
+
+@defvjp("max2")
+def _max_vjp(b, op, g):
+    x, y = op.operands
+    return (lambda: _routed(b, b("ge", x, y), g), lambda: _routed(b, b("lt", x, y), g))
+
+
+@defvjp("abs")
+def _abs_vjp(b, op, g):
+    (x,) = op.operands
+    return (lambda: b.mul(g, b("sign", x)),)
+
+
+@defvjp("select")
+def _select_vjp(b, op, g):
+    c = op.operands[0]
+    return (None, lambda: _routed(b, c, g), lambda: _routed(b, b("not_", c), g))

@@ -1,0 +1,67 @@
+"""Structured control flow and the tape: ops the transforms and the emitter treat specially.
+
+`if`, `for` and `while` own regions; `yield` ends a nested region, `return` the function.
+Tape ops name their storage in attributes (a typed array and a per-region counter), so the
+IR stays SSA while the emitted code pushes and pops values (Griewank & Walther, ch. 4: the
+sequential tape of a reverse sweep, here one array per taped value).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .registry import defprim
+
+
+def _no_results(*types, **_):
+    return []
+
+
+for _name in ("if", "for", "while", "yield", "return"):
+    defprim(_name, infer=None, pure=False, differentiable=True)
+
+_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
+
+
+def _name(identifier: str, ctx=ast.Load) -> ast.Name:
+    return ast.Name(identifier, ctx())
+
+
+def _tape_slot(op) -> ast.Subscript:
+    return ast.Subscript(_name(op.attrs["tape"]), _name(op.attrs["counter"]), ast.Load())
+
+
+def _emit_alloc(op, args):
+    dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
+    value = ast.Call(ast.parse("np.empty", mode="eval").body, [args[0]], [ast.keyword("dtype", dtype)])
+    return ast.Assign([_name(op.attrs["tape"], ast.Store)], value)
+
+
+def _emit_push(op, args):
+    slot = _tape_slot(op)
+    slot.ctx = ast.Store()
+    store = ast.Assign([slot], args[0])
+    if not op.attrs.get("growable"):
+        return store
+    tape, counter = op.attrs["tape"], op.attrs["counter"]
+    grow = ast.parse(f"if {counter} == {tape}.shape[0]:\n"
+                     f"    {tape} = np.concatenate(({tape}, np.empty_like({tape})))").body[0]
+    return [grow, store]
+
+
+def _emit_counter(delta):
+    def emit(op, args):
+        target = _name(op.attrs["counter"], ast.Store)
+        if delta == 0:
+            return ast.Assign([target], ast.Constant(0))
+        return ast.AugAssign(target, ast.Add() if delta > 0 else ast.Sub(), ast.Constant(1))
+
+    return emit
+
+
+defprim("tape_alloc", infer=_no_results, emit=_emit_alloc, pure=False, statement=True)
+defprim("tape_push", infer=_no_results, emit=_emit_push, pure=False, statement=True)
+defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False)
+defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
+defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)
+defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)

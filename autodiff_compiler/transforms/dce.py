@@ -1,0 +1,51 @@
+"""Dead code elimination: drop pure ops whose results nobody reads.
+
+Runs to a fixed point over all regions (iteratively, innermost regions first). A structured
+op (`if`, `for`) is dropped when none of its results is read and its regions hold no effect.
+"""
+
+from __future__ import annotations
+
+from ..ir.core import Function, Op, Region, walk_ops, walk_regions
+
+
+def _count_uses(fn: Function) -> dict[int, int]:
+    uses: dict[int, int] = {}
+    for op in walk_ops(fn.body):
+        for v in op.operands:
+            uses[id(v)] = uses.get(id(v), 0) + 1
+    return uses
+
+
+def _has_effects(op: Op) -> bool:
+    if op.prim.name in ("if", "for", "while"):
+        return any(not (inner.prim.pure or inner.prim.name == "yield"
+                        or inner.prim.name in ("if", "for", "while"))
+                   for region in op.regions for inner in walk_ops(region))
+    return not op.prim.pure
+
+
+def _removable(op: Op, uses: dict[int, int]) -> bool:
+    if op.prim.name in ("yield", "return") or _has_effects(op):
+        return False
+    return all(uses.get(id(r), 0) == 0 for r in op.results)
+
+
+def dce(fn: Function) -> Function:
+    """Remove dead ops in place; returns `fn` for chaining."""
+    changed = True
+    while changed:
+        changed = False
+        uses = _count_uses(fn)
+        regions: list[Region] = [region for region, _ in walk_regions(fn.body)]
+        for region in reversed(regions):
+            kept = []
+            for op in reversed(region.ops):
+                if _removable(op, uses):
+                    for v in op.operands:
+                        uses[id(v)] -= 1
+                    changed = True
+                else:
+                    kept.append(op)
+            region.ops = kept[::-1]
+    return fn
