@@ -1,3 +1,23 @@
-"""autodiff_compiler: source-to-source automatic differentiation of numeric Python."""
+"""autodiff_compiler: source-to-source automatic differentiation of numeric Python.
+
+`grad(f)` reads f's source, lowers it to structured SSA, builds the adjoint (reverse mode)
+and emits it as new Python source that Numba compiles.
+"""
 
 __version__ = "0.1.0"
+
+from .api import GradFunction, grad, value_and_grad  # noqa: E402
+from .backend.cache import set_cache_dir  # noqa: E402
+from .errors import (  # noqa: E402
+    AutodiffSyntaxError,
+    CompilationError,
+    GradientInputError,
+    UnsupportedOperationError,
+)
+from .gradcheck import check_grad, numerical_grad  # noqa: E402
+
+__all__ = [
+    "AutodiffSyntaxError", "CompilationError", "GradFunction", "GradientInputError",
+    "UnsupportedOperationError", "check_grad", "grad", "numerical_grad", "set_cache_dir",
+    "value_and_grad",
+]

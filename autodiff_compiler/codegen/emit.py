@@ -69,7 +69,7 @@ class Emitter:
                 self.namer.name(body.args[0])
                 for init, arg, res in zip(op.operands[3:], body.args[1:], op.results):
                     reusable = not isinstance(init, Const) and self.uses[id(init)] == 1 \
-                        and id(init) not in self.inlined
+                        and id(init) not in self.inlined and init.hint == res.hint
                     name = self.namer.name(init if reusable else res)
                     self.namer.alias(arg, name)
                     self.namer.alias(res, name)

@@ -73,8 +73,15 @@ defprim("abs", infer=_promoted, emit=lambda op, a: call("abs", a),
         spec={"arity": 1, "kinks": True})
 defprim("select", infer=lambda c, a, b, **_: [promote(a, b)],
         emit=lambda op, a: ast.IfExp(a[0], a[1], a[2]), cheap=True)
-defprim("trip_count", infer=lambda *t, **_: [I64],
-        emit=lambda op, a: call("len", [call("range", a)]), differentiable=False, cheap=True)
+def _emit_trip_count(op, args):
+    lb, _, step = op.operands
+    if getattr(step, "value", None) == 1:
+        args = args[1:2] if getattr(lb, "value", None) == 0 else args[:2]
+    return call("len", [call("range", args)])
+
+
+defprim("trip_count", infer=lambda *t, **_: [I64], emit=_emit_trip_count,
+        differentiable=False, cheap=True)
 
 
 def _zero_like(v):

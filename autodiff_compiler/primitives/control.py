@@ -59,6 +59,7 @@ def _emit_counter(delta):
     return emit
 
 
+defprim("comment", infer=_no_results, pure=False, statement=True)
 defprim("tape_alloc", infer=_no_results, emit=_emit_alloc, pure=False, statement=True)
 defprim("tape_push", infer=_no_results, emit=_emit_push, pure=False, statement=True)
 defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False)

@@ -1,0 +1,260 @@
+"""Reverse mode: the adjoint function = forward sweep (primal + tape) + reverse sweep.
+
+The reverse sweep visits the primal ops last to first and applies each primitive's vjp rule,
+accumulating adjoints (x_bar) of active values (Griewank & Walther, "Evaluating Derivatives",
+2nd ed., ch. 3-4). Structured control flow reverses structurally:
+- `if`: the same condition chooses which branch's reverse runs; adjoints of values from
+  outside the branch that it updates become the reverse `if`'s results.
+- `for`: a `for` over the same range backwards; the adjoints of the carried values, and of
+  values from outside the loop that it reads, are the reverse loop's carried values.
+Primal values that the rules read are served by ad.tape (direct, recomputed, or taped).
+Arrays have adjoint buffers (`np.zeros_like`) that reads of elements scatter into.
+"""
+
+from __future__ import annotations
+
+from ..analysis.activity import analyze
+from ..errors import UnsupportedOperationError
+from ..ir.builder import Builder, const
+from ..ir.core import Const, Function, Op, Region, Value, walk_ops
+from ..ir.types import F64, I64
+from ..primitives.indexing import Scatter
+from ..transforms.dce import dce
+from .tape import TapePlan
+
+
+class ReverseContext:
+    """The reverse of one primal region being built: what it reads from the tape."""
+
+    def __init__(self, info, popped=None):
+        self.info = info
+        self.popped: dict[int, Value] = dict(popped or {})
+        self.loaded: list[tuple[Value, Value]] = []
+        self.prelude: list[Op] = []
+
+
+class ReverseTransform:
+    def __init__(self, fn: Function, wrt: list[int]):
+        self.fn = fn
+        self.wrt = wrt
+        self.activity = analyze(fn, wrt)
+        self.plan = TapePlan(fn)
+        self.contexts: dict[int, ReverseContext] = {}
+        self.buffers: dict[int, Value] = {}
+        self.producer = {id(r): op for op in walk_ops(fn.body) for r in op.results}
+
+    def active(self, v) -> bool:
+        return self.activity.active(v)
+
+    # --- serving primal values to the reverse sweep ----------------------------------------
+    def resolve(self, v):
+        info = self.plan.region_of(v)
+        if info is None or info.once:
+            return v
+        ctx = self.contexts[id(info.region)]
+        if id(v) not in ctx.popped:
+            ctx.popped[id(v)] = self._recompute(v, ctx) or self._load(v, ctx)
+        return ctx.popped[id(v)]
+
+    def _recompute(self, v, ctx: ReverseContext):
+        op = self.producer.get(id(v))
+        if op is None or op.regions or not op.prim.cheap or len(op.results) != 1:
+            return None
+        region = Region()
+        Builder(region, op.loc, resolve=self.resolve).op(op.prim.name, *op.operands,
+                                                          attrs=op.attrs, hint=v.hint)
+        ctx.prelude.extend(region.ops)
+        return region.ops[-1].result
+
+    def _load(self, v, ctx: ReverseContext) -> Value:
+        self.plan.tape(v)
+        copy = Value(v.type, v.hint)
+        ctx.loaded.append((v, copy))
+        return copy
+
+    # --- adjoints ------------------------------------------------------------------------------
+    def accumulate(self, b: Builder, adj: dict, v, g) -> None:
+        if not self.active(v):
+            return
+        if id(v) not in adj:
+            if not g.hint.endswith("_bar") and not isinstance(g, Const):
+                g.hint = v.hint + "_bar"
+            adj[id(v)] = g
+            return
+        total = b.add(adj[id(v)], g)
+        if total is not g and total is not adj[id(v)]:
+            total.hint = v.hint + "_bar"
+        adj[id(v)] = total
+
+    def buffer(self, array) -> Value:
+        if id(array) not in self.buffers:
+            raise UnsupportedOperationError("differentiating through an array that is not an "
+                                            "argument is not supported yet")
+        return self.buffers[id(array)]
+
+    # --- the transform --------------------------------------------------------------------------
+    def run(self, name: str) -> Function:
+        ret = self.fn.body.ops[-1]
+        if len(ret.operands) != 1 or ret.operands[0].type != F64:
+            raise UnsupportedOperationError(
+                "grad needs a function that returns one float; use vjp for other outputs",
+                ret.loc)
+        out = ret.operands[0]
+        reverse = Region()
+        b = Builder(reverse, None, fold=True, resolve=self.resolve)
+        reverse.ops.append(Op(_prim("comment"), [], [], [], {"text": "reverse sweep"}, None))
+        for k in self.wrt:
+            p = self.fn.params[k]
+            if p.type.is_array:
+                self.buffers[id(p)] = b("zeros_like", p, hint=p.hint + "_bar")
+        adj = {}
+        self.accumulate(b, adj, out, const(1.0))
+        self.reverse_ops(self.fn.body, b, adj)
+        grads = []
+        for k in self.wrt:
+            p = self.fn.params[k]
+            grads.append(self.buffers[id(p)] if p.type.is_array else adj.get(id(p), const(0.0)))
+        b.op("return", out, *grads, result_types=[])
+        forward = self.plan.forward_sweep(self.fn.body)
+        body = Region(self.fn.body.args, forward + reverse.ops)
+        return dce(Function(name, body, self.fn.filename, None, self.fn.param_names))
+
+    def reverse_ops(self, region: Region, b: Builder, adj: dict) -> None:
+        for op in reversed(region.ops):
+            name = op.prim.name
+            if name in ("yield", "return"):
+                continue
+            b.loc = op.loc
+            if name == "if":
+                self.reverse_if(op, b, adj)
+            elif name == "for":
+                self.reverse_for(op, b, adj)
+            elif op.results and id(op.results[0]) in adj:
+                self.reverse_simple(op, b, adj)
+
+    def reverse_simple(self, op: Op, b: Builder, adj: dict) -> None:
+        g = adj.pop(id(op.results[0]))
+        if op.prim.vjp is None:
+            raise UnsupportedOperationError(f"'{op.prim.name}' has no derivative rule", op.loc)
+        for operand, thunk in zip(op.operands, op.prim.vjp(b, op, g)):
+            if thunk is None or not self.active(operand):
+                continue
+            contribution = thunk()
+            if isinstance(contribution, Scatter):
+                b.op("index_add", self.buffer(operand), *contribution.indices, contribution.g,
+                     result_types=[])
+            else:
+                self.accumulate(b, adj, operand, contribution)
+
+    def free_adjoints(self, op: Op) -> list[Value]:
+        """Active scalars read inside `op`'s regions but defined outside it."""
+        inside = {id(v) for sub in op.regions for v in sub.args}
+        inside |= {id(r) for sub in op.regions for o in walk_ops(sub) for r in o.results}
+        free: dict[int, Value] = {}
+        for sub in op.regions:
+            for o in walk_ops(sub):
+                for v in o.operands:
+                    if id(v) not in inside and self.active(v) and not v.type.is_array:
+                        free.setdefault(id(v), v)
+        return list(free.values())
+
+    def _open(self, region: Region, popped=None) -> ReverseContext:
+        ctx = ReverseContext(self.plan.info[id(region)], popped)
+        self.contexts[id(region)] = ctx
+        return ctx
+
+    def _close(self, ctx: ReverseContext, built: Region) -> None:
+        del self.contexts[id(ctx.info.region)]
+        head = self.plan.loads(ctx.info, ctx.loaded) if ctx.loaded else []
+        built.ops[:0] = head + ctx.prelude
+
+    def reverse_region(self, primal: Region, b: Builder, adj: dict, seeds, args=(),
+                       popped=None):
+        """Start the reverse of `primal`: returns (region, context, builder, adjoints); the
+        caller appends the yield, then closes the context."""
+        region = Region(list(args))
+        ctx = self._open(primal, popped)
+        inner = b.child(region)
+        local = dict(adj)
+        for v, g in seeds:
+            if g is not None:
+                self.accumulate(inner, local, v, g)
+        self.reverse_ops(primal, inner, local)
+        return region, ctx, inner, local
+
+    def reverse_if(self, op: Op, b: Builder, adj: dict) -> None:
+        gs = [adj.pop(id(r), None) for r in op.results]
+        frees = self.free_adjoints(op)
+        branches = [self.reverse_region(primal, b, adj, zip(primal.ops[-1].operands, gs))
+                    for primal in op.regions]
+        changed = [f for f in frees
+                   if any(local.get(id(f)) is not adj.get(id(f)) for *_, local in branches)]
+        for region, ctx, inner, local in branches:
+            inner.op("yield", *(local.get(id(f)) or ZERO for f in changed), result_types=[])
+            self._close(ctx, region)
+        regions = [branch[0] for branch in branches]
+        if not changed and all(len(r.ops) == 1 for r in regions):
+            return
+        rev = b.op("if", op.operands[0], regions=regions, result_types=[F64] * len(changed))
+        for f, r in zip(changed, rev.results):
+            r.hint = f.hint + "_bar"
+            adj[id(f)] = r
+
+    def reverse_for(self, op: Op, b: Builder, adj: dict) -> None:
+        lb, ub, step, *inits = op.operands
+        body = op.regions[0]
+        carried_args = body.args[1:]
+        carried = [j for j, (a, r) in enumerate(zip(carried_args, op.results))
+                   if self.active(a) or self.active(r)]
+        if not carried:
+            return
+        for j in carried:
+            if carried_args[j].type.is_array:
+                raise UnsupportedOperationError("arrays carried through a loop cannot be "
+                                                "differentiated yet", op.loc)
+        gs = [adj.pop(id(op.results[j]), None) for j in carried]
+        frees = self.free_adjoints(op)
+        index = Value(I64, body.args[0].hint)
+        args = [Value(F64, carried_args[j].hint + "_bar") for j in carried]
+        args += [Value(F64, f.hint + "_bar") for f in frees]
+        inner_adj = dict(adj)
+        inner_adj.update((id(f), a) for f, a in zip(frees, args[len(carried):]))
+        yielded = body.ops[-1].operands
+        seeds = [(yielded[j], a) for j, a in zip(carried, args)]
+        region, ctx, inner, local = self.reverse_region(
+            body, b, inner_adj, seeds, [index] + args, {id(body.args[0]): index})
+        outs = [local.get(id(carried_args[j])) or ZERO for j in carried]
+        outs += [local[id(f)] for f in frees]
+        inner.op("yield", *outs, result_types=[])
+        self._close(ctx, region)
+        starts = [g or ZERO for g in gs] + [adj.get(id(f)) or ZERO for f in frees]
+        rev = b.op("for", *reversed_range(b, lb, ub, step), *starts, regions=[region],
+                   result_types=[F64] * len(args))
+        for value, arg in zip(rev.results, args):
+            value.hint = arg.hint
+        for j, value in zip(carried, rev.results):
+            self.accumulate(b, adj, inits[j], value)
+        adj.update((id(f), r) for f, r in zip(frees, rev.results[len(carried):]))
+
+
+ZERO = const(0.0)
+
+
+def reversed_range(b: Builder, lb, ub, step):
+    """Bounds of range(lb, ub, step) run backwards."""
+    if getattr(step, "value", None) in (1, -1):
+        return b.sub(ub, step), b.sub(lb, step), b.neg(step)
+    n = b("trip_count", lb, ub, step)
+    last = b.add(lb, b.mul(b.sub(n, const(1)), step))
+    return last, b.sub(lb, step), b.neg(step)
+
+
+def _prim(name):
+    from ..primitives import get
+
+    return get(name)
+
+
+def reverse_mode(fn: Function, wrt: list[int], name: str | None = None) -> Function:
+    """The adjoint of `fn`: returns (value, gradient w.r.t. each of `wrt`)."""
+    return ReverseTransform(fn, wrt).run(name or fn.name + "_grad")

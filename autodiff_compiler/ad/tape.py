@@ -1,0 +1,141 @@
+"""Where primal values live when the reverse sweep reads them, and the forward sweep's tape.
+
+A region that runs at most once per call (the function body, branches outside loops) keeps
+its values in plain variables: the reverse sweep reads them directly. A region that runs many
+times (a loop body and everything inside one) records each value the reverse sweep reads in
+a typed array, one per value, indexed by a counter of that region's executions: pushed after
+the value is defined, popped at the start of the region's reverse (LIFO, Griewank & Walther
+ch. 4). Arrays are allocated once, before the outermost loop, sized by its trip count; a tape
+of a region nested in two or more loops doubles when full. Only values the reverse sweep
+actually asks for are taped (Tapenade's to-be-recorded analysis); cheap values whose inputs
+are available are recomputed instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir.builder import Builder, const
+from ..ir.core import Function, Op, Region, Value
+from ..ir.names import Namer
+
+
+@dataclass(eq=False)
+class RegionInfo:
+    region: Region
+    owner: Op | None  # the op owning the region (None for the function body)
+    parent: Region | None  # region holding the owner op
+    once: bool
+    outer_loop: Op | None = None  # outermost loop enclosing the region (its parent is once)
+    loops_deep: int = 0
+    counter: str | None = None
+    taped: list[Value] = field(default_factory=list)  # values pushed, in definition order
+
+
+class TapePlan:
+    """Classifies regions and records which values get a tape."""
+
+    def __init__(self, fn: Function):
+        self.fn = fn
+        self.info: dict[int, RegionInfo] = {}
+        self.def_region: dict[int, Region] = {}
+        self.tape_names: dict[int, str] = {}
+        self.namer = Namer({p.hint for p in fn.params})
+        self._classify()
+
+    def _classify(self) -> None:
+        body = self.fn.body
+        self.info[id(body)] = RegionInfo(body, None, None, True)
+        todo = [body]
+        while todo:
+            region = todo.pop()
+            parent = self.info[id(region)]
+            for v in region.args:
+                self.def_region[id(v)] = region
+            for op in region.ops:
+                for r in op.results:
+                    self.def_region[id(r)] = region
+                for sub in op.regions:
+                    is_loop = op.prim.name in ("for", "while")
+                    info = RegionInfo(sub, op, region, parent.once and not is_loop)
+                    info.outer_loop = parent.outer_loop or (op if is_loop else None)
+                    info.loops_deep = parent.loops_deep + is_loop
+                    self.info[id(sub)] = info
+                    todo.append(sub)
+
+    def region_of(self, value) -> RegionInfo | None:
+        region = self.def_region.get(id(value))
+        return None if region is None else self.info[id(region)]
+
+    def tape(self, value: Value) -> str:
+        """Name of `value`'s tape, creating it (and its region's counter) on first use."""
+        if id(value) not in self.tape_names:
+            info = self.region_of(value)
+            if info.counter is None:
+                loop = info.outer_loop.regions[-1].args
+                info.counter = self.namer.fresh("k_" + (loop[0].hint if loop else "loop"))
+            self.tape_names[id(value)] = self.namer.fresh("tape_" + value.hint)
+            info.taped.append(value)
+        return self.tape_names[id(value)]
+
+    # --- forward sweep -----------------------------------------------------------------------
+    def forward_sweep(self, region: Region) -> list[Op]:
+        """Copies of `region`'s ops (the primal computation) with tape ops inserted."""
+        info = self.info[id(region)]
+        ops: list[Op] = []
+        taped = {id(v) for v in info.taped}
+        ops.extend(self._push(v, info) for v in region.args if id(v) in taped)
+        for op in region.ops:
+            if op.prim.name == "return":
+                continue
+            if info.once and op.regions and op.prim.name in ("for", "while"):
+                ops.extend(self._allocate(op))
+            if op.prim.name == "yield" and info.counter is not None and info.taped:
+                ops.append(_tape_op("counter_advance", [], {"counter": info.counter}, None))
+            copy = Op(op.prim, op.operands, op.results,
+                      [Region(sub.args, self.forward_sweep(sub)) for sub in op.regions],
+                      op.attrs, op.loc)
+            ops.append(copy)
+            ops.extend(self._push(r, info) for r in op.results if id(r) in taped)
+        return ops
+
+    def _push(self, value: Value, info: RegionInfo) -> Op:
+        attrs = {"tape": self.tape_names[id(value)], "counter": info.counter,
+                 "growable": info.loops_deep > 1 or info.outer_loop.prim.name == "while"}
+        return _tape_op("tape_push", [value], attrs, None)
+
+    def _allocate(self, loop: Op) -> list[Op]:
+        """Tape arrays and counters for every region under `loop`, placed before it."""
+        infos = [i for i in self.info.values() if i.outer_loop is loop and i.taped]
+        if not infos:
+            return []
+        region = Region()
+        b = Builder(region, loop.loc)
+        capacity = b("trip_count", *loop.operands[:3], hint="n_" + loop.regions[0].args[0].hint)
+        if any(i.loops_deep > 1 for i in infos):
+            capacity = b("max2", b("mul", capacity, const(2)), const(16))
+        for info in infos:
+            region.ops.append(_tape_op("counter_init", [], {"counter": info.counter}, loop.loc))
+            for value in info.taped:
+                attrs = {"tape": self.tape_names[id(value)], "kind": value.type.kind}
+                region.ops.append(_tape_op("tape_alloc", [capacity], attrs, loop.loc))
+        return region.ops
+
+    def loads(self, info: RegionInfo, wanted: list[tuple[Value, Value]]) -> list[Op]:
+        """The start of a region's reverse: step its counter back, read its taped values."""
+        ops = [_tape_op("counter_retreat", [], {"counter": info.counter}, None)]
+        for primal, copy in wanted:
+            attrs = {"tape": self.tape_names[id(primal)], "counter": info.counter}
+            ops.append(Op(_prim("tape_load"), [], [copy], [], attrs, None))
+        return ops
+
+
+def _prim(name):
+    from ..primitives import get
+
+    return get(name)
+
+
+def _tape_op(name: str, operands, attrs, loc) -> Op:
+    return Op(_prim(name), list(operands), [], [], attrs, loc)
+

@@ -1,0 +1,45 @@
+"""Compile generated functions with Numba (nopython mode, on-disk cache) or run them as-is.
+
+A Numba failure is reported with the generated file's path, so the user can read the code
+Numba refused; there is no silent fallback to the interpreter.
+"""
+
+from __future__ import annotations
+
+from ..errors import CompilationError
+
+
+class Compiled:
+    """A generated function, compiled lazily by Numba on first call when `jit` is set."""
+
+    def __init__(self, fn, path, jit: bool):
+        self.path = path
+        self.jit = jit
+        self.python_fn = fn
+        self._fn = None
+
+    def __call__(self, *args):
+        if self._fn is None:
+            self._fn = _njit(self.python_fn) if self.jit else self.python_fn
+        if not self.jit:
+            return self._fn(*args)
+        try:
+            return self._fn(*args)
+        except Exception as exc:
+            if _is_numba_error(exc):
+                raise CompilationError(f"Numba could not compile the generated code in "
+                                       f"{self.path}:\n{exc}") from exc
+            raise
+
+
+def _njit(fn):
+    import numba
+
+    return numba.njit(cache=True)(fn)
+
+
+def _is_numba_error(exc: Exception) -> bool:
+    import numba.core.errors as errors
+
+    return isinstance(exc, (errors.TypingError, errors.LoweringError,
+                            errors.UnsupportedError, errors.NumbaError))

@@ -1,0 +1,66 @@
+"""The compiler's stages in order, for one function specialised to its argument types.
+
+source -> fence -> SSA (frontend) -> adjoint (ad) -> dead code removed (transforms) ->
+Python source (codegen) -> module file and function (backend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import __version__, primitives  # noqa: F401  (registers the primitives)
+from .ad.reverse import reverse_mode
+from .backend.cache import import_module, write_module
+from .backend.jit import Compiled
+from .codegen.emit import emit_module
+from .frontend.fence import check
+from .frontend.lower import lower_function
+from .frontend.source import ParsedFunction, parse_function
+from .ir.core import Function
+from .ir.printer import format_function
+from .ir.types import Type
+from .ir.verifier import verify
+
+
+@dataclass
+class Artifact:
+    """Everything the compiler made for one specialisation."""
+
+    primal: Function
+    adjoint: Function
+    source: str
+    path: object = None
+    compiled: Compiled | None = None
+
+    @property
+    def ir(self) -> str:
+        return format_function(self.adjoint)
+
+    @property
+    def primal_ir(self) -> str:
+        return format_function(self.primal)
+
+
+def parse(fn) -> ParsedFunction:
+    parsed = parse_function(fn)
+    check(parsed)
+    return parsed
+
+
+def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int]) -> Artifact:
+    """Source to generated source, without touching the disk or Numba."""
+    primal = lower_function(parsed, types)
+    verify(primal)
+    adjoint = reverse_mode(primal, argnums)
+    verify(adjoint)
+    origin = f"{parsed.filename}:{parsed.first_line} ({parsed.node.name})"
+    source = emit_module([adjoint], origin, __version__, parsed.line_text)
+    return Artifact(primal, adjoint, source)
+
+
+def build(parsed: ParsedFunction, types: list[Type], argnums: list[int], jit: bool) -> Artifact:
+    artifact = transform(parsed, types, argnums)
+    artifact.path = write_module(artifact.source, artifact.adjoint.name, __version__)
+    module = import_module(artifact.path)
+    artifact.compiled = Compiled(getattr(module, artifact.adjoint.name), artifact.path, jit)
+    return artifact
