@@ -20,6 +20,7 @@ from .ir.core import Function
 from .ir.printer import format_function
 from .ir.types import Type
 from .ir.verifier import verify
+from .transforms.cse import cse
 
 
 @dataclass
@@ -49,7 +50,7 @@ def parse(fn) -> ParsedFunction:
 
 def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int]) -> Artifact:
     """Source to generated source, without touching the disk or Numba."""
-    primal = lower_function(parsed, types)
+    primal = cse(lower_function(parsed, types))
     verify(primal)
     adjoint = reverse_mode(primal, argnums)
     verify(adjoint)

@@ -13,6 +13,8 @@ Arrays have adjoint buffers (`np.zeros_like`) that reads of elements scatter int
 
 from __future__ import annotations
 
+import math
+
 from ..analysis.activity import analyze
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder, const
@@ -21,6 +23,13 @@ from ..ir.types import F64, I64
 from ..primitives.indexing import Scatter
 from ..transforms.dce import dce
 from .tape import TapePlan
+
+
+# Relative costs for choosing between taping a value and recomputing it in the reverse sweep:
+# a transcendental function costs about as much as storing and reloading a few doubles.
+TRANSCENDENTAL_COST = 8
+TAPE_COST = 2
+RECOMPUTE_BUDGET = 10
 
 
 class ReverseContext:
@@ -57,14 +66,30 @@ class ReverseTransform:
         return ctx.popped[id(v)]
 
     def _recompute(self, v, ctx: ReverseContext):
-        op = self.producer.get(id(v))
-        if op is None or op.regions or not op.prim.cheap or len(op.results) != 1:
+        """Emit `v`'s op again at the start of the reverse region if that is cheaper than a
+        tape: its inputs must be at hand without a tape, within RECOMPUTE_BUDGET."""
+        if self._recompute_cost(v) > RECOMPUTE_BUDGET:
             return None
+        op = self.producer[id(v)]
         region = Region()
         Builder(region, op.loc, resolve=self.resolve).op(op.prim.name, *op.operands,
                                                           attrs=op.attrs, hint=v.hint)
         ctx.prelude.extend(region.ops)
         return region.ops[-1].result
+
+    def _recompute_cost(self, v) -> float:
+        """Cost of recomputing `v`, each input served the cheaper way (recomputed or taped)."""
+        op = self.producer.get(id(v))
+        if op is None or op.regions or not op.prim.pure or len(op.results) != 1:
+            return math.inf
+        own = 1 if op.prim.cheap else TRANSCENDENTAL_COST
+        return own + sum(self._serve_cost(o) for o in op.operands)
+
+    def _serve_cost(self, v) -> float:
+        info = self.plan.region_of(v)
+        if info is None or info.once or id(v) in self.contexts[id(info.region)].popped:
+            return 0
+        return min(TAPE_COST, self._recompute_cost(v))
 
     def _load(self, v, ctx: ReverseContext) -> Value:
         self.plan.tape(v)
@@ -187,8 +212,13 @@ class ReverseTransform:
         frees = self.free_adjoints(op)
         branches = [self.reverse_region(primal, b, adj, zip(primal.ops[-1].operands, gs))
                     for primal in op.regions]
-        changed = [f for f in frees
-                   if any(local.get(id(f)) is not adj.get(id(f)) for *_, local in branches)]
+        changed = []
+        for f in frees:
+            values = {id(local.get(id(f))): local.get(id(f)) for *_, local in branches}
+            if len(values) > 1:
+                changed.append(f)
+            elif None not in values.values() and not self._defined_in(values, branches):
+                adj[id(f)] = next(iter(values.values()))  # the same outside value either way
         for region, ctx, inner, local in branches:
             inner.op("yield", *(local.get(id(f)) or ZERO for f in changed), result_types=[])
             self._close(ctx, region)
@@ -199,6 +229,11 @@ class ReverseTransform:
         for f, r in zip(changed, rev.results):
             r.hint = f.hint + "_bar"
             adj[id(f)] = r
+
+    @staticmethod
+    def _defined_in(values: dict, branches) -> bool:
+        inside = {id(r) for region, *_ in branches for o in walk_ops(region) for r in o.results}
+        return any(key in inside for key in values)
 
     def reverse_for(self, op: Op, b: Builder, adj: dict) -> None:
         lb, ub, step, *inits = op.operands

@@ -1,0 +1,50 @@
+"""Common subexpression elimination over structured SSA.
+
+A pure op whose primitive, operands and attributes equal those of an op seen earlier in the
+same region or an enclosing one (which dominates it in structured code) is dropped and its
+result replaced. Reading `x[i]` three times thus becomes one read with one adjoint, and one
+scatter into x_bar. Element reads are forgotten after any effect (an array write may change
+them).
+"""
+
+from __future__ import annotations
+
+from ..ir.core import Const, Function, Op, Region, walk_ops
+
+_CONTROL = ("if", "for", "while", "yield", "return")
+
+
+def _key(op: Op, subst: dict[int, object]):
+    operands = tuple(("c", v.value, v.type) if isinstance(v, Const) else id(subst.get(id(v), v))
+                     for v in op.operands)
+    return op.prim.name, operands, tuple(sorted(op.attrs.items()))
+
+
+def _has_effect(op: Op) -> bool:
+    ops = [op] + [inner for sub in op.regions for inner in walk_ops(sub)]
+    return any(not o.prim.pure and o.prim.name not in _CONTROL for o in ops)
+
+
+def cse(fn: Function) -> Function:
+    """Remove repeated pure computations in place; returns `fn`."""
+    subst: dict[int, object] = {}
+    todo: list[tuple[Region, dict]] = [(fn.body, {})]
+    while todo:
+        region, available = todo.pop()
+        kept = []
+        for op in region.ops:
+            op.operands = [subst.get(id(v), v) for v in op.operands]
+            if op.prim.pure and not op.regions and len(op.results) == 1:
+                key = _key(op, subst)
+                if key in available:
+                    subst[id(op.results[0])] = available[key]
+                    continue
+                available[key] = op.results[0]
+            for sub in op.regions:
+                todo.append((sub, dict(available)))
+            if _has_effect(op):
+                for key in [k for k in available if k[0] == "getitem"]:
+                    del available[key]
+            kept.append(op)
+        region.ops = kept
+    return fn
