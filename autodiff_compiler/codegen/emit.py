@@ -208,7 +208,7 @@ def unparse(node: ast.AST) -> str:
 
 def constant(value) -> ast.expr:
     if isinstance(value, float) and not math.isfinite(value):
-        return ast.parse("math.nan" if value != value else
+        return ast.parse("math.nan" if math.isnan(value) else
                          ("-math.inf" if value < 0 else "math.inf"), mode="eval").body
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         return ast.UnaryOp(ast.USub(), ast.Constant(-value))

@@ -204,7 +204,7 @@ class Lowering(ExpressionLowering):
         self.env.update(zip(merged, results))
 
     def lower_returning_if(self, node, rest) -> tuple:
-        cond, regions, envs, outs = self.branches(
+        cond, regions, _, outs = self.branches(
             node.test, (node.body + rest, node.orelse + rest), self.lower_block)
         if any(out is None for out in outs):
             self.error(node, "not every path after this 'if' returns a value")

@@ -106,7 +106,7 @@ def _mul_vjp(b, op, g):
 
 @defvjp("truediv")
 def _truediv_vjp(b, op, g):
-    x, y = op.operands
+    y = op.operands[1]
     return (lambda: b.div(g, y), lambda: b.neg(b.div(b.mul(g, op.result), y)))
 
 
