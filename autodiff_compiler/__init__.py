@@ -6,15 +6,15 @@ and emits it as new Python source that Numba compiles.
 
 __version__ = "0.1.0"
 
-from .api import GradFunction, grad, value_and_grad  # noqa: E402
-from .backend.cache import set_cache_dir  # noqa: E402
-from .errors import (  # noqa: E402
+from .api import GradFunction, grad, value_and_grad
+from .backend.cache import set_cache_dir
+from .errors import (
     AutodiffSyntaxError,
     CompilationError,
     GradientInputError,
     UnsupportedOperationError,
 )
-from .gradcheck import check_grad, numerical_grad  # noqa: E402
+from .gradcheck import check_grad, numerical_grad
 
 __all__ = [
     "AutodiffSyntaxError", "CompilationError", "GradFunction", "GradientInputError",

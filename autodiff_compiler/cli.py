@@ -66,8 +66,8 @@ Without TARGET, the built-in example is used:
         return s
 
 with x = np.linspace(-1, 1, 8), n = 8; after printing, the gradient is run (with Numba
-unless --no-jit) and its value, gradient and largest relative difference from central
-differences are printed.
+unless --no-jit) and its value and gradient are printed, with the largest difference from
+central differences relative to max(|gradient entry|, 1).
 
 TARGET is either
   PATH.py:FUNC        a function in a Python file (the file is imported as a module under
@@ -158,7 +158,7 @@ def _load_file(path: str):
     except SyntaxError as exc:
         sys.modules.pop(name, None)
         raise UsageError(f"cannot import {path}: {exc.msg} (line {exc.lineno})") from None
-    except Exception as exc:  # the user's module failed while importing
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
         sys.modules.pop(name, None)
         raise UsageError(f"cannot import {path}: {type(exc).__name__}: {exc}") from None
     finally:
@@ -174,7 +174,7 @@ def _load_module(name: str):
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
             raise UsageError(f"no module named '{name}'") from None
         raise UsageError(f"cannot import module '{name}': {exc}") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
         raise UsageError(f"cannot import module '{name}': {type(exc).__name__}: {exc}") from None
 
 
@@ -207,8 +207,8 @@ def eval_args(text: str) -> tuple:
     """Evaluate --args with only np/numpy and math in scope; always returns a tuple."""
     namespace = {"__builtins__": {}, "np": np, "numpy": np, "math": math}
     try:
-        value = eval(text, namespace)  # noqa: S307 - the user's own command line
-    except Exception as exc:
+        value = eval(text, namespace)  # the user's own command line
+    except Exception as exc:  # noqa: BLE001 - any mistake in the expression is a usage error
         raise UsageError(f"cannot evaluate --args {text!r}: {type(exc).__name__}: {exc}") \
             from None
     return value if isinstance(value, tuple) else (value,)
@@ -268,13 +268,18 @@ def _heading(out, title: str) -> None:
     print(f"==== {title} ====", file=out)
 
 
-def _max_relative_difference(analytic, numeric) -> float:
+def max_relative_difference(analytic, numeric) -> float:
+    """Largest |a - n| / max(|a|, |n|, 1) over all gradient entries.
+
+    Relative where the gradient is large, absolute where it is small, so that an entry that
+    is zero (where central differences leave a residue of order h) does not read as 100%."""
     worst = 0.0
     for a, n in zip(analytic, numeric):
-        a = np.asarray(a, dtype=np.float64)
-        n = np.asarray(n, dtype=np.float64)
-        scale = np.maximum(np.abs(a) + np.abs(n), 1e-300)
-        worst = max(worst, float(np.max(np.abs(a - n) / scale)) if a.size else 0.0)
+        a = np.ravel(np.asarray(a, dtype=np.float64))
+        n = np.ravel(np.asarray(n, dtype=np.float64))
+        if a.size:
+            scale = np.maximum(np.maximum(np.abs(a), np.abs(n)), 1.0)
+            worst = max(worst, float(np.max(np.abs(a - n) / scale)))
     return worst
 
 
@@ -334,13 +339,12 @@ def _show(options, out) -> int:
     _heading(out, f"run ({'Numba' if jit else 'Python, no JIT'}): {fn.__name__}({arg_text})")
     with np.printoptions(precision=6, suppress=True, linewidth=88):
         print(f"value:    {value!r}", file=out)
-        nums = [argnums] if isinstance(argnums, int) else list(argnums)
-        for k, g in zip(nums, grads):
+        for k, g in zip(transform.argnums, grads):
             label = f"gradient wrt {transform.param_names[k]}:"
             print(f"{label} {g!r}" if not isinstance(g, np.ndarray) else f"{label}\n{g}",
                   file=out)
     print(f"max relative difference from central differences: "
-          f"{_max_relative_difference(grads, numerics):.3g}", file=out)
+          f"{max_relative_difference(grads, numerics):.3g}", file=out)
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 class SourceLocation:
     """A position in the user's file (1-based line, 0-based column) with the line's text."""
 
-    __slots__ = ("filename", "line", "col", "text")
+    __slots__ = ("col", "filename", "line", "text")
 
     def __init__(self, filename: str, line: int, col: int, text: str):
         self.filename = filename

@@ -6,6 +6,7 @@ Python source (codegen) -> module file and function (backend).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from . import __version__, primitives  # noqa: F401  (registers the primitives)
@@ -14,6 +15,7 @@ from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
 from .codegen.emit import emit_module
 from .frontend.fence import check
+from .frontend.jumps import eliminate_jumps
 from .frontend.lower import lower_function
 from .frontend.source import ParsedFunction, parse_function
 from .ir.core import Function
@@ -43,9 +45,10 @@ class Artifact:
 
 
 def parse(fn) -> ParsedFunction:
+    """Read and fence `fn`, then remove its jumps out of loops (frontend.jumps)."""
     parsed = parse_function(fn)
     check(parsed)
-    return parsed
+    return dataclasses.replace(parsed, node=eliminate_jumps(parsed.fn, parsed.node))
 
 
 def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int]) -> Artifact:

@@ -24,7 +24,6 @@ from ..primitives.indexing import Scatter
 from ..transforms.dce import dce
 from .tape import TapePlan
 
-
 # Relative costs for choosing between taping a value and recomputing it in the reverse sweep:
 # a transcendental function costs about as much as storing and reloading a few doubles.
 TRANSCENDENTAL_COST = 8
@@ -58,8 +57,10 @@ class ReverseTransform:
     # --- serving primal values to the reverse sweep ----------------------------------------
     def resolve(self, v):
         info = self.plan.region_of(v)
-        if info is None or info.once:
+        if info is None:
             return v
+        if info.once:
+            return self.plan.lift(v)
         ctx = self.contexts[id(info.region)]
         if id(v) not in ctx.popped:
             ctx.popped[id(v)] = self._recompute(v, ctx) or self._load(v, ctx)
@@ -101,15 +102,14 @@ class ReverseTransform:
     def accumulate(self, b: Builder, adj: dict, v, g) -> None:
         if not self.active(v):
             return
-        if id(v) not in adj:
-            if not g.hint.endswith("_bar") and not isinstance(g, Const):
-                g.hint = v.hint + "_bar"
-            adj[id(v)] = g
-            return
-        total = b.add(adj[id(v)], g)
-        if total is not g and total is not adj[id(v)]:
+        total = b.add(adj[id(v)], g) if id(v) in adj else g
+        if self._is_new(total) and not total.hint.endswith("_bar"):
             total.hint = v.hint + "_bar"
         adj[id(v)] = total
+
+    def _is_new(self, value) -> bool:
+        """Made by the reverse sweep (so its name may be chosen here)."""
+        return not isinstance(value, Const) and self.plan.region_of(value) is None
 
     def buffer(self, array) -> Value:
         if id(array) not in self.buffers:
@@ -154,6 +154,8 @@ class ReverseTransform:
                 self.reverse_if(op, b, adj)
             elif name == "for":
                 self.reverse_for(op, b, adj)
+            elif name == "while":
+                self.reverse_while(op, b, adj)
             elif op.results and id(op.results[0]) in adj:
                 self.reverse_simple(op, b, adj)
 
@@ -238,7 +240,18 @@ class ReverseTransform:
     def reverse_for(self, op: Op, b: Builder, adj: dict) -> None:
         lb, ub, step, *inits = op.operands
         body = op.regions[0]
-        carried_args = body.args[1:]
+        index = Value(I64, body.args[0].hint)
+        self.reverse_loop(op, b, adj, body, body.args[1:], inits, index,
+                          {id(body.args[0]): index}, lambda: reversed_range(b, lb, ub, step))
+
+    def reverse_while(self, op: Op, b: Builder, adj: dict) -> None:
+        """A while loop runs backwards as a for loop over its recorded trip count."""
+        body = op.regions[1]
+        count = self.plan.trip_count(op)
+        self.reverse_loop(op, b, adj, body, body.args, op.operands, Value(I64, "it"), {},
+                          lambda: (const(0), count, const(1)))
+
+    def reverse_loop(self, op, b, adj, body, carried_args, inits, index, popped, bounds):
         carried = [j for j, (a, r) in enumerate(zip(carried_args, op.results))
                    if self.active(a) or self.active(r)]
         if not carried:
@@ -249,22 +262,20 @@ class ReverseTransform:
                                                 "differentiated yet", op.loc)
         gs = [adj.pop(id(op.results[j]), None) for j in carried]
         frees = self.free_adjoints(op)
-        index = Value(I64, body.args[0].hint)
         args = [Value(F64, carried_args[j].hint + "_bar") for j in carried]
         args += [Value(F64, f.hint + "_bar") for f in frees]
         inner_adj = dict(adj)
         inner_adj.update((id(f), a) for f, a in zip(frees, args[len(carried):]))
         yielded = body.ops[-1].operands
         seeds = [(yielded[j], a) for j, a in zip(carried, args)]
-        region, ctx, inner, local = self.reverse_region(
-            body, b, inner_adj, seeds, [index] + args, {id(body.args[0]): index})
+        region, ctx, inner, local = self.reverse_region(body, b, inner_adj, seeds,
+                                                        [index] + args, popped)
         outs = [local.get(id(carried_args[j])) or ZERO for j in carried]
         outs += [local[id(f)] for f in frees]
         inner.op("yield", *outs, result_types=[])
         self._close(ctx, region)
         starts = [g or ZERO for g in gs] + [adj.get(id(f)) or ZERO for f in frees]
-        rev = b.op("for", *reversed_range(b, lb, ub, step), *starts, regions=[region],
-                   result_types=[F64] * len(args))
+        rev = b.op("for", *bounds(), *starts, regions=[region], result_types=[F64] * len(args))
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
         for j, value in zip(carried, rev.results):

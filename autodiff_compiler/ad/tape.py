@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from ..ir.builder import Builder, const
 from ..ir.core import Function, Op, Region, Value
 from ..ir.names import Namer
+from ..ir.types import I64
+
+# initial length of a tape under a while loop (doubles when full)
+WHILE_TAPE_START = 64
 
 
 @dataclass(eq=False)
@@ -39,7 +43,11 @@ class TapePlan:
         self.fn = fn
         self.info: dict[int, RegionInfo] = {}
         self.def_region: dict[int, Region] = {}
+        self.op_region: dict[int, Region] = {}
         self.tape_names: dict[int, str] = {}
+        self.lifts: dict[int, list[tuple[Value, Value, Region]]] = {}
+        self.lifted: dict[int, Value] = {}
+        self.trip_counts: dict[int, Value] = {}
         self.namer = Namer({p.hint for p in fn.params})
         self._classify()
 
@@ -53,6 +61,7 @@ class TapePlan:
             for v in region.args:
                 self.def_region[id(v)] = region
             for op in region.ops:
+                self.op_region[id(op)] = region
                 for r in op.results:
                     self.def_region[id(r)] = region
                 for sub in op.regions:
@@ -72,11 +81,38 @@ class TapePlan:
         if id(value) not in self.tape_names:
             info = self.region_of(value)
             if info.counter is None:
-                loop = info.outer_loop.regions[-1].args
-                info.counter = self.namer.fresh("k_" + (loop[0].hint if loop else "loop"))
+                loop = info.outer_loop
+                label = loop.regions[0].args[0].hint if loop.prim.name == "for" else "while"
+                info.counter = self.namer.fresh("k_" + label)
             self.tape_names[id(value)] = self.namer.fresh("tape_" + value.hint)
             info.taped.append(value)
         return self.tape_names[id(value)]
+
+    def lift(self, value: Value) -> Value:
+        """Serve a value of a branch that runs at most once: the forward `if` yields it as an
+        extra result (zero from the other branch), up to the function body."""
+        info = self.region_of(value)
+        if info.parent is None:
+            return value
+        if id(value) not in self.lifted:
+            if value.type.is_array:
+                from ..errors import UnsupportedOperationError
+
+                raise UnsupportedOperationError("an array created inside a branch cannot be "
+                                                "differentiated yet", info.owner.loc)
+            result = Value(value.type, value.hint)
+            self.lifts.setdefault(id(info.owner), []).append((value, result, info.region))
+            self.def_region[id(result)] = info.parent
+            self.lifted[id(value)] = self.lift(result)
+        return self.lifted[id(value)]
+
+    def trip_count(self, loop: Op) -> Value:
+        """The number of iterations a `while` ran: a value the forward sweep counts."""
+        if id(loop) not in self.trip_counts:
+            count = Value(I64, "n_iter")
+            self.trip_counts[id(loop)] = count
+            self.def_region[id(count)] = self.op_region[id(loop)]
+        return self.trip_counts[id(loop)]
 
     # --- forward sweep -----------------------------------------------------------------------
     def forward_sweep(self, region: Region) -> list[Op]:
@@ -84,6 +120,10 @@ class TapePlan:
         info = self.info[id(region)]
         ops: list[Op] = []
         taped = {id(v) for v in info.taped}
+        if info.taped and (info.loops_deep > 1 or info.outer_loop.prim.name == "while"):
+            attrs = {"tapes": [self.tape_names[id(v)] for v in info.taped],
+                     "counter": info.counter}
+            ops.append(_tape_op("tape_grow", [], attrs, None))
         ops.extend(self._push(v, info) for v in region.args if id(v) in taped)
         for op in region.ops:
             if op.prim.name == "return":
@@ -92,16 +132,23 @@ class TapePlan:
                 ops.extend(self._allocate(op))
             if op.prim.name == "yield" and info.counter is not None and info.taped:
                 ops.append(_tape_op("counter_advance", [], {"counter": info.counter}, None))
-            copy = Op(op.prim, op.operands, op.results,
-                      [Region(sub.args, self.forward_sweep(sub)) for sub in op.regions],
-                      op.attrs, op.loc)
-            ops.append(copy)
+            regions = [Region(sub.args, self.forward_sweep(sub)) for sub in op.regions]
+            lifts = self.lifts.get(id(op), [])
+            for primal, copied in zip(op.regions, regions):
+                served = [v if where is primal else const(0, v.type) for v, _, where in lifts]
+                end = copied.ops[-1]
+                copied.ops[-1] = Op(end.prim, end.operands + served, [], [], end.attrs, end.loc)
+            results = op.results + [r for _, r, _ in lifts]
+            operands = op.operands
+            if id(op) in self.trip_counts:
+                operands, results = _count_iterations(operands, results, regions,
+                                                      self.trip_counts[id(op)])
+            ops.append(Op(op.prim, operands, results, regions, op.attrs, op.loc))
             ops.extend(self._push(r, info) for r in op.results if id(r) in taped)
         return ops
 
     def _push(self, value: Value, info: RegionInfo) -> Op:
-        attrs = {"tape": self.tape_names[id(value)], "counter": info.counter,
-                 "growable": info.loops_deep > 1 or info.outer_loop.prim.name == "while"}
+        attrs = {"tape": self.tape_names[id(value)], "counter": info.counter}
         return _tape_op("tape_push", [value], attrs, None)
 
     def _allocate(self, loop: Op) -> list[Op]:
@@ -111,7 +158,11 @@ class TapePlan:
             return []
         region = Region()
         b = Builder(region, loop.loc)
-        capacity = b("trip_count", *loop.operands[:3], hint="n_" + loop.regions[0].args[0].hint)
+        if loop.prim.name == "for":
+            capacity = b("trip_count", *loop.operands[:3],
+                         hint="n_" + loop.regions[0].args[0].hint)
+        else:
+            capacity = const(WHILE_TAPE_START)
         if any(i.loops_deep > 1 for i in infos):
             capacity = b("max2", b("mul", capacity, const(2)), const(16))
         for info in infos:
@@ -128,6 +179,19 @@ class TapePlan:
             attrs = {"tape": self.tape_names[id(primal)], "counter": info.counter}
             ops.append(Op(_prim("tape_load"), [], [copy], [], attrs, None))
         return ops
+
+
+def _count_iterations(operands, results, regions, count: Value):
+    """Add an iteration counter to a forward `while`: carried from 0, +1 per iteration."""
+    before, body = regions
+    before.args = before.args + [Value(I64, "n_iter")]
+    counter = Value(I64, "n_iter")
+    body.args = body.args + [counter]
+    end = body.ops[-1]
+    increment = Builder(Region(), end.loc).op("add", counter, const(1), hint="n_iter")
+    body.ops[-1:] = [increment, Op(end.prim, end.operands + increment.results, [], [],
+                                   end.attrs, end.loc)]
+    return operands + [const(0)], results + [count]
 
 
 def _prim(name):

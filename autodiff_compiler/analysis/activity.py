@@ -40,6 +40,12 @@ def _flows(op: Op):
         yield from zip(body.ops[-1].operands, carried)
         yield from zip(carried, op.results)
         yield from zip(op.operands[3:], op.results)  # zero-trip loops
+    elif name == "while":
+        carried = op.regions[1].args
+        yield from zip(op.operands, carried)
+        yield from zip(op.regions[1].ops[-1].operands, carried)
+        yield from zip(carried, op.results)
+        yield from zip(op.operands, op.results)
     elif op.prim.differentiable and op.prim.name not in ("yield", "return"):
         for src in op.operands:
             for dst in op.results:

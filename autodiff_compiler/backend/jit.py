@@ -39,7 +39,7 @@ def _njit(fn):
 
 
 def _is_numba_error(exc: Exception) -> bool:
-    import numba.core.errors as errors
+    from numba.core import errors
 
     return isinstance(exc, (errors.TypingError, errors.LoweringError,
                             errors.UnsupportedError, errors.NumbaError))

@@ -41,24 +41,32 @@ class Emitter:
         self._coalesce_loops()
 
     def _choose_inlining(self, root: Region) -> None:
-        todo = [root]
-        while todo:
-            region = todo.pop()
-            pending: dict[int, int] = {}  # value id -> index of its defining op
-            for index, op in enumerate(region.ops):
-                todo.extend(op.regions)
-                for v in op.operands:
-                    if id(v) in pending:
-                        self.inlined.add(id(v))
-                        del pending[id(v)]
-                if not op.prim.pure:
-                    pending.clear()  # nothing is moved across an effect
-                if self._inlinable(op):
-                    pending[id(op.results[0])] = index
+        """Mark single-use pure results for inlining into their use (same region, no effect
+        in between); a second pass adds `if` ops whose branches are single expressions."""
+        for with_ifs in (False, True):
+            todo = [root]
+            while todo:
+                region = todo.pop()
+                pending: dict[int, int] = {}  # value id -> index of its defining op
+                for index, op in enumerate(region.ops):
+                    todo.extend(op.regions)
+                    for v in op.operands:
+                        if id(v) in pending:
+                            self.inlined.add(id(v))
+                            del pending[id(v)]
+                    if not op.prim.pure and not (with_ifs and self._expression_if(op)):
+                        pending.clear()  # nothing is moved across an effect
+                    if self._inlinable(op) or (with_ifs and self._expression_if(op)):
+                        pending[id(op.results[0])] = index
 
     def _inlinable(self, op: Op) -> bool:
         return (op.prim.pure and op.prim.emit is not None and not op.regions
                 and len(op.results) == 1 and self.uses.get(id(op.results[0]), 0) == 1)
+
+    def _expression_if(self, op: Op) -> bool:
+        return (op.prim.name == "if" and len(op.results) == 1
+                and self.uses.get(id(op.results[0]), 0) == 1
+                and all(self._is_expression(r) for r in op.regions))
 
     def _coalesce_loops(self) -> None:
         """Give a loop's block args, results and (if read only by the loop) inits one name,
@@ -74,6 +82,16 @@ class Emitter:
                     self.namer.alias(arg, name)
                     self.namer.alias(res, name)
                 self._coalesce_yield(body, body.args[1:], loop=True)
+            elif op.prim.name == "while":
+                before, body = op.regions
+                for init, arg, res, test_arg in zip(op.operands, body.args, op.results,
+                                                    before.args):
+                    reusable = not isinstance(init, Const) and self.uses[id(init)] == 1 \
+                        and id(init) not in self.inlined and init.hint == res.hint
+                    name = self.namer.name(init if reusable else res)
+                    for value in (arg, res, test_arg):
+                        self.namer.alias(value, name)
+                self._coalesce_yield(body, body.args, loop=True)
             elif op.prim.name == "if":
                 for region in op.regions:
                     self._coalesce_yield(region, op.results, loop=False)
@@ -82,11 +100,12 @@ class Emitter:
         position = {id(r): k for k, o in enumerate(region.ops) for r in o.results}
         for value, target in zip(region.ops[-1].operands, targets):
             k = position.get(id(value))
-            if k is None or self.uses[id(value)] != 1 or id(value) in self.inlined \
+            if k is None or (loop and self.uses[id(value)] != 1) or id(value) in self.inlined \
                     or id(value) in self.namer.names or len(region.ops[k].results) != 1:
                 continue
             later = [o for later_op in region.ops[k + 1:-1] for o in walk_ops(_wrap(later_op))]
-            if loop and any(target in o.operands for o in later):
+            others = [v for v, t in zip(region.ops[-1].operands, targets) if t is not target]
+            if loop and (any(target in o.operands for o in later) or target in others):
                 continue  # the old value is still read after this point
             self.namer.alias(value, self.namer.name(target))
 
@@ -96,6 +115,8 @@ class Emitter:
             return constant(v.value)
         if id(v) in self.inlined:
             op = self.producer[id(v)]
+            if op.prim.name == "if":
+                return self.choice(op)
             return op.prim.emit(op, [self.expr(o) for o in op.operands])
         return ast.Name(self.namer.name(v), ast.Load())
 
@@ -138,9 +159,11 @@ class Emitter:
                                            for ln in self.lines[start:]):
             self.line(depth, "pass")
 
+    def _is_inlined(self, op: Op) -> bool:
+        return len(op.results) == 1 and id(op.results[0]) in self.inlined
+
     def _silent(self, op: Op) -> bool:
-        return (id(op.results[0]) in self.inlined if len(op.results) == 1 and not op.regions
-                else op.prim.name == "yield")
+        return self._is_inlined(op) or op.prim.name == "yield"
 
     def emit_op(self, op: Op, depth: int, yield_to) -> None:
         name = op.prim.name
@@ -153,9 +176,12 @@ class Emitter:
         elif name == "comment":
             self.line(depth, "# " + op.attrs["text"])
         elif name == "if":
-            self.emit_if(op, depth)
+            if not self._is_inlined(op):
+                self.emit_if(op, depth)
         elif name == "for":
             self.emit_for(op, depth)
+        elif name == "while":
+            self.emit_while(op, depth)
         elif op.prim.statement:
             stmts = op.prim.emit(op, [self.expr(v) for v in op.operands])
             for stmt in stmts if isinstance(stmts, list) else [stmts]:
@@ -169,9 +195,7 @@ class Emitter:
         test = self.expr(op.operands[0])
         if self._is_expression(then_region) and self._is_expression(else_region) \
                 and len(op.results) == 1:
-            choice = ast.IfExp(test, self.expr(then_region.ops[-1].operands[0]),
-                               self.expr(else_region.ops[-1].operands[0]))
-            self.assign(op.results, [choice], depth)
+            self.assign(op.results, [self.choice(op)], depth)
             return
         if not op.results and len(then_region.ops) == 1:  # only a yield: negate
             test = ast.UnaryOp(ast.Not(), test)
@@ -182,9 +206,38 @@ class Emitter:
             self.line(depth, "else:")
             self.emit_region(else_region, depth + 1, op.results)
 
+    def choice(self, op: Op) -> ast.expr:
+        """A one-result `if` of two expressions: `a and b`, `a or b` or `x if c else y`."""
+        test = self.expr(op.operands[0])
+        then_value, else_value = (r.ops[-1].operands[0] for r in op.regions)
+        if op.results[0].type.kind == "bool":
+            if _is_const(then_value, True) and _is_const(else_value, False):
+                return test
+            if _is_const(then_value, False) and _is_const(else_value, True):
+                return ast.UnaryOp(ast.Not(), test)
+            if _is_const(else_value, False):
+                return ast.BoolOp(ast.And(), [test, self.expr(then_value)])
+            if _is_const(then_value, True):
+                return ast.BoolOp(ast.Or(), [test, self.expr(else_value)])
+        return ast.IfExp(test, self.expr(then_value), self.expr(else_value))
+
     def _is_expression(self, region: Region) -> bool:
         return all(id(o.results[0]) in self.inlined for o in region.ops[:-1]
                    if len(o.results) == 1) and all(len(o.results) == 1 for o in region.ops[:-1])
+
+    def emit_while(self, op: Op, depth: int) -> None:
+        before, body = op.regions
+        self.assign(body.args, [self.expr(v) for v in op.operands], depth)
+        test = before.ops[-1].operands[0]
+        if self._is_expression(before):
+            self.line(depth, f"while {unparse(self.expr(test))}:")
+        else:
+            self.line(depth, "while True:")
+            for inner in before.ops[:-1]:
+                self.emit_op(inner, depth + 1, None)
+            stop = ast.If(ast.UnaryOp(ast.Not(), self.expr(test)), [ast.Break()], [])
+            self.line(depth + 1, unparse(stop))
+        self.emit_region(body, depth + 1, body.args)
 
     def emit_for(self, op: Op, depth: int) -> None:
         lb, ub, step, *inits = op.operands
@@ -196,6 +249,10 @@ class Emitter:
         header = unparse(ast.Call(ast.Name("range", ast.Load()), bounds, []))
         self.line(depth, f"for {self.namer.name(body.args[0])} in {header}:")
         self.emit_region(body, depth + 1, body.args[1:])
+
+
+def _is_const(value, constant) -> bool:
+    return isinstance(value, Const) and value.value is constant
 
 
 def _wrap(op: Op) -> Region:

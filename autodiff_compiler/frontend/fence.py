@@ -42,9 +42,6 @@ _REFUSED = {
     gast.ImportFrom: "imports inside a differentiated function are not supported",
     gast.NamedExpr: "assignment expressions (':=') are not supported",
     gast.Slice: "slices are not supported yet; index single elements",
-    gast.While: "'while' loops are not supported yet; use 'for ... in range(...)'",
-    gast.Break: "'break' is not supported yet",
-    gast.Continue: "'continue' is not supported yet",
 }
 if hasattr(gast, "Match"):
     _REFUSED[gast.Match] = "'match' statements are not supported"
@@ -61,16 +58,18 @@ def check(parsed: ParsedFunction) -> None:
     if args.vararg is not None or args.kwarg is not None:
         _refuse(parsed, fn, "'*args' and '**kwargs' parameters are not supported")
     # (node, loop depth)
-    stack = [(stmt, 0) for stmt in reversed(fn.body)]
+    body = fn.body
+    if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]  # the docstring
+    stack = list(reversed(body))
     while stack:
-        node, loops = stack.pop()
-        _check_node(parsed, node, loops)
-        inner = loops + isinstance(node, gast.For)
-        children = [c for c in gast.iter_child_nodes(node) if isinstance(c, gast.AST)]
-        stack.extend((child, inner) for child in reversed(children))
+        node = stack.pop()
+        _check_node(parsed, node)
+        stack.extend(reversed([c for c in gast.iter_child_nodes(node) if isinstance(c, gast.AST)]))
 
 
-def _check_node(parsed: ParsedFunction, node, loops: int) -> None:
+def _check_node(parsed: ParsedFunction, node) -> None:
     message = _REFUSED.get(type(node))
     if message:
         _refuse(parsed, node, message)
@@ -78,11 +77,9 @@ def _check_node(parsed: ParsedFunction, node, loops: int) -> None:
         _refuse(parsed, node, "strings are not supported in differentiated code")
     if isinstance(node, gast.BinOp) and isinstance(node.op, gast.MatMult):
         _refuse(parsed, node, "the '@' operator is not supported yet")
-    if isinstance(node, gast.For) and node.orelse:
-        _refuse(parsed, node, "'for ... else' is not supported; use a flag variable")
-    if isinstance(node, gast.Return) and loops:
-        _refuse(parsed, node, "'return' inside a loop is not supported yet; "
-                "assign to a variable and return after the loop")
+    if isinstance(node, (gast.For, gast.While)) and node.orelse:
+        kind = "for" if isinstance(node, gast.For) else "while"
+        _refuse(parsed, node, f"'{kind} ... else' is not supported; use a flag variable")
     if isinstance(node, gast.Call) and node.keywords:
         _refuse(parsed, node.keywords[0].value, "keyword arguments in calls are not supported")
     if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):

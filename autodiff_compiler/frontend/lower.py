@@ -21,9 +21,10 @@ import gast
 from ..errors import AutodiffSyntaxError, UnsupportedOperationError
 from ..ir.builder import Builder, const
 from ..ir.core import Const, Function, Region, Value
-from ..ir.types import BOOL, I64, Type, promote
+from ..ir.types import BOOL, F64, I64, Type, promote
 from . import resolve
 from .expressions import ExpressionLowering
+from .jumps import UNDEFINED
 from .source import ParsedFunction
 
 
@@ -32,6 +33,10 @@ class Undefined:
 
     def __init__(self, reason: str):
         self.reason = reason
+
+
+class Placeholder:
+    """The value a loop's early-return slot holds before the loop (see frontend.jumps)."""
 
 
 class Lowering(ExpressionLowering):
@@ -56,11 +61,15 @@ class Lowering(ExpressionLowering):
             self.b, self.env = saved
 
     def read_name(self, node, name: str):
+        if name == UNDEFINED:
+            return Placeholder()
         if name in self.env:
             value = self.env[name]
             if isinstance(value, Undefined):
                 self.error(node, f"variable '{name}' may be undefined here: {value.reason}")
             return value
+        if name in self.locals:
+            self.error(node, f"local variable '{name}' is read before it is assigned")
         found = resolve.lookup_name(self.parsed.fn, name)
         if found.kind == "constant":
             return const(found.value)
@@ -96,6 +105,7 @@ class Lowering(ExpressionLowering):
         self.named = {id(v) for v in body.args}
         self.b = Builder(body)
         stmts, doc = _split_docstring(node.body)
+        self.locals = set(names) | set(_assigned_names(stmts))
         result = self.lower_block(stmts)
         if result is None:
             self.error(node, "the function must end with 'return <value>'")
@@ -142,11 +152,16 @@ class Lowering(ExpressionLowering):
             self.lower_if(stmt)
         elif isinstance(stmt, gast.For):
             self.lower_for(stmt)
+        elif isinstance(stmt, gast.While):
+            self.lower_while(stmt)
         else:
             self.error(stmt, f"'{type(stmt).__name__}' statements are not supported")
 
     def assign(self, target, value) -> None:
         if isinstance(target, gast.Name):
+            if isinstance(value, Placeholder):
+                self.env[target.id] = value
+                return
             self.env[target.id] = self.check_value(target, value, allow_tuple=True)
             if isinstance(value, Value) and not isinstance(value, Const) \
                     and id(value) not in self.named:
@@ -214,43 +229,88 @@ class Lowering(ExpressionLowering):
         return tuple(self.close_if(node, cond, regions, [list(o) for o in outs], hints))
 
     # --- loops -------------------------------------------------------------------------------
+    def carried_names(self, node, exclude=()) -> tuple[list[str], list[str]]:
+        """(names assigned in the loop body, those of them defined before: carried)."""
+        assigned = _assigned_names(node.body)
+        carried = [n for n in assigned if n not in exclude and n in self.env
+                   and not isinstance(self.env[n], Undefined)]
+        for name in carried:
+            if isinstance(self.env[name], tuple):
+                self.error(node, f"'{name}' holds a tuple and is reassigned in the loop")
+        return assigned, carried
+
+    def settle_types(self, node, carried, lower_regions):
+        """Lower the loop's regions until the carried types stop widening (int -> float);
+        a carried value that starts as a placeholder takes the type it is given."""
+        types = [None if isinstance(self.env[n], Placeholder) else self.env[n].type
+                 for n in carried]
+        for _ in range(4):
+            guess = [t or F64 for t in types]
+            regions, yields = lower_regions(guess)
+            widened = [y.type if t is None and y.type.ndim == 0 else
+                       self.merge_types(node, n, [Value(g), y])
+                       for n, t, g, y in zip(carried, types, guess, yields)]
+            if widened == guess:
+                return regions, yields, widened
+            types = widened
+        self.error(node, "the types of the loop's variables do not settle")
+
+    def close_loop(self, node, name, operands, regions, carried, assigned, yields, types,
+                   exclude=()):
+        with self.region(regions[-1], {}):
+            self.b.op("yield", *(self.cast(y, t) for y, t in zip(yields, types)),
+                      result_types=[])
+        inits = [const(0, t) if isinstance(self.env[n], Placeholder) else self.cast(self.env[n], t)
+                 for n, t in zip(carried, types)]
+        op = self.b.op(name, *operands, *inits, regions=regions, result_types=types)
+        line = self.parsed.loc(node).line
+        for assigned_name in assigned:
+            self.env[assigned_name] = Undefined(
+                f"it is first assigned inside the loop at line {line}; give it a value "
+                "before the loop")
+        for target in exclude:
+            self.env[target] = Undefined(f"the loop variable of line {line} is not kept after it")
+        for carried_name, value in zip(carried, op.results):
+            value.hint = carried_name
+            self.env[carried_name] = value
+
     def lower_for(self, node) -> None:
         if not isinstance(node.target, gast.Name):
             self.error(node.target, "the loop variable must be a single name")
         lb, ub, step = self.range_bounds(node.iter)
         target = node.target.id
-        assigned = _assigned_names(node.body)
-        carried = [n for n in assigned if n != target and n in self.env
-                   and not isinstance(self.env[n], Undefined)]
-        for name in carried:
-            if isinstance(self.env[name], tuple):
-                self.error(node, f"'{name}' holds a tuple and is reassigned in the loop")
-        types = [self.env[n].type for n in carried]
-        for _ in range(4):
-            region, yields = self.lower_loop_body(node, target, carried, types)
-            widened = [self.merge_types(node, n, [Value(t), y])
-                       for n, t, y in zip(carried, types, yields)]
-            if widened == types:
-                break
-            types = widened
-        with self.region(region, {}):
-            self.b.op("yield", *(self.cast(y, t) for y, t in zip(yields, types)),
-                      result_types=[])
-        inits = [self.cast(self.env[n], t) for n, t in zip(carried, types)]
-        op = self.b.op("for", lb, ub, step, *inits, regions=[region], result_types=types)
-        line = self.parsed.loc(node).line
-        for name in assigned:
-            self.env[name] = Undefined(f"it is first assigned inside the loop at line {line}; "
-                                       "give it a value before the loop")
-        self.env[target] = Undefined(f"the loop variable of line {line} is not kept after it")
-        for name, value in zip(carried, op.results):
-            value.hint = name
-            self.env[name] = value
+        assigned, carried = self.carried_names(node, (target,))
 
-    def lower_loop_body(self, node, target, carried, types):
-        region = Region(args=[Value(I64, target)] + [Value(t, n) for n, t in zip(carried, types)])
+        def lower_regions(types):
+            region = Region(args=[Value(I64, target)] + [Value(t, n) for n, t in
+                                                         zip(carried, types)])
+            return [region], self.lower_body(node, region, [target] + carried, carried)
+
+        regions, yields, types = self.settle_types(node, carried, lower_regions)
+        self.close_loop(node, "for", [lb, ub, step], regions, carried, assigned, yields, types,
+                        (target,))
+
+    def lower_while(self, node) -> None:
+        if node.orelse:
+            self.error(node, "'while ... else' is not supported; use a flag variable")
+        assigned, carried = self.carried_names(node)
+
+        def lower_regions(types):
+            before = Region(args=[Value(t, n) for n, t in zip(carried, types)])
+            env = dict(self.env)
+            env.update(zip(carried, before.args))
+            with self.region(before, env):
+                self.b.loc = self.parsed.loc(node)
+                self.b.op("yield", self.condition(node.test), result_types=[])
+            body = Region(args=[Value(t, n) for n, t in zip(carried, types)])
+            return [before, body], self.lower_body(node, body, carried, carried)
+
+        regions, yields, types = self.settle_types(node, carried, lower_regions)
+        self.close_loop(node, "while", [], regions, carried, assigned, yields, types)
+
+    def lower_body(self, node, region: Region, names, carried) -> list[Value]:
         env = dict(self.env)
-        env.update(zip([target] + carried, region.args))
+        env.update(zip(names, region.args))
         with self.region(region, env):
             self.lower_block(node.body)
             yields = [self.env[n] for n in carried]
@@ -258,7 +318,7 @@ class Lowering(ExpressionLowering):
             if isinstance(value, Undefined):
                 self.error(node, f"'{name}' may be undefined at the end of the loop body: "
                            f"{value.reason}")
-        return region, yields
+        return yields
 
     def range_bounds(self, iterable):
         if not (isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name)

@@ -38,15 +38,14 @@ class ParsedFunction:
 
 
 def unwrap(fn):
-    """The plain Python function under our wrappers and functools.wraps layers."""
-    seen = set()
-    while id(fn) not in seen:
-        seen.add(id(fn))
-        inner = getattr(fn, "__autodiff_wrapped__", None) or getattr(fn, "__wrapped__", None)
-        if inner is None:
-            break
-        fn = inner
-    return fn
+    """The Python function to read: a Numba dispatcher's `py_func`, else `fn` itself.
+
+    Other wrappers are not looked through: what a wrapper does is not in the source we read."""
+    if hasattr(fn, "__autodiff_wrapped__"):
+        raise TypeError("differentiating a function returned by grad/value_and_grad "
+                        "(higher derivatives) is not supported yet")
+    py_func = getattr(fn, "py_func", None)
+    return py_func if inspect.isfunction(py_func) else fn
 
 
 def parse_function(fn) -> ParsedFunction:
@@ -63,7 +62,8 @@ def parse_function(fn) -> ParsedFunction:
     dedented = textwrap.dedent(text)
     indent = _indent_removed(text, dedented)
     if fn.__name__ == "<lambda>":
-        loc = SourceLocation(filename, first_line, indent, lines[0].rstrip())
+        col = max(lines[0].find("lambda"), 0)
+        loc = SourceLocation(filename, first_line, col, lines[0].rstrip())
         raise AutodiffSyntaxError("lambda functions are not supported; use a def", loc)
     module = gast.parse(dedented)
     node = module.body[0]

@@ -21,7 +21,7 @@ from .types import Type
 class Value:
     """An SSA value: defined once, used by any number of ops."""
 
-    __slots__ = ("type", "hint")
+    __slots__ = ("hint", "type")
 
     def __init__(self, type: Type, hint: str = "t"):
         self.type = type

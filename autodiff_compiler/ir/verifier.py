@@ -49,7 +49,9 @@ def _check_terminator(region: Region, parent, fn: Function) -> None:
     if parent.prim.name in _YIELD_CHECKED:
         expected = len(parent.results)
         if parent.prim.name == "while" and region is parent.regions[0]:
-            expected += 1
+            if len(last.operands) != 1 or last.operands[0].type.kind != "bool":
+                raise AssertionError("while: the condition region must yield one bool")
+            return
         if len(last.operands) != expected:
             raise AssertionError(f"{parent.prim.name}: yields {len(last.operands)} values, "
                                  f"expected {expected}")

@@ -49,27 +49,28 @@ _SPECS = {
 }
 for _name, _node in _BINOPS.items():
     defprim(_name, infer=_floating if _name == "truediv" else _promoted,
-            emit=_binop_emitter(_node), spec={"arity": 2, **_SPECS[_name]})
+            emit=_binop_emitter(_node), cheap=_name != "pow",
+            spec={"arity": 2, **_SPECS[_name]})
 for _name, _node in _COMPARE.items():
     defprim(_name, infer=_boolean, emit=_compare_emitter(_node), differentiable=False, cheap=True)
 
 defprim("neg", infer=_promoted, emit=lambda op, a: ast.UnaryOp(ast.USub(), a[0]),
-        spec={"arity": 1})
+        cheap=True, spec={"arity": 1})
 defprim("and_", infer=_boolean, emit=lambda op, a: ast.BoolOp(ast.And(), list(a)),
         differentiable=False, cheap=True)
 defprim("not_", infer=_boolean, emit=lambda op, a: ast.UnaryOp(ast.Not(), a[0]),
         differentiable=False, cheap=True)
 defprim("cast_float", infer=lambda t, **_: [Type("float", t.ndim)],
-        emit=lambda op, a: call("float", a), spec={"arity": 1})
+        emit=lambda op, a: call("float", a), cheap=True, spec={"arity": 1})
 defprim("cast_int", infer=lambda t, **_: [I64], emit=lambda op, a: call("int", a),
         differentiable=False, cheap=True)
 defprim("cast_bool", infer=lambda t, **_: [BOOL], emit=lambda op, a: call("bool", a),
         differentiable=False, cheap=True)
-defprim("min2", infer=_promoted, emit=lambda op, a: call("min", a),
+defprim("min2", infer=_promoted, emit=lambda op, a: call("min", a), cheap=True,
         spec={"arity": 2, "kinks": True})
-defprim("max2", infer=_promoted, emit=lambda op, a: call("max", a),
+defprim("max2", infer=_promoted, emit=lambda op, a: call("max", a), cheap=True,
         spec={"arity": 2, "kinks": True})
-defprim("abs", infer=_promoted, emit=lambda op, a: call("abs", a),
+defprim("abs", infer=_promoted, emit=lambda op, a: call("abs", a), cheap=True,
         spec={"arity": 1, "kinks": True})
 defprim("select", infer=lambda c, a, b, **_: [promote(a, b)],
         emit=lambda op, a: ast.IfExp(a[0], a[1], a[2]), cheap=True)

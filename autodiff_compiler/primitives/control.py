@@ -40,13 +40,15 @@ def _emit_alloc(op, args):
 def _emit_push(op, args):
     slot = _tape_slot(op)
     slot.ctx = ast.Store()
-    store = ast.Assign([slot], args[0])
-    if not op.attrs.get("growable"):
-        return store
-    tape, counter = op.attrs["tape"], op.attrs["counter"]
-    grow = ast.parse(f"if {counter} == {tape}.shape[0]:\n"
-                     f"    {tape} = np.concatenate(({tape}, np.empty_like({tape})))").body[0]
-    return [grow, store]
+    return ast.Assign([slot], args[0])
+
+
+def _emit_grow(op, args):
+    """Double every tape of a region when its counter reaches their length."""
+    tapes, counter = op.attrs["tapes"], op.attrs["counter"]
+    lines = [f"if {counter} == {tapes[0]}.shape[0]:"]
+    lines += [f"    {t} = np.concatenate(({t}, np.empty_like({t})))" for t in tapes]
+    return ast.parse("\n".join(lines)).body[0]
 
 
 def _emit_counter(delta):
@@ -62,6 +64,7 @@ def _emit_counter(delta):
 defprim("comment", infer=_no_results, pure=False, statement=True)
 defprim("tape_alloc", infer=_no_results, emit=_emit_alloc, pure=False, statement=True)
 defprim("tape_push", infer=_no_results, emit=_emit_push, pure=False, statement=True)
+defprim("tape_grow", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
 defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False)
 defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
 defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)

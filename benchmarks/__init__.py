@@ -1,0 +1,1 @@
+"""Benchmarks for autodiff_compiler (run e.g. `python -m benchmarks.spine`)."""

@@ -1,0 +1,150 @@
+"""Golden snapshots of the generated adjoint source, and determinism of code generation.
+
+Each snapshot is `grad(f, jit=False).lower(*args).source` for a small function below,
+stored in tests/snapshots/<name>.py. The header line names the file the function came from
+by absolute path; it is normalised to the file's base name before comparing, so the
+snapshots do not depend on where the repository is checked out.
+
+After an intended change to code generation, regenerate the snapshots and review the diff:
+
+    python tests/test_snapshots.py --update
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autodiff_compiler import grad
+
+SNAPSHOT_DIR = Path(__file__).resolve().parent / "snapshots"
+
+
+def branch(x, y):
+    if x > y:
+        r = x * y
+    else:
+        r = x - 2.0 * y
+    return r
+
+
+def loop_with_tape(x, n):
+    s = 0.0
+    for i in range(n):
+        s += np.sin(x[i]) * x[i]
+    return s
+
+
+def nested_loop(A, x):
+    s = 0.0
+    for i in range(A.shape[0]):
+        for j in range(i, A.shape[1]):
+            s += A[i, j] * math.exp(x[j]) * x[i]
+    return s
+
+
+def recurrence(r, x0, n):
+    x = x0
+    for _ in range(n):
+        x = r * x * (1.0 - x)
+    return x
+
+
+# name -> (function, arguments, argnums)
+SNAPSHOTS = {
+    "branch": (branch, (1.5, 0.5), (0, 1)),
+    "loop_with_tape": (loop_with_tape, (np.array([0.5, 1.0, 1.5]), 3), 0),
+    "nested_loop": (nested_loop, (np.ones((2, 3)), np.array([0.1, 0.2, 0.3])), (0, 1)),
+    "recurrence": (recurrence, (2.5, 0.3, 4), (0, 1)),
+}
+
+
+def normalize(source: str, fn) -> str:
+    """Replace the absolute path of fn's file (in the header line) by its base name."""
+    path = inspect.getsourcefile(fn)
+    header, sep, rest = source.partition("\n")
+    return header.replace(path, os.path.basename(path)) + sep + rest
+
+
+def generate(name: str) -> str:
+    fn, args, argnums = SNAPSHOTS[name]
+    return normalize(grad(fn, argnums=argnums, jit=False).lower(*args).source, fn)
+
+
+def snapshot_path(name: str) -> Path:
+    return SNAPSHOT_DIR / f"{name}.py"
+
+
+@pytest.mark.parametrize("name", sorted(SNAPSHOTS))
+def test_snapshot(name):
+    path = snapshot_path(name)
+    assert path.exists(), f"missing snapshot {path}; run: python tests/test_snapshots.py --update"
+    expected = path.read_text()
+    actual = generate(name)
+    assert actual == expected, (
+        f"generated source for {name!r} differs from {path}; if the change is intended, run "
+        "python tests/test_snapshots.py --update and review the diff")
+
+
+@pytest.mark.parametrize("name", sorted(SNAPSHOTS))
+def test_header_names_the_file_not_the_directory(name):
+    fn = SNAPSHOTS[name][0]
+    header = generate(name).partition("\n")[0]
+    assert f"{os.path.basename(__file__)}:{fn.__code__.co_firstlineno} ({fn.__name__})" in header
+    assert os.path.dirname(inspect.getsourcefile(fn)) not in header
+
+
+@pytest.mark.parametrize("name", sorted(SNAPSHOTS))
+def test_generation_is_deterministic(name):
+    # Two independent GradFunction objects (no shared per-object cache) give identical text.
+    assert generate(name) == generate(name)
+
+
+def test_generation_is_deterministic_across_processes(tmp_path):
+    # Hash randomisation must not leak into the output (set/dict iteration order, names).
+    here = Path(__file__).resolve()
+    script = (
+        "import sys, autodiff_compiler\n"
+        f"sys.path.insert(0, {str(here.parent)!r})\n"
+        f"autodiff_compiler.set_cache_dir({str(tmp_path)!r})\n"
+        "import test_snapshots as t\n"
+        "sys.stdout.write('\\0'.join(t.generate(n) for n in sorted(t.SNAPSHOTS)))\n"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, check=True, timeout=120)
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0] == "\0".join(generate(n) for n in sorted(SNAPSHOTS))
+
+
+def update() -> None:
+    import tempfile
+
+    import autodiff_compiler
+
+    with tempfile.TemporaryDirectory() as cache:
+        autodiff_compiler.set_cache_dir(cache)
+        SNAPSHOT_DIR.mkdir(exist_ok=True)
+        for name in sorted(SNAPSHOTS):
+            path = snapshot_path(name)
+            source = generate(name)
+            old = path.read_text() if path.exists() else None
+            if old != source:
+                path.write_text(source)
+            print(f"{'unchanged' if old == source else 'written  '} {path}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--update"]:
+        sys.exit(f"usage: python {sys.argv[0]} --update   (rewrites {SNAPSHOT_DIR}/*.py)")
+    update()
