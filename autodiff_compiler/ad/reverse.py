@@ -20,7 +20,7 @@ from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder, const
 from ..ir.core import Const, Function, Op, Region, Value, walk_ops
 from ..ir.types import F64, I64
-from ..primitives.indexing import Scatter
+from ..primitives.indexing import Scatter, WholeArray
 from ..transforms.dce import dce
 from .tape import TapePlan
 
@@ -50,6 +50,8 @@ class ReverseTransform:
         self.contexts: dict[int, ReverseContext] = {}
         self.buffers: dict[int, Value] = {}
         self.producer = {id(r): op for op in walk_ops(fn.body) for r in op.results}
+        self.written = {id(op.operands[0]) for op in walk_ops(fn.body)
+                        if op.prim.name == "setitem"}
 
     def active(self, v) -> bool:
         return self.activity.active(v)
@@ -83,6 +85,8 @@ class ReverseTransform:
         op = self.producer.get(id(v))
         if op is None or op.regions or not op.prim.pure or len(op.results) != 1:
             return math.inf
+        if op.prim.name == "getitem" and id(op.operands[0]) in self.written:
+            return math.inf  # the element may have been overwritten since
         own = 1 if op.prim.cheap else TRANSCENDENTAL_COST
         return own + sum(self._serve_cost(o) for o in op.operands)
 
@@ -128,10 +132,7 @@ class ReverseTransform:
         reverse = Region()
         b = Builder(reverse, None, fold=True, resolve=self.resolve)
         reverse.ops.append(Op(_prim("comment"), [], [], [], {"text": "reverse sweep"}, None))
-        for k in self.wrt:
-            p = self.fn.params[k]
-            if p.type.is_array:
-                self.buffers[id(p)] = b("zeros_like", p, hint=p.hint + "_bar")
+        self.allocate_buffers(b)
         adj = {}
         self.accumulate(b, adj, out, const(1.0))
         self.reverse_ops(self.fn.body, b, adj)
@@ -144,10 +145,26 @@ class ReverseTransform:
         body = Region(self.fn.body.args, forward + reverse.ops)
         return dce(Function(name, body, self.fn.filename, None, self.fn.param_names))
 
+    def allocate_buffers(self, b: Builder) -> None:
+        """x_bar = np.zeros_like(x) for each active array (and each differentiated one)."""
+        wanted = [self.fn.params[k] for k in self.wrt]
+        for op in walk_ops(self.fn.body):
+            for r in op.results:
+                if r.type.is_array and self.active(r):
+                    if self.plan.region_of(r).parent is not None:
+                        raise UnsupportedOperationError(
+                            "an array created inside a loop or branch cannot be "
+                            "differentiated yet; create it at the top of the function", op.loc)
+                    wanted.append(r)
+        wanted += [p for p in self.fn.params if p.type.is_array and self.active(p)]
+        for array in wanted:
+            if array.type.is_array and id(array) not in self.buffers:
+                self.buffers[id(array)] = b("zeros_like", array, hint=array.hint + "_bar")
+
     def reverse_ops(self, region: Region, b: Builder, adj: dict) -> None:
         for op in reversed(region.ops):
             name = op.prim.name
-            if name in ("yield", "return"):
+            if name in ("yield", "return") or not op.prim.differentiable:
                 continue
             b.loc = op.loc
             if name == "if":
@@ -156,11 +173,14 @@ class ReverseTransform:
                 self.reverse_for(op, b, adj)
             elif name == "while":
                 self.reverse_while(op, b, adj)
+            elif name == "setitem":
+                self.reverse_setitem(op, b, adj)
             elif op.results and id(op.results[0]) in adj:
-                self.reverse_simple(op, b, adj)
+                self.reverse_simple(op, b, adj, adj.pop(id(op.results[0])))
+            elif op.results and id(op.results[0]) in self.buffers:
+                self.reverse_simple(op, b, adj, self.buffers[id(op.results[0])])
 
-    def reverse_simple(self, op: Op, b: Builder, adj: dict) -> None:
-        g = adj.pop(id(op.results[0]))
+    def reverse_simple(self, op: Op, b: Builder, adj: dict, g) -> None:
         if op.prim.vjp is None:
             raise UnsupportedOperationError(f"'{op.prim.name}' has no derivative rule", op.loc)
         for operand, thunk in zip(op.operands, op.prim.vjp(b, op, g)):
@@ -170,8 +190,28 @@ class ReverseTransform:
             if isinstance(contribution, Scatter):
                 b.op("index_add", self.buffer(operand), *contribution.indices, contribution.g,
                      result_types=[])
+            elif isinstance(contribution, WholeArray):
+                b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
             else:
                 self.accumulate(b, adj, operand, contribution)
+
+    def touches_active_arrays(self, op: Op) -> bool:
+        """Whether `op`'s regions read or write an active array (the reverse must run even
+        when no scalar adjoint is carried through)."""
+        return any(inner.prim.name in ("getitem", "setitem") and self.active(inner.operands[0])
+                   for sub in op.regions for inner in walk_ops(sub))
+
+    def reverse_setitem(self, op: Op, b: Builder, adj: dict) -> None:
+        """a[i] = v: v_bar += a_bar[i]; a_bar[i] = 0 (the overwritten element no longer
+        influences the output). The reverse sweep never reads a's contents, so the old value
+        need not be restored; element reads of written arrays are taped, not recomputed."""
+        array, *indices, value = op.operands
+        if not self.active(array):
+            return
+        buffer = self.buffer(array)
+        g = b.op("getitem", buffer, *indices, hint=value.hint + "_bar").result
+        b.op("setitem", buffer, *indices, const(0.0), result_types=[])
+        self.accumulate(b, adj, value, g)
 
     def free_adjoints(self, op: Op) -> list[Value]:
         """Active scalars read inside `op`'s regions but defined outside it."""
@@ -254,7 +294,7 @@ class ReverseTransform:
     def reverse_loop(self, op, b, adj, body, carried_args, inits, index, popped, bounds):
         carried = [j for j, (a, r) in enumerate(zip(carried_args, op.results))
                    if self.active(a) or self.active(r)]
-        if not carried:
+        if not carried and not self.touches_active_arrays(op):
             return
         for j in carried:
             if carried_args[j].type.is_array:

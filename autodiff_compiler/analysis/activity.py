@@ -46,6 +46,8 @@ def _flows(op: Op):
         yield from zip(op.regions[1].ops[-1].operands, carried)
         yield from zip(carried, op.results)
         yield from zip(op.operands, op.results)
+    elif name == "setitem":
+        yield op.operands[-1], op.operands[0]  # the value flows into the array
     elif op.prim.differentiable and op.prim.name not in ("yield", "return"):
         for src in op.operands:
             for dst in op.results:

@@ -30,6 +30,14 @@ class ShapeOf:
         self.array = array
 
 
+class Method:
+    """`x.copy`, waiting to be called."""
+
+    def __init__(self, array: Value, name: str):
+        self.array = array
+        self.name = name
+
+
 class ExpressionLowering:
     """Mixin for frontend.lower.Lowering: expression nodes to IR values."""
 
@@ -90,6 +98,8 @@ class ExpressionLowering:
                 return ShapeOf(base)
             if node.attr == "ndim":
                 return const(base.type.ndim)
+            if node.attr == "copy":
+                return Method(base, "copy")
             if node.attr == "size":
                 size = self.b("dim", base, attrs={"axis": 0})
                 for axis in range(1, base.type.ndim):
@@ -99,7 +109,6 @@ class ExpressionLowering:
 
     def expr_Subscript(self, node):
         base = self.expr(node.value)
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if isinstance(base, ShapeOf):
             axis = self.expr(node.slice)
             if not isinstance(axis, Const) or axis.type.kind != "int":
@@ -113,7 +122,13 @@ class ExpressionLowering:
             if not isinstance(index, Const) or index.type.kind != "int":
                 self.error(node.slice, "index a tuple with a constant integer")
             return base[index.value]
-        array = self.value(node.value)
+        array, indices = self.element(node, base)
+        return self.b("getitem", array, *indices, hint=_hint_of(node.value) + "_i")
+
+    def element(self, node, base=None) -> tuple[Value, list[Value]]:
+        """(array, integer indices) of an element access `a[i, j]`."""
+        array = self.check_value(node.value, base if base is not None else self.expr(node.value))
+        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if not array.type.is_array:
             self.error(node, "only arrays can be indexed")
         if len(index_nodes) != array.type.ndim:
@@ -123,7 +138,7 @@ class ExpressionLowering:
         for index_node, index in zip(index_nodes, indices):
             if index.type.kind == "float":
                 self.error(index_node, "array indices must be integers")
-        return self.b("getitem", array, *indices, hint=_hint_of(node.value) + "_i")
+        return array, indices
 
     # --- operators ---------------------------------------------------------------------------
     def binop(self, node, op, left, right) -> Value:
@@ -185,6 +200,12 @@ class ExpressionLowering:
     # --- calls ---------------------------------------------------------------------------------
     def expr_Call(self, node):
         callee = self.expr(node.func)
+        if isinstance(callee, Method):
+            if node.args:
+                self.error(node, f".{callee.name}() takes no arguments")
+            return self.b.op("copy", callee.array, hint=callee.array.hint).result
+        if isinstance(callee, Resolved) and callee.kind == "creator":
+            return self.create_array(node, callee.value)
         if not isinstance(callee, Resolved):
             self.error(node.func, "only functions can be called")
         if callee.kind == "function":
@@ -196,6 +217,40 @@ class ExpressionLowering:
         if callee.kind == "builtin":
             return self.call_builtin(node, callee.value, args)
         return self.call_prim(node, callee, args)
+
+    def create_array(self, node, kind: str) -> Value:
+        """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy."""
+        args = [self.expr(a) for a in node.args]
+        like = kind.endswith("_like") or kind == "copy"
+        if like:
+            source = self.check_value(node.args[0], args[0]) if args else None
+            if source is None or not source.type.is_array:
+                self.error(node, f"np.{kind}() takes an array first")
+            if kind == "copy":
+                return self.b.op("copy", source, hint=source.hint).result
+            dims = [self.b("dim", source, attrs={"axis": k}) for k in range(source.type.ndim)]
+            kind, args = kind[:-5], [None] + args[1:]
+        else:
+            dims = self.shape_of(node.args[0], args[0]) if args else None
+        expected = 2 if kind == "full" else 1
+        if dims is None or len(args) != expected:
+            self.error(node, f"np.{kind}() takes a shape{' and a fill value' * (kind == 'full')}"
+                       " (dtype and other keywords are not supported)")
+        if kind == "full":
+            fill = self.cast(self.check_value(node.args[-1], args[-1]), Type("float"))
+            return self.b.op("full", *dims, fill, hint="full").result
+        fill = {"zeros": 0.0, "ones": 1.0, "empty": None}[kind]
+        return self.b.op("new_array", *dims, attrs={"fill": fill}, hint=kind).result
+
+    def shape_of(self, node, shape) -> list[Value]:
+        if isinstance(shape, ShapeOf):
+            return [self.b("dim", shape.array, attrs={"axis": k})
+                    for k in range(shape.array.type.ndim)]
+        dims = list(shape) if isinstance(shape, tuple) else [shape]
+        for dim in dims:
+            if not isinstance(dim, Value) or dim.type.is_array or dim.type.kind == "float":
+                self.error(node, "array shapes must be integers or tuples of integers")
+        return dims
 
     def call_prim(self, node, callee: Resolved, args: list[Value]) -> Value:
         from ..primitives import get

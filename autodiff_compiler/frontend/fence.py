@@ -95,7 +95,9 @@ def _check_target(parsed: ParsedFunction, target) -> None:
         if isinstance(t, gast.Tuple):
             todo.extend(t.elts)
         elif isinstance(t, gast.Subscript):
-            _refuse(parsed, t, "writing into arrays is not supported yet")
+            if isinstance(t.slice, gast.Slice) or (isinstance(t.slice, gast.Tuple) and any(
+                    isinstance(e, gast.Slice) for e in t.slice.elts)):
+                _refuse(parsed, t, "writing into slices is not supported yet")
         elif isinstance(t, gast.Attribute):
             _refuse(parsed, t, "assigning to attributes is not supported")
         elif not isinstance(t, gast.Name):

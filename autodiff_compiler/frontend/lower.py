@@ -40,9 +40,10 @@ class Placeholder:
 
 
 class Lowering(ExpressionLowering):
-    def __init__(self, parsed: ParsedFunction, arg_types: list[Type]):
+    def __init__(self, parsed: ParsedFunction, arg_types: list[Type], copied_params=()):
         self.parsed = parsed
         self.arg_types = arg_types
+        self.copied_params = set(copied_params)
         self.env: dict[str, object] = {}
         self.b: Builder | None = None
 
@@ -102,8 +103,13 @@ class Lowering(ExpressionLowering):
         names = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
         body = Region(args=[Value(t, n) for n, t in zip(names, self.arg_types)])
         self.env = dict(zip(names, body.args))
+        self.params = list(body.args)
+        self.written_params: set[int] = set()
         self.named = {id(v) for v in body.args}
         self.b = Builder(body)
+        for k in sorted(self.copied_params):
+            self.b.loc = self.parsed.loc(node)
+            self.env[names[k]] = self.b.op("copy", body.args[k], hint=names[k]).result
         stmts, doc = _split_docstring(node.body)
         self.locals = set(names) | set(_assigned_names(stmts))
         result = self.lower_block(stmts)
@@ -140,6 +146,11 @@ class Lowering(ExpressionLowering):
         elif isinstance(stmt, gast.AnnAssign):
             if stmt.value is not None:
                 self.assign(stmt.target, self.expr(stmt.value))
+        elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):
+            array, indices = self.element(stmt.target)
+            current = self.b("getitem", array, *indices, hint=array.hint + "_i")
+            updated = self.binop(stmt, stmt.op, current, self.expr(stmt.value))
+            self.store(stmt.target, array, indices, updated)
         elif isinstance(stmt, gast.AugAssign):
             current = self.read_name(stmt.target, stmt.target.id)
             self.assign(stmt.target, self.binop(stmt, stmt.op, current, self.expr(stmt.value)))
@@ -157,7 +168,20 @@ class Lowering(ExpressionLowering):
         else:
             self.error(stmt, f"'{type(stmt).__name__}' statements are not supported")
 
+    def store(self, node, array: Value, indices, value) -> None:
+        value = self.check_value(node, value)
+        if value.type.is_array:
+            self.error(node, "only single elements can be written (one index per axis)",
+                       unsupported=True)
+        self.b.op("setitem", array, *indices, self.cast(value, array.type.element),
+                  result_types=[])
+        if array in self.params:
+            self.written_params.add(self.params.index(array))
+
     def assign(self, target, value) -> None:
+        if isinstance(target, gast.Subscript):
+            self.store(target, *self.element(target), value)
+            return
         if isinstance(target, gast.Name):
             if isinstance(value, Placeholder):
                 self.env[target.id] = value
@@ -388,4 +412,11 @@ def _ordered_union(envs) -> list[str]:
 
 
 def lower_function(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
-    return Lowering(parsed, arg_types).lower()
+    """Lower `parsed` for `arg_types`. Array arguments the function writes into are copied on
+    entry (lowering again once they are known), so the caller's arrays are never changed and
+    gradients are taken w.r.t. the values passed in."""
+    lowering = Lowering(parsed, arg_types)
+    fn = lowering.lower()
+    if lowering.written_params:
+        fn = Lowering(parsed, arg_types, lowering.written_params).lower()
+    return fn

@@ -32,6 +32,13 @@ if hasattr(np, "asin"):  # NumPy 2 array-API aliases
     _FUNCTION_PRIMS.update({np.asin: "arcsin", np.acos: "arccos", np.atan: "arctan",
                             np.atan2: "arctan2", np.pow: "pow"})
 
+# array constructors: name -> (fill value, whether it takes an array to copy the shape of)
+_CREATORS = {
+    np.zeros: "zeros", np.ones: "ones", np.empty: "empty", np.full: "full",
+    np.zeros_like: "zeros_like", np.ones_like: "ones_like", np.empty_like: "empty_like",
+    np.full_like: "full_like", np.copy: "copy",
+}
+
 _BUILTINS = {
     builtins.range: "range", builtins.len: "len", builtins.abs: "abs", builtins.min: "min",
     builtins.max: "max", builtins.float: "float", builtins.int: "int", builtins.bool: "bool",
@@ -43,7 +50,7 @@ _BUILTINS = {
 class Resolved:
     """What a non-local name or attribute chain denotes."""
 
-    kind: str  # "module" | "prim" | "builtin" | "constant" | "function" | "unknown"
+    kind: str  # "module" | "prim" | "creator" | "builtin" | "constant" | "function" | "unknown"
     value: object = None
     name: str = ""
 
@@ -76,6 +83,8 @@ def classify(obj, name: str) -> Resolved:
             return Resolved("builtin", _BUILTINS[obj], name)
         if obj in _FUNCTION_PRIMS:
             return Resolved("prim", _FUNCTION_PRIMS[obj], name)
+        if obj in _CREATORS:
+            return Resolved("creator", _CREATORS[obj], name)
     except TypeError:  # unhashable
         pass
     if isinstance(obj, (bool, int, float, np.bool_, np.integer, np.floating)):

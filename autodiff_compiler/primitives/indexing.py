@@ -38,15 +38,62 @@ defprim("len", infer=lambda t, **_: [I64], emit=lambda op, a: call("len", a),
 defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, cheap=True,
         emit=lambda op, a: _subscript(ast.Attribute(a[0], "shape", ast.Load()),
                                       [ast.Constant(op.attrs["axis"])]))
-defprim("zeros_like", infer=lambda t, **_: [Type("float", t.ndim)],
+defprim("zeros_like", infer=lambda t, **_: [Type("float", t.ndim)], pure=False,
         emit=lambda op, a: call("np.zeros_like", [a[0]] + ([] if op.operands[0].type.is_float
                                                          else [dtype_keyword()])))
 defprim("index_add", infer=lambda *t, **_: [], pure=False, statement=True,
         emit=lambda op, a: ast.AugAssign(_subscript(a[0], a[1:-1], ast.Store), ast.Add(), a[-1]))
+defprim("setitem", infer=lambda *t, **_: [], pure=False, statement=True,
+        emit=lambda op, a: ast.Assign([_subscript(a[0], a[1:-1], ast.Store)], a[-1]))
+defprim("array_add", infer=lambda *t, **_: [], pure=False, statement=True,
+        emit=lambda op, a: ast.AugAssign(_store(a[0]), ast.Add(), a[1]))
+
+
+def _store(target: ast.expr) -> ast.expr:
+    return ast.Name(target.id, ast.Store()) if isinstance(target, ast.Name) else target
+
+
+def _shape(args: list[ast.expr]) -> ast.expr:
+    return args[0] if len(args) == 1 else ast.Tuple(list(args), ast.Load())
+
+
+def _new_array(*dims: Type, **_) -> list[Type]:
+    return [Type("float", len(dims))]
+
+
+# Array creation: np.zeros / np.ones / np.empty (attrs fill) and np.full, shapes as operands.
+_CREATORS = {0.0: "np.zeros", 1.0: "np.ones", None: "np.empty"}
+defprim("new_array", infer=_new_array, pure=False, differentiable=False,
+        emit=lambda op, a: call(_CREATORS[op.attrs["fill"]], [_shape(a)]))
+defprim("full", infer=lambda *t, **_: [Type("float", len(t) - 1)], pure=False,
+        emit=lambda op, a: call("np.full", [_shape(a[:-1]), a[-1]]))
+defprim("copy", infer=lambda t, **_: [t], pure=False,
+        emit=lambda op, a: ast.Call(ast.Attribute(a[0], "copy", ast.Load()), [], []))
 
 
 def dtype_keyword():
     return ast.keyword("dtype", ast.Attribute(ast.Name("np", ast.Load()), "float64", ast.Load()))
+
+
+@dataclass
+class WholeArray:
+    """Adjoint contribution: the array `g`, added elementwise to an array operand's buffer."""
+
+    g: Value
+
+
+@defvjp("copy")
+def _copy_vjp(b, op, g):
+    return (lambda: WholeArray(g),)
+
+
+@defvjp("full")
+def _full_vjp(b, op, g):
+    dims = len(op.operands) - 1
+    return (None,) * dims + (lambda: b("sum_all", g),)
+
+
+defprim("sum_all", infer=lambda t, **_: [Type(t.kind)], emit=lambda op, a: call("np.sum", a))
 
 
 @defvjp("getitem")
