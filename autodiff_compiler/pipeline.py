@@ -6,7 +6,6 @@ Python source (codegen) -> module file and function (backend).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from . import __version__, primitives  # noqa: F401  (registers the primitives)
@@ -14,10 +13,9 @@ from .ad.reverse import reverse_mode
 from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
 from .codegen.emit import emit_module
-from .frontend.fence import check
-from .frontend.jumps import eliminate_jumps
 from .frontend.lower import lower_function
-from .frontend.source import ParsedFunction, parse_function
+from .frontend.reader import read_function
+from .frontend.source import ParsedFunction
 from .ir.core import Function
 from .ir.printer import format_function
 from .ir.types import Type
@@ -46,9 +44,7 @@ class Artifact:
 
 def parse(fn) -> ParsedFunction:
     """Read and fence `fn`, then remove its jumps out of loops (frontend.jumps)."""
-    parsed = parse_function(fn)
-    check(parsed)
-    return dataclasses.replace(parsed, node=eliminate_jumps(parsed.fn, parsed.node))
+    return read_function(fn)
 
 
 def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int]) -> Artifact:
@@ -58,7 +54,7 @@ def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int]) -> 
     adjoint = reverse_mode(primal, argnums)
     verify(adjoint)
     origin = f"{parsed.filename}:{parsed.first_line} ({parsed.node.name})"
-    source = emit_module([adjoint], origin, __version__, parsed.line_text)
+    source = emit_module([adjoint], origin, __version__)
     return Artifact(primal, adjoint, source)
 
 

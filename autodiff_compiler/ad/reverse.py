@@ -18,7 +18,7 @@ import math
 from ..analysis.activity import analyze
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder, const
-from ..ir.core import Const, Function, Op, Region, Value, walk_ops
+from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
 from ..ir.types import F64, I64
 from ..primitives.indexing import Scatter, WholeArray
 from ..transforms.dce import dce
@@ -215,7 +215,8 @@ class ReverseTransform:
 
     def free_adjoints(self, op: Op) -> list[Value]:
         """Active scalars read inside `op`'s regions but defined outside it."""
-        inside = {id(v) for sub in op.regions for v in sub.args}
+        regions = [r for sub in op.regions for r, _ in walk_regions(sub)]
+        inside = {id(v) for region in regions for v in region.args}
         inside |= {id(r) for sub in op.regions for o in walk_ops(sub) for r in o.results}
         free: dict[int, Value] = {}
         for sub in op.regions:
@@ -318,9 +319,9 @@ class ReverseTransform:
         rev = b.op("for", *bounds(), *starts, regions=[region], result_types=[F64] * len(args))
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
-        for j, value in zip(carried, rev.results):
-            self.accumulate(b, adj, inits[j], value)
         adj.update((id(f), r) for f, r in zip(frees, rev.results[len(carried):]))
+        for j, value in zip(carried, rev.results):
+            self.accumulate(b, adj, inits[j], value)  # after the frees: an init may be one
 
 
 ZERO = const(0.0)

@@ -144,7 +144,7 @@ class TapePlan:
                 operands, results = _count_iterations(operands, results, regions,
                                                       self.trip_counts[id(op)])
             ops.append(Op(op.prim, operands, results, regions, op.attrs, op.loc))
-            ops.extend(self._push(r, info) for r in op.results if id(r) in taped)
+            ops.extend(self._push(r, info) for r in results if id(r) in taped)
         return ops
 
     def _push(self, value: Value, info: RegionInfo) -> Op:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 
 from ..ir.core import Const, Function, Op, Region, walk_ops
 from ..ir.names import Namer
@@ -19,9 +20,8 @@ INDENT = "    "
 
 
 class Emitter:
-    def __init__(self, fn: Function, source_lines=None):
+    def __init__(self, fn: Function):
         self.fn = fn
-        self.source_lines = source_lines or (lambda line: "")
         self.namer = Namer()
         self.uses: dict[int, int] = {}
         self.inlined: set[int] = set()
@@ -103,11 +103,29 @@ class Emitter:
             if k is None or (loop and self.uses[id(value)] != 1) or id(value) in self.inlined \
                     or id(value) in self.namer.names or len(region.ops[k].results) != 1:
                 continue
-            later = [o for later_op in region.ops[k + 1:-1] for o in walk_ops(_wrap(later_op))]
-            others = [v for v, t in zip(region.ops[-1].operands, targets) if t is not target]
-            if loop and (any(target in o.operands for o in later) or target in others):
+            later = {r for later_op in region.ops[k + 1:-1] for o in walk_ops(_wrap(later_op))
+                     for r in self._reads(o.operands)}
+            later |= self._reads([v for v, t in zip(region.ops[-1].operands, targets)
+                                  if t is not target])
+            if loop and id(target) in later:
                 continue  # the old value is still read after this point
             self.namer.alias(value, self.namer.name(target))
+
+    def _reads(self, values) -> set[int]:
+        """Ids of the variables an expression over `values` reads, inlined ones expanded."""
+        seen: set[int] = set()
+        todo = list(values)
+        while todo:
+            v = todo.pop()
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            if id(v) in self.inlined:
+                op = self.producer[id(v)]
+                todo.extend(op.operands)
+                todo.extend(o for sub in op.regions for inner in walk_ops(sub)
+                            for o in inner.operands)
+        return seen
 
     # --- expressions ----------------------------------------------------------------------------
     def expr(self, v) -> ast.expr:
@@ -149,15 +167,22 @@ class Emitter:
 
     def emit_region(self, region: Region, depth: int, yield_to=None) -> None:
         start = len(self.lines)
-        last_line = None
+        last = None
         for op in region.ops:
-            if op.loc is not None and op.loc.line != last_line and not self._silent(op):
-                last_line = op.loc.line
-                self.line(depth, f"# line {last_line}: {self.source_lines(last_line)}".rstrip())
+            if op.loc is not None and (op.loc.filename, op.loc.line) != last \
+                    and not self._silent(op):
+                last = (op.loc.filename, op.loc.line)
+                self.line(depth, self.comment(op.loc))
             self.emit_op(op, depth, yield_to)
         if len(self.lines) == start or all(ln.strip().startswith("#")
                                            for ln in self.lines[start:]):
             self.line(depth, "pass")
+
+    def comment(self, loc) -> str:
+        """`# line N: <source>`, naming the file when it is not the function's own."""
+        where = f"line {loc.line}" if loc.filename == self.fn.filename else \
+            f"{os.path.basename(loc.filename)}:{loc.line}"
+        return f"# {where}: {loc.text.strip()}".rstrip()
 
     def _is_inlined(self, op: Op) -> bool:
         return len(op.results) == 1 and id(op.results[0]) in self.inlined
@@ -280,8 +305,8 @@ import numpy as np
 '''
 
 
-def emit_module(functions: list[Function], origin: str, version: str, source_lines=None) -> str:
+def emit_module(functions: list[Function], origin: str, version: str) -> str:
     parts = [HEADER.format(version=version, origin=origin)]
     for fn in functions:
-        parts.append("\n" + Emitter(fn, source_lines).emit_function())
+        parts.append("\n" + Emitter(fn).emit_function())
     return "".join(parts)

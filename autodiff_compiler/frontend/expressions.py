@@ -209,8 +209,7 @@ class ExpressionLowering:
         if not isinstance(callee, Resolved):
             self.error(node.func, "only functions can be called")
         if callee.kind == "function":
-            self.error(node, f"calls to '{callee.name}' are not supported yet: it is not a "
-                       "math/numpy function with a derivative rule", unsupported=True)
+            return self.inline_call(node, callee)
         if callee.kind not in ("prim", "builtin"):
             self.error(node, f"'{callee.name}' has no derivative rule", unsupported=True)
         args = [self.value(a) for a in node.args]

@@ -44,6 +44,7 @@ class Lowering(ExpressionLowering):
         self.parsed = parsed
         self.arg_types = arg_types
         self.copied_params = set(copied_params)
+        self.call_stack = (parsed.fn,)
         self.env: dict[str, object] = {}
         self.b: Builder | None = None
 
@@ -117,6 +118,51 @@ class Lowering(ExpressionLowering):
             self.error(node, "the function must end with 'return <value>'")
         self.b.op("return", *result, result_types=[])
         return Function(node.name, body, self.parsed.filename, doc, names)
+
+    # --- calls of other Python functions ------------------------------------------------------
+    def inline_call(self, node, callee):
+        """Lower a call of a user function by lowering its body in place (its own names and
+        globals), with the arguments bound to its parameters. Returns what it returns (None
+        for a function that only writes into arrays it was passed)."""
+        from .reader import read_function
+
+        if getattr(callee.value, "py_func", callee.value) in self.call_stack:
+            self.error(node, f"recursive call of '{callee.name}' is not supported",
+                       unsupported=True)
+        try:
+            parsed = read_function(callee.value)
+        except TypeError as exc:
+            self.error(node, f"cannot differentiate through '{callee.name}': {exc}",
+                       unsupported=True)
+        sub = Lowering(parsed, [])
+        sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
+        sub.call_stack = self.call_stack + (parsed.fn,)
+        sub.env, sub.named = self.bind_arguments(node, parsed, callee.name), set()
+        stmts, _ = _split_docstring(parsed.node.body)
+        sub.locals = set(sub.env) | set(_assigned_names(stmts))
+        saved_loc = self.b.loc
+        try:
+            result = sub.lower_block(stmts)
+        finally:
+            self.b.loc = saved_loc
+        if result is None:
+            return None
+        return result[0] if len(result) == 1 else tuple(result)
+
+    def bind_arguments(self, node, parsed: ParsedFunction, name: str) -> dict:
+        args = parsed.node.args
+        params = [a.id for a in args.posonlyargs + args.args]
+        values = [self.check_value(a, self.expr(a), allow_tuple=True) for a in node.args]
+        defaults = parsed.fn.__defaults__ or ()
+        missing = params[len(values):]
+        if len(values) > len(params) or len(missing) > len(defaults) or args.kwonlyargs:
+            self.error(node, f"{name}() takes {len(params)} positional arguments "
+                       f"({len(defaults)} with defaults), got {len(values)}")
+        for default in defaults[len(defaults) - len(missing):]:
+            if not isinstance(default, (bool, int, float)):
+                self.error(node, f"{name}(): only number defaults are supported")
+            values.append(const(default))
+        return dict(zip(params, values))
 
     def lower_block(self, stmts) -> tuple | None:
         """Lower statements; return the returned values if every path returns, else None."""

@@ -32,9 +32,6 @@ class ParsedFunction:
         return SourceLocation(self.filename, line + self.first_line - 1, col,
                               self.lines[index].rstrip())
 
-    def line_text(self, file_line: int) -> str:
-        index = file_line - self.first_line
-        return self.lines[index].strip() if 0 <= index < len(self.lines) else ""
 
 
 def unwrap(fn):
