@@ -62,5 +62,7 @@ def build(parsed: ParsedFunction, types: list[Type], argnums: list[int], jit: bo
     artifact = transform(parsed, types, argnums)
     artifact.path = write_module(artifact.source, artifact.adjoint.name, __version__)
     module = import_module(artifact.path)
+    for name, array in artifact.adjoint.constants.items():
+        setattr(module, name, array)
     artifact.compiled = Compiled(getattr(module, artifact.adjoint.name), artifact.path, jit)
     return artifact

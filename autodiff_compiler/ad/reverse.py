@@ -75,8 +75,8 @@ class ReverseTransform:
             return None
         op = self.producer[id(v)]
         region = Region()
-        Builder(region, op.loc, resolve=self.resolve).op(op.prim.name, *op.operands,
-                                                          attrs=op.attrs, hint=v.hint)
+        Builder(region, op.loc, resolve=self.resolve).op(
+            op.prim.name, *op.operands, attrs=op.attrs, hint=v.hint, result_types=[v.type])
         ctx.prelude.extend(region.ops)
         return region.ops[-1].result
 
@@ -143,7 +143,8 @@ class ReverseTransform:
         b.op("return", out, *grads, result_types=[])
         forward = self.plan.forward_sweep(self.fn.body)
         body = Region(self.fn.body.args, forward + reverse.ops)
-        return dce(Function(name, body, self.fn.filename, None, self.fn.param_names))
+        return dce(Function(name, body, self.fn.filename, None, self.fn.param_names,
+                            self.fn.constants))
 
     def allocate_buffers(self, b: Builder) -> None:
         """x_bar = np.zeros_like(x) for each active array (and each differentiated one)."""

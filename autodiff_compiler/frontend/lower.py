@@ -45,6 +45,7 @@ class Lowering(ExpressionLowering):
         self.arg_types = arg_types
         self.copied_params = set(copied_params)
         self.call_stack = (parsed.fn,)
+        self.constants: dict = {}
         self.env: dict[str, object] = {}
         self.b: Builder | None = None
 
@@ -75,9 +76,24 @@ class Lowering(ExpressionLowering):
         found = resolve.lookup_name(self.parsed.fn, name)
         if found.kind == "constant":
             return const(found.value)
+        if found.kind == "array":
+            return self.constant_array(name, found.value)
         if found.kind == "unknown" and found.value is None:
             self.error(node, f"name '{name}' is not defined")
         return found
+
+    def constant_array(self, name: str, array) -> Value:
+        """A global or closure array, read (never written) as a constant of the module."""
+        kind = {"b": "bool", "i": "int", "u": "int", "f": "float"}[array.dtype.kind]
+        for key, known in self.constants.items():
+            if known is array:
+                name = key
+                break
+        else:
+            name = f"{name}_const" if name not in self.constants else f"{name}_{id(array)}"
+            self.constants[name] = array
+        return self.b.op("constant_array", attrs={"name": name}, hint=name,
+                         result_types=[Type(kind, array.ndim)]).result
 
     def cast(self, value: Value, type: Type) -> Value:
         if value.type == type:
@@ -117,7 +133,7 @@ class Lowering(ExpressionLowering):
         if result is None:
             self.error(node, "the function must end with 'return <value>'")
         self.b.op("return", *result, result_types=[])
-        return Function(node.name, body, self.parsed.filename, doc, names)
+        return Function(node.name, body, self.parsed.filename, doc, names, self.constants)
 
     # --- calls of other Python functions ------------------------------------------------------
     def inline_call(self, node, callee):
@@ -136,6 +152,7 @@ class Lowering(ExpressionLowering):
                        unsupported=True)
         sub = Lowering(parsed, [])
         sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
+        sub.constants = self.constants
         sub.call_stack = self.call_stack + (parsed.fn,)
         sub.env, sub.named = self.bind_arguments(node, parsed, callee.name), set()
         stmts, _ = _split_docstring(parsed.node.body)

@@ -50,7 +50,7 @@ _BUILTINS = {
 class Resolved:
     """What a non-local name or attribute chain denotes."""
 
-    kind: str  # "module" | "prim" | "creator" | "builtin" | "constant" | "function" | "unknown"
+    kind: str  # module | prim | creator | builtin | constant | array | function | unknown
     value: object = None
     name: str = ""
 
@@ -87,6 +87,8 @@ def classify(obj, name: str) -> Resolved:
             return Resolved("creator", _CREATORS[obj], name)
     except TypeError:  # unhashable
         pass
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf" and obj.ndim > 0:
+        return Resolved("array", obj, name)
     if isinstance(obj, (bool, int, float, np.bool_, np.integer, np.floating)):
         return Resolved("constant", obj.item() if isinstance(obj, np.generic) else obj, name)
     if callable(obj):

@@ -82,6 +82,7 @@ class Function:
     filename: str = "<generated>"
     docstring: str | None = None
     param_names: list[str] = field(default_factory=list)
+    constants: dict = field(default_factory=dict)  # module-level name -> array read as constant
 
     @property
     def params(self) -> list[Value]:

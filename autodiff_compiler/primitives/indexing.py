@@ -43,6 +43,8 @@ defprim("zeros_like", infer=lambda t, **_: [Type("float", t.ndim)], pure=False,
                                                          else [dtype_keyword()])))
 defprim("index_add", infer=lambda *t, **_: [], pure=False, statement=True,
         emit=lambda op, a: ast.AugAssign(_subscript(a[0], a[1:-1], ast.Store), ast.Add(), a[-1]))
+defprim("constant_array", infer=None, differentiable=False, cheap=True,
+        emit=lambda op, a: ast.Name(op.attrs["name"], ast.Load()))
 defprim("setitem", infer=lambda *t, **_: [], pure=False, statement=True,
         emit=lambda op, a: ast.Assign([_subscript(a[0], a[1:-1], ast.Store)], a[-1]))
 defprim("array_add", infer=lambda *t, **_: [], pure=False, statement=True,
