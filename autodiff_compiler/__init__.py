@@ -6,7 +6,7 @@ and emits it as new Python source that Numba compiles.
 
 __version__ = "0.1.0"
 
-from .api import GradFunction, grad, value_and_grad
+from .api import GradFunction, grad, value_and_grad, vjp
 from .backend.cache import set_cache_dir
 from .errors import (
     AutodiffSyntaxError,
@@ -19,5 +19,5 @@ from .gradcheck import check_grad, numerical_grad
 __all__ = [
     "AutodiffSyntaxError", "CompilationError", "GradFunction", "GradientInputError",
     "UnsupportedOperationError", "check_grad", "grad", "numerical_grad", "set_cache_dir",
-    "value_and_grad",
+    "value_and_grad", "vjp",
 ]

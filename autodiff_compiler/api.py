@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 
 import numpy as np
 
@@ -88,12 +89,13 @@ class GradFunction:
         functools.update_wrapper(self, self.fn)
         self.__autodiff_wrapped__ = self.fn
 
-    def _prepare(self, args, kwargs) -> tuple[list, list[Type]]:
+    def _prepare(self, args, kwargs, argnums=None) -> tuple[list, list[Type]]:
+        argnums = self.argnums if argnums is None else argnums
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
         values, types = [], []
         for k, (name, value) in enumerate(bound.arguments.items()):
-            value, t = _type_of(value, name, k in self.argnums)
+            value, t = _type_of(value, name, k in argnums)
             values.append(value)
             types.append(t)
         return values, types
@@ -103,10 +105,11 @@ class GradFunction:
         _, types = self._prepare(args, kwargs)
         return self._artifact(types)
 
-    def _artifact(self, types: list[Type]) -> Artifact:
-        key = tuple(types)
+    def _artifact(self, types: list[Type], argnums=None, mode: str = "grad") -> Artifact:
+        argnums = self.argnums if argnums is None else argnums
+        key = (tuple(types), tuple(argnums), mode)
         if key not in self._artifacts:
-            self._artifacts[key] = build(self.parsed, types, self.argnums, self.jit)
+            self._artifacts[key] = build(self.parsed, types, argnums, self.jit, mode)
         self._last = self._artifacts[key]
         return self._last
 
@@ -154,3 +157,43 @@ grad.__name__ = "grad"
 value_and_grad = _decorator(with_value=True)
 value_and_grad.__doc__ = """Like grad, but returns (f(*args), gradient)."""
 value_and_grad.__name__ = "value_and_grad"
+
+
+_VJP_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def vjp(f, *primals, jit=True):
+    """(f(*primals), pullback), as jax.vjp: pullback(cotangent) returns one cotangent per
+    primal (None for int and bool arguments). The cotangent has the structure of f's output
+    (a float, an array of its shape, or a tuple of those). The pullback runs the forward
+    sweep again: nothing is kept between calls."""
+    fn = getattr(f, "__autodiff_wrapped__", None) or f
+    if fn not in _VJP_FUNCTIONS:
+        _VJP_FUNCTIONS[fn] = GradFunction(fn, 0, jit)
+    transformed = _VJP_FUNCTIONS[fn]
+    values, types = transformed._prepare(primals, {}, argnums=())
+    argnums = [k for k, t in enumerate(types) if t.is_float]
+    artifact = transformed._artifact(types, argnums, "vjp")
+    outputs = artifact.primal.body.ops[-1].operands
+    value = transformed.fn(*primals)
+
+    def pullback(cotangent):
+        seeds = list(cotangent) if isinstance(value, tuple) else [cotangent]
+        if len(seeds) != len(outputs):
+            raise GradientInputError(f"the cotangent must have the structure of the output: "
+                                     f"{len(outputs)} value(s), got {len(seeds)}")
+        seeds = [_cotangent(s, out, k) for k, (s, out) in enumerate(zip(seeds, outputs))]
+        results = artifact.compiled(*values, *seeds)[len(outputs):]
+        grads = iter(_output(g) for g in results)
+        return tuple(next(grads) if k in argnums else None for k in range(len(values)))
+
+    return value, pullback
+
+
+def _cotangent(seed, out, k: int):
+    if out.type.is_array:
+        seed = np.asarray(seed, dtype=np.float64)
+        if seed.ndim != out.type.ndim:
+            raise GradientInputError(f"cotangent {k} must be a {out.type.ndim}-d array")
+        return seed
+    return float(seed)

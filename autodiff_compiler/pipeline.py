@@ -47,19 +47,22 @@ def parse(fn) -> ParsedFunction:
     return read_function(fn)
 
 
-def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int]) -> Artifact:
-    """Source to generated source, without touching the disk or Numba."""
+def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int],
+              mode: str = "grad") -> Artifact:
+    """Source to generated source, without touching the disk or Numba. `mode` is "grad"
+    (scalar output, seeded with 1) or "vjp" (output cotangents as extra arguments)."""
     primal = cse(lower_function(parsed, types))
     verify(primal)
-    adjoint = reverse_mode(primal, argnums)
+    adjoint = reverse_mode(primal, argnums, seeded=mode == "vjp")
     verify(adjoint)
     origin = f"{parsed.filename}:{parsed.first_line} ({parsed.node.name})"
     source = emit_module([adjoint], origin, __version__)
     return Artifact(primal, adjoint, source)
 
 
-def build(parsed: ParsedFunction, types: list[Type], argnums: list[int], jit: bool) -> Artifact:
-    artifact = transform(parsed, types, argnums)
+def build(parsed: ParsedFunction, types: list[Type], argnums: list[int], jit: bool,
+          mode: str = "grad") -> Artifact:
+    artifact = transform(parsed, types, argnums, mode)
     artifact.path = write_module(artifact.source, artifact.adjoint.name, __version__)
     module = import_module(artifact.path)
     for name, array in artifact.adjoint.constants.items():

@@ -122,28 +122,38 @@ class ReverseTransform:
         return self.buffers[id(array)]
 
     # --- the transform --------------------------------------------------------------------------
-    def run(self, name: str) -> Function:
-        ret = self.fn.body.ops[-1]
-        if len(ret.operands) != 1 or ret.operands[0].type != F64:
-            raise UnsupportedOperationError(
-                "grad needs a function that returns one float; use vjp for other outputs",
-                ret.loc)
-        out = ret.operands[0]
+    def run(self, name: str, seeded: bool = False) -> Function:
+        """Build the adjoint. Unseeded (grad): one float output, seeded with 1.0. Seeded
+        (vjp): one extra parameter per output, its cotangent (same type as the output)."""
+        outs = self.fn.body.ops[-1].operands
+        if not seeded:
+            _check_scalar_output(self.fn)
+        seeds = [Value(v.type, f"{v.hint}_bar_in") for v in outs] if seeded else [const(1.0)]
+        for out in outs:
+            if seeded and not out.type.is_float:
+                raise UnsupportedOperationError("vjp needs float outputs (numbers or arrays)",
+                                                self.fn.body.ops[-1].loc)
         reverse = Region()
         b = Builder(reverse, None, fold=True, resolve=self.resolve)
         reverse.ops.append(Op(_prim("comment"), [], [], [], {"text": "reverse sweep"}, None))
         self.allocate_buffers(b)
         adj = {}
-        self.accumulate(b, adj, out, const(1.0))
+        for out, seed in zip(outs, seeds):
+            if not out.type.is_array:
+                self.accumulate(b, adj, out, seed)
+            elif self.active(out):
+                b.op("array_add", self.buffer(out), seed, result_types=[])
         self.reverse_ops(self.fn.body, b, adj)
         grads = []
         for k in self.wrt:
             p = self.fn.params[k]
             grads.append(self.buffers[id(p)] if p.type.is_array else adj.get(id(p), const(0.0)))
-        b.op("return", out, *grads, result_types=[])
+        b.op("return", *outs, *grads, result_types=[])
+        params = self.fn.body.args + (seeds if seeded else [])
         forward = self.plan.forward_sweep(self.fn.body)
-        body = Region(self.fn.body.args, forward + reverse.ops)
-        return dce(Function(name, body, self.fn.filename, None, self.fn.param_names,
+        body = Region(params, forward + reverse.ops)
+        param_names = self.fn.param_names + [v.hint for v in params[len(self.fn.params):]]
+        return dce(Function(name, body, self.fn.filename, None, param_names,
                             self.fn.constants))
 
     def allocate_buffers(self, b: Builder) -> None:
@@ -343,6 +353,17 @@ def _prim(name):
     return get(name)
 
 
-def reverse_mode(fn: Function, wrt: list[int], name: str | None = None) -> Function:
-    """The adjoint of `fn`: returns (value, gradient w.r.t. each of `wrt`)."""
-    return ReverseTransform(fn, wrt).run(name or fn.name + "_grad")
+def _check_scalar_output(fn: Function) -> None:
+    ret = fn.body.ops[-1]
+    if len(ret.operands) != 1 or ret.operands[0].type != F64:
+        raise UnsupportedOperationError(
+            "grad needs a function that returns one float; use vjp or jacrev for other outputs",
+            ret.loc)
+
+
+def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,
+                 seeded: bool = False) -> Function:
+    """The adjoint of `fn`: returns (outputs..., gradient w.r.t. each of `wrt`). With
+    `seeded`, it takes the outputs' cotangents as extra trailing arguments (vjp)."""
+    return ReverseTransform(fn, wrt).run(name or fn.name + ("_vjp" if seeded else "_grad"),
+                                         seeded)
