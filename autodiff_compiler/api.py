@@ -75,7 +75,11 @@ def _output(value):
 class GradFunction:
     """What `grad` / `value_and_grad` return: a callable with the generated code attached."""
 
-    def __init__(self, fn, argnums=0, jit=True, with_value=False):
+    def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None):
+        if checkpoint is not None and checkpoint != "sqrt" and not (
+                isinstance(checkpoint, int) and checkpoint >= 1):
+            raise GradientInputError("checkpoint must be None, a positive int or 'sqrt'")
+        self.checkpoint = checkpoint
         self.parsed = parse(fn)
         self.fn = self.parsed.fn
         self.signature = inspect.signature(self.fn)
@@ -109,7 +113,8 @@ class GradFunction:
         argnums = self.argnums if argnums is None else argnums
         key = (tuple(types), tuple(argnums), mode)
         if key not in self._artifacts:
-            self._artifacts[key] = build(self.parsed, types, argnums, self.jit, mode)
+            self._artifacts[key] = build(self.parsed, types, argnums, self.jit, mode,
+                                         self.checkpoint)
         self._last = self._artifacts[key]
         return self._last
 
@@ -139,12 +144,12 @@ class GradFunction:
 
 
 def _decorator(with_value: bool):
-    def transform(fn=None, argnums=0, *, jit=True):
+    def transform(fn=None, argnums=0, *, jit=True, checkpoint=None):
         if fn is None:
-            return lambda f: GradFunction(f, argnums, jit, with_value)
+            return lambda f: GradFunction(f, argnums, jit, with_value, checkpoint)
         if isinstance(fn, (int, tuple, list)):
             raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
-        return GradFunction(fn, argnums, jit, with_value)
+        return GradFunction(fn, argnums, jit, with_value, checkpoint)
 
     return transform
 
@@ -152,7 +157,8 @@ def _decorator(with_value: bool):
 grad = _decorator(with_value=False)
 grad.__doc__ = """Gradient of a scalar function: grad(f, argnums=0, *, jit=True)(*args).
 
-Usable as @grad, @grad(argnums=(0, 1)) or grad(f, argnums=1)."""
+Usable as @grad, @grad(argnums=(0, 1)) or grad(f, argnums=1). checkpoint=K (or "sqrt")
+stores the state of long top-level loops every K steps instead of taping every step."""
 grad.__name__ = "grad"
 value_and_grad = _decorator(with_value=True)
 value_and_grad.__doc__ = """Like grad, but returns (f(*args), gradient)."""

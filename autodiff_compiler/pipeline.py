@@ -48,12 +48,12 @@ def parse(fn) -> ParsedFunction:
 
 
 def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int],
-              mode: str = "grad") -> Artifact:
+              mode: str = "grad", checkpoint=None) -> Artifact:
     """Source to generated source, without touching the disk or Numba. `mode` is "grad"
     (scalar output, seeded with 1) or "vjp" (output cotangents as extra arguments)."""
     primal = cse(lower_function(parsed, types))
     verify(primal)
-    adjoint = reverse_mode(primal, argnums, seeded=mode == "vjp")
+    adjoint = reverse_mode(primal, argnums, seeded=mode == "vjp", checkpoint=checkpoint)
     verify(adjoint)
     origin = f"{parsed.filename}:{parsed.first_line} ({parsed.node.name})"
     source = emit_module([adjoint], origin, __version__)
@@ -61,8 +61,8 @@ def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int],
 
 
 def build(parsed: ParsedFunction, types: list[Type], argnums: list[int], jit: bool,
-          mode: str = "grad") -> Artifact:
-    artifact = transform(parsed, types, argnums, mode)
+          mode: str = "grad", checkpoint=None) -> Artifact:
+    artifact = transform(parsed, types, argnums, mode, checkpoint)
     artifact.path = write_module(artifact.source, artifact.adjoint.name, __version__)
     module = import_module(artifact.path)
     for name, array in artifact.adjoint.constants.items():

@@ -6,6 +6,8 @@ code when it moves. Each refusal must name this file and that line, show the lin
 caret under the offending construct (the `token`), and it must come either when grad(f) is
 applied (syntax: the fence) or when the gradient is first called (names are resolved and
 types known only then) - never later, and never after any of the user's code has run.
+Functions the differentiated one calls are inlined: they are read and fenced when the gradient
+is first called, and a refusal inside one points into the helper's body.
 """
 
 # The functions below are deliberately wrong or unusual code (unused names, a read before
@@ -105,9 +107,13 @@ def _record(*args):
 
 
 def _scale_in_place(x):
-    CALLS.append("scaled")
+    CALLS.append("scaled")  # E:mutating_helper
     x *= 2.0
     return 0.0
+
+
+def _two_args(a, b):
+    return a * b
 
 
 def X():
@@ -232,40 +238,16 @@ def f_set(x):
     return x * 2.0
 
 
-def f_while(x):
-    s = 0.0
-    while s < 10.0:  # E:while
-        s = s + x
-    return s
+def f_slice_write(x):
+    y = np.zeros(4)
+    y[1:] = x  # E:slice_write
+    return y[0]
 
 
-def f_break(x, n):
-    s = 0.0
-    for i in range(n):
-        if x[i] < 0:
-            break  # E:break
-        s += x[i]
-    return s
-
-
-def f_continue(x, n):
-    s = 0.0
-    for i in range(n):
-        if x[i] < 0:
-            continue  # E:continue
-        s += x[i]
-    return s
-
-
-def f_setitem(x, n):
-    for i in range(n):
-        x[i] = 0.0  # E:setitem
-    return x[0]
-
-
-def f_augitem(x):
-    x[0] += 1.0  # E:augitem
-    return x[0]
+def f_slice_augwrite(x):
+    y = np.zeros(4)
+    y[:2] += x  # E:slice_augwrite
+    return y[0]
 
 
 def f_attribute(x):
@@ -283,15 +265,6 @@ def f_slice(x):
     return s
 
 
-def f_return_in_loop(x, n):
-    s = 0.0
-    for i in range(n):
-        s += x[i]
-        if s > 1.0:
-            return s  # E:return_in_loop
-    return s
-
-
 def f_for_else(x, n):
     s = 0.0
     for i in range(n):  # E:for_else
@@ -301,14 +274,33 @@ def f_for_else(x, n):
     return s
 
 
+def f_while_else(x):
+    s = 0.0
+    while s < 10.0:  # E:while_else
+        s = s + x
+    else:
+        s = -s
+    return s
+
+
 def f_keyword(x):
     return math.log(x) + round(x, ndigits=2)  # E:keyword
 
 
-def f_side_effect_then_try(x):
+def f_side_effect_then_slice(x):
     _record(x)
-    x[0] = 7.0  # E:side_effect_setitem
+    x[1:] = 7.0  # E:side_effect_slice_write
     return x[0]
+
+
+def f_keyword_helper(x):
+    return _two_args(x, b=2.0)  # E:keyword_helper
+
+
+def f_dtype(x):
+    y = np.zeros(3, dtype=np.float64)  # E:dtype
+    y[0] = x
+    return y[0]
 
 
 DECORATION_CASES = [
@@ -331,18 +323,17 @@ DECORATION_CASES = [
     (f_listcomp, "listcomp", "[x * k"),
     (f_dict, "dict", '{"x": x}'),
     (f_set, "set", "{x, 2.0}"),
-    (f_while, "while", "while"),
-    (f_break, "break", "break"),
-    (f_continue, "continue", "continue"),
-    (f_setitem, "setitem", "x[i]"),
-    (f_augitem, "augitem", "x[0]"),
+    (f_slice_write, "slice_write", "y[1:]"),
+    (f_slice_augwrite, "slice_augwrite", "y[:2]"),
     (f_attribute, "attribute", "x.shape"),
     (f_matmul, "matmul", "x @ y"),
     (f_slice, "slice", "1:"),
-    (f_return_in_loop, "return_in_loop", "return"),
     (f_for_else, "for_else", "for"),
+    (f_while_else, "while_else", "while"),
     (f_keyword, "keyword", "2)"),
-    (f_side_effect_then_try, "side_effect_setitem", "x[0]"),
+    (f_side_effect_then_slice, "side_effect_slice_write", "x[1:]"),
+    (f_keyword_helper, "keyword_helper", "2.0)"),
+    (f_dtype, "dtype", "np.float64"),
 ]
 
 
@@ -369,24 +360,21 @@ def test_refused_messages_say_what_is_wrong():
              f_nonlocal: "nonlocal", f_varargs: "*args", f_kwargs: "**kwargs",
              f_star_call: "star", f_string: "string", f_fstring: "string",
              f_list: "list", f_listcomp: "comprehension", f_dict: "dict", f_set: "set",
-             f_while: "while", f_break: "break", f_continue: "continue",
-             f_setitem: "writing into arrays", f_augitem: "writing into arrays",
+             f_slice_write: "slices", f_slice_augwrite: "slices",
              f_attribute: "attribute", f_matmul: "@", f_slice: "slice",
-             f_return_in_loop: "return", f_for_else: "else", f_keyword: "keyword"}
+             f_for_else: "else", f_while_else: "else", f_keyword: "keyword",
+             f_keyword_helper: "keyword", f_dtype: "keyword"}
     for fn, words in cases.items():
         with pytest.raises(AutodiffSyntaxError) as info:
             grad(fn, jit=False)
         assert words in info.value.message, (fn.__name__, info.value.message)
 
 
-def test_refused_array_write_never_runs():
+def test_refused_slice_write_never_runs():
     x = X()
     before = x.copy()
     with pytest.raises(AutodiffSyntaxError):
-        g = grad(f_setitem, jit=False)
-        g(x, 4)
-    with pytest.raises(AutodiffSyntaxError):
-        grad(f_side_effect_then_try, jit=False)(x)
+        grad(f_side_effect_then_slice, jit=False)(x)
     np.testing.assert_array_equal(x, before)
     assert CALLS == []
 
@@ -396,17 +384,59 @@ def test_decorator_syntax_refuses_at_definition():
         @grad(jit=False)
         def f_decorated(x):
             y = 0.0
-            while y < 1.0:  # E:decorated_while
+            try:  # E:decorated_try
                 y = y + x
+            except ZeroDivisionError:
+                y = 0.0
             return y
-    assert_points_at(info.value, "decorated_while", "while")
+    assert_points_at(info.value, "decorated_try", "try")
 
 
 # --- refused when first called: names and types -----------------------------------------------
 
 def helper_scale(v):
-    CALLS.append("helper")
+    CALLS.append("helper")  # E:helper_string
     return 2.0 * v
+
+
+def helper_method_call(v):
+    CALLS.append(v)  # E:helper_method
+    return 2.0 * v
+
+
+def _countdown(v, n):
+    if n == 0:
+        return v
+    return _countdown(v * 2.0, n - 1)  # E:recursion
+
+
+def _ping(v, n):
+    return _pong(v * 2.0, n)
+
+
+def _pong(v, n):
+    if n == 0:
+        return v
+    return _ping(v, n - 1)  # E:mutual_recursion
+
+
+def _star_helper(*args):  # E:star_helper
+    return args[0] * 2.0
+
+
+def _fill_in_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        y = np.zeros(3)  # E:array_in_loop
+        y[0] = x[i]
+        s += y[0] * y[0]
+    return s
+
+
+def _make_row(v):
+    row = np.zeros(2)  # E:helper_array_in_loop
+    row[0] = v
+    return row
 
 
 def f_det(a):
@@ -415,7 +445,11 @@ def f_det(a):
 
 def f_user_call(x):
     y = x * 3.0
-    return helper_scale(y)  # E:user_call
+    return helper_scale(y)
+
+
+def f_helper_method(x):
+    return helper_method_call(x) * 3.0
 
 
 def f_print(x):
@@ -424,8 +458,36 @@ def f_print(x):
 
 
 def f_mutating_call(x):
-    _scale_in_place(x)  # E:mutating_call
+    _scale_in_place(x)
     return x[0]
+
+
+def f_recursion(x):
+    return _countdown(x, 3) + x
+
+
+def f_mutual_recursion(x):
+    return _ping(x, 3)
+
+
+def f_star_helper(x):
+    return _star_helper(x)
+
+
+def f_too_many_args(x):
+    return _two_args(x, 1.0, 2.0)  # E:too_many_args
+
+
+def f_too_few_args(x):
+    return x * _two_args(x)  # E:too_few_args
+
+
+def f_helper_array_in_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        r = _make_row(x[i])
+        s += r[0] * r[0]
+    return s
 
 
 def f_array_sin(x):
@@ -474,13 +536,6 @@ def f_method_sum(x):
 def f_partial_index(a):
     row = a[0]  # E:partial_index
     return row[0]
-
-
-def f_iterate_array(x):
-    s = 0.0
-    for v in x:  # E:iterate_array
-        s += v
-    return s
 
 
 def f_iterate_arange(x, n):
@@ -564,9 +619,18 @@ def f_returns_array(x):
 CALL_CASES = [
     # (fn, args, exception, marker, token)
     (f_det, (1.5,), UnsupportedOperationError, "det", "np.linalg.det"),
-    (f_user_call, (1.5,), UnsupportedOperationError, "user_call", "helper_scale"),
+    (f_user_call, (1.5,), AutodiffSyntaxError, "helper_string", '"helper"'),
+    (f_helper_method, (1.5,), UnsupportedOperationError, "helper_method", "CALLS.append"),
     (f_print, (1.5,), UnsupportedOperationError, "print", "print"),
-    (f_mutating_call, (X(),), UnsupportedOperationError, "mutating_call", "_scale_in_place"),
+    (f_mutating_call, (X(),), AutodiffSyntaxError, "mutating_helper", '"scaled"'),
+    (f_recursion, (1.5,), UnsupportedOperationError, "recursion", "_countdown(v * 2.0"),
+    (f_mutual_recursion, (1.5,), UnsupportedOperationError, "mutual_recursion", "_ping(v"),
+    (f_star_helper, (1.5,), AutodiffSyntaxError, "star_helper", "def"),
+    (f_too_many_args, (1.5,), AutodiffSyntaxError, "too_many_args", "_two_args("),
+    (f_too_few_args, (1.5,), AutodiffSyntaxError, "too_few_args", "_two_args("),
+    (_fill_in_loop, (X(), 4), UnsupportedOperationError, "array_in_loop", "y = np.zeros"),
+    (f_helper_array_in_loop, (X(), 4), UnsupportedOperationError, "helper_array_in_loop",
+     "row = np.zeros"),
     (f_array_sin, (X(),), UnsupportedOperationError, "array_sin", "x)"),
     (f_array_add, (X(),), UnsupportedOperationError, "array_add", "x + 1"),
     (f_array_exp, (X(),), UnsupportedOperationError, "array_exp", "x)"),
@@ -577,8 +641,8 @@ CALL_CASES = [
     (f_np_sum, (X(),), UnsupportedOperationError, "np_sum", "np.sum"),
     (f_method_sum, (X(),), UnsupportedOperationError, "method_sum", "x.sum"),
     (f_partial_index, (np.ones((2, 3)),), UnsupportedOperationError, "partial_index", "a[0]"),
-    (f_iterate_array, (X(),), AutodiffSyntaxError, "iterate_array", "x:"),
-    (f_iterate_arange, (X(), 4), AutodiffSyntaxError, "iterate_arange", "np.arange"),
+    (f_iterate_arange, (X(), 4), UnsupportedOperationError, "iterate_arange",
+     "np.arange"),
     (f_range_float, (X(), 4.0), AutodiffSyntaxError, "range_float", "y)"),
     (f_range_float_const, (X(),), AutodiffSyntaxError, "range_float_const", "4.0"),
     (f_one_branch, (1.5,), AutodiffSyntaxError, "one_branch", "y"),
@@ -603,26 +667,117 @@ def test_refused_at_first_call(fn, args, exc_type, name, token):
 
 
 def test_unresolved_names_are_not_looked_up_at_decoration():
-    # grad(f) succeeds although the function calls something without a rule ...
-    g = grad(f_user_call, jit=False)
-    # ... and the same call is refused as soon as the types are known
+    # grad(f) succeeds although f calls something without a rule, or a helper that is
+    # refused ...
+    g_det = grad(f_det, jit=False)
+    g_helper = grad(f_user_call, jit=False)
+    # ... and the same calls are refused as soon as the types are known
     with pytest.raises(UnsupportedOperationError) as info:
-        g.lower(2.0)
-    assert "helper_scale" in info.value.message
+        g_det.lower(np.eye(2))
+    assert "np.linalg.det" in info.value.message
+    with pytest.raises(AutodiffSyntaxError) as info:
+        g_helper.lower(2.0)
+    assert_points_at(info.value, "helper_string", '"helper"')
     assert CALLS == []
+
+
+def f_calls_late_helper(x):
+    return _late_helper(x) * 2.0  # noqa: F821 (defined by the test, after grad(f))
+
+
+def _late_helper_impl(v):
+    return v * v * v
+
+
+def test_helper_defined_after_decoration_is_found_at_first_call():
+    g = grad(f_calls_late_helper, jit=False)  # _late_helper does not exist yet
+    globals()["_late_helper"] = _late_helper_impl
+    try:
+        assert g(1.5) == pytest.approx(6.0 * 1.5 ** 2, rel=1e-14)
+    finally:
+        del globals()["_late_helper"]
 
 
 def test_refused_call_never_runs_user_code(capsys):
     x = X()
     before = x.copy()
     g = grad(f_mutating_call, jit=False)
-    with pytest.raises(UnsupportedOperationError):
+    with pytest.raises(AutodiffSyntaxError) as info:  # the helper's string, in its body
         g(x)
+    assert_points_at(info.value, "mutating_helper", '"scaled"')
     np.testing.assert_array_equal(x, before)
+    assert CALLS == []
+    with pytest.raises(UnsupportedOperationError):
+        grad(f_helper_method, jit=False)(1.5)
     assert CALLS == []
     with pytest.raises(UnsupportedOperationError):
         grad(f_print, jit=False)(1.5)
     assert capsys.readouterr().out == ""
+
+
+def test_refusal_messages_for_calls():
+    cases = [(f_recursion, (1.5,), "recursive"), (f_mutual_recursion, (1.5,), "recursive"),
+             (f_star_helper, (1.5,), "*args"), (f_too_many_args, (1.5,), "_two_args"),
+             (_fill_in_loop, (X(), 4), "inside a loop"),
+             (f_helper_array_in_loop, (X(), 4), "inside a loop"),
+             (f_print, (1.5,), "print"), (f_det, (np.eye(2),), "np.linalg.det")]
+    for fn, args, words in cases:
+        with pytest.raises((AutodiffSyntaxError, UnsupportedOperationError)) as info:
+            grad(fn, jit=False)(*args)
+        assert words in info.value.message, (fn.__name__, info.value.message)
+
+
+# --- module-level and captured arrays are constants: never written ---------------------------
+
+G_ARRAY = np.array([1.0, 2.0, 3.0])
+
+
+def _write_first(a, v):
+    a[0] = v  # E:global_write_helper
+
+
+def f_global_array_write(x):
+    G_ARRAY[1] = x  # E:global_write
+    return G_ARRAY[1] * x
+
+
+def f_global_array_write_helper(x):
+    _write_first(G_ARRAY, x)
+    return G_ARRAY[0] * x
+
+
+def _make_closure_writer():
+    captured = np.array([1.0, 2.0])
+
+    def f_closure_array_write(x):
+        captured[0] = x  # E:closure_write
+        return captured[0] * x
+
+    return f_closure_array_write, captured
+
+
+f_closure_array_write, CAPTURED = _make_closure_writer()
+
+
+@pytest.mark.parametrize("fn, array, name, token", [
+    (f_global_array_write, G_ARRAY, "global_write", "G_ARRAY[1]"),
+    (f_global_array_write_helper, G_ARRAY, "global_write_helper", "a[0]"),
+    (f_closure_array_write, CAPTURED, "closure_write", "captured[0]"),
+], ids=["global", "global_via_helper", "closure"])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.numba)],
+                         ids=["python", "numba"])
+def test_writing_into_a_constant_array_is_refused(fn, array, name, token, jit):
+    """A module-level or captured array is read as a constant of the generated module:
+    writing into it must be refused before anything runs (in CPython it would change the
+    user's array, and Numba cannot write a global array), not half-done."""
+    saved = array.copy()
+    try:
+        with pytest.raises((AutodiffSyntaxError, UnsupportedOperationError)) as info:
+            grad(fn, jit=jit)(1.5)
+        assert_points_at(info.value, name, token)
+        np.testing.assert_array_equal(array, saved)
+    finally:
+        array[:] = saved
 
 
 def test_one_branch_message_names_the_if():

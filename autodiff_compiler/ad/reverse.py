@@ -22,6 +22,7 @@ from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
 from ..ir.types import F64, I64
 from ..primitives.indexing import Scatter, WholeArray
 from ..transforms.dce import dce
+from . import checkpoint
 from .tape import TapePlan
 
 # Relative costs for choosing between taping a value and recomputing it in the reverse sweep:
@@ -42,9 +43,10 @@ class ReverseContext:
 
 
 class ReverseTransform:
-    def __init__(self, fn: Function, wrt: list[int]):
+    def __init__(self, fn: Function, wrt: list[int], checkpoint=None):
         self.fn = fn
         self.wrt = wrt
+        self.checkpoint = checkpoint
         self.activity = analyze(fn, wrt)
         self.plan = TapePlan(fn)
         self.contexts: dict[int, ReverseContext] = {}
@@ -143,6 +145,8 @@ class ReverseTransform:
                 self.accumulate(b, adj, out, seed)
             elif self.active(out):
                 b.op("array_add", self.buffer(out), seed, result_types=[])
+        if self.checkpoint is not None:  # restoring checkpoints rewinds arrays: keep outputs
+            outs = [b.op("copy", v, hint=v.hint).result if v.type.is_array else v for v in outs]
         self.reverse_ops(self.fn.body, b, adj)
         grads = []
         for k in self.wrt:
@@ -205,6 +209,12 @@ class ReverseTransform:
                 b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
             else:
                 self.accumulate(b, adj, operand, contribution)
+
+    def checkpointed(self, op: Op) -> bool:
+        """Checkpoint counted loops at the top level that record a tape, when asked to."""
+        return (self.checkpoint is not None and op.prim.name == "for"
+                and self.plan.info[id(self.plan.op_region[id(op)])].once
+                and self.plan.tapes_under(op))
 
     def touches_active_arrays(self, op: Op) -> bool:
         """Whether `op`'s regions read or write an active array (the reverse must run even
@@ -327,7 +337,14 @@ class ReverseTransform:
         inner.op("yield", *outs, result_types=[])
         self._close(ctx, region)
         starts = [g or ZERO for g in gs] + [adj.get(id(f)) or ZERO for f in frees]
-        rev = b.op("for", *bounds(), *starts, regions=[region], result_types=[F64] * len(args))
+        if self.checkpointed(op):
+            ck = checkpoint.plan(op, self.checkpoint, self.plan.namer)
+            self.plan.checkpoints[id(op)] = ck
+            recorded = self.plan.forward_sweep(body, record=True)
+            rev = checkpoint.reverse_segments(ck, b, recorded, region, starts, reversed_range)
+        else:
+            rev = b.op("for", *bounds(), *starts, regions=[region],
+                       result_types=[F64] * len(args))
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
         adj.update((id(f), r) for f, r in zip(frees, rev.results[len(carried):]))
@@ -362,8 +379,10 @@ def _check_scalar_output(fn: Function) -> None:
 
 
 def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,
-                 seeded: bool = False) -> Function:
+                 seeded: bool = False, checkpoint=None) -> Function:
     """The adjoint of `fn`: returns (outputs..., gradient w.r.t. each of `wrt`). With
-    `seeded`, it takes the outputs' cotangents as extra trailing arguments (vjp)."""
-    return ReverseTransform(fn, wrt).run(name or fn.name + ("_vjp" if seeded else "_grad"),
-                                         seeded)
+    `seeded`, it takes the outputs' cotangents as extra trailing arguments (vjp). With
+    `checkpoint` (an int K or "sqrt"), top-level counted loops store their state every K
+    steps instead of a full tape (ad.checkpoint)."""
+    transform = ReverseTransform(fn, wrt, checkpoint)
+    return transform.run(name or fn.name + ("_vjp" if seeded else "_grad"), seeded)

@@ -19,6 +19,7 @@ from ..ir.builder import Builder, const
 from ..ir.core import Function, Op, Region, Value
 from ..ir.names import Namer
 from ..ir.types import I64
+from .checkpoint import save_ops
 
 # initial length of a tape under a while loop (doubles when full)
 WHILE_TAPE_START = 64
@@ -48,6 +49,7 @@ class TapePlan:
         self.lifts: dict[int, list[tuple[Value, Value, Region]]] = {}
         self.lifted: dict[int, Value] = {}
         self.trip_counts: dict[int, Value] = {}
+        self.checkpoints: dict[int, object] = {}  # loop id -> ad.checkpoint.Checkpoint
         self.namer = Namer({p.hint for p in fn.params})
         self._classify()
 
@@ -115,12 +117,14 @@ class TapePlan:
         return self.trip_counts[id(loop)]
 
     # --- forward sweep -----------------------------------------------------------------------
-    def forward_sweep(self, region: Region) -> list[Op]:
-        """Copies of `region`'s ops (the primal computation) with tape ops inserted."""
+    def forward_sweep(self, region: Region, record: bool = True) -> list[Op]:
+        """Copies of `region`'s ops (the primal computation) with tape ops inserted (none
+        when not `record`: a checkpointed loop's first run)."""
         info = self.info[id(region)]
         ops: list[Op] = []
-        taped = {id(v) for v in info.taped}
-        if info.taped and (info.loops_deep > 1 or info.outer_loop.prim.name == "while"):
+        taped = {id(v) for v in info.taped} if record else set()
+        if record and info.taped and (info.loops_deep > 1
+                                      or info.outer_loop.prim.name == "while"):
             attrs = {"tapes": [self.tape_names[id(v)] for v in info.taped],
                      "counter": info.counter}
             ops.append(_tape_op("tape_grow", [], attrs, None))
@@ -128,11 +132,18 @@ class TapePlan:
         for op in region.ops:
             if op.prim.name == "return":
                 continue
+            checkpoint = self.checkpoints.get(id(op))
             if info.once and op.regions and op.prim.name in ("for", "while"):
-                ops.extend(self._allocate(op))
-            if op.prim.name == "yield" and info.counter is not None and info.taped:
+                if checkpoint is not None:
+                    ops.extend(checkpoint.setup)
+                ops.extend(self._allocate(op, checkpoint))
+            if op.prim.name == "yield" and record and info.counter is not None and info.taped:
                 ops.append(_tape_op("counter_advance", [], {"counter": info.counter}, None))
-            regions = [Region(sub.args, self.forward_sweep(sub)) for sub in op.regions]
+            inner_record = record and checkpoint is None
+            regions = [Region(sub.args, self.forward_sweep(sub, inner_record))
+                       for sub in op.regions]
+            if checkpoint is not None:
+                regions[0].ops[:0] = save_ops(checkpoint)
             lifts = self.lifts.get(id(op), [])
             for primal, copied in zip(op.regions, regions):
                 served = [v if where is primal else const(0, v.type) for v, _, where in lifts]
@@ -151,14 +162,20 @@ class TapePlan:
         attrs = {"tape": self.tape_names[id(value)], "counter": info.counter}
         return _tape_op("tape_push", [value], attrs, None)
 
-    def _allocate(self, loop: Op) -> list[Op]:
-        """Tape arrays and counters for every region under `loop`, placed before it."""
+    def tapes_under(self, loop: Op) -> bool:
+        return any(i.outer_loop is loop and i.taped for i in self.info.values())
+
+    def _allocate(self, loop: Op, checkpoint=None) -> list[Op]:
+        """Tape arrays and counters for every region under `loop`, placed before it (sized
+        for one segment when the loop is checkpointed)."""
         infos = [i for i in self.info.values() if i.outer_loop is loop and i.taped]
         if not infos:
             return []
         region = Region()
         b = Builder(region, loop.loc)
-        if loop.prim.name == "for":
+        if checkpoint is not None:
+            capacity = checkpoint.every
+        elif loop.prim.name == "for":
             capacity = b("trip_count", *loop.operands[:3],
                          hint="n_" + loop.regions[0].args[0].hint)
         else:

@@ -46,6 +46,7 @@ class Lowering(ExpressionLowering):
         self.copied_params = set(copied_params)
         self.call_stack = (parsed.fn,)
         self.constants: dict = {}
+        self.constant_values: set[int] = set()
         self.env: dict[str, object] = {}
         self.b: Builder | None = None
 
@@ -92,8 +93,10 @@ class Lowering(ExpressionLowering):
         else:
             name = f"{name}_const" if name not in self.constants else f"{name}_{id(array)}"
             self.constants[name] = array
-        return self.b.op("constant_array", attrs={"name": name}, hint=name,
-                         result_types=[Type(kind, array.ndim)]).result
+        value = self.b.op("constant_array", attrs={"name": name}, hint=name,
+                          result_types=[Type(kind, array.ndim)]).result
+        self.constant_values.add(id(value))
+        return value
 
     def cast(self, value: Value, type: Type) -> Value:
         if value.type == type:
@@ -152,7 +155,7 @@ class Lowering(ExpressionLowering):
                        unsupported=True)
         sub = Lowering(parsed, [])
         sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
-        sub.constants = self.constants
+        sub.constants, sub.constant_values = self.constants, self.constant_values
         sub.call_stack = self.call_stack + (parsed.fn,)
         sub.env, sub.named = self.bind_arguments(node, parsed, callee.name), set()
         stmts, _ = _split_docstring(parsed.node.body)
@@ -236,6 +239,9 @@ class Lowering(ExpressionLowering):
         if value.type.is_array:
             self.error(node, "only single elements can be written (one index per axis)",
                        unsupported=True)
+        if id(array) in self.constant_values:
+            self.error(node, f"'{array.hint}' is a global array, read as a constant: it cannot "
+                       "be written; write into a copy (np.copy) instead", unsupported=True)
         self.b.op("setitem", array, *indices, self.cast(value, array.type.element),
                   result_types=[])
         if array in self.params:

@@ -69,3 +69,44 @@ defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False)
 defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
 defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)
 defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)
+
+
+# --- checkpoints (ad.checkpoint): one slot per segment for each saved value or array --------
+def _emit_checkpoint_alloc(op, args):
+    count, template = args
+    kind = op.operands[1].type
+    if kind.is_array:
+        shape = ast.BinOp(ast.Tuple([count], ast.Load()), ast.Add(),
+                          ast.Attribute(template, "shape", ast.Load()))
+        dtype = ast.Attribute(template, "dtype", ast.Load())
+    else:
+        shape, dtype = count, ast.parse(_DTYPES[kind.kind], mode="eval").body
+    value = ast.Call(ast.parse("np.empty", mode="eval").body, [shape],
+                     [ast.keyword("dtype", dtype)])
+    return ast.Assign([_name(op.attrs["name"], ast.Store)], value)
+
+
+def _slot(op, index):
+    return ast.Subscript(_name(op.attrs["name"]), index, ast.Load())
+
+
+def _emit_checkpoint_save(op, args):
+    slot = _slot(op, args[0])
+    slot.ctx = ast.Store()
+    return ast.Assign([slot], args[1])
+
+
+def _emit_checkpoint_restore(op, args):
+    whole = ast.Tuple([ast.Slice() for _ in range(op.operands[1].type.ndim)], ast.Load())
+    target = ast.Subscript(args[1], whole.elts[0] if len(whole.elts) == 1 else whole,
+                           ast.Store())
+    return ast.Assign([target], _slot(op, args[0]))
+
+
+defprim("checkpoint_alloc", infer=_no_results, emit=_emit_checkpoint_alloc, pure=False,
+        statement=True)
+defprim("checkpoint_save", infer=_no_results, emit=_emit_checkpoint_save, pure=False,
+        statement=True)
+defprim("checkpoint_restore", infer=_no_results, emit=_emit_checkpoint_restore, pure=False,
+        statement=True)
+defprim("checkpoint_load", infer=None, emit=lambda op, a: _slot(op, a[0]), pure=False)

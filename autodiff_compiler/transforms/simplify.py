@@ -66,6 +66,10 @@ def fold(b, name, operands, attrs):
             return x
         if is_zero(x) and not y.type.is_array:
             return const(0.0)
+    elif name == "floordiv":
+        x, y = operands
+        if is_const(y, 1) and x.type.kind == "int" and y.type.kind == "int":
+            return x
     elif name == "pow":
         x, y = operands
         if is_const(y, 1) and x.type.is_float:

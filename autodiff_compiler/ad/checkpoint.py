@@ -1,0 +1,112 @@
+"""Checkpointing of long counted loops: tape memory O(sqrt(steps)) instead of O(steps).
+
+The forward sweep runs the loop without recording, saving the loop's state (its carried
+values and the arrays it writes) at the start of every segment of K iterations. The reverse
+sweep walks the segments last to first: it restores a segment's state, runs the segment
+forward again while recording the tape (K iterations' worth), then runs the segment's
+reverse. This is periodic checkpointing (Griewank & Walther, ch. 12; with K = sqrt(n) the
+memory is O(sqrt(n)) for one extra forward sweep); the binomial schedule of Griewank's
+`revolve` needs fewer recomputations and is not implemented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir.builder import Builder, const
+from ..ir.clone import clone_op
+from ..ir.core import Op, Region, Value, walk_ops
+from ..ir.types import I64
+
+
+@dataclass(eq=False)
+class Checkpoint:
+    loop: Op
+    setup: list[Op]  # computes n, K, number of segments; allocates the checkpoint arrays
+    trips: Value
+    every: Value  # K, iterations per segment
+    segments: Value
+    carried: list[tuple[Value, str]] = field(default_factory=list)  # block arg, storage name
+    arrays: list[tuple[Value, str]] = field(default_factory=list)  # written array, storage
+
+
+def plan(loop: Op, policy, namer) -> Checkpoint:
+    """Storage and segment size for checkpointing `loop` (a counted `for`)."""
+    region = Region()
+    b = Builder(region, loop.loc, fold=True)
+    trips = b("trip_count", *loop.operands[:3], hint="n_steps")
+    if policy == "sqrt":
+        every = b("add", b("cast_int", b("sqrt", b("cast_float", trips))), const(1), hint="every")
+    else:
+        every = const(int(policy))
+    segments = b("floordiv", b("add", trips, b("sub", every, const(1))), every,
+                 hint="n_segments")
+    ck = Checkpoint(loop, region.ops, trips, every, segments)
+    body = loop.regions[0]
+    for arg in body.args[1:]:
+        ck.carried.append((arg, namer.fresh("checkpoint_" + arg.hint)))
+    written = {}
+    for op in walk_ops(body):
+        if op.prim.name == "setitem":
+            written.setdefault(id(op.operands[0]), op.operands[0])
+    for array in written.values():
+        ck.arrays.append((array, namer.fresh("checkpoint_" + array.hint)))
+    for (value, name), init in zip(ck.carried, loop.operands[3:]):
+        _store_op(region, "checkpoint_alloc", [segments, init], name, loop.loc)
+    for array, name in ck.arrays:
+        _store_op(region, "checkpoint_alloc", [segments, array], name, loop.loc)
+    return ck
+
+
+def _store_op(region: Region, prim: str, operands, name: str, loc) -> None:
+    from ..primitives import get
+
+    region.ops.append(Op(get(prim), list(operands), [], [], {"name": name}, loc))
+
+
+def save_ops(ck: Checkpoint) -> list[Op]:
+    """At the top of the forward loop body: save the state when a segment starts."""
+    lb, _, step = ck.loop.operands[:3]
+    index = ck.loop.regions[0].args[0]
+    region = Region()
+    b = Builder(region, ck.loop.loc, fold=True)
+    count = b("floordiv", b("sub", index, lb), step, hint="step_count")
+    starts = b("eq", b("mod", count, ck.every), const(0))
+    segment = Region()
+    sb = Builder(segment, ck.loop.loc)
+    seg = sb("floordiv", count, ck.every, hint="segment")
+    for value, name in ck.carried + ck.arrays:
+        _store_op(segment, "checkpoint_save", [seg, value], name, ck.loop.loc)
+    sb.op("yield", result_types=[])
+    otherwise = Region()
+    Builder(otherwise).op("yield", result_types=[])
+    b.op("if", starts, regions=[segment, otherwise], result_types=[])
+    return region.ops
+
+
+def reverse_segments(ck: Checkpoint, b: Builder, recorded_body: list[Op], reverse_body: Region,
+                     starts: list[Value], reversed_range) -> Op:
+    """for seg from last to first: restore, run the segment forward recording, reverse it."""
+    loop = ck.loop
+    lb, _, step = loop.operands[:3]
+    args = reverse_body.args[1:]
+    seg_region = Region([Value(I64, "segment")] + [Value(a.type, a.hint) for a in args])
+    sb = b.child(seg_region)
+    seg = seg_region.args[0]
+    first = sb("mul", seg, ck.every, hint="first_step")
+    last = sb("min2", sb("add", first, ck.every), ck.trips, hint="end_step")
+    begin, end = sb.add(lb, sb.mul(first, step)), sb.add(lb, sb.mul(last, step))
+    restored = [sb.op("checkpoint_load", seg, attrs={"name": name}, hint=value.hint,
+                      result_types=[value.type]).result for value, name in ck.carried]
+    for array, name in ck.arrays:
+        _store_op(seg_region, "checkpoint_restore", [seg, array], name, loop.loc)
+    body = loop.regions[0]
+    forward = Op(loop.prim, [begin, end, step, *restored],
+                 [Value(r.type, r.hint) for r in loop.results],
+                 [Region(body.args, recorded_body)], loop.attrs, loop.loc)
+    seg_region.ops.append(clone_op(forward, {}))
+    segment_reverse = sb.op("for", *reversed_range(sb, begin, end, step), *seg_region.args[1:],
+                            regions=[reverse_body], result_types=[a.type for a in args])
+    sb.op("yield", *segment_reverse.results, result_types=[])
+    return b.op("for", b.sub(ck.segments, const(1)), const(-1), const(-1), *starts,
+                regions=[seg_region], result_types=[a.type for a in args])

@@ -1,0 +1,23 @@
+"""Copy ops with fresh values, so a computation can appear twice in one SSA function."""
+
+from __future__ import annotations
+
+from .core import Op, Region, Value
+
+
+def clone_op(op: Op, mapping: dict[int, Value]) -> Op:
+    """A copy of `op` (and its regions) defining new values; `mapping` (id -> value) renames
+    operands and receives the new definitions. Values defined outside are kept."""
+    operands = [mapping.get(id(v), v) for v in op.operands]
+    regions = []
+    for region in op.regions:
+        args = [_fresh(a, mapping) for a in region.args]
+        regions.append(Region(args, [clone_op(inner, mapping) for inner in region.ops]))
+    results = [_fresh(r, mapping) for r in op.results]
+    return Op(op.prim, operands, results, regions, dict(op.attrs), op.loc)
+
+
+def _fresh(value: Value, mapping: dict[int, Value]) -> Value:
+    copy = Value(value.type, value.hint)
+    mapping[id(value)] = copy
+    return copy
