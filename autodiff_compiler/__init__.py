@@ -15,9 +15,10 @@ from .errors import (
     UnsupportedOperationError,
 )
 from .gradcheck import check_grad, numerical_grad
+from .jacobians import hessian, hvp, jacfwd, jacrev, jvp
 
 __all__ = [
     "AutodiffSyntaxError", "CompilationError", "GradFunction", "GradientInputError",
     "UnsupportedOperationError", "check_grad", "grad", "numerical_grad", "set_cache_dir",
-    "value_and_grad", "vjp",
+    "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp",
 ]

@@ -19,11 +19,11 @@ class GradientMismatchError(AssertionError):
 
 
 def _with_entry(args, k, index, value):
-    changed = list(args)
+    """Fresh copies of the arguments (f may write into its arrays), entry `index` of
+    argument k set to `value`."""
+    changed = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     if isinstance(changed[k], np.ndarray):
-        arr = changed[k].copy()
-        arr[index] = value
-        changed[k] = arr
+        changed[k][index] = value
     else:
         changed[k] = value
     return changed

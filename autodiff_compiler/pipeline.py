@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import __version__, primitives  # noqa: F401  (registers the primitives)
+from .ad.forward import forward_mode
 from .ad.reverse import reverse_mode
 from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
@@ -49,15 +50,35 @@ def parse(fn) -> ParsedFunction:
 
 def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int],
               mode: str = "grad", checkpoint=None) -> Artifact:
-    """Source to generated source, without touching the disk or Numba. `mode` is "grad"
-    (scalar output, seeded with 1) or "vjp" (output cotangents as extra arguments)."""
+    """Source to generated source, without touching the disk or Numba. See `derivative` for
+    the modes."""
     primal = cse(lower_function(parsed, types))
     verify(primal)
-    adjoint = reverse_mode(primal, argnums, seeded=mode == "vjp", checkpoint=checkpoint)
+    adjoint = derivative(primal, argnums, mode, checkpoint)
     verify(adjoint)
     origin = f"{parsed.filename}:{parsed.first_line} ({parsed.node.name})"
     source = emit_module([adjoint], origin, __version__)
     return Artifact(primal, adjoint, source)
+
+
+def derivative(primal: Function, argnums: list[int], mode: str, checkpoint=None) -> Function:
+    """The derivative function of `primal` for one mode:
+    grad     (args) -> (out, grads...)                      reverse, seeded with 1
+    vjp      (args, out cotangents) -> (outs..., grads...)   reverse
+    jvp      (args, tangents) -> (outs..., tangents...)      forward, one direction
+    jacfwd   like jvp, each tangent with a trailing axis of k directions
+    hvp      (args, tangents) -> (out, grads..., out tangent, grad tangents...)
+    hessian  like hvp with k directions: forward over reverse"""
+    if mode in ("grad", "vjp"):
+        return reverse_mode(primal, argnums, seeded=mode == "vjp", checkpoint=checkpoint)
+    if mode in ("jvp", "jacfwd"):
+        return forward_mode(primal, argnums, vector=mode == "jacfwd")
+    if mode in ("hvp", "hessian"):
+        adjoint = reverse_mode(primal, argnums, checkpoint=checkpoint)
+        verify(adjoint)
+        return forward_mode(adjoint, argnums, vector=mode == "hessian",
+                            name=f"{primal.name}_{mode}")
+    raise ValueError(f"unknown derivative mode {mode!r}")
 
 
 def build(parsed: ParsedFunction, types: list[Type], argnums: list[int], jit: bool,

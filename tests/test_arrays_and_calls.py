@@ -577,15 +577,9 @@ def test_gradient_matches_central_differences(case: Case):
 
 @cases
 def test_check_grad_agrees(case: Case):
-    """check_grad itself, where the plain function leaves its arguments alone."""
+    """check_grad itself (it evaluates f on fresh copies, so writes into arguments are fine)."""
     args = case.fresh_args()
     saved = _copies(args)
-    probe = _copies(args)
-    case.fn(*probe)
-    writes = any(isinstance(a, np.ndarray) and not np.array_equal(a, b)
-                 for a, b in zip(probe, saved))
-    if writes:
-        pytest.skip("writes into its arguments: checked on copies above")
     error = check_grad(case.fn, *args, argnums=case.argnums, jit=False)
     assert error < TOL, f"{case.id}: relative error {error:.3g}"
     _assert_untouched(saved, args)

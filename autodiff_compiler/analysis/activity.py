@@ -20,11 +20,27 @@ class Activity:
     useful: set[int]
 
     def active(self, value) -> bool:
-        return id(value) in self.varied and id(value) in self.useful
+        key = _key(value)
+        return key in self.varied and key in self.useful
+
+
+# Ops of generated code (tapes, checkpoints) that store into or load from named storage: the
+# storage is a node of the flow graph too, so derivative code can itself be differentiated.
+_STORES = {"tape_push": "tape", "checkpoint_save": "name"}
+_LOADS = {"tape_load": "tape", "checkpoint_load": "name"}
+
+
+def _storage(op: Op) -> str:
+    key = _STORES.get(op.prim.name) or _LOADS.get(op.prim.name) or "name"
+    return "storage:" + op.attrs[key]
 
 
 def _float(v) -> bool:
-    return v.type.is_float
+    return isinstance(v, str) or v.type.is_float
+
+
+def _key(v):
+    return v if isinstance(v, str) else id(v)
 
 
 def _flows(op: Op):
@@ -46,8 +62,14 @@ def _flows(op: Op):
         yield from zip(op.regions[1].ops[-1].operands, carried)
         yield from zip(carried, op.results)
         yield from zip(op.operands, op.results)
-    elif name == "setitem":
+    elif name in ("setitem", "index_add", "array_add"):
         yield op.operands[-1], op.operands[0]  # the value flows into the array
+    elif name in _STORES:
+        yield op.operands[-1], _storage(op)
+    elif name in _LOADS:
+        yield _storage(op), op.results[0]
+    elif name == "checkpoint_restore":
+        yield _storage(op), op.operands[1]
     elif op.prim.differentiable and op.prim.name not in ("yield", "return"):
         for src in op.operands:
             for dst in op.results:
@@ -62,8 +84,8 @@ def analyze(fn: Function, wrt: list[int]) -> Activity:
     forward: dict[int, list[int]] = {}
     backward: dict[int, list[int]] = {}
     for s, d in edges:
-        forward.setdefault(id(s), []).append(id(d))
-        backward.setdefault(id(d), []).append(id(s))
+        forward.setdefault(_key(s), []).append(_key(d))
+        backward.setdefault(_key(d), []).append(_key(s))
     return Activity(_closure(varied, forward), _closure(useful, backward))
 
 

@@ -46,7 +46,7 @@ class Lowering(ExpressionLowering):
         self.copied_params = set(copied_params)
         self.call_stack = (parsed.fn,)
         self.constants: dict = {}
-        self.constant_values: set[int] = set()
+        self.constant_values: dict[int, str] = {}  # value id -> the user's name
         self.env: dict[str, object] = {}
         self.b: Builder | None = None
 
@@ -86,6 +86,7 @@ class Lowering(ExpressionLowering):
     def constant_array(self, name: str, array) -> Value:
         """A global or closure array, read (never written) as a constant of the module."""
         kind = {"b": "bool", "i": "int", "u": "int", "f": "float"}[array.dtype.kind]
+        original = name
         for key, known in self.constants.items():
             if known is array:
                 name = key
@@ -95,7 +96,7 @@ class Lowering(ExpressionLowering):
             self.constants[name] = array
         value = self.b.op("constant_array", attrs={"name": name}, hint=name,
                           result_types=[Type(kind, array.ndim)]).result
-        self.constant_values.add(id(value))
+        self.constant_values[id(value)] = original
         return value
 
     def cast(self, value: Value, type: Type) -> Value:
@@ -240,7 +241,8 @@ class Lowering(ExpressionLowering):
             self.error(node, "only single elements can be written (one index per axis)",
                        unsupported=True)
         if id(array) in self.constant_values:
-            self.error(node, f"'{array.hint}' is a global array, read as a constant: it cannot "
+            self.error(node, f"'{self.constant_values[id(array)]}' is an array from outside the "
+                       "function (a global or closure variable), read as a constant: it cannot "
                        "be written; write into a copy (np.copy) instead", unsupported=True)
         self.b.op("setitem", array, *indices, self.cast(value, array.type.element),
                   result_types=[])

@@ -12,7 +12,7 @@ import ast
 
 from ..ir.builder import const
 from ..ir.types import BOOL, F64, I64, Type, promote
-from .registry import call, defprim, defvjp
+from .registry import call, defprim, defvjp, multiplicative_jvps
 
 _BINOPS = {
     "add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
@@ -145,7 +145,9 @@ def _cast_float_vjp(b, op, g):
 
 
 def _routed(b, cond, g):
-    """The cotangent where `cond` holds, zero elsewhere."""
+    """The cotangent where `cond` holds, zero elsewhere (g may be a vector of directions)."""
+    if g.type.is_array:
+        return b.mul(g, b("select", cond, const(1.0), const(0.0)))
     return b("select", cond, g, _zero_like(g))
 
 
@@ -171,3 +173,6 @@ def _abs_vjp(b, op, g):
 def _select_vjp(b, op, g):
     c = op.operands[0]
     return (None, lambda: _routed(b, c, g), lambda: _routed(b, b("not_", c), g))
+
+
+multiplicative_jvps([*_BINOPS, "neg", "cast_float", "min2", "max2", "abs", "select"])

@@ -12,7 +12,7 @@ import math
 
 from ..ir.builder import const
 from ..ir.types import Type
-from .registry import call, defprim, defvjp
+from .registry import call, defprim, defvjp, multiplicative_jvps
 
 # name: (math spelling or None, numpy spelling, arity, sampled domain)
 _FUNCTIONS = {
@@ -179,3 +179,6 @@ def _arctan2_vjp(b, op, g):
 def _hypot_vjp(b, op, g):
     x, y = op.operands
     return (lambda: b.div(b.mul(g, x), op.result), lambda: b.div(b.mul(g, y), op.result))
+
+
+multiplicative_jvps(list(_FUNCTIONS))

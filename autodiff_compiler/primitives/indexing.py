@@ -39,6 +39,7 @@ defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, cheap=Tru
         emit=lambda op, a: _subscript(ast.Attribute(a[0], "shape", ast.Load()),
                                       [ast.Constant(op.attrs["axis"])]))
 defprim("zeros_like", infer=lambda t, **_: [Type("float", t.ndim)], pure=False,
+        differentiable=False,
         emit=lambda op, a: call("np.zeros_like", [a[0]] + ([] if op.operands[0].type.is_float
                                                          else [dtype_keyword()])))
 defprim("index_add", infer=lambda *t, **_: [], pure=False, statement=True,

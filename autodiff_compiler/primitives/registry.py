@@ -67,6 +67,26 @@ def defjvp(name: str):
     return register
 
 
+def jvp_from_vjp(b, op, dots):
+    """Tangent rule of a primitive whose partial derivatives act by multiplication (all the
+    scalar ones): d out = sum_k (d out / d x_k) x_k_dot, which is the vjp rule's entry k
+    applied to x_k_dot. `dots` holds one tangent (or None for zero) per operand."""
+    total = None
+    for k, dot in enumerate(dots):
+        if dot is None:
+            continue
+        thunk = op.prim.vjp(b, op, dot)[k]
+        if thunk is not None:
+            term = thunk()
+            total = term if total is None else b.add(total, term)
+    return [total]
+
+
+def multiplicative_jvps(names) -> None:
+    for name in names:
+        PRIMITIVES[name].jvp = jvp_from_vjp
+
+
 # --- helpers for emit functions -------------------------------------------------------------
 
 

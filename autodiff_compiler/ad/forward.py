@@ -1,0 +1,271 @@
+"""Forward mode: the tangent function (JVP), for one direction or k at once.
+
+Each op is followed by its tangent: x_dot for every active value, computed by the primitive's
+jvp rule (Griewank & Walther ch. 3: the tangent propagation v_dot = sum_k d phi/d u_k u_k_dot).
+Control flow is kept as it is: an `if` yields its results' tangents too, a loop carries them.
+No tape is needed. In vector mode each tangent carries k directions in a trailing axis (a
+scalar's tangent is a vector of k, an array's tangent has shape + (k,)), so one sweep gives k
+columns of a Jacobian.
+
+The transform accepts generated reverse-mode code too (tapes, adjoint buffers): tangents of
+taped values go to tangent tapes. That is forward-over-reverse: the JVP of a gradient is a
+Hessian-vector product.
+"""
+
+from __future__ import annotations
+
+from ..analysis.activity import analyze
+from ..errors import UnsupportedOperationError
+from ..ir.builder import Builder, const
+from ..ir.core import Const, Function, Op, Region, Value, walk_ops
+from ..ir.names import Namer
+from ..ir.types import Type
+from ..transforms.dce import dce
+
+# ops whose tangent is handled by the transform itself rather than a rule
+_STRUCTURAL = {"if", "for", "while", "yield", "return"}
+
+
+class ForwardTransform:
+    def __init__(self, fn: Function, wrt: list[int], vector: bool):
+        self.fn = fn
+        self.wrt = wrt
+        self.vector = vector
+        self.activity = analyze(fn, wrt)
+        self.dots: dict[int, Value] = {}
+        self.storage = Namer(_storage_names(fn))
+        self.storage_dots: dict[str, str] = {}
+        self.width: Value | None = None
+        self.zero_vector: Value | None = None
+
+    def active(self, v) -> bool:
+        return self.activity.active(v)
+
+    def tangent_type(self, t: Type) -> Type:
+        return Type("float", t.ndim + self.vector)
+
+    def dot(self, v):
+        return self.dots.get(id(v))
+
+    def zero(self, b: Builder, t: Type):
+        """A zero tangent for a value of type t."""
+        if not t.is_array and not self.vector:
+            return const(0.0)
+        if not t.is_array:
+            return self.zero_vector
+        raise UnsupportedOperationError("an array whose tangent is zero on one path only is "
+                                        "not supported in forward mode yet")
+
+    def dot_or_zero(self, b: Builder, v):
+        return self.dot(v) or self.zero(b, v.type)
+
+    def storage_dot(self, name: str) -> str:
+        if name not in self.storage_dots:
+            self.storage_dots[name] = self.storage.fresh(name + "_dot")
+        return self.storage_dots[name]
+
+    def storage_active(self, op: Op, key: str = "tape") -> bool:
+        return self.activity.active("storage:" + op.attrs[key])
+
+    # --- the transform ---------------------------------------------------------------------
+    def run(self, name: str) -> Function:
+        seeds = [Value(self.tangent_type(self.fn.params[k].type), self.fn.params[k].hint + "_dot")
+                 for k in self.wrt]
+        body = Region(self.fn.params + seeds)
+        b = Builder(body, None, fold=True)
+        if self.vector:
+            first = seeds[0]
+            self.width = b("dim", first, attrs={"axis": first.type.ndim - 1}, hint="k")
+            self.zero_vector = b.op("new_array", self.width, attrs={"fill": 0.0},
+                                    hint="zero_dot").result
+        for k, seed in zip(self.wrt, seeds):
+            if self.fn.params[k].type.is_float:
+                self.dots[id(self.fn.params[k])] = seed
+        self.transform_region(self.fn.body, b)
+        outs = self.fn.body.ops[-1].operands
+        b.op("return", *outs, *(self.dot_or_zero(b, v) for v in outs), result_types=[])
+        names = self.fn.param_names + [s.hint for s in seeds]
+        return dce(Function(name, body, self.fn.filename, None, names, self.fn.constants))
+
+    def transform_region(self, region: Region, b: Builder) -> list:
+        """Copy `region`'s ops with tangents into b's region; return the end op's operands."""
+        for op in region.ops:
+            if op.prim.name in ("yield", "return"):
+                return op.operands
+            b.loc = op.loc
+            handler = getattr(self, "op_" + op.prim.name, None)
+            if handler is not None:
+                handler(op, b)
+            else:
+                b.append(op)
+                self.apply_rule(op, b)
+        return []
+
+    def apply_rule(self, op: Op, b: Builder) -> None:
+        if not any(self.active(r) for r in op.results):
+            return
+        dots = [self.dot(v) if self.active(v) else None for v in op.operands]
+        if all(d is None for d in dots):
+            return
+        if op.prim.jvp is None:
+            raise UnsupportedOperationError(f"'{op.prim.name}' has no forward-mode rule", op.loc)
+        for result, tangent in zip(op.results, op.prim.jvp(b, op, dots)):
+            if tangent is not None:
+                if not isinstance(tangent, Const) and tangent.hint != result.hint + "_dot":
+                    tangent.hint = result.hint + "_dot"
+                self.dots[id(result)] = tangent
+
+    # --- structured control flow --------------------------------------------------------------
+    def new_region(self, primal: Region, b: Builder, extra_args, yields_for):
+        """Copy a nested region, its block args extended by `extra_args`; its yield gets the
+        tangents of the yielded values at positions `yields_for`."""
+        region = Region(primal.args + extra_args)
+        inner = b.child(region)
+        ends = self.transform_region(primal, inner)
+        tangents = [self.dot_or_zero(inner, ends[j]) for j in yields_for]
+        inner.op("yield", *ends, *tangents, result_types=[])
+        return region
+
+    def op_if(self, op: Op, b: Builder) -> None:
+        active = [j for j, r in enumerate(op.results) if self.active(r)]
+        regions = [self.new_region(r, b, [], active) for r in op.regions]
+        dots = [Value(self.tangent_type(op.results[j].type), op.results[j].hint + "_dot")
+                for j in active]
+        b.append(Op(op.prim, op.operands, op.results + dots, regions, op.attrs, op.loc))
+        self.dots.update((id(op.results[j]), d) for j, d in zip(active, dots))
+
+    def _loop(self, op: Op, b: Builder, carried_args, inits, body_index: int) -> None:
+        active = [j for j, (a, r) in enumerate(zip(carried_args, op.results))
+                  if self.active(a) or self.active(r)]
+        arg_dots = {}
+        for index, primal in enumerate(op.regions):
+            args = primal.args[1:] if op.prim.name == "for" else primal.args
+            extra = [Value(self.tangent_type(args[j].type), args[j].hint + "_dot") for j in active]
+            arg_dots[index] = extra
+            self.dots.update((id(args[j]), d) for j, d in zip(active, extra))
+        regions = []
+        for index, primal in enumerate(op.regions):
+            if index == body_index:
+                regions.append(self.new_region(primal, b, arg_dots[index], active))
+            else:  # the while condition: same values, no tangents to yield
+                region = Region(primal.args + arg_dots[index])
+                ends = self.transform_region(primal, b.child(region))
+                b.child(region).op("yield", *ends, result_types=[])
+                regions.append(region)
+        starts = [self.dot_or_zero(b, inits[j]) for j in active]
+        dots = [Value(self.tangent_type(op.results[j].type), op.results[j].hint + "_dot")
+                for j in active]
+        b.append(Op(op.prim, op.operands + starts, op.results + dots, regions, op.attrs, op.loc))
+        self.dots.update((id(op.results[j]), d) for j, d in zip(active, dots))
+
+    def op_for(self, op: Op, b: Builder) -> None:
+        self._loop(op, b, op.regions[0].args[1:], op.operands[3:], 0)
+
+    def op_while(self, op: Op, b: Builder) -> None:
+        self._loop(op, b, op.regions[1].args, op.operands, 1)
+
+    # --- arrays ----------------------------------------------------------------------------------
+    def zeros_shaped_like(self, b: Builder, array: Value, hint: str) -> Value:
+        dims = [b("dim", array, attrs={"axis": k}) for k in range(array.type.ndim)]
+        if self.vector:
+            dims.append(self.width)
+        return b.op("new_array", *dims, attrs={"fill": 0.0}, hint=hint).result
+
+    def op_getitem(self, op: Op, b: Builder) -> None:
+        b.append(op)
+        array = op.operands[0]
+        if self.active(op.results[0]) and self.dot(array) is not None:
+            self.dots[id(op.results[0])] = b("getitem", self.dot(array), *op.operands[1:],
+                                             hint=op.results[0].hint + "_dot")
+
+    def _write(self, op: Op, b: Builder) -> None:
+        """setitem / index_add / array_add: the same write on the tangents."""
+        b.append(op)
+        target = op.operands[0]
+        if self.active(target) and self.dot(target) is not None:
+            value = self.dot_or_zero(b, op.operands[-1])
+            b.op(op.prim.name, self.dot(target), *op.operands[1:-1], value, attrs=op.attrs,
+                 result_types=[])
+
+    op_setitem = op_index_add = op_array_add = _write
+
+    def _new_array(self, op: Op, b: Builder) -> None:
+        b.append(op)
+        result = op.results[0]
+        if self.active(result):
+            source = op.operands[0] if op.prim.name == "zeros_like" else result
+            self.dots[id(result)] = self.zeros_shaped_like(b, source, result.hint + "_dot")
+
+    op_new_array = op_zeros_like = _new_array
+
+    def op_copy(self, op: Op, b: Builder) -> None:
+        b.append(op)
+        source = op.operands[0]
+        if self.active(op.results[0]) and self.dot(source) is not None:
+            self.dots[id(op.results[0])] = b.op("copy", self.dot(source),
+                                                hint=op.results[0].hint + "_dot").result
+
+    def op_full(self, op: Op, b: Builder) -> None:
+        b.append(op)
+        result = op.results[0]
+        if self.active(result) and self.dot(op.operands[-1]) is not None:
+            if self.vector:
+                raise UnsupportedOperationError("np.full with a differentiated fill value is "
+                                                "not supported in vector forward mode", op.loc)
+            self.dots[id(result)] = b.op("full", *op.operands[:-1], self.dot(op.operands[-1]),
+                                         hint=result.hint + "_dot").result
+
+    # --- tapes of generated reverse code (forward-over-reverse) ---------------------------------
+    def op_tape_alloc(self, op: Op, b: Builder) -> None:
+        b.append(op)
+        if self.storage_active(op):
+            attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]), kind="float")
+            extra = [self.width] if self.vector else []
+            b.append(Op(op.prim, op.operands + extra, [], [], attrs, op.loc))
+
+    def op_tape_push(self, op: Op, b: Builder) -> None:
+        b.append(op)
+        if self.storage_active(op):
+            attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]))
+            value = self.dot_or_zero(b, op.operands[0])
+            b.append(Op(op.prim, [value], [], [], attrs, op.loc))
+
+    def op_tape_load(self, op: Op, b: Builder) -> None:
+        b.append(op)
+        if self.storage_active(op):
+            result = op.results[0]
+            dot = Value(self.tangent_type(result.type), result.hint + "_dot")
+            attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]))
+            b.append(Op(op.prim, [], [dot], [], attrs, op.loc))
+            self.dots[id(result)] = dot
+
+    def op_tape_grow(self, op: Op, b: Builder) -> None:
+        tapes = op.attrs["tapes"]
+        dots = [self.storage_dots[t] for t in tapes if t in self.storage_dots]
+        b.append(Op(op.prim, [], [], [], dict(op.attrs, tapes=tapes + dots), op.loc))
+
+    def _refuse(self, op: Op, b: Builder) -> None:
+        if self.storage_active(op, "name"):
+            raise UnsupportedOperationError("forward mode through checkpointed loops is not "
+                                            "supported", op.loc)
+        b.append(op)
+
+    op_checkpoint_alloc = op_checkpoint_save = op_checkpoint_load = _refuse
+    op_checkpoint_restore = _refuse
+
+
+def _storage_names(fn: Function) -> set[str]:
+    names = set(fn.constants)
+    for op in walk_ops(fn.body):
+        for key in ("tape", "counter", "name"):
+            if key in op.attrs:
+                names.add(op.attrs[key])
+    return names | {v.hint for v in fn.params}
+
+
+def forward_mode(fn: Function, wrt: list[int], vector: bool = False,
+                 name: str | None = None) -> Function:
+    """The tangent function of `fn`: takes fn's arguments then one tangent per `wrt` argument
+    (with a trailing axis of k directions when `vector`); returns (outputs..., tangents...)."""
+    return ForwardTransform(fn, wrt, vector).run(name or fn.name + "_jvp")
+
