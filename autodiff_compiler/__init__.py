@@ -18,7 +18,20 @@ from .gradcheck import check_grad, numerical_grad
 from .jacobians import hessian, hvp, jacfwd, jacrev, jvp
 
 __all__ = [
-    "AutodiffSyntaxError", "CompilationError", "GradFunction", "GradientInputError",
-    "UnsupportedOperationError", "check_grad", "grad", "numerical_grad", "set_cache_dir",
-    "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "hvp",
+    "AutodiffSyntaxError",
+    "CompilationError",
+    "GradFunction",
+    "GradientInputError",
+    "UnsupportedOperationError",
+    "check_grad",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacrev",
+    "jvp",
+    "numerical_grad",
+    "set_cache_dir",
+    "value_and_grad",
+    "vjp",
 ]

@@ -75,7 +75,11 @@ def _output(value):
 class GradFunction:
     """What `grad` / `value_and_grad` return: a callable with the generated code attached."""
 
-    def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None):
+    def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
+                 mode="reverse"):
+        if mode not in ("reverse", "forward"):
+            raise GradientInputError("mode must be 'reverse' or 'forward'")
+        self.mode = mode
         if checkpoint is not None and checkpoint != "sqrt" and not (
                 isinstance(checkpoint, int) and checkpoint >= 1):
             raise GradientInputError("checkpoint must be None, a positive int or 'sqrt'")
@@ -107,7 +111,7 @@ class GradFunction:
     def lower(self, *args, **kwargs) -> Artifact:
         """Compile (without running) for these arguments; returns the artifact."""
         _, types = self._prepare(args, kwargs)
-        return self._artifact(types)
+        return self._artifact(types, mode="jacfwd" if self.mode == "forward" else "grad")
 
     def _artifact(self, types: list[Type], argnums=None, mode: str = "grad") -> Artifact:
         argnums = self.argnums if argnums is None else argnums
@@ -120,6 +124,11 @@ class GradFunction:
 
     def __call__(self, *args, **kwargs):
         values, types = self._prepare(args, kwargs)
+        if self.mode == "forward":
+            from .jacobians import forward_gradient
+
+            value, result = forward_gradient(self, values, types, self.argnums, self.single)
+            return (value, result) if self.with_value else result
         artifact = self._artifact(types)
         value, *grads = artifact.compiled(*values)
         grads = [_output(g) for g in grads]
@@ -144,12 +153,12 @@ class GradFunction:
 
 
 def _decorator(with_value: bool):
-    def transform(fn=None, argnums=0, *, jit=True, checkpoint=None):
+    def transform(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse"):
         if fn is None:
-            return lambda f: GradFunction(f, argnums, jit, with_value, checkpoint)
+            return lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode)
         if isinstance(fn, (int, tuple, list)):
             raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
-        return GradFunction(fn, argnums, jit, with_value, checkpoint)
+        return GradFunction(fn, argnums, jit, with_value, checkpoint, mode)
 
     return transform
 
@@ -158,7 +167,8 @@ grad = _decorator(with_value=False)
 grad.__doc__ = """Gradient of a scalar function: grad(f, argnums=0, *, jit=True)(*args).
 
 Usable as @grad, @grad(argnums=(0, 1)) or grad(f, argnums=1). checkpoint=K (or "sqrt")
-stores the state of long top-level loops every K steps instead of taping every step."""
+stores the state of long top-level loops every K steps instead of taping every step.
+mode="forward" computes the gradient with vector tangents instead (cheaper for few inputs)."""
 grad.__name__ = "grad"
 value_and_grad = _decorator(with_value=True)
 value_and_grad.__doc__ = """Like grad, but returns (f(*args), gradient)."""

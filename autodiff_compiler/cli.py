@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="example arguments as a Python expression, e.g. "
                            "\"np.linspace(-1, 1, 5), 5\" (np, numpy and math are available; "
                            "default: from annotations, see above)")
+    show.add_argument("--mode", choices=("reverse", "forward", "hessian"), default="reverse",
+                      help="which derivative code to show: the adjoint (reverse, default), "
+                           "the vector tangent code (forward) or forward over reverse "
+                           "(hessian)")
     show.add_argument("--no-jit", action="store_true",
                       help="run the built-in example's gradient without Numba (TARGETs are "
                            "only compiled to source, never run)")
@@ -308,7 +312,9 @@ def _show(options, out) -> int:
     except TypeError as exc:  # GradientInputError (argnums), or a source that cannot be read
         raise UsageError(str(exc)) from None
     try:
-        artifact = transform.lower(*args)
+        _, types = transform._prepare(args, {})
+        mode = {"reverse": "grad", "forward": "jacfwd", "hessian": "hessian"}[options.mode]
+        artifact = transform._artifact(types, mode=mode)
     except GradientInputError as exc:
         raise UsageError(str(exc)) from None
 
@@ -319,11 +325,12 @@ def _show(options, out) -> int:
         _heading(out, f"primal IR: {fn.__name__}({arg_text})")
         print(artifact.primal_ir, file=out)
         print(file=out)
-        _heading(out, "adjoint IR")
+        _heading(out, "derivative IR" if options.mode != "reverse" else "adjoint IR")
         print(artifact.ir, file=out)
         print(file=out)
     if sections:
-        _heading(out, "generated adjoint source")
+        _heading(out, f"generated {'adjoint' if options.mode == 'reverse' else options.mode} "
+                      "source")
     print(artifact.source.rstrip("\n"), file=out)
     if not builtin:
         return 0

@@ -96,7 +96,16 @@ def _forward_jacobians(spec, values, types, nums, mode: str, skip: int):
         chunk = columns[start:start + MAX_DIRECTIONS]
         results = artifact.compiled(*values, *_seeds(values, nums, chunk))
         blocks.append([np.asarray(d) for d in results[n_out + skip:]])
-    return [np.concatenate(parts, axis=-1) for parts in zip(*blocks)]
+    outputs = [_output(v) for v in results[:n_out]]
+    return outputs, [np.concatenate(parts, axis=-1) for parts in zip(*blocks)]
+
+
+def forward_gradient(spec, values, types, nums, single: bool):
+    """(value, gradient) of a scalar function by vector forward sweeps."""
+    outputs, rows = _forward_jacobians(spec, values, types, nums, "jacfwd", 0)
+    if len(outputs) != 1 or np.ndim(outputs[0]) != 0:
+        raise GradientInputError("grad needs a function that returns one float")
+    return outputs[0], _split(rows[0], values, nums, single)
 
 
 def _split(full: np.ndarray, values, nums, single: bool):
@@ -118,7 +127,7 @@ def jacfwd(f, argnums=0, *, jit=True):
         nums, single = _normalize_argnums(argnums, len(spec.param_names))
         values, types = spec._prepare(args, {}, argnums=nums)
         _float_args(types, nums, "jacfwd")
-        outs = _forward_jacobians(spec, values, types, nums, "jacfwd", 0)
+        _, outs = _forward_jacobians(spec, values, types, nums, "jacfwd", 0)
         result = [_split(o, values, nums, single) for o in outs]
         return result[0] if len(result) == 1 else tuple(result)
 
@@ -168,7 +177,7 @@ def hessian(f, argnums=0, *, jit=True):
         nums, single = _normalize_argnums(argnums, len(spec.param_names))
         values, types = spec._prepare(args, {}, argnums=nums)
         _float_args(types, nums, "hessian")
-        rows = _forward_jacobians(spec, values, types, nums, "hessian", 1)
+        _, rows = _forward_jacobians(spec, values, types, nums, "hessian", 1)
         blocks = [_split(r, values, nums, single) for r in rows]
         return blocks[0] if single else tuple(blocks)
 

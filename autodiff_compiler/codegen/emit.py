@@ -100,19 +100,26 @@ class Emitter:
                     self._coalesce_yield(region, op.results, loop=False)
 
     def _coalesce_yield(self, region: Region, targets, loop: bool) -> None:
+        """Write a yielded value straight into its target's variable when nothing reads that
+        variable's old value afterwards (an `if` assigns its results last, so it qualifies)."""
         position = {id(r): k for k, o in enumerate(region.ops) for r in o.results}
         for value, target in zip(region.ops[-1].operands, targets):
             k = position.get(id(value))
             if k is None or (loop and self.uses[id(value)] != 1) or id(value) in self.inlined \
-                    or id(value) in self.namer.names or len(region.ops[k].results) != 1:
+                    or id(value) in self.namer.names:
                 continue
+            producer = region.ops[k]
+            if producer.regions and producer.prim.name != "if" or \
+                    not producer.regions and len(producer.results) != 1:
+                continue
+            name = self.namer.name(target)
             later = {r for later_op in region.ops[k + 1:-1] for o in walk_ops(_wrap(later_op))
                      for r in self._reads(o.operands)}
             later |= self._reads([v for v, t in zip(region.ops[-1].operands, targets)
                                   if t is not target])
-            if loop and id(target) in later:
-                continue  # the old value is still read after this point
-            self.namer.alias(value, self.namer.name(target))
+            if any(self.namer.names.get(r) == name for r in later):
+                continue  # the variable's old value is still read after this point
+            self.namer.alias(value, name)
 
     def _reads(self, values) -> set[int]:
         """Ids of the variables an expression over `values` reads, inlined ones expanded."""
