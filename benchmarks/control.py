@@ -19,17 +19,20 @@ their ratio, and:
 
 * tape MB: the peak of the live bytes of the tape arrays (`tape_*` in the generated source,
   growth copies included) during one call of the generated source at the benchmark size, run
-  by CPython (what `jit=False` runs) with `np` replaced, in a copy of the generated module's
-  namespace, by a stand-in that counts the bytes of the arrays its allocation functions return
-  and subtracts them when the arrays are freed. (tracemalloc would see the same NumPy
-  allocations, but makes the interpreted loops 30-100x slower.) The same run gives the peak of
-  all arrays allocated through `np.*` (tapes, adjoint arrays, scratch) and the number of tape
-  reallocations; the Numba-compiled code executes the same allocations.
+  by CPython (what `jit=False` runs: a fresh import of the generated module file) with the
+  module's `np` replaced by a stand-in that counts the bytes of the arrays its allocation
+  functions return and subtracts them when the arrays are freed. (tracemalloc sees the same
+  NumPy allocations, but makes the interpreted loops 30-100x slower.) The same run gives the
+  final tape capacity, the number of tape reallocations and the peak of all arrays allocated
+  through `np.*` (tapes, adjoint arrays, scratch); the Numba-compiled code executes the same
+  allocations.
 * max rel diff: the largest of max|ours - ref| / max|ref| over the checks of the problem:
   the compiled gradient against the same source run by CPython (benchmark size), against
-  central differences of the Numba primal (`numerical_grad`; reduced size where the full one
-  is too costly or, for the chaotic Lorenz-96, meaningless), and for Newton against the
-  implicit-function gradient dx/da = 1/(3x^2 + p), dx/dp = -x/(3x^2 + p) at the benchmark size.
+  central differences of the Numba primal (`numerical_grad`, step 1e-4: GARCH at the benchmark
+  size, Newton at n = 300, Lorenz-96 at 50 steps: the system is chaotic, its gradient grows
+  like exp(1.7 t), ~1e37 after 5000 steps, and finite differences stop being accurate beyond a
+  few hundred steps), and for Newton against the implicit-function gradient
+  dx/da = 1/(3x^2 + p), dx/dp = -x/(3x^2 + p) at the benchmark size.
 
 Times are medians over repeated calls after warm-up (time.perf_counter), in blocks of
 consecutive calls, primal and gradient taking turns block by block (see benchmarks.spine).
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import math
 import shutil
 import sys
@@ -51,7 +55,7 @@ import weakref
 
 import numpy as np
 
-from benchmarks.spine import blocked_medians, compare, machine_info, verdict
+from benchmarks.spine import blocked_medians, compare, flat, machine_info, verdict
 
 # --------------------------------------------------------------------------------------------
 # Functions under test (plain Python: the compiler reads their source).
@@ -194,11 +198,12 @@ class CountingNumpy:
     name) or other."""
 
     def __init__(self, tape_lines):
-        self._tape_lines = tape_lines
+        self._tape_lines = tape_lines       # {line: (tape name, outermost function called)}
         self.live = {"tape": 0, "other": 0}
         self.peak_tape = 0
         self.peak_total = 0
         self.tape_growths = 0
+        self.capacity = {}                  # {tape name: bytes of its latest array}
 
     def _add(self, kind, nbytes):
         self.live[kind] += nbytes
@@ -212,9 +217,11 @@ class CountingNumpy:
 
         def counted(*args, **kwargs):
             out = attr(*args, **kwargs)
-            kind = "tape" if sys._getframe(1).f_lineno in self._tape_lines else "other"
-            if kind == "tape" and name == "concatenate":
-                self.tape_growths += 1
+            tape = self._tape_lines.get(sys._getframe(1).f_lineno)
+            kind = "other" if tape is None else "tape"
+            if tape is not None and tape[1] == name:     # the array the tape name is bound to
+                self.capacity[tape[0]] = out.nbytes
+                self.tape_growths += name == "concatenate"
             if isinstance(out, np.ndarray) and out.base is None:
                 self._add(kind, out.nbytes)
                 weakref.finalize(out, self._add, kind, -out.nbytes)
@@ -223,21 +230,24 @@ class CountingNumpy:
         return counted
 
 
-def counted_run(source: str, entry: str, args) -> tuple[object, CountingNumpy]:
-    """Run the generated source by CPython on args; (its result, the allocation counts)."""
-    tree = ast.parse(source)
-    tape_lines = {node.lineno for node in ast.walk(tree)
+def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
+    """Run the generated module file of `artifact` by CPython on args (a fresh import of it,
+    whose `np` is a CountingNumpy); (its result, the allocation counts)."""
+    tree = ast.parse(artifact.source)
+    tape_lines = {node.lineno: (node.targets[0].id, getattr(node.value.func, "attr", None))
+                  for node in ast.walk(tree)
                   if isinstance(node, ast.Assign) and len(node.targets) == 1
                   and isinstance(node.targets[0], ast.Name)
-                  and node.targets[0].id.startswith("tape_")}
+                  and node.targets[0].id.startswith("tape_")
+                  and isinstance(node.value, ast.Call)}
     defs = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
-    name = entry if entry in defs else defs[-1]
-    namespace: dict = {"__name__": "generated_counted"}
-    exec(compile(source, "<generated source>", "exec"), namespace)
+    spec = importlib.util.spec_from_file_location("_control_counted", artifact.path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     counter = CountingNumpy(tape_lines)
-    namespace["np"] = counter
+    module.np = counter
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    return namespace[name](*args), counter
+    return getattr(module, entry if entry in defs else defs[-1])(*args), counter
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,11 +269,13 @@ def run_problem(key, label, fn, helpers, args, argnums, fd_args, implicit, repea
         t0 = time.perf_counter()
         our_value, our_grad = ours(*args)       # transform + write module + Numba compile
         row["ours_compile"] = time.perf_counter() - t0
-        source = ours.source
+        artifact = ours.lower(*args)
+        source = artifact.source
     except Exception as exc:  # noqa: BLE001  (report any crash and go on to the next problem)
         row["error"] = f"{type(exc).__name__}: {exc}"
         return row
     row["source_lines"] = len(source.splitlines())
+    row["grad_max"] = float(np.max(np.abs(flat(our_grad))))
     row["value_diff"] = abs(our_value - primal_value) / max(1.0, abs(primal_value))
     row["checks"].append(("value vs Numba primal", row["value_diff"], INTERP_RTOL))
 
@@ -272,11 +284,13 @@ def run_problem(key, label, fn, helpers, args, argnums, fd_args, implicit, repea
 
     # The same generated source run by CPython, counting its array allocations.
     t0 = time.perf_counter()
-    (interp_value, *interp_grad), counter = counted_run(source, f"{fn.__name__}_grad", args)
+    (interp_value, *interp_grad), counter = counted_run(artifact, f"{fn.__name__}_grad", args)
     row["interp_s"] = time.perf_counter() - t0
     row["tape_mb"] = counter.peak_tape / 1e6
     row["arrays_mb"] = counter.peak_total / 1e6
     row["tape_growths"] = counter.tape_growths
+    row["tape_final_mb"] = sum(counter.capacity.values()) / 1e6
+    row["tapes"] = len(counter.capacity)
     check("compiled vs CPython-run source", (our_value, *our_grad),
           (interp_value, *interp_grad), INTERP_RTOL)
     del interp_grad
@@ -320,7 +334,7 @@ def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
         ("newton", f"Newton cubic n={n:.0e} d/d(a,p)", newton_cubic_sum, (), newton_args,
          (0, 1), newton_data(300), newton_implicit_grad),
         ("lorenz", f"RK4 Lorenz-96 {nsteps} steps d/d(y0,F)", rk4_lorenz96, (lorenz96_rhs,),
-         lorenz_args, (0, 1), lorenz_data(200), None),
+         lorenz_args, (0, 1), lorenz_data(50), None),
         ("garch", f"GARCH(1,1) T={T:.0e} d/d(w,a,b)", garch_nll, (), garch_args, (1, 2, 3),
          garch_args, None),
     ]
@@ -353,9 +367,10 @@ def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
               f"{1e3 * row['ours_min']:.2f}; minor page faults per call "
               f"{row['primal_faults']:.0f} / {row['ours_faults']:.0f}; first call of grad "
               f"(transform + write + Numba compile) {row['ours_compile']:.2f} s; generated "
-              f"source {row['source_lines']} lines")
+              f"source {row['source_lines']} lines; max |gradient| {row['grad_max']:.2e}")
         print(f"    memory (generated source run by CPython, {row['interp_s']:.1f} s): peak "
-              f"tape {row['tape_mb']:.2f} MB, {row['tape_growths']} tape reallocation(s); "
+              f"tape {row['tape_mb']:.2f} MB ({row['tapes']} tape arrays, final capacity "
+              f"{row['tape_final_mb']:.2f} MB after {row['tape_growths']} reallocation(s)); "
               f"peak of all arrays from np.* {row['arrays_mb']:.2f} MB")
         for name, rel, tol in row["checks"]:
             print(f"    {name:38} rel diff {rel:.1e} (<= {tol:.0e}) [{verdict(rel <= tol)}]")
@@ -365,12 +380,12 @@ def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.control", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 5)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (5 instead of 40)")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per candidate")
     parser.add_argument("--cache-dir", default=None,
                         help="directory for generated modules (default: a fresh temp dir)")
     opts = parser.parse_args(argv)
-    repeats = opts.repeats or (5 if opts.quick else 20)
+    repeats = opts.repeats or (5 if opts.quick else 40)
     warmup = 1
     rounds = 1 if opts.quick else 4
     started = time.perf_counter()

@@ -20,6 +20,7 @@ from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder, const
 from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
 from ..ir.types import F64, I64
+from ..primitives.arrays import unbroadcast
 from ..primitives.indexing import Scatter, WholeArray
 from ..transforms.dce import dce
 from . import checkpoint
@@ -99,6 +100,10 @@ class ReverseTransform:
         return min(TAPE_COST, self._recompute_cost(v))
 
     def _load(self, v, ctx: ReverseContext) -> Value:
+        if v.type.is_array:
+            raise UnsupportedOperationError(
+                "an array computed inside a loop is needed by the reverse sweep, and arrays "
+                "are not taped yet; compute it element by element", self.producer_loc(v))
         self.plan.tape(v)
         copy = Value(v.type, v.hint)
         ctx.loaded.append((v, copy))
@@ -108,10 +113,17 @@ class ReverseTransform:
     def accumulate(self, b: Builder, adj: dict, v, g) -> None:
         if not self.active(v):
             return
+        if id(v) in self.buffers:  # a mutable array: its adjoint lives in its buffer
+            b.op("array_add", self.buffers[id(v)], g, result_types=[])
+            return
         total = b.add(adj[id(v)], g) if id(v) in adj else g
         if self._is_new(total) and not total.hint.endswith("_bar"):
             total.hint = v.hint + "_bar"
         adj[id(v)] = total
+
+    def producer_loc(self, v):
+        op = self.producer.get(id(v))
+        return op.loc if op is not None else None
 
     def _is_new(self, value) -> bool:
         """Made by the reverse sweep (so its name may be chosen here)."""
@@ -165,7 +177,8 @@ class ReverseTransform:
         wanted = [self.fn.params[k] for k in self.wrt]
         for op in walk_ops(self.fn.body):
             for r in op.results:
-                if r.type.is_array and self.active(r):
+                mutable = op.prim.name in _MUTABLE_ARRAYS or id(r) in self.written
+                if r.type.is_array and self.active(r) and mutable:
                     if self.plan.region_of(r).parent is not None:
                         raise UnsupportedOperationError(
                             "an array created inside a loop or branch cannot be "
@@ -208,7 +221,7 @@ class ReverseTransform:
             elif isinstance(contribution, WholeArray):
                 b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
             else:
-                self.accumulate(b, adj, operand, contribution)
+                self.accumulate(b, adj, operand, unbroadcast(b, contribution, operand))
 
     def checkpointed(self, op: Op) -> bool:
         """Checkpoint counted loops at the top level that record a tape, when asked to."""
@@ -353,6 +366,9 @@ class ReverseTransform:
 
 
 ZERO = const(0.0)
+
+# ops whose array results are mutable storage (adjoint in a buffer, not an SSA value)
+_MUTABLE_ARRAYS = ("new_array", "copy", "full")
 
 
 def reversed_range(b: Builder, lb, ub, step):

@@ -64,8 +64,8 @@ class ExpressionLowering:
     def scalar(self, node) -> Value:
         value = self.value(node)
         if value.type.is_array:
-            self.error(node, "operations on whole arrays are not supported yet; "
-                       "index single elements", unsupported=True)
+            self.error(node, "an array cannot be used here: a single number is needed",
+                       unsupported=True)
         return value
 
     def condition(self, node) -> Value:
@@ -98,8 +98,10 @@ class ExpressionLowering:
                 return ShapeOf(base)
             if node.attr == "ndim":
                 return const(base.type.ndim)
-            if node.attr == "copy":
-                return Method(base, "copy")
+            if node.attr in ("copy", "sum", "mean", "dot"):
+                return Method(base, node.attr)
+            if node.attr == "T":
+                return self.b("transpose", base) if base.type.ndim == 2 else base
             if node.attr == "size":
                 size = self.b("dim", base, attrs={"axis": 0})
                 for axis in range(1, base.type.ndim):
@@ -142,15 +144,21 @@ class ExpressionLowering:
 
     # --- operators ---------------------------------------------------------------------------
     def binop(self, node, op, left, right) -> Value:
+        for side in (left, right):
+            self.check_value(node, side)
+        if isinstance(op, gast.MatMult):
+            return self.product(node, left, right)
         name = _BINOPS.get(type(op))
         if name is None:
             self.error(node, f"operator {type(op).__name__} is not supported", unsupported=True)
-        for side in (left, right):
-            self.check_value(node, side)
-            if side.type.is_array:
-                self.error(node, "operations on whole arrays are not supported yet; "
-                           "index single elements", unsupported=True)
         return self.b(name, left, right)
+
+    def product(self, node, left: Value, right: Value) -> Value:
+        """np.dot / @ of 1-D and 2-D arrays."""
+        if not (1 <= left.type.ndim <= 2 and 1 <= right.type.ndim <= 2):
+            self.error(node, "matrix products take 1-D or 2-D arrays", unsupported=True)
+        return self.b("dot", self.cast(left, Type("float", left.type.ndim)),
+                      self.cast(right, Type("float", right.type.ndim)))
 
     def expr_BinOp(self, node):
         return self.binop(node, node.op, self.expr(node.left), self.expr(node.right))
@@ -158,7 +166,7 @@ class ExpressionLowering:
     def expr_UnaryOp(self, node):
         if isinstance(node.op, gast.Not):
             return self.b("not_", self.condition(node.operand))
-        operand = self.scalar(node.operand)
+        operand = self.value(node.operand)
         if isinstance(node.op, gast.USub):
             return self.b("neg", operand)
         if isinstance(node.op, gast.UAdd):
@@ -200,10 +208,20 @@ class ExpressionLowering:
     # --- calls ---------------------------------------------------------------------------------
     def expr_Call(self, node):
         callee = self.expr(node.func)
+        takes_axis = isinstance(callee, Method) and callee.name in ("sum", "mean") or \
+            isinstance(callee, Resolved) and callee.value in ("sum", "mean")
+        if node.keywords and not takes_axis:
+            self.error(node.keywords[0].value, "keyword arguments are only supported as the "
+                       "axis= of np.sum and np.mean")
         if isinstance(callee, Method):
+            if callee.name in ("sum", "mean", "dot"):
+                return self.array_function(node, callee.name, [callee.array] + [
+                    self.value(a) for a in node.args])
             if node.args:
                 self.error(node, f".{callee.name}() takes no arguments")
             return self.b.op("copy", callee.array, hint=callee.array.hint).result
+        if isinstance(callee, Resolved) and callee.kind == "array_function":
+            return self.array_function(node, callee.value, [self.value(a) for a in node.args])
         if isinstance(callee, Resolved) and callee.kind == "creator":
             return self.create_array(node, callee.value)
         if not isinstance(callee, Resolved):
@@ -216,6 +234,40 @@ class ExpressionLowering:
         if callee.kind == "builtin":
             return self.call_builtin(node, callee.value, args)
         return self.call_prim(node, callee, args)
+
+    def array_function(self, node, name: str, args: list[Value]) -> Value:
+        """np.sum / np.mean (axis= allowed), np.dot, np.outer, np.transpose."""
+        keywords = {k.arg: k.value for k in node.keywords}
+        axis = None
+        if "axis" in keywords:
+            axis = self.expr(keywords.pop("axis"))
+            if not isinstance(axis, Const) or axis.type.kind != "int":
+                self.error(node, "axis must be a constant integer")
+            axis = axis.value % max(args[0].type.ndim, 1)
+        if keywords:
+            self.error(node, f"{name}(): keyword '{next(iter(keywords))}' is not supported",
+                       unsupported=True)
+        expected = 2 if name in ("dot", "outer") else 1
+        if len(args) != expected or not all(a.type.is_array for a in args):
+            self.error(node, f"{name}() takes {expected} array argument(s)", unsupported=True)
+        x = self.cast(args[0], Type("float", args[0].type.ndim))
+        if name == "dot":
+            return self.product(node, x, args[1])
+        if name == "outer":
+            if x.type.ndim != 1 or args[1].type.ndim != 1:
+                self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
+            return self.b("outer", x, self.cast(args[1], Type("float", 1)))
+        if name == "transpose":
+            return self.b("transpose", x) if x.type.ndim == 2 else x
+        total = self.b("sum", x, attrs={"axis": axis})
+        if name == "sum":
+            return total
+        axes = range(x.type.ndim) if axis is None else [axis]
+        count = None
+        for k in axes:
+            dim = self.b("dim", x, attrs={"axis": k})
+            count = dim if count is None else self.b("mul", count, dim)
+        return self.b("truediv", total, self.b("cast_float", count))
 
     def create_array(self, node, kind: str) -> Value:
         """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy."""
@@ -255,15 +307,16 @@ class ExpressionLowering:
         from ..primitives import get
 
         name = callee.value
+        if callee.name.startswith("math."):
+            for arg_node, arg in zip(node.args, args):
+                if arg.type.is_array:
+                    self.error(arg_node, f"{callee.name}() does not take arrays; use np.{name}",
+                               unsupported=True)
         if name == "fpow":  # math.pow always computes in floats
             name, args = "pow", [self.cast(a, Type("float")) for a in args]
         arity = get(name).spec.get("arity", len(args))
         if len(args) != arity:
             self.error(node, f"{callee.name}() takes {arity} argument(s), got {len(args)}")
-        for arg_node, arg in zip(node.args, args):
-            if arg.type.is_array:
-                self.error(arg_node, f"{callee.name}() on whole arrays is not supported yet",
-                           unsupported=True)
         return self.b(name, *args)
 
     def call_builtin(self, node, name: str, args: list[Value]) -> Value:
@@ -274,8 +327,8 @@ class ExpressionLowering:
                 self.error(node, "len() takes one array")
             return self.b("len", args[0])
         for arg_node, arg in zip(node.args, args):
-            if arg.type.is_array:
-                self.error(arg_node, f"{name}() on arrays is not supported yet",
+            if arg.type.is_array and name != "abs":
+                self.error(arg_node, f"{name}() on arrays is not supported; use np.{name}",
                            unsupported=True)
         if name in _CASTS:
             if len(args) != 1:

@@ -75,13 +75,14 @@ def _check_node(parsed: ParsedFunction, node) -> None:
         _refuse(parsed, node, message)
     if isinstance(node, gast.Constant) and isinstance(node.value, (str, bytes)):
         _refuse(parsed, node, "strings are not supported in differentiated code")
-    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.MatMult):
-        _refuse(parsed, node, "the '@' operator is not supported yet")
     if isinstance(node, (gast.For, gast.While)) and node.orelse:
         kind = "for" if isinstance(node, gast.For) else "while"
         _refuse(parsed, node, f"'{kind} ... else' is not supported; use a flag variable")
-    if isinstance(node, gast.Call) and node.keywords:
-        _refuse(parsed, node.keywords[0].value, "keyword arguments in calls are not supported")
+    if isinstance(node, gast.Call):
+        for keyword in node.keywords:
+            if keyword.arg != "axis":
+                _refuse(parsed, keyword.value, "keyword arguments in calls are not supported "
+                        "(except axis= of reductions)")
     if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
         targets = node.targets if isinstance(node, gast.Assign) else [node.target]
         for target in targets:

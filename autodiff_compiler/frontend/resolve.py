@@ -25,7 +25,8 @@ _FUNCTION_PRIMS = {
     math.log1p: "log1p", np.log1p: "log1p", math.log2: "log2", np.log2: "log2",
     math.log10: "log10", np.log10: "log10", math.sqrt: "sqrt", np.sqrt: "sqrt",
     math.hypot: "hypot", np.hypot: "hypot", math.fabs: "fabs", np.fabs: "fabs",
-    np.abs: "abs", np.sign: "sign", math.pow: "fpow", np.power: "pow",
+    np.abs: "abs", np.absolute: "abs", np.sign: "sign", math.pow: "fpow", np.power: "pow",
+    np.square: "square",
     np.minimum: "min2", np.maximum: "max2",
 }
 if hasattr(np, "asin"):  # NumPy 2 array-API aliases
@@ -38,6 +39,9 @@ _CREATORS = {
     np.zeros_like: "zeros_like", np.ones_like: "ones_like", np.empty_like: "empty_like",
     np.full_like: "full_like", np.copy: "copy",
 }
+
+_ARRAY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.dot: "dot", np.matmul: "dot",
+                    np.outer: "outer", np.transpose: "transpose"}
 
 _BUILTINS = {
     builtins.range: "range", builtins.len: "len", builtins.abs: "abs", builtins.min: "min",
@@ -85,6 +89,8 @@ def classify(obj, name: str) -> Resolved:
             return Resolved("prim", _FUNCTION_PRIMS[obj], name)
         if obj in _CREATORS:
             return Resolved("creator", _CREATORS[obj], name)
+        if obj in _ARRAY_FUNCTIONS:
+            return Resolved("array_function", _ARRAY_FUNCTIONS[obj], name)
     except TypeError:  # unhashable
         pass
     if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf" and obj.ndim > 0:

@@ -60,20 +60,40 @@ defprim("and_", infer=_boolean, emit=lambda op, a: ast.BoolOp(ast.And(), list(a)
         differentiable=False, cheap=True)
 defprim("not_", infer=_boolean, emit=lambda op, a: ast.UnaryOp(ast.Not(), a[0]),
         differentiable=False, cheap=True)
-defprim("cast_float", infer=lambda t, **_: [Type("float", t.ndim)],
-        emit=lambda op, a: call("float", a), cheap=True, spec={"arity": 1})
+def _emit_cast_float(op, args):
+    if op.operands[0].type.is_array:
+        return ast.Call(ast.Attribute(args[0], "astype", ast.Load()),
+                        [ast.parse("np.float64", mode="eval").body], [])
+    return call("float", args)
+
+
+defprim("cast_float", infer=lambda t, **_: [Type("float", t.ndim)], emit=_emit_cast_float,
+        cheap=True, spec={"arity": 1})
 defprim("cast_int", infer=lambda t, **_: [I64], emit=lambda op, a: call("int", a),
         differentiable=False, cheap=True)
 defprim("cast_bool", infer=lambda t, **_: [BOOL], emit=lambda op, a: call("bool", a),
         differentiable=False, cheap=True)
-defprim("min2", infer=_promoted, emit=lambda op, a: call("min", a), cheap=True,
+def _scalar_or_array(scalar_name: str, array_name: str):
+    def emit(op, args):
+        arrays = any(v.type.is_array for v in op.operands)
+        return call(array_name if arrays else scalar_name, args)
+
+    return emit
+
+
+defprim("min2", infer=_promoted, emit=_scalar_or_array("min", "np.minimum"), cheap=True,
         spec={"arity": 2, "kinks": True})
-defprim("max2", infer=_promoted, emit=lambda op, a: call("max", a), cheap=True,
+defprim("max2", infer=_promoted, emit=_scalar_or_array("max", "np.maximum"), cheap=True,
         spec={"arity": 2, "kinks": True})
-defprim("abs", infer=_promoted, emit=lambda op, a: call("abs", a), cheap=True,
+defprim("abs", infer=_promoted, emit=_scalar_or_array("abs", "np.abs"), cheap=True,
         spec={"arity": 1, "kinks": True})
-defprim("select", infer=lambda c, a, b, **_: [promote(a, b)],
-        emit=lambda op, a: ast.IfExp(a[0], a[1], a[2]), cheap=True)
+def _emit_select(op, args):
+    if any(v.type.is_array for v in op.operands):
+        return call("np.where", args)
+    return ast.IfExp(args[0], args[1], args[2])
+
+
+defprim("select", infer=lambda c, a, b, **_: [promote(c, a, b)], emit=_emit_select, cheap=True)
 def _emit_trip_count(op, args):
     lb, _, step = op.operands
     if getattr(step, "value", None) == 1:

@@ -36,6 +36,7 @@ _FUNCTIONS = {
     "hypot": ("math.hypot", "np.hypot", 2, (0.2, 3)),
     "fabs": ("math.fabs", "np.abs", 1, (0.2, 3)),
     "sign": (None, "np.sign", 1, (-3, 3)),
+    "square": (None, "np.square", 1, (-3, 3)),
 }
 
 
@@ -155,6 +156,11 @@ def _sqrt(b, op, g, x):
 @_rule("fabs")
 def _fabs(b, op, g, x):
     return b.mul(g, b("sign", x))
+
+
+@_rule("square")
+def _square(b, op, g, x):
+    return b.mul(g, b.mul(const(2.0), x))
 
 
 @defvjp("sign")

@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from autodiff_compiler import runtime as rt
+
 
 def branch_grad(x, y):
     # line 31: if x > y:

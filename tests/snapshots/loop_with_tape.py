@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from autodiff_compiler import runtime as rt
+
 
 def loop_with_tape_grad(x, n):
     # line 40: for i in range(n):

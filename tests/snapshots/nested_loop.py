@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from autodiff_compiler import runtime as rt
+
 
 def nested_loop_grad(A, x):
     # line 47: for i in range(A.shape[0]):

@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from autodiff_compiler import runtime as rt
+
 
 def recurrence_grad(r, x0, n):
     # line 55: for _ in range(n):

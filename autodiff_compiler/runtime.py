@@ -1,0 +1,59 @@
+"""Helpers that generated code calls: small loops compiled by Numba.
+
+Numba's own np.dot needs SciPy's BLAS; these keep the dependency list to NumPy, gast and
+Numba. They are Numba dispatchers, callable from the interpreter too (jit=False runs them
+compiled as well; they are cached on disk after the first use).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def dot11(a, b):
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+@numba.njit(cache=True)
+def dot21(a, b):
+    out = np.zeros(a.shape[0])
+    for i in range(a.shape[0]):
+        total = 0.0
+        for j in range(a.shape[1]):
+            total += a[i, j] * b[j]
+        out[i] = total
+    return out
+
+
+@numba.njit(cache=True)
+def dot12(a, b):
+    out = np.zeros(b.shape[1])
+    for i in range(b.shape[0]):
+        for j in range(b.shape[1]):
+            out[j] += a[i] * b[i, j]
+    return out
+
+
+@numba.njit(cache=True)
+def dot22(a, b):
+    out = np.zeros((a.shape[0], b.shape[1]))
+    for i in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            aik = a[i, k]
+            for j in range(b.shape[1]):
+                out[i, j] += aik * b[k, j]
+    return out
+
+
+@numba.njit(cache=True)
+def outer(a, b):
+    out = np.empty((a.shape[0], b.shape[0]))
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            out[i, j] = a[i] * b[j]
+    return out

@@ -1,0 +1,1 @@
+"""Example programs differentiated with autodiff_compiler (importable from the repo root)."""
