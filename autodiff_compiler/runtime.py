@@ -57,3 +57,12 @@ def outer(a, b):
         for j in range(b.shape[0]):
             out[i, j] = a[i] * b[j]
     return out
+
+
+@numba.njit(cache=True)
+def grow(tape, needed):
+    """A copy of `tape` with room for at least `needed` entries (at least twice as long)."""
+    size = max(2 * tape.shape[0], needed)
+    out = np.empty((size,) + tape.shape[1:], dtype=tape.dtype)
+    out[:tape.shape[0]] = tape
+    return out

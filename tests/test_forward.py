@@ -27,7 +27,16 @@ from corpus import CORPUS
 from regressions import CASES as REGRESSIONS
 from test_arrays_and_calls import CASES as ARRAY_CASES
 
-from autodiff_compiler import UnsupportedOperationError, grad, hessian, hvp, jacfwd, jacrev, jvp, vjp
+from autodiff_compiler import (
+    UnsupportedOperationError,
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacrev,
+    jvp,
+    vjp,
+)
 
 DOT_RTOL = 1e-10      # adjoint identity: forward against reverse, rounding only
 FD_RTOL = 1e-7        # against fourth-order central differences
@@ -155,7 +164,9 @@ UNSUPPORTED = {
     "hessian": {"arrays-full_active", "arrays-full_scalar", "arrays-like_creators",
                 # forward over reverse: "an array whose tangent is zero on one path only"
                 "regression-named_element_recurrence"},
-    "hvp": {"regression-named_element_recurrence"},
+    "hvp": {"regression-named_element_recurrence",
+            # forward over reverse: the adjoint of the fill value ('sum_all') has no jvp rule
+            "arrays-full_active", "arrays-full_scalar", "arrays-like_creators"},
 }
 
 
@@ -721,7 +732,80 @@ def test_forward_grad_on_larger_functions(name, fn, args, argnums):
 
 
 # --------------------------------------------------------------------------------------------
-# 5. Numba-compiled against CPython
+# 5. Small shapes that isolate one mechanism each (the smallest failing form of a pattern)
+# --------------------------------------------------------------------------------------------
+
+
+def swap_first_two(x):
+    # an array element read into a name, then that element overwritten while the name lives
+    y = x.copy()
+    t = y[0]
+    y[0] = y[1]
+    y[1] = t
+    return y[0] * 2.0 + y[1]
+
+
+def read_then_overwrite(x):
+    a = x[0]
+    x[0] = 3.0 * a
+    return a * x[0]
+
+
+def copy_then_write(x, y0):
+    # y is a copy of an argument that is not differentiated, made active by element writes
+    y = y0.copy()
+    for i in range(len(y)):
+        y[i] = y[i] * x
+    return y[0] + y[1]
+
+
+def sin_chain(x):
+    # a loop-carried float that reverse mode tapes
+    s = 0.0
+    for i in range(len(x)):
+        s = math.sin(s + x[i])
+    return s
+
+
+@pytest.mark.parametrize("fn, expected", [(swap_first_two, [1.0, 2.0]),
+                                          (read_then_overwrite, [12.0, 0.0])],
+                         ids=["swap_first_two", "read_then_overwrite"])
+def test_vector_tangent_of_an_element_read_survives_a_later_write(fn, expected):
+    x = np.array([2.0, 5.0])
+    np.testing.assert_allclose(grad(fn, jit=False)(x.copy()), expected, rtol=1e-15)
+    np.testing.assert_allclose(jvp(fn, (x.copy(),), (np.eye(2)[0],), jit=False)[1],
+                               expected[0], rtol=1e-15)
+    np.testing.assert_allclose(jacfwd(fn, jit=False)(x.copy()), expected, rtol=1e-15)
+    np.testing.assert_allclose(grad(fn, mode="forward", jit=False)(x.copy()), expected,
+                               rtol=1e-15)
+
+
+def test_forward_mode_through_a_copy_of_an_undifferentiated_argument():
+    y0 = np.array([2.0, 3.0])
+    assert grad(copy_then_write, jit=False)(1.5, y0) == 5.0
+    assert jacrev(copy_then_write, jit=False)(1.5, y0) == 5.0
+    assert jacfwd(copy_then_write, jit=False)(1.5, y0) == 5.0
+    assert grad(copy_then_write, mode="forward", jit=False)(1.5, y0) == 5.0
+
+
+def test_hessian_through_a_taped_loop_carried_value():
+    x = np.array([0.3, -0.2, 0.5])
+    h = hessian(sin_chain, jit=False)(x)
+    columns = [hvp(sin_chain, (x,), (e,), jit=False)[0] for e in np.eye(3)]
+    np.testing.assert_allclose(h, np.array(columns).T, rtol=1e-12, atol=1e-14)
+
+
+def test_vjp_of_a_function_that_writes_its_argument():
+    # the pullback differentiates at the values passed in, and leaves them untouched
+    x = np.array([2.0, 5.0])
+    value, pullback = vjp(read_then_overwrite, x, jit=False)
+    assert value == 12.0
+    np.testing.assert_array_equal(x, [2.0, 5.0])
+    np.testing.assert_allclose(pullback(1.0)[0], [12.0, 0.0], rtol=1e-15)
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Numba-compiled against CPython
 # --------------------------------------------------------------------------------------------
 
 

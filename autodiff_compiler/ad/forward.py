@@ -242,7 +242,9 @@ class ForwardTransform:
     def op_tape_grow(self, op: Op, b: Builder) -> None:
         tapes = op.attrs["tapes"]
         dots = [self.storage_dots[t] for t in tapes if t in self.storage_dots]
-        b.append(Op(op.prim, [], [], [], dict(op.attrs, tapes=tapes + dots), op.loc))
+        b.append(Op(op.prim, op.operands, [], [], dict(op.attrs, tapes=tapes + dots), op.loc))
+
+    op_tape_reserve = op_tape_grow
 
     def _refuse(self, op: Op, b: Builder) -> None:
         if self.storage_active(op, "name"):

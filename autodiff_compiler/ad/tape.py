@@ -32,6 +32,7 @@ class RegionInfo:
     parent: Region | None  # region holding the owner op
     once: bool
     outer_loop: Op | None = None  # outermost loop enclosing the region (its parent is once)
+    nearest_loop: Op | None = None  # innermost loop enclosing the region
     loops_deep: int = 0
     counter: str | None = None
     taped: list[Value] = field(default_factory=list)  # values pushed, in definition order
@@ -70,6 +71,7 @@ class TapePlan:
                     is_loop = op.prim.name in ("for", "while")
                     info = RegionInfo(sub, op, region, parent.once and not is_loop)
                     info.outer_loop = parent.outer_loop or (op if is_loop else None)
+                    info.nearest_loop = op if is_loop else parent.nearest_loop
                     info.loops_deep = parent.loops_deep + is_loop
                     self.info[id(sub)] = info
                     todo.append(sub)
@@ -123,11 +125,8 @@ class TapePlan:
         info = self.info[id(region)]
         ops: list[Op] = []
         taped = {id(v) for v in info.taped} if record else set()
-        if record and info.taped and (info.loops_deep > 1
-                                      or info.outer_loop.prim.name == "while"):
-            attrs = {"tapes": [self.tape_names[id(v)] for v in info.taped],
-                     "counter": info.counter}
-            ops.append(_tape_op("tape_grow", [], attrs, None))
+        if record and self._growable(info) and info.nearest_loop.prim.name == "while":
+            ops.append(_tape_op("tape_grow", [], self._tape_set(info), None))
         ops.extend(self._push(v, info) for v in region.args if id(v) in taped)
         for op in region.ops:
             if op.prim.name == "return":
@@ -137,6 +136,8 @@ class TapePlan:
                 if checkpoint is not None:
                     ops.extend(checkpoint.setup)
                 ops.extend(self._allocate(op, checkpoint))
+            if record and op.prim.name == "for" and not info.once:
+                ops.extend(self._reserve(op))
             if op.prim.name == "yield" and record and info.counter is not None and info.taped:
                 ops.append(_tape_op("counter_advance", [], {"counter": info.counter}, None))
             inner_record = record and checkpoint is None
@@ -157,6 +158,27 @@ class TapePlan:
             ops.append(Op(op.prim, operands, results, regions, op.attrs, op.loc))
             ops.extend(self._push(r, info) for r in results if id(r) in taped)
         return ops
+
+    @staticmethod
+    def _growable(info: RegionInfo) -> bool:
+        """Tapes sized at the outer loop may be too small: nested, or under a while."""
+        return bool(info.taped) and (info.loops_deep > 1
+                                     or info.outer_loop.prim.name == "while")
+
+    def _tape_set(self, info: RegionInfo) -> dict:
+        return {"tapes": [self.tape_names[id(v)] for v in info.taped], "counter": info.counter}
+
+    def _reserve(self, loop: Op) -> list[Op]:
+        """Before a nested counted loop: room on the tapes of the regions it runs (their
+        pushes then need no check)."""
+        infos = [i for i in self.info.values() if i.nearest_loop is loop and self._growable(i)]
+        if not infos:
+            return []
+        region = Region()
+        count = Builder(region, loop.loc)("trip_count", *loop.operands[:3], hint="n_inner")
+        for info in infos:
+            region.ops.append(_tape_op("tape_reserve", [count], self._tape_set(info), loop.loc))
+        return region.ops
 
     def _push(self, value: Value, info: RegionInfo) -> Op:
         attrs = {"tape": self.tape_names[id(value)], "counter": info.counter}

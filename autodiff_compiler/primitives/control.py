@@ -44,10 +44,12 @@ def _emit_push(op, args):
 
 
 def _emit_grow(op, args):
-    """Double every tape of a region when its counter reaches their length."""
+    """Grow every tape of a region when the next entries (one, or the operand's count) would
+    not fit: checked once per region run (grow) or once before an inner loop (reserve)."""
     tapes, counter = op.attrs["tapes"], op.attrs["counter"]
-    lines = [f"if {counter} == {tapes[0]}.shape[0]:"]
-    lines += [f"    {t} = np.concatenate(({t}, np.empty_like({t})))" for t in tapes]
+    needed = f"{counter} + {ast.unparse(args[0])}" if args else f"{counter} + 1"
+    lines = [f"if {needed} > {tapes[0]}.shape[0]:"]
+    lines += [f"    {t} = rt.grow({t}, {needed})" for t in tapes]
     return ast.parse("\n".join(lines)).body[0]
 
 
@@ -65,6 +67,7 @@ defprim("comment", infer=_no_results, pure=False, statement=True)
 defprim("tape_alloc", infer=_no_results, emit=_emit_alloc, pure=False, statement=True)
 defprim("tape_push", infer=_no_results, emit=_emit_push, pure=False, statement=True)
 defprim("tape_grow", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
+defprim("tape_reserve", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
 defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False)
 defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
 defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)

@@ -212,12 +212,18 @@ class BAJacobian:
             self.cotangents.append(cot)
         self.block_grad = grad(ba_block_vjp, argnums=(0, 1, 2), jit=jit)
         self.weight_grad = grad(ba_weight_error_sum, jit=jit)
+        self._gathered = None
 
-    def blocks(self, cams, points, weights) -> np.ndarray:
+    def blocks(self, cams, points, weights, out=None) -> np.ndarray:
         """(p, 2, 15) blocks d reproj_err[j] / d (camera, point, weight of observation j)."""
         inp = self.inp
-        obs_cams, obs_points = cams[inp.obs[:, 0]], points[inp.obs[:, 1]]
-        out = np.empty((weights.shape[0], 2, BLOCK))
+        p = weights.shape[0]
+        if self._gathered is None:
+            self._gathered = (np.empty((p, N_CAM)), np.empty((p, 3)))
+        obs_cams, obs_points = self._gathered
+        np.take(cams, inp.obs[:, 0], axis=0, out=obs_cams)
+        np.take(points, inp.obs[:, 1], axis=0, out=obs_points)
+        out = np.empty((p, 2, BLOCK)) if out is None else out
         for r, cot in enumerate(self.cotangents):
             g_cam, g_pt, g_w = self.block_grad(obs_cams, obs_points, weights, inp.features, cot)
             out[:, r, :N_CAM] = g_cam
@@ -225,12 +231,17 @@ class BAJacobian:
             out[:, r, N_CAM + 3] = g_w
         return out
 
-    def __call__(self, cams=None, points=None, weights=None) -> np.ndarray:
+    def __call__(self, cams=None, points=None, weights=None, out=None) -> np.ndarray:
+        """The COO values, written into `out` (a buffer of len(self.rows)) when given."""
         inp = self.inp
         cams = inp.cams if cams is None else cams
         points = inp.points if points is None else points
         weights = inp.weights if weights is None else weights
-        return coo_values(self.blocks(cams, points, weights), self.weight_grad(weights))
+        p = weights.shape[0]
+        out = np.empty(self.rows.shape[0]) if out is None else out
+        self.blocks(cams, points, weights, out=out[:2 * BLOCK * p].reshape(p, 2, BLOCK))
+        out[2 * BLOCK * p:] = self.weight_grad(weights)
+        return out
 
 
 def blocks_by_jacrev(inp, jit: bool = False) -> np.ndarray:
