@@ -6,7 +6,7 @@ and emits it as new Python source that Numba compiles.
 
 __version__ = "0.1.0"
 
-from .api import GradFunction, grad, value_and_grad, vjp
+from .api import GradFunction, grad, value_and_grad
 from .backend.cache import set_cache_dir
 from .errors import (
     AutodiffSyntaxError,
@@ -15,7 +15,7 @@ from .errors import (
     UnsupportedOperationError,
 )
 from .gradcheck import check_grad, numerical_grad
-from .jacobians import hessian, hvp, jacfwd, jacrev, jvp
+from .jacobians import hessian, hvp, jacfwd, jacrev, jvp, vjp
 
 __all__ = [
     "AutodiffSyntaxError",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import weakref
 
 import numpy as np
 
@@ -173,43 +172,3 @@ grad.__name__ = "grad"
 value_and_grad = _decorator(with_value=True)
 value_and_grad.__doc__ = """Like grad, but returns (f(*args), gradient)."""
 value_and_grad.__name__ = "value_and_grad"
-
-
-_VJP_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def vjp(f, *primals, jit=True):
-    """(f(*primals), pullback), as jax.vjp: pullback(cotangent) returns one cotangent per
-    primal (None for int and bool arguments). The cotangent has the structure of f's output
-    (a float, an array of its shape, or a tuple of those). The pullback runs the forward
-    sweep again: nothing is kept between calls."""
-    fn = getattr(f, "__autodiff_wrapped__", None) or f
-    if fn not in _VJP_FUNCTIONS:
-        _VJP_FUNCTIONS[fn] = GradFunction(fn, 0, jit)
-    transformed = _VJP_FUNCTIONS[fn]
-    values, types = transformed._prepare(primals, {}, argnums=())
-    argnums = [k for k, t in enumerate(types) if t.is_float]
-    artifact = transformed._artifact(types, argnums, "vjp")
-    outputs = artifact.primal.body.ops[-1].operands
-    value = transformed.fn(*primals)
-
-    def pullback(cotangent):
-        seeds = list(cotangent) if isinstance(value, tuple) else [cotangent]
-        if len(seeds) != len(outputs):
-            raise GradientInputError(f"the cotangent must have the structure of the output: "
-                                     f"{len(outputs)} value(s), got {len(seeds)}")
-        seeds = [_cotangent(s, out, k) for k, (s, out) in enumerate(zip(seeds, outputs))]
-        results = artifact.compiled(*values, *seeds)[len(outputs):]
-        grads = iter(_output(g) for g in results)
-        return tuple(next(grads) if k in argnums else None for k in range(len(values)))
-
-    return value, pullback
-
-
-def _cotangent(seed, out, k: int):
-    if out.type.is_array:
-        seed = np.asarray(seed, dtype=np.float64)
-        if seed.ndim != out.type.ndim:
-            raise GradientInputError(f"cotangent {k} must be a {out.type.ndim}-d array")
-        return seed
-    return float(seed)

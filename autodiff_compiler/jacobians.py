@@ -196,3 +196,28 @@ def hvp(f, primals, tangents, *, jit=True):
     results = artifact.compiled(*values, *dots)
     products = iter(_output(v) for v in results[2 + len(wrt):])
     return tuple(next(products) if k in wrt else None for k in range(len(values)))
+
+
+def vjp(f, *primals, jit=True):
+    """(f(*primals), pullback), as jax.vjp: pullback(cotangent) returns one cotangent per
+    primal (None for int and bool arguments). The cotangent has the structure of f's output
+    (a float, an array of its shape, or a tuple of those). The pullback runs the forward
+    sweep again: nothing is kept between calls."""
+    spec = specializer(f, jit)
+    values, types = spec._prepare(primals, {}, argnums=())
+    argnums = [k for k, t in enumerate(types) if t.is_float]
+    outputs = _outputs(spec, values, types, argnums)
+    artifact = spec._artifact(types, argnums, "vjp")
+    single = len(outputs) == 1
+
+    def pullback(cotangent):
+        seeds = [cotangent] if single else list(cotangent)
+        if len(seeds) != len(outputs):
+            raise GradientInputError(f"the cotangent must have the structure of the output: "
+                                     f"{len(outputs)} value(s), got {len(seeds)}")
+        seeds = [_tangent(s, out, k) for k, (s, out) in enumerate(zip(seeds, outputs))]
+        results = artifact.compiled(*values, *seeds)[len(outputs):]
+        grads = iter(_output(g) for g in results)
+        return tuple(next(grads) if k in argnums else None for k in range(len(values)))
+
+    return _structure(outputs, single), pullback

@@ -176,13 +176,17 @@ class ForwardTransform:
         array = op.operands[0]
         if self.active(op.results[0]) and self.dot(array) is not None:
             self.dots[id(op.results[0])] = b("getitem", self.dot(array), *op.operands[1:],
+                                             attrs={"copy": self.vector},
                                              hint=op.results[0].hint + "_dot")
 
     def _write(self, op: Op, b: Builder) -> None:
         """setitem / index_add / array_add: the same write on the tangents."""
         b.append(op)
         target = op.operands[0]
-        if self.active(target) and self.dot(target) is not None:
+        if self.active(target) and self.dot(target) is None:
+            raise UnsupportedOperationError("forward mode: a write makes an array active that "
+                                            "has no tangent storage", op.loc)
+        if self.active(target):
             value = self.dot_or_zero(b, op.operands[-1])
             b.op(op.prim.name, self.dot(target), *op.operands[1:-1], value, attrs=op.attrs,
                  result_types=[])
@@ -200,10 +204,14 @@ class ForwardTransform:
 
     def op_copy(self, op: Op, b: Builder) -> None:
         b.append(op)
-        source = op.operands[0]
-        if self.active(op.results[0]) and self.dot(source) is not None:
-            self.dots[id(op.results[0])] = b.op("copy", self.dot(source),
-                                                hint=op.results[0].hint + "_dot").result
+        source, result = op.operands[0], op.results[0]
+        if not self.active(result):
+            return
+        hint = result.hint + "_dot"
+        if self.dot(source) is not None:
+            self.dots[id(result)] = b.op("copy", self.dot(source), hint=hint).result
+        else:  # a copy of a constant, made active by later writes
+            self.dots[id(result)] = self.zeros_shaped_like(b, source, hint)
 
     def op_full(self, op: Op, b: Builder) -> None:
         b.append(op)

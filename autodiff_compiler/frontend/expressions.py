@@ -168,6 +168,8 @@ class ExpressionLowering:
             return self.b("not_", self.condition(node.operand))
         operand = self.value(node.operand)
         if isinstance(node.op, gast.USub):
+            if isinstance(operand, Const) and operand.type.kind != "bool":
+                return const(-operand.value, operand.type)
             return self.b("neg", operand)
         if isinstance(node.op, gast.UAdd):
             return operand

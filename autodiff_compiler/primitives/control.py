@@ -32,8 +32,10 @@ def _tape_slot(op) -> ast.Subscript:
 
 
 def _emit_alloc(op, args):
+    """tape = np.empty(capacity) (a second operand: rows of that many directions)."""
     dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
-    value = ast.Call(ast.parse("np.empty", mode="eval").body, [args[0]], [ast.keyword("dtype", dtype)])
+    shape = args[0] if len(args) == 1 else ast.Tuple(list(args), ast.Load())
+    value = ast.Call(ast.parse("np.empty", mode="eval").body, [shape], [ast.keyword("dtype", dtype)])
     return ast.Assign([_name(op.attrs["tape"], ast.Store)], value)
 
 

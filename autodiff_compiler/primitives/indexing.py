@@ -32,7 +32,16 @@ def _getitem_type(array: Type, *indices: Type, **_) -> list[Type]:
     return [Type(array.kind, array.ndim - len(indices))]
 
 
-defprim("getitem", infer=_getitem_type, emit=lambda op, a: _subscript(a[0], a[1:]), cheap=True)
+def _emit_getitem(op, args):
+    """x[i, j]; a row read of a tangent array is copied (attr copy), not a view that a later
+    write into the array would change."""
+    read = _subscript(args[0], args[1:])
+    if op.attrs.get("copy") and op.results[0].type.is_array:
+        return ast.Call(ast.Attribute(read, "copy", ast.Load()), [], [])
+    return read
+
+
+defprim("getitem", infer=_getitem_type, emit=_emit_getitem, cheap=True)
 defprim("len", infer=lambda t, **_: [I64], emit=lambda op, a: call("len", a),
         differentiable=False, cheap=True)
 defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, cheap=True,

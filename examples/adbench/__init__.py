@@ -11,8 +11,9 @@ the data directory `data_dir()` (../shared/data/adbench relative to the reposito
 from __future__ import annotations
 
 import os
-import numpy as np
 from pathlib import Path
+
+import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,10 @@ Loop-level functions (what autodiff_compiler differentiates):
   and point of each observation gathered into per-observation rows; observations are then
   independent, so one seeded adjoint sweep with cotangent e_r on row r of every observation
   gives row r of every 2 x 15 block at once (`ba_block_vjp` is that sweep written as a scalar
-  function, differentiated with grad).
+  function, differentiated with grad; `BAJacobian` drives it, `blocks_by_vjp` does the same
+  with autodiff_compiler.vjp);
+* `ba_weight_error_sum(w)` - sum_j (1 - w[j]^2), whose gradient is the weight errors'
+  (diagonal) Jacobian.
 `ba_residuals_numpy` is an independent vectorised implementation to check values.
 """
 
