@@ -152,7 +152,16 @@ class GradFunction:
 
 
 def _decorator(with_value: bool):
-    def transform(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse"):
+    def transform(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
+                  target="cpu"):
+        if target not in ("cpu", "cuda"):
+            raise GradientInputError("target must be 'cpu' or 'cuda'")
+        if target == "cuda":
+            if with_value or fn is None:
+                raise GradientInputError("target='cuda' is supported by grad(f, argnums) only")
+            from .kernels import device_grad
+
+            return device_grad(fn, argnums)
         if fn is None:
             return lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode)
         if isinstance(fn, (int, tuple, list)):
@@ -167,7 +176,8 @@ grad.__doc__ = """Gradient of a scalar function: grad(f, argnums=0, *, jit=True)
 
 Usable as @grad, @grad(argnums=(0, 1)) or grad(f, argnums=1). checkpoint=K (or "sqrt")
 stores the state of long top-level loops every K steps instead of taping every step.
-mode="forward" computes the gradient with vector tangents instead (cheaper for few inputs)."""
+mode="forward" computes the gradient with vector tangents instead (cheaper for few inputs).
+target="cuda" returns a numba.cuda device function computing the gradient (kernels.py)."""
 grad.__name__ = "grad"
 value_and_grad = _decorator(with_value=True)
 value_and_grad.__doc__ = """Like grad, but returns (f(*args), gradient)."""

@@ -26,6 +26,10 @@ implementation (relative 1e-12), and a few random entries (BA: whole blocks of a
 observations) against fourth-order central differences of the Numba primal (relative 1e-6
 per entry, entries below 1e-4 of the largest compared at that scale).
 
+`--keep-freed-memory` (diagnostic) raises glibc's mmap/trim thresholds first, so the tapes that
+every derivative call allocates reuse pages instead of faulting in fresh ones; the difference
+to a plain run is the page-fault cost of those allocations.
+
 Times are medians over repeated calls after warm-up (benchmarks.spine.blocked_medians: blocks
 of consecutive calls, candidates taking turns in rounds). Exit status 1 means a wrong
 derivative or a crash; a missed performance target only prints MISS.
@@ -267,11 +271,31 @@ def run_all(root, repeats, warmup, rounds, quick) -> int:
     return failures
 
 
+def keep_freed_memory() -> str:
+    """Raise glibc's mmap and trim thresholds: large blocks (tapes, gradients) then come from
+    the heap and stay there when freed, so repeated calls reuse pages instead of faulting in
+    fresh ones. Applies to every candidate alike."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        ok = libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024) == 1
+        ok = libc.mallopt(m_trim_threshold, 2 ** 30) == 1 and ok
+    except (OSError, AttributeError) as exc:
+        return f"unavailable ({exc})"
+    return "on" if ok else "mallopt refused"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.adbench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and checks")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per candidate")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="diagnostic: glibc mallopt so that freed memory stays in the "
+                             "process (no fresh pages for the tapes of every call)")
     parser.add_argument("--cache-dir", default=None,
                         help="directory for generated modules (default: a fresh temp dir)")
     opts = parser.parse_args(argv)
@@ -279,6 +303,8 @@ def main(argv=None) -> int:
     warmup = 1
     rounds = 2 if opts.quick else 4
     started = time.perf_counter()
+    if opts.keep_freed_memory:
+        print(f"keep freed memory (mallopt): {keep_freed_memory()}")
     root = data_dir()
     if not root.is_dir():
         print(f"SKIP: ADBench data directory {root} not found (set ADBENCH_DATA)")

@@ -1,8 +1,13 @@
-"""Shared test setup: generated modules go to a per-session temporary cache directory."""
+"""Shared test setup: generated modules go to a per-session temporary cache directory, and
+CUDA code runs on Numba's CUDA simulator (set before anything imports numba)."""
 
-import pytest
+import os
 
-import autodiff_compiler
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+import pytest  # noqa: E402
+
+import autodiff_compiler  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

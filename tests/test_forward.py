@@ -1,19 +1,25 @@
 """Forward mode and Jacobians: jvp, vjp, jacfwd, jacrev, hessian, hvp, grad(mode="forward").
 
-* The dot-product test (the adjoint identity) on every function of the corpus and of the
-  control-flow regressions: for random v (a tangent of every float argument) and w (a
-  cotangent of the output), <jvp(x; v), w> == <v, vjp(x; w)> to 1e-10 relative. It checks
-  forward mode against reverse mode exactly, with no finite-difference error.
-* jvp against a fourth-order central difference of f along v (differentiated args only).
+On every function of tests/corpus.py, tests/regressions.py and the array-writing cases of
+tests/test_arrays_and_calls.py:
+* the dot-product test (the adjoint identity): for random v (a tangent of every float
+  argument) and w (a cotangent of the output), <jvp(x; v), w> == <v, vjp(x; w)> to 1e-10
+  relative: forward mode against reverse mode, with no finite-difference error;
+* jvp against a fourth-order central difference of f along v (differentiated args only);
+* grad(mode="forward") == grad() (reverse);
+* hvp against central differences of the reverse gradient along v, and hessian @ v == hvp
+  with a symmetric hessian (all float arguments).
+Besides:
 * jacfwd == jacrev == the central-difference Jacobian on functions R^n -> R^m (n, m from 1
-  to 50; array outputs written in loops, 2-D outputs, tuple outputs, several argnums).
+  to 50; array outputs written in loops, 2-D outputs, tuple outputs, several argnums);
 * hessian (forward over reverse) against the central-difference Jacobian of the reverse-mode
-  gradient, and symmetric; hvp == hessian @ v and hvp against central differences of the
-  gradient along v.
-* grad(mode="forward") == grad() (reverse).
+  gradient, and symmetric, on Rosenbrock (n = 100), a Gaussian-mixture log-sum-exp objective
+  and an RK4 integrator loss; hvp == hessian @ v there;
+* the smallest shapes of patterns that once went wrong in forward mode.
 
-Everything runs the generated source in CPython (jit=False) except the tests marked numba,
-which compile with Numba and compare with CPython.
+Operations a mode rejects with UnsupportedOperationError by design are strict xfails (see
+UNSUPPORTED). Everything runs the generated source in CPython (jit=False) except the tests
+marked numba, which compile with Numba and compare with CPython.
 """
 
 from __future__ import annotations

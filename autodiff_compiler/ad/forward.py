@@ -27,11 +27,11 @@ _STRUCTURAL = {"if", "for", "while", "yield", "return"}
 
 
 class ForwardTransform:
-    def __init__(self, fn: Function, wrt: list[int], vector: bool):
+    def __init__(self, fn: Function, wrt: list[int], vector: bool, outputs=()):
         self.fn = fn
         self.wrt = wrt
         self.vector = vector
-        self.activity = analyze(fn, wrt)
+        self.activity = analyze(fn, wrt, outputs)
         self.dots: dict[int, Value] = {}
         self.storage = Namer(_storage_names(fn))
         self.storage_dots: dict[str, str] = {}
@@ -68,9 +68,11 @@ class ForwardTransform:
         return self.activity.active("storage:" + op.attrs[key])
 
     # --- the transform ---------------------------------------------------------------------
-    def run(self, name: str) -> Function:
-        seeds = [Value(self.tangent_type(self.fn.params[k].type), self.fn.params[k].hint + "_dot")
-                 for k in self.wrt]
+    def run(self, name: str, outputs=()) -> Function:
+        """`outputs`: arrays the function writes whose tangents are passed in (kernels)."""
+        seeds = [Value(self.tangent_type(p.type), p.hint + "_dot")
+                 for p in [self.fn.params[k] for k in self.wrt] + list(outputs)]
+        self.dots.update((id(p), d) for p, d in zip(outputs, seeds[len(self.wrt):]))
         body = Region(self.fn.params + seeds)
         b = Builder(body, None, fold=True)
         if self.vector:
@@ -279,3 +281,10 @@ def forward_mode(fn: Function, wrt: list[int], vector: bool = False,
     (with a trailing axis of k directions when `vector`); returns (outputs..., tangents...)."""
     return ForwardTransform(fn, wrt, vector).run(name or fn.name + "_jvp")
 
+
+
+def kernel_tangent(fn: Function, wrt: list[int], outputs, name: str | None = None) -> Function:
+    """The tangent kernel: the kernel's arguments, the tangents of the `wrt` arrays, then the
+    arrays receiving the tangents of its outputs."""
+    transform = ForwardTransform(fn, wrt, vector=False, outputs=outputs)
+    return transform.run(name or fn.name + "_tangent", outputs)

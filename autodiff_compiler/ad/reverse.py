@@ -44,17 +44,21 @@ class ReverseContext:
 
 
 class ReverseTransform:
-    def __init__(self, fn: Function, wrt: list[int], checkpoint=None):
+    def __init__(self, fn: Function, wrt: list[int], checkpoint=None, outputs=None):
         self.fn = fn
         self.wrt = wrt
         self.checkpoint = checkpoint
-        self.activity = analyze(fn, wrt)
+        self.kernel = outputs is not None
+        # a kernel's output arrays: their buffers are the (read-only) cotangents
+        self.outputs = {id(a) for a in outputs or ()}
+        self.activity = analyze(fn, wrt, outputs or ())
         self.plan = TapePlan(fn)
         self.contexts: dict[int, ReverseContext] = {}
         self.buffers: dict[int, Value] = {}
         self.producer = {id(r): op for op in walk_ops(fn.body) for r in op.results}
         self.written = {id(op.operands[0]) for op in walk_ops(fn.body)
                         if op.prim.name == "setitem"}
+        self.last_write, self.statement_of = _write_positions(fn)
 
     def active(self, v) -> bool:
         return self.activity.active(v)
@@ -88,7 +92,7 @@ class ReverseTransform:
         op = self.producer.get(id(v))
         if op is None or op.regions or not op.prim.pure or len(op.results) != 1:
             return math.inf
-        if op.prim.name == "getitem" and id(op.operands[0]) in self.written:
+        if op.prim.name == "getitem" and not self.read_is_final(op):
             return math.inf  # the element may have been overwritten since
         own = 1 if op.prim.cheap else TRANSCENDENTAL_COST
         return own + sum(self._serve_cost(o) for o in op.operands)
@@ -216,8 +220,8 @@ class ReverseTransform:
                 continue
             contribution = thunk()
             if isinstance(contribution, Scatter):
-                b.op("index_add", self.buffer(operand), *contribution.indices, contribution.g,
-                     result_types=[])
+                b.op(self.scatter_prim(contribution.indices), self.buffer(operand),
+                     *contribution.indices, contribution.g, result_types=[])
             elif isinstance(contribution, WholeArray):
                 b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
             else:
@@ -228,6 +232,13 @@ class ReverseTransform:
         return (self.checkpoint is not None and op.prim.name == "for"
                 and self.plan.info[id(self.plan.op_region[id(op)])].once
                 and self.plan.tapes_under(op))
+
+    def read_is_final(self, read: Op) -> bool:
+        """Whether no write into the array can follow this element read (every write is in an
+        earlier top-level statement), so the reverse sweep may read the element again."""
+        array = id(read.operands[0])
+        return array not in self.written or \
+            self.statement_of[id(read)] > self.last_write[array]
 
     def touches_active_arrays(self, op: Op) -> bool:
         """Whether `op`'s regions read or write an active array (the reverse must run even
@@ -244,8 +255,18 @@ class ReverseTransform:
             return
         buffer = self.buffer(array)
         g = b.op("getitem", buffer, *indices, hint=value.hint + "_bar").result
-        b.op("setitem", buffer, *indices, const(0.0), result_types=[])
+        if id(array) not in self.outputs:  # a kernel's output cotangents are read-only
+            b.op("setitem", buffer, *indices, const(0.0), result_types=[])
         self.accumulate(b, adj, value, g)
+
+    def scatter_prim(self, indices) -> str:
+        """`index_add`, or in a kernel `atomic_add` unless the element is the thread's own
+        (indexed by its cuda.grid(1) index)."""
+        if not self.kernel:
+            return "index_add"
+        own = len(indices) == 1 and (producer := self.producer.get(id(indices[0]))) \
+            is not None and producer.prim.name == "grid" and producer.attrs["ndim"] == 1
+        return "index_add" if own else "atomic_add"
 
     def free_adjoints(self, op: Op) -> list[Value]:
         """Active scalars read inside `op`'s regions but defined outside it."""
@@ -386,12 +407,96 @@ def _prim(name):
     return get(name)
 
 
+def _write_positions(fn: Function):
+    """(array id -> index of the last top-level statement writing it, op id -> index of the
+    top-level statement containing the op)."""
+    last_write: dict[int, int] = {}
+    statement_of: dict[int, int] = {}
+    for index, top in enumerate(fn.body.ops):
+        for op in walk_ops(Region(ops=[top])):
+            statement_of[id(op)] = index
+            if op.prim.name == "setitem":
+                last_write[id(op.operands[0])] = index
+    return last_write, statement_of
+
+
 def _check_scalar_output(fn: Function) -> None:
     ret = fn.body.ops[-1]
     if len(ret.operands) != 1 or ret.operands[0].type != F64:
         raise UnsupportedOperationError(
             "grad needs a function that returns one float; use vjp or jacrev for other outputs",
             ret.loc)
+
+
+def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Function:
+    """The adjoint of a CUDA kernel written per thread: takes the kernel's arguments, then
+    the cotangents of the arrays it writes, then the adjoint arrays of `wrt` (accumulated
+    into, never cleared: the caller zeroes them). Refuses what it cannot do per thread."""
+    outputs = _kernel_outputs(fn, wrt)
+    transform = ReverseTransform(fn, wrt, outputs=outputs)
+    for k in wrt:
+        if not (fn.params[k].type.is_array and fn.params[k].type.is_float):
+            raise UnsupportedOperationError(f"kernels are differentiated w.r.t. float arrays; "
+                                            f"'{fn.params[k].hint}' is not one (pass a scalar "
+                                            "parameter in a 1-element array)")
+    b = Builder(Region(), None, fold=True, resolve=transform.resolve)
+    reverse = b.region
+    reverse.ops.append(Op(_prim("comment"), [], [], [], {"text": "reverse sweep"}, None))
+    extra = []
+    for array in outputs + [fn.params[k] for k in wrt]:
+        extra.append(Value(array.type, array.hint + "_bar"))
+        transform.buffers[id(array)] = extra[-1]
+    transform.reverse_ops(fn.body, b, {})
+    if transform.plan.tape_names:
+        raise UnsupportedOperationError("a loop in this kernel needs a tape, which a thread "
+                                        "cannot keep yet; write the loop so that its values "
+                                        "can be recomputed", fn.body.ops[-1].loc)
+    b.op("return", result_types=[])
+    body = Region(fn.params + extra, transform.plan.forward_sweep(fn.body) + reverse.ops)
+    names = fn.param_names + [v.hint for v in extra]
+    return dce(Function(name or fn.name + "_adjoint", body, fn.filename, None, names,
+                        fn.constants))
+
+
+def _kernel_outputs(fn: Function, wrt: list[int]) -> list[Value]:
+    """The array arguments a kernel writes: written once per thread and never read."""
+    writes: dict[int, list[Op]] = {}
+    reads: set[int] = set()
+    for op in walk_ops(fn.body):
+        if op.prim.name == "setitem":
+            writes.setdefault(id(op.operands[0]), []).append(op)
+        elif op.prim.name == "getitem":
+            reads.add(id(op.operands[0]))
+    outputs = []
+    for k, param in enumerate(fn.params):
+        if id(param) not in writes:
+            continue
+        if k in wrt or id(param) in reads:
+            raise UnsupportedOperationError(f"kernel argument '{param.hint}' is both read and "
+                                            "written; differentiate kernels whose outputs are "
+                                            "write-only", writes[id(param)][0].loc)
+        if len(writes[id(param)]) > 1 or _in_loop(fn, writes[id(param)][0]):
+            raise UnsupportedOperationError(f"'{param.hint}' is written more than once per "
+                                            "thread", writes[id(param)][0].loc)
+        outputs.append(param)
+    for op_list in writes.values():
+        target = op_list[0].operands[0]
+        if not any(target is p for p in fn.params):
+            raise UnsupportedOperationError("a kernel may write only into its array arguments",
+                                            op_list[0].loc)
+    return outputs
+
+
+def _in_loop(fn: Function, target: Op) -> bool:
+    todo = [(fn.body, False)]
+    while todo:
+        region, looped = todo.pop()
+        for op in region.ops:
+            if op is target:
+                return looped
+            for sub in op.regions:
+                todo.append((sub, looped or op.prim.name in ("for", "while")))
+    return False
 
 
 def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,

@@ -76,11 +76,13 @@ def _flows(op: Op):
                 yield src, dst
 
 
-def analyze(fn: Function, wrt: list[int]) -> Activity:
+def analyze(fn: Function, wrt: list[int], outputs=()) -> Activity:
+    """Activity w.r.t. the parameters `wrt`, for the returned values and the arrays
+    `outputs` (the arrays a kernel writes its results into)."""
     edges = [(s, d) for op in walk_ops(fn.body) for s, d in _flows(op)
              if _float(s) and _float(d)]
     varied = {id(fn.params[k]) for k in wrt if _float(fn.params[k])}
-    useful = {id(v) for v in fn.body.ops[-1].operands if _float(v)}
+    useful = {id(v) for v in list(fn.body.ops[-1].operands) + list(outputs) if _float(v)}
     forward: dict[int, list[int]] = {}
     backward: dict[int, list[int]] = {}
     for s, d in edges:

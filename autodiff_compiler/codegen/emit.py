@@ -207,7 +207,7 @@ class Emitter:
         elif name == "return":
             values = [self.expr(v) for v in op.operands]
             value = values[0] if len(values) == 1 else ast.Tuple(values, ast.Load())
-            self.line(depth, unparse(ast.Return(value)))
+            self.line(depth, unparse(ast.Return(value if values else None)))
         elif name == "comment":
             self.line(depth, "# " + op.attrs["text"])
         elif name == "if":
@@ -327,10 +327,14 @@ from autodiff_compiler import runtime as rt
 '''
 
 
-def emit_module(functions: list[Function], origin: str, version: str) -> str:
-    """The module text. Constant arrays are set on the module after import; their content
+def emit_module(functions: list[Function], origin: str, version: str, cuda: bool = False,
+                extra: str = "") -> str:
+    """The module text (importing numba.cuda for kernels and device functions; `extra` is
+    appended verbatim). Constant arrays are set on the module after import; their content
     hashes are written here so that changed constants give a new module (and Numba cache)."""
     parts = [HEADER.format(version=version, origin=origin)]
+    if cuda:
+        parts.append("from numba import cuda\n")
     constants = {k: v for fn in functions for k, v in sorted(fn.constants.items())}
     for name, array in constants.items():
         digest = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
@@ -338,4 +342,6 @@ def emit_module(functions: list[Function], origin: str, version: str) -> str:
                      f"sha256 {digest}\n")
     for fn in functions:
         parts.append("\n\n" + Emitter(fn).emit_function())
+    if extra:
+        parts.append("\n\n" + extra)
     return "".join(parts)

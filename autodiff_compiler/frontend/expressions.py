@@ -222,6 +222,8 @@ class ExpressionLowering:
             if node.args:
                 self.error(node, f".{callee.name}() takes no arguments")
             return self.b.op("copy", callee.array, hint=callee.array.hint).result
+        if isinstance(callee, Resolved) and callee.kind == "cuda":
+            return self.grid_index(node)
         if isinstance(callee, Resolved) and callee.kind == "array_function":
             return self.array_function(node, callee.value, [self.value(a) for a in node.args])
         if isinstance(callee, Resolved) and callee.kind == "creator":
@@ -236,6 +238,16 @@ class ExpressionLowering:
         if callee.kind == "builtin":
             return self.call_builtin(node, callee.value, args)
         return self.call_prim(node, callee, args)
+
+    def grid_index(self, node):
+        """cuda.grid(1) -> the thread's index; cuda.grid(2) -> a tuple of two."""
+        ndim = self.expr(node.args[0]) if len(node.args) == 1 else None
+        if not isinstance(ndim, Const) or ndim.value not in (1, 2):
+            self.error(node, "cuda.grid takes the constant 1 or 2")
+        indices = tuple(self.b.op("grid", attrs={"ndim": ndim.value, "axis": axis},
+                                  hint="ij"[axis] if ndim.value == 2 else "i").result
+                        for axis in range(ndim.value))
+        return indices[0] if ndim.value == 1 else indices
 
     def array_function(self, node, name: str, args: list[Value]) -> Value:
         """np.sum / np.mean (axis= allowed), np.dot, np.outer, np.transpose."""

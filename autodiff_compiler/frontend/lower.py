@@ -40,7 +40,9 @@ class Placeholder:
 
 
 class Lowering(ExpressionLowering):
-    def __init__(self, parsed: ParsedFunction, arg_types: list[Type], copied_params=()):
+    def __init__(self, parsed: ParsedFunction, arg_types: list[Type], copied_params=(),
+                 kernel: bool = False):
+        self.kernel = kernel  # a CUDA kernel: returns nothing, writes its output arguments
         self.parsed = parsed
         self.arg_types = arg_types
         self.copied_params = set(copied_params)
@@ -134,9 +136,11 @@ class Lowering(ExpressionLowering):
         stmts, doc = _split_docstring(node.body)
         self.locals = set(names) | set(_assigned_names(stmts))
         result = self.lower_block(stmts)
-        if result is None:
+        if result is None and not self.kernel:
             self.error(node, "the function must end with 'return <value>'")
-        self.b.op("return", *result, result_types=[])
+        if self.kernel and result:
+            self.error(node, "a kernel returns nothing: it writes its outputs into arrays")
+        self.b.op("return", *(result or ()), result_types=[])
         return Function(node.name, body, self.parsed.filename, doc, names, self.constants)
 
     # --- calls of other Python functions ------------------------------------------------------
@@ -198,6 +202,8 @@ class Lowering(ExpressionLowering):
 
     def lower_return(self, stmt) -> tuple:
         if stmt.value is None:
+            if self.kernel:
+                return ()
             self.error(stmt, "a differentiated function must return a value")
         value = self.expr(stmt.value)
         values = value if isinstance(value, tuple) else (value,)
@@ -316,6 +322,8 @@ class Lowering(ExpressionLowering):
     def lower_returning_if(self, node, rest) -> tuple:
         cond, regions, _, outs = self.branches(
             node.test, (node.body + rest, node.orelse + rest), self.lower_block)
+        if self.kernel:  # falling off the end of a kernel returns nothing
+            outs = [() if out is None else out for out in outs]
         if any(out is None for out in outs):
             self.error(node, "not every path after this 'if' returns a value")
         if len({len(out) for out in outs}) > 1:
@@ -482,12 +490,13 @@ def _ordered_union(envs) -> list[str]:
     return list(names)
 
 
-def lower_function(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
+def lower_function(parsed: ParsedFunction, arg_types: list[Type], kernel: bool = False
+                   ) -> Function:
     """Lower `parsed` for `arg_types`. Array arguments the function writes into are copied on
     entry (lowering again once they are known), so the caller's arrays are never changed and
-    gradients are taken w.r.t. the values passed in."""
-    lowering = Lowering(parsed, arg_types)
+    gradients are taken w.r.t. the values passed in. A kernel writes its outputs in place."""
+    lowering = Lowering(parsed, arg_types, kernel=kernel)
     fn = lowering.lower()
-    if lowering.written_params:
+    if lowering.written_params and not kernel:
         fn = Lowering(parsed, arg_types, lowering.written_params).lower()
     return fn

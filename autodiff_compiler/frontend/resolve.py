@@ -71,7 +71,17 @@ def lookup_name(fn, name: str) -> Resolved:
     return Resolved("unknown", name=name)
 
 
+def _is_cuda_module(module) -> bool:
+    name = getattr(module, "__name__", "")
+    return name.startswith(("numba.cuda", "numba_cuda"))
+
+
 def lookup_attribute(base: Resolved, attr: str) -> Resolved:
+    if base.kind == "module" and _is_cuda_module(base.value):
+        if attr == "grid":
+            return Resolved("cuda", "grid", f"{base.name}.grid")
+        return Resolved("unknown", name=f"{base.name}.{attr} (in a differentiated kernel only "
+                        "cuda.grid is supported: no shared memory, syncthreads or atomics)")
     if base.kind != "module":
         return Resolved("unknown", name=f"{base.name}.{attr}")
     if not hasattr(base.value, attr):

@@ -15,8 +15,7 @@ from .types import BOOL, F64, I64, Type
 def const(value, type: Type | None = None) -> Const:
     if type is None:
         type = BOOL if isinstance(value, bool) else I64 if isinstance(value, int) else F64
-    if type.kind == "float":
-        value = float(value)
+    value = {"float": float, "int": int, "bool": bool}[type.kind](value)
     return Const(value, type)
 
 

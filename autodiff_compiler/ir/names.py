@@ -5,7 +5,7 @@ from __future__ import annotations
 import keyword
 import re
 
-RESERVED = {"np", "math", "numba", "rt", "range", "len", "float", "int", "bool", "abs", "min",
+RESERVED = {"np", "math", "numba", "rt", "cuda", "range", "len", "float", "int", "bool", "abs", "min",
             "max", "pow"}
 
 
