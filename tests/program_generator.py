@@ -128,7 +128,7 @@ class _Generator:
     def expr(self, scope: _Scope, depth: int = 2) -> str:
         if depth <= 0:
             return self.leaf(scope)
-        kind = self.draw(0, 15)
+        kind = self.draw(0, 16)
         if kind <= 2:
             return self.leaf(scope)
         sub = depth - 1
@@ -138,7 +138,7 @@ class _Generator:
         if kind == 6:
             return f"-{self.expr(scope, sub)}"
         if kind == 7:
-            fn = self.pick(["math.sin", "math.cos", "math.tanh"])
+            fn = self.pick(["math.sin", "math.cos", "math.tanh", "np.sin", "np.tanh"])
             return f"{fn}({self.expr(scope, sub)})"
         if kind == 8:
             inner = self.pick(["math.tanh", "math.sin"])
@@ -170,6 +170,8 @@ class _Generator:
             # a ternary on an int condition
             return (f"({self.expr(scope, sub)} if {self.int_condition(scope)} "
                     f"else {self.expr(scope, sub)})")
+        if kind == 15:
+            return f"({self.expr(scope, sub)}) ** {self.pick(['2', '3'])}"
         return f"math.tanh({self.expr(scope, sub)})"
 
     def int_condition(self, scope: _Scope) -> str:
@@ -357,16 +359,16 @@ def generate(rng: random.Random) -> Program:
     return build_program(rng.randint)
 
 
-def load(source: str, directory) -> object:
-    """Write `source` to a file in `directory`, import it under a unique name, return f."""
+def load(source: str, directory, name: str = "f") -> object:
+    """Write `source` to a file in `directory`, import it under a unique name, return the
+    function `name` defined in it."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    name = f"generated_program_{digest}"
-    if name in sys.modules:
-        return sys.modules[name].f
-    path = Path(directory) / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module.f
+    module_name = f"generated_program_{digest}"
+    if module_name not in sys.modules:
+        path = Path(directory) / f"{module_name}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return getattr(sys.modules[module_name], name)

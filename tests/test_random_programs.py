@@ -15,6 +15,7 @@ import math
 import tempfile
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from program_generator import Program, load, programs
 
@@ -110,7 +111,7 @@ def emitted_primal(f, args, optimize: bool):
         primal = cse(primal)
     verify(primal)
     source = emit_module([primal], "test_random_programs", "0")
-    g = load(source, _DIR.name)
+    g = load(source, _DIR.name, primal.name)
     for name, array in getattr(primal, "constants", {}).items():
         g.__globals__[name] = array
     return g, source
@@ -156,3 +157,114 @@ def test_generator_is_diverse():
                       " / (", ", ", " if "):
         assert construct in text, construct
 
+
+
+# --------------------------------------------------------------------------------------------
+# Minimized programs the fuzzer found (regressions). Each states the expected gradient, worked
+# out by hand, and is also checked against central differences.
+# --------------------------------------------------------------------------------------------
+
+
+def _copy_args(args):
+    return tuple(np.array(v, dtype=np.float64) if isinstance(v, list) else v for v in args)
+
+
+def _check_regression(fn, args, argnums, expected_value, expected_grad):
+    value, gradient = value_and_grad(fn, argnums=argnums, jit=False)(*_copy_args(args))
+    source = grad(fn, argnums=argnums, jit=False).lower(*_copy_args(args)).source
+    report = f"\n--- generated adjoint ---\n{source}"
+    assert value == pytest.approx(expected_value, rel=1e-12), f"value {value!r}{report}"
+    assert float(fn(*_copy_args(args))) == pytest.approx(expected_value, rel=1e-12)
+    for got, want in zip(gradient, expected_grad):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=report)
+    assert check_grad(fn, *_copy_args(args), argnums=argnums, jit=False) < 1e-7, report
+
+
+# Bug 1 (codegen/emit.py, Emitter._coalesce_yield for `if`): a branch's result is written
+# straight into the loop-carried variable (`s_bar = s_bar * x[0]`) before a later statement of
+# the same branch reads its old value (`x_bar[0] += s_bar * s_1`). d/dx0 = s, not s * x0.
+def fuzz_if_branch_product(s, x, n):
+    for i in range(n):
+        if i == 0:
+            s *= x[0]
+    return s
+
+
+def test_regression_if_branch_product_in_loop():
+    _check_regression(fuzz_if_branch_product, (-0.587, [-0.5], 1), (0, 1),
+                      -0.587 * -0.5, (-0.5, [-0.587]))
+
+
+# Bug 1, loop form: the carried adjoint of b is overwritten (`b_bar = b_bar * x_i`) while
+# `x_bar[0] += b_bar * b_2` still needs the value the inner loop produced. d/dx0 = b.
+def fuzz_product_before_inner_loop(a, b, x, n):
+    for i in range(n):
+        b *= x[0]
+        for j in range(n):
+            a += b
+    return a
+
+
+def test_regression_product_before_inner_loop():
+    a, b, x0 = -1.287, -1.187, -0.887
+    _check_regression(fuzz_product_before_inner_loop, (a, b, [x0], 1), (0, 1, 2),
+                      a + b * x0, (1.0, x0, [b]))
+
+
+# Bug 1, swap form: f = a (two swaps cancel), so d/dx0 = 0, but the adjoint of t (written into
+# the carried variable) is also used as the adjoint of `t + x[0]`.
+def fuzz_swap_loop_in_loop(a, b, x):
+    s = b
+    t = a
+    for i in range(1):
+        s, t = t, t + x[0]
+        for j in range(2):
+            s, t = t, s
+    return s
+
+
+def test_regression_swap_loop_in_loop():
+    _check_regression(fuzz_swap_loop_in_loop, (0.413, -1.187, [-0.487]), (0, 1, 2),
+                      0.413, (1.0, 0.0, [0.0]))
+
+
+# Bug 1, scalar-only form (a dead `t = tanh(b)` in the inner loop changes the coalescing):
+# f = a - b/2 for n = 1; the adjoint of a is overwritten by 0.5 * (adjoint of the new a).
+def fuzz_rotation_with_dead_temporary(a, b, n):
+    s = 0.0
+    for i in range(n):
+        for k in range(n):
+            s += a
+        b, a = a, b * 0.5
+        for j in range(1):
+            t = math.tanh(b)  # noqa: F841  (dead, but it is what triggers the bug)
+            s -= a
+    return s
+
+
+def test_regression_rotation_with_dead_temporary():
+    a, b = 0.513, -0.187
+    _check_regression(fuzz_rotation_with_dead_temporary, (a, b, 1), (0, 1),
+                      a - 0.5 * b, (1.0, -0.5))
+
+
+# Bug 2 (transforms/cse.py): the read y[0] inside the loop is merged with the read before the
+# loop, although the loop writes y[0]: the primal (and value_and_grad's value) compute
+# 2 * x0 instead of 4 * x0 for n = 2, and the gradient is 2 instead of 4.
+def fuzz_read_before_loop_that_writes(x, n):
+    y = x.copy()
+    s = y[0]  # noqa: F841  (dead, but it is what CSE merges the loop's read with)
+    for i in range(n):
+        y[0] = 2.0 * y[0]
+    return y[0]
+
+
+def test_regression_read_before_loop_that_writes():
+    _check_regression(fuzz_read_before_loop_that_writes, ([0.413], 2), (0,),
+                      4 * 0.413, ([4.0],))
+
+
+def test_regression_read_before_loop_that_writes_emitted_primal():
+    args = (np.array([0.413]), 2)
+    g, source = emitted_primal(fuzz_read_before_loop_that_writes, args, optimize=True)
+    assert g(np.array([0.413]), 2) == pytest.approx(4 * 0.413), source

@@ -111,6 +111,12 @@ class ForwardTransform:
             return
         if op.prim.jvp is None:
             raise UnsupportedOperationError(f"'{op.prim.name}' has no forward-mode rule", op.loc)
+        if self.vector and any(v.type.is_array for v in list(op.operands) + op.results):
+            # tangents carry directions in a trailing axis, which NumPy's broadcasting of
+            # whole arrays would misalign
+            raise UnsupportedOperationError(
+                "vector forward mode (jacfwd, hessian, grad(mode='forward')) does not support "
+                "whole-array operations yet; use jvp, jacrev or grad", op.loc)
         for result, tangent in zip(op.results, op.prim.jvp(b, op, dots)):
             if tangent is not None:
                 if not isinstance(tangent, Const) and tangent.hint != result.hint + "_dot":

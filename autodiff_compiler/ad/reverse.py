@@ -157,10 +157,7 @@ class ReverseTransform:
         self.allocate_buffers(b)
         adj = {}
         for out, seed in zip(outs, seeds):
-            if not out.type.is_array:
-                self.accumulate(b, adj, out, seed)
-            elif self.active(out):
-                b.op("array_add", self.buffer(out), seed, result_types=[])
+            self.accumulate(b, adj, out, seed)
         if self.checkpoint is not None:  # restoring checkpoints rewinds arrays: keep outputs
             outs = [b.op("copy", v, hint=v.hint).result if v.type.is_array else v for v in outs]
         self.reverse_ops(self.fn.body, b, adj)
