@@ -79,8 +79,7 @@ class Emitter:
                 body = op.regions[0]
                 self.namer.name(body.args[0])
                 for init, arg, res in zip(op.operands[3:], body.args[1:], op.results):
-                    reusable = not isinstance(init, Const) and self.uses[id(init)] == 1 \
-                        and id(init) not in self.inlined and init.hint == res.hint
+                    reusable = self._reusable(init, res)
                     name = self.namer.name(init if reusable else res)
                     self.namer.alias(arg, name)
                     self.namer.alias(res, name)
@@ -89,8 +88,7 @@ class Emitter:
                 before, body = op.regions
                 for init, arg, res, test_arg in zip(op.operands, body.args, op.results,
                                                     before.args):
-                    reusable = not isinstance(init, Const) and self.uses[id(init)] == 1 \
-                        and id(init) not in self.inlined and init.hint == res.hint
+                    reusable = self._reusable(init, res)
                     name = self.namer.name(init if reusable else res)
                     for value in (arg, res, test_arg):
                         self.namer.alias(value, name)
@@ -98,6 +96,14 @@ class Emitter:
             elif op.prim.name == "if":
                 for region in op.regions:
                     self._coalesce_yield(region, op.results, loop=False)
+
+    def _reusable(self, init, result) -> bool:
+        """A loop may keep its carried value in the variable of its initial value when that
+        value is read by nothing else and its variable is its own (an op result, not a
+        block argument or a loop result, whose variables are shared)."""
+        producer = self.producer.get(id(init))
+        return (producer is not None and not producer.regions and self.uses[id(init)] == 1
+                and id(init) not in self.inlined and init.hint == result.hint)
 
     def _coalesce_yield(self, region: Region, targets, loop: bool) -> None:
         """Write a yielded value straight into its target's variable when nothing reads that

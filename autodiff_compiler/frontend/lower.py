@@ -265,8 +265,8 @@ class Lowering(ExpressionLowering):
                 return
             self.env[target.id] = self.check_value(target, value, allow_tuple=True)
             if isinstance(value, Value) and not isinstance(value, Const) \
-                    and id(value) not in self.named:
-                value.hint = target.id
+                    and id(value) not in self.named and value.hint not in self.locals:
+                value.hint = target.id  # a temporary takes the name it is assigned to  # a temporary takes the name it is assigned to
                 self.named.add(id(value))
             return
         elts = target.elts

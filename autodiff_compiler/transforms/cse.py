@@ -40,8 +40,12 @@ def cse(fn: Function) -> Function:
                     subst[id(op.results[0])] = available[key]
                     continue
                 available[key] = op.results[0]
+            inherited = dict(available)
+            if op.prim.name in ("for", "while") and _has_effect(op):
+                # a write in any iteration may change what a read in the next one sees
+                inherited = {k: v for k, v in inherited.items() if k[0] != "getitem"}
             for sub in op.regions:
-                todo.append((sub, dict(available)))
+                todo.append((sub, dict(inherited)))
             if _has_effect(op):
                 for key in [k for k in available if k[0] == "getitem"]:
                     del available[key]
