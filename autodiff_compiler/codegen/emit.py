@@ -41,6 +41,7 @@ class Emitter:
         self._choose_inlining(self.fn.body)
         for p in self.fn.params:
             self.namer.name(p)
+        self.carried_through = _carried_through(self.fn)
         self._coalesce_loops()
 
     def _choose_inlining(self, root: Region) -> None:
@@ -99,11 +100,15 @@ class Emitter:
 
     def _reusable(self, init, result) -> bool:
         """A loop may keep its carried value in the variable of its initial value when that
-        value is read by nothing else and its variable is its own (an op result, not a
-        block argument or a loop result, whose variables are shared)."""
+        value is read by nothing else and the variable is its own (an op result), or when it
+        is an enclosing loop's carried value that this loop's result replaces (the nested
+        accumulation `for i: for j: s += ...`)."""
+        if self.uses[id(init)] != 1 or id(init) in self.inlined or init.hint != result.hint:
+            return False
         producer = self.producer.get(id(init))
-        return (producer is not None and not producer.regions and self.uses[id(init)] == 1
-                and id(init) not in self.inlined and init.hint == result.hint)
+        if producer is not None:
+            return not producer.regions
+        return self.carried_through.get(id(init)) is result and self.uses[id(result)] == 1
 
     def _coalesce_yield(self, region: Region, targets, loop: bool) -> None:
         """Write a yielded value straight into its target's variable when nothing reads that
@@ -290,6 +295,17 @@ class Emitter:
         header = unparse(ast.Call(ast.Name("range", ast.Load()), bounds, []))
         self.line(depth, f"for {self.namer.name(body.args[0])} in {header}:")
         self.emit_region(body, depth + 1, body.args[1:])
+
+
+def _carried_through(fn: Function) -> dict:
+    """Block argument id -> the value its loop body yields at the same position."""
+    pairs = {}
+    for op in walk_ops(fn.body):
+        if op.prim.name in ("for", "while"):
+            body = op.regions[-1]
+            args = body.args[1:] if op.prim.name == "for" else body.args
+            pairs.update((id(a), y) for a, y in zip(args, body.ops[-1].operands))
+    return pairs
 
 
 def _storage_names(fn: Function) -> set[str]:

@@ -12,25 +12,21 @@ def nested_loop_grad(A, x):
     s = 0.0
     for i in range(dim):
         # line 48: for j in range(i, A.shape[1]):
-        s_1 = s
         for j in range(i, A.shape[1]):
-            s_1 = s_1 + A[i, j] * math.exp(x[j]) * x[i]
-        s = s_1
+            s = s + A[i, j] * math.exp(x[j]) * x[i]
     # reverse sweep
     A_bar = np.zeros_like(A)
     x_bar = np.zeros_like(x)
     s_bar = 1.0
     for i_1 in range(dim - 1, -1, -1):
         # line 48: for j in range(i, A.shape[1]):
-        s_bar_1 = s_bar
         for j_1 in range(A.shape[1] - 1, i_1 - 1, -1):
             # line 49: s += A[i, j] * math.exp(x[j]) * x[i]
             A_i = A[i_1, j_1]
             exp = math.exp(x[j_1])
-            mul_bar = s_bar_1 * x[i_1]
-            x_bar[i_1] += s_bar_1 * (A_i * exp)
+            mul_bar = s_bar * x[i_1]
+            x_bar[i_1] += s_bar * (A_i * exp)
             A_i_bar = mul_bar * exp
             x_bar[j_1] += mul_bar * A_i * exp
             A_bar[i_1, j_1] += A_i_bar
-        s_bar = s_bar_1
     return (s, A_bar, x_bar)
