@@ -170,9 +170,7 @@ UNSUPPORTED = {
     "hessian": {"arrays-full_active", "arrays-full_scalar", "arrays-like_creators",
                 # forward over reverse: "an array whose tangent is zero on one path only"
                 "regression-named_element_recurrence"},
-    "hvp": {"regression-named_element_recurrence",
-            # forward over reverse: the adjoint of the fill value ('sum_all') has no jvp rule
-            "arrays-full_active", "arrays-full_scalar", "arrays-like_creators"},
+    "hvp": {"regression-named_element_recurrence"},
 }
 
 

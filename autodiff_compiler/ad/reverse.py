@@ -59,6 +59,9 @@ class ReverseTransform:
         self.written = {id(op.operands[0]) for op in walk_ops(fn.body)
                         if op.prim.name == "setitem"}
         self.last_write, self.statement_of = _write_positions(fn)
+        # arrays whose elements or slices are read: their adjoints are scattered into buffers
+        self.read_by_element = {id(op.operands[0]) for op in walk_ops(fn.body)
+                                if op.prim.name in ("getitem", "slice")}
 
     def active(self, v) -> bool:
         return self.activity.active(v)
@@ -178,7 +181,8 @@ class ReverseTransform:
         wanted = [self.fn.params[k] for k in self.wrt]
         for op in walk_ops(self.fn.body):
             for r in op.results:
-                mutable = op.prim.name in _MUTABLE_ARRAYS or id(r) in self.written
+                mutable = op.prim.name in _MUTABLE_ARRAYS or id(r) in self.written \
+                    or id(r) in self.read_by_element
                 if r.type.is_array and self.active(r) and mutable:
                     if self.plan.region_of(r).parent is not None:
                         raise UnsupportedOperationError(
@@ -217,8 +221,10 @@ class ReverseTransform:
                 continue
             contribution = thunk()
             if isinstance(contribution, Scatter):
-                b.op(self.scatter_prim(contribution.indices), self.buffer(operand),
-                     *contribution.indices, contribution.g, result_types=[])
+                prim = contribution.prim if contribution.prim != "index_add" else \
+                    self.scatter_prim(contribution.indices)
+                b.op(prim, self.buffer(operand), *contribution.indices, contribution.g,
+                     attrs=contribution.attrs, result_types=[])
             elif isinstance(contribution, WholeArray):
                 b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
             else:

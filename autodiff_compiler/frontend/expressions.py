@@ -124,8 +124,38 @@ class ExpressionLowering:
             if not isinstance(index, Const) or index.type.kind != "int":
                 self.error(node.slice, "index a tuple with a constant integer")
             return base[index.value]
+        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if isinstance(base, Value) and base.type.is_array and (
+                len(index_nodes) < base.type.ndim
+                or any(isinstance(i, gast.Slice) for i in index_nodes)):
+            return self.slice_read(node, base, index_nodes)
         array, indices = self.element(node, base)
         return self.b("getitem", array, *indices, hint=_hint_of(node.value) + "_i")
+
+    def slice_read(self, node, array: Value, index_nodes) -> Value:
+        """x[a:b], x[i, :], x[:, j], x[i] of a 2-D array: a view (so sliced arrays must not be
+        written anywhere in the function: checked when lowering ends)."""
+        if len(index_nodes) > array.type.ndim:
+            self.error(node, "too many indices for the array")
+        layout, operands = [], []
+        for k in range(array.type.ndim):
+            part = index_nodes[k] if k < len(index_nodes) else gast.Slice(None, None, None)
+            if isinstance(part, gast.Slice):
+                bounds = [part.lower, part.upper, part.step]
+                layout.append(("s",) + tuple(bound is not None for bound in bounds))
+                operands += [self.integer(bound) for bound in bounds if bound is not None]
+            else:
+                layout.append(("i",))
+                operands.append(self.integer(part))
+        self.sliced[id(array)] = node
+        return self.b("slice", array, *operands, attrs={"layout": tuple(layout)},
+                      hint=_hint_of(node.value) + "_part")
+
+    def integer(self, node) -> Value:
+        value = self.scalar(node)
+        if value.type.kind == "float":
+            self.error(node, "array indices must be integers")
+        return value
 
     def element(self, node, base=None) -> tuple[Value, list[Value]]:
         """(array, integer indices) of an element access `a[i, j]`."""

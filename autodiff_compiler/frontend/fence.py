@@ -41,7 +41,6 @@ _REFUSED = {
     gast.Import: "imports inside a differentiated function are not supported",
     gast.ImportFrom: "imports inside a differentiated function are not supported",
     gast.NamedExpr: "assignment expressions (':=') are not supported",
-    gast.Slice: "slices are not supported yet; index single elements",
 }
 if hasattr(gast, "Match"):
     _REFUSED[gast.Match] = "'match' statements are not supported"

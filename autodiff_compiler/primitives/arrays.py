@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from ..ir.types import Type
-from .registry import call, defprim, defvjp
+from .registry import PRIMITIVES, bilinear_jvp, call, defprim, defvjp, linear_jvp
 
 
 def _axis_keyword(op):
@@ -112,3 +112,9 @@ def _dot_vjp(b, op, g):
     if kinds == (1, 2):
         return (lambda: b("dot", y, g), lambda: b("outer", x, g))
     return (lambda: b("dot", g, b("transpose", y)), lambda: b("dot", b("transpose", x), g))
+
+
+for _name in ("sum", "spread", "sum_leading", "transpose"):
+    PRIMITIVES[_name].jvp = linear_jvp
+for _name in ("dot", "outer"):
+    PRIMITIVES[_name].jvp = bilinear_jvp

@@ -12,15 +12,18 @@ from dataclasses import dataclass
 
 from ..ir.core import Value
 from ..ir.types import I64, Type
-from .registry import call, defprim, defvjp
+from .registry import PRIMITIVES, call, defprim, defvjp, linear_jvp
 
 
 @dataclass
 class Scatter:
-    """Adjoint contribution `g` to the elements `indices` of an array operand."""
+    """Adjoint contribution `g` to the elements `indices` of an array operand (added by
+    `prim` into the operand's adjoint buffer: index_add, or slice_add for a slice)."""
 
     indices: tuple
     g: Value
+    prim: str = "index_add"
+    attrs: dict | None = None
 
 
 def _subscript(target: ast.expr, indices: list[ast.expr], ctx=ast.Load) -> ast.Subscript:
@@ -108,7 +111,48 @@ def _full_vjp(b, op, g):
 defprim("sum_all", infer=lambda t, **_: [Type(t.kind)], emit=lambda op, a: call("np.sum", a))
 
 
+# --- slices: x[a:b], x[i, :], x[:, j] (views; arrays that are sliced are never written) ---
+def _slice_parts(op, args) -> list[ast.expr]:
+    """The subscript of a slice op: its layout says, per axis, an index ("i") or a slice
+    ("s", has_lower, has_upper, has_step) taking operands in order."""
+    operands = iter(args)
+    parts = []
+    for entry in op.attrs["layout"]:
+        if entry[0] == "i":
+            parts.append(next(operands))
+        else:
+            bounds = [next(operands) if present else None for present in entry[1:]]
+            parts.append(ast.Slice(*bounds))
+    return parts
+
+
+def _slice_target(op, args, ctx=ast.Load):
+    parts = _slice_parts(op, args[1:])
+    index = parts[0] if len(parts) == 1 else ast.Tuple(parts, ast.Load())
+    return ast.Subscript(args[0], index, ctx())
+
+
+def _slice_type(array: Type, *indices: Type, layout, **_) -> list[Type]:
+    return [Type(array.kind, sum(1 for entry in layout if entry[0] == "s"))]
+
+
+defprim("slice", infer=_slice_type, emit=_slice_target, cheap=True)
+defprim("slice_add", infer=lambda *t, **_: [], pure=False, statement=True,
+        emit=lambda op, a: ast.AugAssign(_slice_target(op, a[:-1], ast.Store), ast.Add(), a[-1]))
+
+
+@defvjp("slice")
+def _slice_vjp(b, op, g):
+    indices = tuple(op.operands[1:])
+    return (lambda: Scatter(indices, g, "slice_add", {"layout": op.attrs["layout"]}),) + \
+        (None,) * len(indices)
+
+
 @defvjp("getitem")
 def _getitem_vjp(b, op, g):
     indices = tuple(op.operands[1:])
     return (lambda: Scatter(indices, g),) + (None,) * len(indices)
+
+
+for _name in ("slice", "sum_all"):
+    PRIMITIVES[_name].jvp = linear_jvp

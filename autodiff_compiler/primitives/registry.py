@@ -82,6 +82,23 @@ def jvp_from_vjp(b, op, dots):
     return [total]
 
 
+def linear_jvp(b, op, dots):
+    """Tangent rule of a primitive linear in its first operand, the others being indices or
+    shapes: the same op applied to the first operand's tangent."""
+    if dots[0] is None:
+        return [None]
+    return [b(op.prim.name, dots[0], *op.operands[1:], attrs=op.attrs)]
+
+
+def bilinear_jvp(b, op, dots):
+    """d(a*b) = a_dot*b + a*b_dot for a product-like primitive (np.dot, np.outer)."""
+    x, y = op.operands
+    terms = [b(op.prim.name, dots[0], y) if dots[0] is not None else None,
+             b(op.prim.name, x, dots[1]) if dots[1] is not None else None]
+    terms = [t for t in terms if t is not None]
+    return [terms[0] if len(terms) == 1 else b.add(*terms)] if terms else [None]
+
+
 def multiplicative_jvps(names) -> None:
     for name in names:
         PRIMITIVES[name].jvp = jvp_from_vjp
