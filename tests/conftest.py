@@ -5,9 +5,9 @@ import os
 
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
-import pytest  # noqa: E402
+import pytest
 
-import autodiff_compiler  # noqa: E402
+import autodiff_compiler
 
 
 @pytest.fixture(scope="session", autouse=True)
