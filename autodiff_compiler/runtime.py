@@ -66,3 +66,32 @@ def grow(tape, needed):
     out = np.empty((size,) + tape.shape[1:], dtype=tape.dtype)
     out[:tape.shape[0]] = tape
     return out
+
+
+@numba.njit(cache=True)
+def reverse_cumsum(g):
+    """out[i] = sum of g[i:] (the adjoint of np.cumsum)."""
+    out = np.empty(g.shape[0])
+    total = 0.0
+    for i in range(g.shape[0] - 1, -1, -1):
+        total += g[i]
+        out[i] = total
+    return out
+
+
+@numba.njit(cache=True)
+def prod_of_others(x):
+    """For each entry, the product of all the others (prefix and suffix products): the
+    gradient of np.prod, exact when entries are zero."""
+    flat = np.ascontiguousarray(x).ravel()
+    n = flat.shape[0]
+    out = np.empty(n)
+    prefix = 1.0
+    for i in range(n):
+        out[i] = prefix
+        prefix *= flat[i]
+    suffix = 1.0
+    for i in range(n - 1, -1, -1):
+        out[i] *= suffix
+        suffix *= flat[i]
+    return out.reshape(x.shape)

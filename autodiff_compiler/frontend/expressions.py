@@ -12,6 +12,7 @@ import gast
 from ..ir.builder import const
 from ..ir.core import Const, Region, Value
 from ..ir.types import BOOL, Type
+from .numpy_calls import _TAKES_AXIS, NumpyLowering, ShapeOf
 from .resolve import Resolved, lookup_attribute
 
 _BINOPS = {
@@ -23,13 +24,6 @@ _COMPARE = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.E
 _CASTS = {"float": "cast_float", "int": "cast_int", "bool": "cast_bool"}
 
 
-class ShapeOf:
-    """`x.shape`, waiting to be indexed."""
-
-    def __init__(self, array: Value):
-        self.array = array
-
-
 class Method:
     """`x.copy`, waiting to be called."""
 
@@ -38,7 +32,7 @@ class Method:
         self.name = name
 
 
-class ExpressionLowering:
+class ExpressionLowering(NumpyLowering):
     """Mixin for frontend.lower.Lowering: expression nodes to IR values."""
 
     def expr(self, node):
@@ -98,8 +92,9 @@ class ExpressionLowering:
                 return ShapeOf(base)
             if node.attr == "ndim":
                 return const(base.type.ndim)
-            if node.attr in ("copy", "sum", "mean", "dot"):
-                return Method(base, node.attr)
+            if node.attr in ("copy", "sum", "mean", "dot", "max", "min", "prod", "cumsum",
+                             "ravel", "flatten", "reshape"):
+                return Method(base, "ravel" if node.attr == "flatten" else node.attr)
             if node.attr == "T":
                 return self.b("transpose", base) if base.type.ndim == 2 else base
             if node.attr == "size":
@@ -183,13 +178,6 @@ class ExpressionLowering:
             self.error(node, f"operator {type(op).__name__} is not supported", unsupported=True)
         return self.b(name, left, right)
 
-    def product(self, node, left: Value, right: Value) -> Value:
-        """np.dot / @ of 1-D and 2-D arrays."""
-        if not (1 <= left.type.ndim <= 2 and 1 <= right.type.ndim <= 2):
-            self.error(node, "matrix products take 1-D or 2-D arrays", unsupported=True)
-        return self.b("dot", self.cast(left, Type("float", left.type.ndim)),
-                      self.cast(right, Type("float", right.type.ndim)))
-
     def expr_BinOp(self, node):
         return self.binop(node, node.op, self.expr(node.left), self.expr(node.right))
 
@@ -206,14 +194,17 @@ class ExpressionLowering:
         self.error(node, "bitwise operators are not supported")
 
     def expr_Compare(self, node):
-        left = self.scalar(node.left)
+        left = self.value(node.left)
         result = None
         for op, comparator in zip(node.ops, node.comparators):
             name = _COMPARE.get(type(op))
             if name is None:
                 self.error(node, f"comparison {type(op).__name__} is not supported")
-            right = self.scalar(comparator)
+            right = self.value(comparator)
             test = self.b(name, left, right)
+            if result is not None and test.type.is_array:
+                self.error(node, "chained comparisons of arrays are not supported",
+                           unsupported=True)
             result = test if result is None else self.b("and_", result, test)
             left = right
         return result
@@ -240,22 +231,22 @@ class ExpressionLowering:
     # --- calls ---------------------------------------------------------------------------------
     def expr_Call(self, node):
         callee = self.expr(node.func)
-        takes_axis = isinstance(callee, Method) and callee.name in ("sum", "mean") or \
-            isinstance(callee, Resolved) and callee.value in ("sum", "mean")
+        takes_axis = isinstance(callee, Method) and callee.name in _TAKES_AXIS or \
+            isinstance(callee, Resolved) and callee.value in _TAKES_AXIS
         if node.keywords and not takes_axis:
             self.error(node.keywords[0].value, "keyword arguments are only supported as the "
                        "axis= of np.sum and np.mean")
         if isinstance(callee, Method):
-            if callee.name in ("sum", "mean", "dot"):
+            if callee.name != "copy":
                 return self.array_function(node, callee.name, [callee.array] + [
-                    self.value(a) for a in node.args])
+                    self.expr(a) for a in node.args])
             if node.args:
                 self.error(node, f".{callee.name}() takes no arguments")
             return self.b.op("copy", callee.array, hint=callee.array.hint).result
         if isinstance(callee, Resolved) and callee.kind == "cuda":
             return self.grid_index(node)
         if isinstance(callee, Resolved) and callee.kind == "array_function":
-            return self.array_function(node, callee.value, [self.value(a) for a in node.args])
+            return self.array_function(node, callee.value, [self.expr(a) for a in node.args])
         if isinstance(callee, Resolved) and callee.kind == "creator":
             return self.create_array(node, callee.value)
         if not isinstance(callee, Resolved):
@@ -278,74 +269,6 @@ class ExpressionLowering:
                                   hint="ij"[axis] if ndim.value == 2 else "i").result
                         for axis in range(ndim.value))
         return indices[0] if ndim.value == 1 else indices
-
-    def array_function(self, node, name: str, args: list[Value]) -> Value:
-        """np.sum / np.mean (axis= allowed), np.dot, np.outer, np.transpose."""
-        keywords = {k.arg: k.value for k in node.keywords}
-        axis = None
-        if "axis" in keywords:
-            axis = self.expr(keywords.pop("axis"))
-            if not isinstance(axis, Const) or axis.type.kind != "int":
-                self.error(node, "axis must be a constant integer")
-            axis = axis.value % max(args[0].type.ndim, 1)
-        if keywords:
-            self.error(node, f"{name}(): keyword '{next(iter(keywords))}' is not supported",
-                       unsupported=True)
-        expected = 2 if name in ("dot", "outer") else 1
-        if len(args) != expected or not all(a.type.is_array for a in args):
-            self.error(node, f"{name}() takes {expected} array argument(s)", unsupported=True)
-        x = self.cast(args[0], Type("float", args[0].type.ndim))
-        if name == "dot":
-            return self.product(node, x, args[1])
-        if name == "outer":
-            if x.type.ndim != 1 or args[1].type.ndim != 1:
-                self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
-            return self.b("outer", x, self.cast(args[1], Type("float", 1)))
-        if name == "transpose":
-            return self.b("transpose", x) if x.type.ndim == 2 else x
-        total = self.b("sum", x, attrs={"axis": axis})
-        if name == "sum":
-            return total
-        axes = range(x.type.ndim) if axis is None else [axis]
-        count = None
-        for k in axes:
-            dim = self.b("dim", x, attrs={"axis": k})
-            count = dim if count is None else self.b("mul", count, dim)
-        return self.b("truediv", total, self.b("cast_float", count))
-
-    def create_array(self, node, kind: str) -> Value:
-        """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy."""
-        args = [self.expr(a) for a in node.args]
-        like = kind.endswith("_like") or kind == "copy"
-        if like:
-            source = self.check_value(node.args[0], args[0]) if args else None
-            if source is None or not source.type.is_array:
-                self.error(node, f"np.{kind}() takes an array first")
-            if kind == "copy":
-                return self.b.op("copy", source, hint=source.hint).result
-            dims = [self.b("dim", source, attrs={"axis": k}) for k in range(source.type.ndim)]
-            kind, args = kind[:-5], [None] + args[1:]
-        else:
-            dims = self.shape_of(node.args[0], args[0]) if args else None
-        expected = 2 if kind == "full" else 1
-        if dims is None or len(args) != expected:
-            self.error(node, f"np.{kind}() takes a shape{' and a fill value' * (kind == 'full')}"
-                       " (dtype and other keywords are not supported)")
-        if kind == "full":
-            fill = self.cast(self.check_value(node.args[-1], args[-1]), Type("float"))
-            return self.b.op("full", *dims, fill, hint="full").result
-        fill = {"zeros": 0.0, "ones": 1.0, "empty": None}[kind]
-        return self.b.op("new_array", *dims, attrs={"fill": fill}, hint=kind).result
-
-    def shape_of(self, node, shape) -> list[Value]:
-        if isinstance(shape, ShapeOf):
-            return [self.b("dim", shape.array, attrs={"axis": k})
-                    for k in range(shape.array.type.ndim)]
-        dims = list(shape) if isinstance(shape, tuple) else [shape]
-        for dim in dims:
-            if not isinstance(dim, Value) or dim.type.is_array or dim.type.kind == "float":
-                self.error(node, "array shapes must be integers or tuples of integers")
-        return dims
 
     def call_prim(self, node, callee: Resolved, args: list[Value]) -> Value:
         from ..primitives import get

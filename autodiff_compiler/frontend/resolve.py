@@ -40,8 +40,14 @@ _CREATORS = {
     np.full_like: "full_like", np.copy: "copy",
 }
 
-_ARRAY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.dot: "dot", np.matmul: "dot",
-                    np.outer: "outer", np.transpose: "transpose"}
+_ARRAY_FUNCTIONS = {
+    np.sum: "sum", np.mean: "mean", np.dot: "dot", np.matmul: "dot", np.outer: "outer",
+    np.transpose: "transpose", np.max: "max", np.amax: "max", np.min: "min", np.amin: "min",
+    np.prod: "prod", np.cumsum: "cumsum", np.where: "where", np.clip: "clip",
+    np.logaddexp: "logaddexp", np.reciprocal: "reciprocal", np.linalg.norm: "norm",
+    np.ravel: "ravel", np.reshape: "reshape", np.concatenate: "concatenate",
+    np.stack: "stack",
+}
 
 _BUILTINS = {
     builtins.range: "range", builtins.len: "len", builtins.abs: "abs", builtins.min: "min",

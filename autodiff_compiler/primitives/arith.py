@@ -56,9 +56,18 @@ for _name, _node in _COMPARE.items():
 
 defprim("neg", infer=_promoted, emit=lambda op, a: ast.UnaryOp(ast.USub(), a[0]),
         cheap=True, spec={"arity": 1})
-defprim("and_", infer=_boolean, emit=lambda op, a: ast.BoolOp(ast.And(), list(a)),
+def _logical(node, array_name: str):
+    def emit(op, args):
+        if any(v.type.is_array for v in op.operands):
+            return call(array_name, args)
+        return ast.UnaryOp(node(), args[0]) if node is ast.Not else ast.BoolOp(node(), args)
+
+    return emit
+
+
+defprim("and_", infer=_boolean, emit=_logical(ast.And, "np.logical_and"),
         differentiable=False, cheap=True)
-defprim("not_", infer=_boolean, emit=lambda op, a: ast.UnaryOp(ast.Not(), a[0]),
+defprim("not_", infer=_boolean, emit=_logical(ast.Not, "np.logical_not"),
         differentiable=False, cheap=True)
 def _emit_cast_float(op, args):
     if op.operands[0].type.is_array:

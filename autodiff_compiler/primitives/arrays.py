@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 
+from ..ir.builder import const
 from ..ir.types import Type
 from .registry import PRIMITIVES, bilinear_jvp, call, defprim, defvjp, linear_jvp
 
@@ -118,3 +119,136 @@ for _name in ("sum", "spread", "sum_leading", "transpose"):
     PRIMITIVES[_name].jvp = linear_jvp
 for _name in ("dot", "outer"):
     PRIMITIVES[_name].jvp = bilinear_jvp
+
+
+# --- more reductions and shapes ----------------------------------------------------------
+def _emit_method(method: str):
+    return lambda op, a: ast.Call(ast.Attribute(a[0], method, ast.Load()), [], [])
+
+
+defprim("amax", infer=_reduced, emit=lambda op, a: call("np.max", a),
+        spec={"arity": 1, "array": True, "kinks": True})
+defprim("amin", infer=_reduced, emit=lambda op, a: call("np.min", a),
+        spec={"arity": 1, "array": True, "kinks": True})
+defprim("prod", infer=_reduced, emit=lambda op, a: call("np.prod", a),
+        spec={"arity": 1, "array": True})
+defprim("cumsum", infer=lambda t, **_: [Type("float", 1)],
+        emit=lambda op, a: call("np.cumsum", a), spec={"arity": 1, "array": True})
+defprim("reverse_cumsum", infer=lambda t, **_: [Type("float", 1)],
+        emit=lambda op, a: call("rt.reverse_cumsum", a))
+defprim("ravel", infer=lambda t, **_: [Type("float", 1)], emit=_emit_method("ravel"),
+        spec={"arity": 1, "array": True})
+defprim("reshape", infer=lambda t, *dims, **_: [Type("float", len(dims))],
+        emit=lambda op, a: ast.Call(ast.Attribute(call("np.ascontiguousarray", [a[0]]),
+                                                  "reshape", ast.Load()),
+                                    [ast.Tuple(list(a[1:]), ast.Load())], []),
+        spec={"array": True})
+defprim("reshape_like", infer=lambda g, x, **_: [Type("float", x.ndim)],
+        emit=lambda op, a: ast.Call(ast.Attribute(call("np.ascontiguousarray", [a[0]]),
+                                                  "reshape", ast.Load()),
+                                    [ast.Attribute(a[1], "shape", ast.Load())], []))
+defprim("prod_of_others", infer=lambda t, **_: [t], emit=lambda op, a: call("rt.prod_of_others", a))
+defprim("concatenate", infer=lambda *t, **_: [t[0]],
+        emit=lambda op, a: call("np.concatenate", [ast.Tuple(list(a), ast.Load())]),
+        spec={"array": True})
+defprim("stack", infer=lambda *t, **_: [Type("float", 2)],
+        emit=lambda op, a: call("np.stack", [ast.Tuple(list(a), ast.Load())]),
+        spec={"array": True})
+
+
+def _extreme_vjp(b, op, g):
+    """Ties share the cotangent equally (as JAX's max/min reductions do)."""
+    (x,) = op.operands
+    mask = b("cast_float", b("eq", x, op.result))
+    return (lambda: b.div(b.mul(b("spread", g, x, attrs={"axis": None}), mask),
+                          b("sum", mask, attrs={"axis": None})),)
+
+
+defvjp("amax")(_extreme_vjp)
+defvjp("amin")(_extreme_vjp)
+
+
+@defvjp("prod")
+def _prod_vjp(b, op, g):
+    (x,) = op.operands  # products of the other entries: exact with zeros, unlike prod / x
+    return (lambda: b.mul(g, b("prod_of_others", x)),)
+
+
+@defvjp("cumsum")
+def _cumsum_vjp(b, op, g):
+    return (lambda: b("reverse_cumsum", g),)
+
+
+@defvjp("ravel")
+def _ravel_vjp(b, op, g):
+    return (lambda: b("reshape_like", g, op.operands[0]),)
+
+
+@defvjp("reshape")
+def _reshape_vjp(b, op, g):
+    return (lambda: b("reshape_like", g, op.operands[0]),) + (None,) * (len(op.operands) - 1)
+
+
+@defvjp("reshape_like")
+def _reshape_like_vjp(b, op, g):
+    return (lambda: b("reshape_like", g, op.operands[0]), None)
+
+
+def _part(b, g, start, stop, axis_index=None):
+    layout = (("s", True, True, False),) if axis_index is None else (("i",),)
+    operands = (start, stop) if axis_index is None else (axis_index,)
+    return b("slice", g, *operands, attrs={"layout": layout + (("s", False, False, False),)
+                                           * (g.type.ndim - 1)})
+
+
+@defvjp("concatenate")
+def _concatenate_vjp(b, op, g):
+    thunks, start = [], const(0)
+    for array in op.operands:
+        stop = b.add(start, b("dim", array, attrs={"axis": 0}))
+        thunks.append(lambda s=start, e=stop: _part(b, g, s, e))
+        start = stop
+    return tuple(thunks)
+
+
+@defvjp("stack")
+def _stack_vjp(b, op, g):
+    return tuple((lambda k=k: _part(b, g, None, None, const(k)))
+                 for k in range(len(op.operands)))
+
+
+for _name in ("cumsum", "reverse_cumsum", "ravel", "reshape", "reshape_like"):
+    PRIMITIVES[_name].jvp = linear_jvp
+
+
+def _concatenate_jvp(b, op, dots):
+    if all(d is None for d in dots):
+        return [None]
+    parts = [d if d is not None else b("zeros_like", x) for x, d in zip(op.operands, dots)]
+    return [b(op.prim.name, *parts)]
+
+
+PRIMITIVES["concatenate"].jvp = _concatenate_jvp
+PRIMITIVES["stack"].jvp = _concatenate_jvp
+
+
+def _prod_jvp(b, op, dots):
+    if dots[0] is None:
+        return [None]
+    return [b("sum", b.mul(dots[0], b("prod_of_others", op.operands[0])), attrs={"axis": None})]
+
+
+PRIMITIVES["prod"].jvp = _prod_jvp
+
+
+def _extreme_jvp(b, op, dots):
+    if dots[0] is None:
+        return [None]
+    (x,) = op.operands
+    mask = b("cast_float", b("eq", x, op.result))
+    return [b.div(b("sum", b.mul(dots[0], mask), attrs={"axis": None}),
+                  b("sum", mask, attrs={"axis": None}))]
+
+
+PRIMITIVES["amax"].jvp = _extreme_jvp
+PRIMITIVES["amin"].jvp = _extreme_jvp

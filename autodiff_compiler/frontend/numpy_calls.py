@@ -1,0 +1,156 @@
+"""Lowering of NumPy calls on whole arrays: reductions, products, shapes, creation.
+
+Each function maps to primitives (primitives/arrays.py, indexing.py) or to a composition of
+them where NumPy defines it so (np.clip, np.logaddexp, np.linalg.norm, np.mean), so every
+derivative rule lives in one place.
+"""
+
+from __future__ import annotations
+
+from ..ir.builder import const
+from ..ir.core import Const, Value
+from ..ir.types import Type
+
+# np.<name> on arrays -> (least, most) positional arguments
+_ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transpose": (1, 1),
+          "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "where": (3, 3),
+          "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
+          "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1)}
+_TAKES_AXIS = ("sum", "mean")
+
+
+class ShapeOf:
+    """`x.shape`, waiting to be indexed."""
+
+    def __init__(self, array: Value):
+        self.array = array
+
+
+class NumpyLowering:
+    """Mixin for frontend.expressions.ExpressionLowering."""
+
+    def product(self, node, left: Value, right: Value) -> Value:
+        """np.dot / @ of 1-D and 2-D arrays."""
+        if not (1 <= left.type.ndim <= 2 and 1 <= right.type.ndim <= 2):
+            self.error(node, "matrix products take 1-D or 2-D arrays", unsupported=True)
+        return self.b("dot", self.cast(left, Type("float", left.type.ndim)),
+                      self.cast(right, Type("float", right.type.ndim)))
+
+    def array_function(self, node, name: str, args: list) -> Value:
+        """np.<name>(...) on arrays (and the same-named array methods)."""
+        axis = self.axis_keyword(node, name)
+        low, high = _ARITY[name]
+        if not low <= len(args) <= high:
+            self.error(node, f"np.{name}() takes {low} argument(s)", unsupported=True)
+        if name in ("concatenate", "stack"):
+            return self.join(node, name, args[0])
+        values = [self.check_value(node, a) for a in args]
+        if name in ("where", "clip", "logaddexp", "reciprocal"):
+            return self.elementwise_function(node, name, values)
+        x = values[0]
+        if not x.type.is_array:
+            self.error(node, f"np.{name}() takes an array", unsupported=True)
+        x = self.cast(x, Type("float", x.type.ndim))
+        if name == "dot":
+            return self.product(node, x, values[1])
+        if name == "outer":
+            if x.type.ndim != 1 or values[1].type.ndim != 1:
+                self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
+            return self.b("outer", x, self.cast(values[1], Type("float", 1)))
+        if name == "transpose":
+            return self.b("transpose", x) if x.type.ndim == 2 else x
+        if name in ("max", "min", "prod", "cumsum", "ravel"):
+            if name == "cumsum" and x.type.ndim != 1:
+                self.error(node, "np.cumsum is supported on 1-D arrays", unsupported=True)
+            return self.b({"max": "amax", "min": "amin"}.get(name, name), x)
+        if name == "reshape":
+            return self.b("reshape", x, *self.shape_of(node, tuple(values[1:]) if len(
+                values) > 2 else values[1]))
+        if name == "norm":
+            return self.b("sqrt", self.b("sum", self.b("mul", x, x), attrs={"axis": None}))
+        total = self.b("sum", x, attrs={"axis": axis})
+        if name == "sum":
+            return total
+        axes = range(x.type.ndim) if axis is None else [axis]
+        count = None
+        for k in axes:
+            dim = self.b("dim", x, attrs={"axis": k})
+            count = dim if count is None else self.b("mul", count, dim)
+        return self.b("truediv", total, self.b("cast_float", count))
+
+    def axis_keyword(self, node, name: str):
+        keywords = {k.arg: k.value for k in node.keywords}
+        axis = None
+        if "axis" in keywords and name in _TAKES_AXIS:
+            axis = self.expr(keywords.pop("axis"))
+            if not isinstance(axis, Const) or axis.type.kind != "int":
+                self.error(node, "axis must be a constant integer")
+            axis = axis.value
+        if keywords:
+            self.error(node, f"np.{name}(): keyword '{next(iter(keywords))}' is not supported",
+                       unsupported=True)
+        return axis
+
+    def elementwise_function(self, node, name: str, args: list[Value]) -> Value:
+        """np.where, np.clip, np.logaddexp, np.reciprocal (scalars or arrays)."""
+        b = self.b
+        if name == "where":
+            cond, x, y = args
+            if cond.type.kind != "bool":
+                self.error(node, "np.where needs a boolean condition", unsupported=True)
+            return b("select", cond, x, y)
+        if name == "clip":
+            x, low, high = args
+            return b("max2", b("min2", x, high), low)
+        if name == "reciprocal":
+            return b("truediv", const(1.0), args[0])
+        x, y = args  # logaddexp, as NumPy computes it: max + log1p(exp(-|x - y|))
+        return b("add", b("max2", x, y), b("log1p", b("exp", b("neg", b("abs", b("sub", x,
+                                                                                   y))))))
+
+    def join(self, node, name: str, parts) -> Value:
+        """np.concatenate((a, b, ...)) along axis 0, np.stack((a, b, ...)) of 1-D arrays."""
+        if not isinstance(parts, tuple) or not parts:
+            self.error(node, f"np.{name} takes a tuple of arrays", unsupported=True)
+        arrays = [self.check_value(node, p) for p in parts]
+        ndims = {a.type.ndim for a in arrays}
+        if len(ndims) != 1 or 0 in ndims or (name == "stack" and ndims != {1}):
+            self.error(node, f"np.{name} takes arrays of one rank (stack: 1-D)",
+                       unsupported=True)
+        arrays = [self.cast(a, Type("float", a.type.ndim)) for a in arrays]
+        return self.b(name, *arrays)
+
+    def create_array(self, node, kind: str) -> Value:
+        """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy."""
+        args = [self.expr(a) for a in node.args]
+        like = kind.endswith("_like") or kind == "copy"
+        if like:
+            source = self.check_value(node.args[0], args[0]) if args else None
+            if source is None or not source.type.is_array:
+                self.error(node, f"np.{kind}() takes an array first")
+            if kind == "copy":
+                return self.b.op("copy", source, hint=source.hint).result
+            dims = [self.b("dim", source, attrs={"axis": k}) for k in range(source.type.ndim)]
+            kind, args = kind[:-5], [None] + args[1:]
+        else:
+            dims = self.shape_of(node.args[0], args[0]) if args else None
+        expected = 2 if kind == "full" else 1
+        if dims is None or len(args) != expected:
+            self.error(node, f"np.{kind}() takes a shape{' and a fill value' * (kind == 'full')}"
+                       " (dtype and other keywords are not supported)")
+        if kind == "full":
+            fill = self.cast(self.check_value(node.args[-1], args[-1]), Type("float"))
+            return self.b.op("full", *dims, fill, hint="full").result
+        fill = {"zeros": 0.0, "ones": 1.0, "empty": None}[kind]
+        return self.b.op("new_array", *dims, attrs={"fill": fill}, hint=kind).result
+
+    def shape_of(self, node, shape) -> list[Value]:
+        if isinstance(shape, ShapeOf):
+            return [self.b("dim", shape.array, attrs={"axis": k})
+                    for k in range(shape.array.type.ndim)]
+        dims = list(shape) if isinstance(shape, tuple) else [shape]
+        for dim in dims:
+            if not isinstance(dim, Value) or dim.type.is_array or dim.type.kind == "float":
+                self.error(node, "array shapes must be integers or tuples of integers")
+        return dims
+
