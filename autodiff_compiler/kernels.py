@@ -22,6 +22,7 @@ import numpy as np
 from . import __version__
 from .ad.forward import forward_mode, kernel_tangent
 from .ad.reverse import _kernel_outputs, kernel_adjoint
+from .api import _normalize_argnums
 from .backend import cuda as cuda_backend
 from .codegen.emit import emit_module
 from .errors import GradientInputError
@@ -38,7 +39,7 @@ def _origin(parsed) -> str:
 
 def _scalar_types(fn) -> list[Type]:
     """Device functions take numbers: int where annotated `int`, float otherwise."""
-    params = inspect.signature(fn).parameters.values()
+    params = inspect.signature(fn, eval_str=True).parameters.values()
     return [I64 if p.annotation is int else F64 for p in params]
 
 
@@ -48,8 +49,7 @@ class DeviceDerivative:
     def __init__(self, f, argnums=0, tangent: bool = False):
         self.parsed = read_function(f)
         types = _scalar_types(self.parsed.fn)
-        single = isinstance(argnums, int)
-        nums = [argnums] if single else list(argnums)
+        nums, single = _normalize_argnums(argnums, len(types))
         for k in nums:
             if types[k] != F64:
                 raise GradientInputError(f"argument {k} is an int: it cannot be differentiated")

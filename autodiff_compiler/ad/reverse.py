@@ -222,7 +222,7 @@ class ReverseTransform:
             contribution = thunk()
             if isinstance(contribution, Scatter):
                 prim = contribution.prim if contribution.prim != "index_add" else \
-                    self.scatter_prim(contribution.indices)
+                    self.scatter_prim_for(operand, contribution.indices)
                 b.op(prim, self.buffer(operand), *contribution.indices, contribution.g,
                      attrs=contribution.attrs, result_types=[])
             elif isinstance(contribution, WholeArray):
@@ -267,9 +267,21 @@ class ReverseTransform:
         (indexed by its cuda.grid(1) index)."""
         if not self.kernel:
             return "index_add"
-        own = len(indices) == 1 and (producer := self.producer.get(id(indices[0]))) \
-            is not None and producer.prim.name == "grid" and producer.attrs["ndim"] == 1
-        return "index_add" if own else "atomic_add"
+        return "index_add" if self._own_index(indices) else "atomic_add"
+
+    def _own_index(self, indices) -> bool:
+        producer = self.producer.get(id(indices[0])) if len(indices) == 1 else None
+        return producer is not None and producer.prim.name == "grid" and \
+            producer.attrs["ndim"] == 1
+
+    def scatter_prim_for(self, array, indices) -> str:
+        """A plain add only where no other thread can touch the element: every read of the
+        array in the kernel is at the thread's own cuda.grid(1) index."""
+        if self.kernel and not all(self._own_index(op.operands[1:]) for op in
+                                   walk_ops(self.fn.body) if op.prim.name == "getitem"
+                                   and op.operands[0] is array):
+            return "atomic_add"
+        return self.scatter_prim(indices)
 
     def free_adjoints(self, op: Op) -> list[Value]:
         """Active scalars read inside `op`'s regions but defined outside it."""
@@ -451,9 +463,10 @@ def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Fun
         transform.buffers[id(array)] = extra[-1]
     transform.reverse_ops(fn.body, b, {})
     if transform.plan.tape_names:
+        info = next(i for i in transform.plan.info.values() if i.taped)
         raise UnsupportedOperationError("a loop in this kernel needs a tape, which a thread "
                                         "cannot keep yet; write the loop so that its values "
-                                        "can be recomputed", fn.body.ops[-1].loc)
+                                        "can be recomputed", info.outer_loop.loc)
     b.op("return", result_types=[])
     body = Region(fn.params + extra, transform.plan.forward_sweep(fn.body) + reverse.ops)
     names = fn.param_names + [v.hint for v in extra]
@@ -478,7 +491,7 @@ def _kernel_outputs(fn: Function, wrt: list[int]) -> list[Value]:
             raise UnsupportedOperationError(f"kernel argument '{param.hint}' is both read and "
                                             "written; differentiate kernels whose outputs are "
                                             "write-only", writes[id(param)][0].loc)
-        if len(writes[id(param)]) > 1 or _in_loop(fn, writes[id(param)][0]):
+        if _writes_on_a_path(fn.body, param) > 1:
             raise UnsupportedOperationError(f"'{param.hint}' is written more than once per "
                                             "thread", writes[id(param)][0].loc)
         outputs.append(param)
@@ -490,16 +503,18 @@ def _kernel_outputs(fn: Function, wrt: list[int]) -> list[Value]:
     return outputs
 
 
-def _in_loop(fn: Function, target: Op) -> bool:
-    todo = [(fn.body, False)]
-    while todo:
-        region, looped = todo.pop()
-        for op in region.ops:
-            if op is target:
-                return looped
-            for sub in op.regions:
-                todo.append((sub, looped or op.prim.name in ("for", "while")))
-    return False
+def _writes_on_a_path(region: Region, array) -> float:
+    """The most element writes into `array` one run of `region` can make (a write inside a
+    loop counts as many)."""
+    total = 0.0
+    for op in region.ops:
+        if op.prim.name == "setitem" and op.operands[0] is array:
+            total += 1
+        elif op.prim.name == "if":
+            total += max(_writes_on_a_path(r, array) for r in op.regions)
+        elif op.regions and any(_writes_on_a_path(r, array) for r in op.regions):
+            total = math.inf  # a loop
+    return total
 
 
 def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,

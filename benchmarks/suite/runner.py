@@ -36,7 +36,10 @@ def tool_availability(tool: str) -> tuple[bool, str]:
     found = []
     for module, dist in REQUIREMENTS[tool]:
         if importlib.util.find_spec(module) is None:
-            return False, f"not installed (no module {module!r}; `pip install -e .[bench]`)"
+            how = ("`pip install torch` (CPU build; it is not in the bench extra because the "
+                   "default wheel pulls several GB of CUDA libraries)" if tool == "torch"
+                   else "`pip install -e .[bench]`")
+            return False, f"not installed (no module {module!r}; {how})"
         try:
             found.append(f"{dist} {dist_version(dist)}")
         except PackageNotFoundError:

@@ -14,8 +14,9 @@ into the problem's list of float64 arrays (problems/*.py say which), outside the
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

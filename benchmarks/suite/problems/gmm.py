@@ -15,7 +15,7 @@ def load(params) -> Data:
     from examples.adbench.io import read_gmm
 
     inp = read_gmm(data_dir() / "gmm" / "1k" / f"gmm_d{params['d']}_K{params['k']}.txt")
-    d, k, n = inp.shape
+    d, k, _n = inp.shape
     return Data(args=gmm_args(inp), argnums=(0, 1, 2), raw={"inp": inp},
                 size=f"{k * (1 + d + d * (d + 1) // 2)} entries")
 
