@@ -14,6 +14,7 @@ Arrays have adjoint buffers (`np.zeros_like`) that reads of elements scatter int
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ..analysis.activity import analyze
 from ..errors import UnsupportedOperationError
@@ -22,6 +23,8 @@ from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
 from ..ir.types import F64, I64
 from ..primitives.arrays import unbroadcast
 from ..primitives.indexing import Scatter, WholeArray
+from ..transforms.cse import cse
+from ..transforms.simplify import simplify
 from ..transforms.dce import dce
 from . import checkpoint
 from .tape import TapePlan
@@ -31,6 +34,17 @@ from .tape import TapePlan
 TRANSCENDENTAL_COST = 8
 TAPE_COST = 2
 RECOMPUTE_BUDGET = 10
+
+
+@dataclass(eq=False)
+class Fusion:
+    """The reverse of a loop run inside the loop (ReverseTransform.fusable): its region, the
+    constant adjoints it reads for the carried values, and the loop results that total the
+    adjoints of the outside values it reads."""
+
+    region: Region
+    carried: list
+    totals: list
 
 
 class ReverseContext:
@@ -171,10 +185,15 @@ class ReverseTransform:
         b.op("return", *outs, *grads, result_types=[])
         params = self.fn.body.args + (seeds if seeded else [])
         forward = self.plan.forward_sweep(self.fn.body)
+        if self.plan.fusions:  # fused loops add into the arguments' buffers as they go
+            early = [o for o in reverse.ops if o.prim.name == "zeros_like"
+                     and any(o.operands[0] is p for p in self.fn.params)]
+            reverse.ops = [o for o in reverse.ops if o not in early]
+            forward = early + forward
         body = Region(params, forward + reverse.ops)
         param_names = self.fn.param_names + [v.hint for v in params[len(self.fn.params):]]
-        return dce(Function(name, body, self.fn.filename, None, param_names,
-                            self.fn.constants))
+        adjoint = Function(name, body, self.fn.filename, None, param_names, self.fn.constants)
+        return dce(cse(simplify(adjoint)) if self.plan.fusions else adjoint)
 
     def allocate_buffers(self, b: Builder) -> None:
         """x_bar = np.zeros_like(x) for each active array (and each differentiated one)."""
@@ -229,6 +248,28 @@ class ReverseTransform:
                 b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
             else:
                 self.accumulate(b, adj, operand, unbroadcast(b, contribution, operand))
+
+    def fusable(self, op: Op, carried, gs, region: Region, outs, args) -> bool:
+        """Whether the reverse of a top-level counted loop can run inside the loop itself,
+        iteration by iteration: its carried adjoints are constants that pass through every
+        iteration unchanged (so the order of the reverse iterations does not matter), it reads
+        no tape, and it touches only the adjoint buffers of arguments. The reverse work then
+        shares the forward sweep's pass over memory and, after CSE, its computations."""
+        if (self.kernel or self.checkpoint is not None or op.prim.name != "for"
+                or self.plan.op_region[id(op)] is not self.fn.body
+                or self.plan.tapes_under(op)
+                or not all(g is None or isinstance(g, Const) for g in gs)
+                or not all(outs[k] is args[k] for k in range(len(carried)))):
+            return False
+        param_buffers = {id(self.buffers[id(p)]) for p in self.fn.params if id(p) in self.buffers}
+        inside = {id(a) for r, _ in walk_regions(region) for a in r.args}
+        inside |= {id(r) for o in walk_ops(region) for r in o.results}
+        for inner in walk_ops(region):
+            for v in inner.operands:
+                if not (id(v) in inside or isinstance(v, Const) or id(v) in param_buffers
+                        or self.plan.region_of(v) is not None):
+                    return False
+        return True
 
     def checkpointed(self, op: Op) -> bool:
         """Checkpoint counted loops at the top level that record a tape, when asked to."""
@@ -386,6 +427,14 @@ class ReverseTransform:
         inner.op("yield", *outs, result_types=[])
         self._close(ctx, region)
         starts = [g or ZERO for g in gs] + [adj.get(id(f)) or ZERO for f in frees]
+        if self.fusable(op, carried, gs, region, outs, args):
+            totals = [Value(F64, f.hint + "_bar") for f in frees]
+            self.plan.fusions[id(op)] = Fusion(region, [g or ZERO for g in gs], totals)
+            for f, total in zip(frees, totals):
+                self.accumulate(b, adj, f, total)
+            for j, g in zip(carried, gs):
+                self.accumulate(b, adj, inits[j], g or ZERO)
+            return
         if self.checkpointed(op):
             ck = checkpoint.plan(op, self.checkpoint, self.plan.namer)
             self.plan.checkpoints[id(op)] = ck

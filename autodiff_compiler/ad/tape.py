@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..ir.builder import Builder, const
+from ..ir.clone import clone_op
 from ..ir.core import Function, Op, Region, Value
 from ..ir.names import Namer
 from ..ir.types import I64
@@ -51,6 +52,7 @@ class TapePlan:
         self.lifted: dict[int, Value] = {}
         self.trip_counts: dict[int, Value] = {}
         self.checkpoints: dict[int, object] = {}  # loop id -> ad.checkpoint.Checkpoint
+        self.fusions: dict[int, object] = {}  # loop id -> ad.reverse.Fusion
         self.namer = Namer({p.hint for p in fn.params})
         self._classify()
 
@@ -152,6 +154,8 @@ class TapePlan:
                 copied.ops[-1] = Op(end.prim, end.operands + served, [], [], end.attrs, end.loc)
             results = op.results + [r for _, r, _ in lifts]
             operands = op.operands
+            if id(op) in self.fusions:
+                operands, results = _fuse(operands, results, regions[0], self.fusions[id(op)])
             if id(op) in self.trip_counts:
                 operands, results = _count_iterations(operands, results, regions,
                                                       self.trip_counts[id(op)])
@@ -218,6 +222,22 @@ class TapePlan:
             attrs = {"tape": self.tape_names[id(primal)], "counter": info.counter}
             ops.append(Op(_prim("tape_load"), [], [copy], [], attrs, None))
         return ops
+
+
+def _fuse(operands, results, body: Region, fusion):
+    """Run a loop's reverse inside it: append a copy of the reverse body to the forward body,
+    carrying the adjoint totals of the outside values it reads (starting from zero)."""
+    index, *adjoint_args = fusion.region.args
+    accumulators = [Value(t.type, t.hint) for t in fusion.totals]
+    mapping = {id(index): body.args[0]}
+    mapping.update((id(a), v) for a, v in zip(adjoint_args, fusion.carried + accumulators))
+    reverse_ops = [clone_op(o, mapping) for o in fusion.region.ops[:-1]]
+    ends = [mapping.get(id(v), v) for v in fusion.region.ops[-1].operands[len(fusion.carried):]]
+    end = body.ops[-1]
+    body.args = body.args + accumulators
+    body.ops[-1:] = reverse_ops + [Op(end.prim, end.operands + ends, [], [], end.attrs, end.loc)]
+    zeros = [const(0.0) for _ in accumulators]
+    return operands + zeros, results + fusion.totals
 
 
 def _count_iterations(operands, results, regions, count: Value):

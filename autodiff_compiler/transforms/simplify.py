@@ -75,3 +75,33 @@ def fold(b, name, operands, attrs):
         if is_const(y, 1) and x.type.is_float:
             return x
     return None
+
+
+_FOLDABLE = ("add", "sub", "mul", "neg", "truediv", "floordiv", "pow")
+
+
+def simplify(fn):
+    """Apply `fold` to every arithmetic op of `fn` in place (e.g. after constants were
+    substituted into copied code); returns `fn`."""
+    from ..ir.builder import Builder
+    from ..ir.core import Region
+
+    subst: dict[int, object] = {}
+    todo = [fn.body]
+    while todo:
+        region = todo.pop()
+        kept = []
+        for op in region.ops:
+            op.operands = [subst.get(id(v), v) for v in op.operands]
+            todo.extend(op.regions)
+            if op.prim.name in _FOLDABLE and len(op.results) == 1:
+                emitted = Region()
+                folded = fold(Builder(emitted, op.loc, fold=True), op.prim.name,
+                              tuple(op.operands), op.attrs)
+                if folded is not None:
+                    subst[id(op.results[0])] = folded
+                    kept.extend(emitted.ops)
+                    continue
+            kept.append(op)
+        region.ops = kept
+    return fn

@@ -7,17 +7,14 @@ from autodiff_compiler import runtime as rt
 
 
 def loop_with_tape_grad(x, n):
+    x_bar = np.zeros_like(x)
     # line 40: for i in range(n):
     s = 0.0
     for i in range(n):
         # line 41: s += np.sin(x[i]) * x[i]
         x_i = x[i]
-        s = s + math.sin(x_i) * x_i
+        sin = math.sin(x_i)
+        s = s + sin * x_i
+        x_bar[i] += sin + x_i * math.cos(x_i)
     # reverse sweep
-    x_bar = np.zeros_like(x)
-    s_bar = 1.0
-    for i_1 in range(n - 1, -1, -1):
-        # line 41: s += np.sin(x[i]) * x[i]
-        x_i_1 = x[i_1]
-        x_bar[i_1] += s_bar * math.sin(x_i_1) + s_bar * x_i_1 * math.cos(x_i_1)
     return (s, x_bar)

@@ -1,0 +1,337 @@
+"""How user code reaches each primitive, and where to sample its inputs: the table that
+tests/test_primitives.py turns into derivative tests.
+
+SPECS maps every user-facing primitive (one with derivative rules that user code lowers to)
+to its cases. A case is a source template written the way a user would write the call
+(`{0}`, `{1}`, ... are the operands), the domain of each operand and the shape combinations
+to try:
+
+* an operand domain is a `(low, high)` range of floats to sample from, chosen away from the
+  primitive's kinks and singularities, or an `int` meaning "pass this Python int" (indices,
+  sizes, integer exponents: not differentiated);
+* a shape is `()` for a Python float (0-d) or a tuple of array dimensions;
+* `avoid(args)` returns True where a sample lies too close to a kink (ties of min/max,
+  zeros of abs, integer quotients of //); such samples are redrawn;
+* `prepare(args)` adjusts a sample (e.g. puts a zero into np.prod's input, or makes two
+  operands equal) before it is used;
+* a template of several lines is a function body whose last line is the value.
+
+COMPOSITES holds user spellings that lower to several primitives (np.clip, np.logaddexp,
+np.linalg.norm, np.mean, ...) or to none (float() of a float): tested the same way, but not
+counted as any primitive's entry.
+
+INTERNAL names the primitives that only the compiler's own generated code uses (adjoint
+helpers, tapes, checkpoints, control flow, CUDA plumbing), each with the reason. Together
+with `Primitive.differentiable` (False for comparisons, logic, int/bool casts, array sizes
+and creation of constant arrays) it defines which primitives need a SPECS entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Shape = tuple
+S: Shape = ()        # a Python float
+V: Shape = (4,)
+M: Shape = (3, 4)
+
+UNARY = ((S,), (V,), (M,))
+ARRAY1 = ((V,), (M,))
+SCALAR1 = ((S,),)
+SCALAR2 = ((S, S),)
+# elementwise binary: equal shapes, scalar with array both ways, (m, n) with (n,) both ways
+BINARY = ((S, S), (V, V), (M, M), (S, V), (V, S), (S, M), (M, S), (M, V), (V, M))
+
+GAP = 0.05  # how far samples stay from kinks
+
+
+@dataclass(frozen=True)
+class Case:
+    template: str
+    domains: tuple            # per operand: (low, high) float range, or an int value
+    shapes: tuple             # tuples of per-operand shapes
+    avoid: Callable | None = None
+    prepare: Callable | None = None
+
+    @property
+    def arity(self) -> int:
+        return len(self.domains)
+
+
+# --- sample filters and adjustments ----------------------------------------------------------
+
+def near_tie(k: int = 0, m: int = 1):
+    """Operands k and m closer than GAP somewhere (after broadcasting)."""
+    return lambda args: bool(np.any(np.abs(np.subtract(args[k], args[m])) < GAP))
+
+
+def near_value(value: float, k: int = 0):
+    return lambda args: bool(np.any(np.abs(np.subtract(args[k], value)) < GAP))
+
+
+def near_values(*values: float, k: int = 0):
+    tests = [near_value(v, k) for v in values]
+    return lambda args: any(t(args) for t in tests)
+
+
+def near_integer_quotient(args) -> bool:
+    """x / y within GAP of an integer: where x // y and x % y jump."""
+    q = np.divide(args[0], args[1])
+    frac = q - np.floor(q)
+    return bool(np.any((frac < GAP) | (frac > 1 - GAP)))
+
+
+def extreme_not_unique(args) -> bool:
+    """The largest or smallest entry within GAP of the runner-up."""
+    values = np.sort(np.ravel(args[0]))
+    return bool(values[-1] - values[-2] < GAP or values[1] - values[0] < GAP)
+
+
+def one_zero(args):
+    """np.prod at an input with one exact zero (its rule is exact there, unlike prod / x)."""
+    x = args[0].copy()
+    x.flat[1] = 0.0
+    return [x, *args[1:]]
+
+
+def equal_operands(args):
+    """The second operand set equal to the first (same shape): a tie of the inputs."""
+    return [args[0], np.copy(args[0]) if isinstance(args[0], np.ndarray) else args[0],
+            *args[2:]]
+
+
+# --- the smooth functions of math and numpy (primitives/elementwise.py) ----------------------
+
+def _function(np_name: str, math_name: str | None, domain, arity: int = 1,
+              avoid=None) -> tuple[Case, ...]:
+    operands = ", ".join(f"{{{k}}}" for k in range(arity))
+    shapes = UNARY if arity == 1 else BINARY
+    cases = [Case(f"{np_name}({operands})", (domain,) * arity, shapes, avoid)]
+    if math_name:
+        cases.append(Case(f"{math_name}({operands})", (domain,) * arity,
+                          SCALAR1 if arity == 1 else SCALAR2, avoid))
+    return tuple(cases)
+
+
+_SMOOTH = {
+    "sin": _function("np.sin", "math.sin", (-3, 3)),
+    "cos": _function("np.cos", "math.cos", (-3, 3)),
+    "tan": _function("np.tan", "math.tan", (-1.2, 1.2)),
+    "arcsin": _function("np.arcsin", "math.asin", (-0.9, 0.9)),
+    "arccos": _function("np.arccos", "math.acos", (-0.9, 0.9)),
+    "arctan": _function("np.arctan", "math.atan", (-3, 3)),
+    # both signs of both operands: all four quadrants (the branch cut x < 0, y = 0 avoided)
+    "arctan2": _function("np.arctan2", "math.atan2", (-3, 3), 2,
+                         avoid=lambda a: bool(np.any(np.abs(a[0]) < 0.2))),
+    "sinh": _function("np.sinh", "math.sinh", (-2, 2)),
+    "cosh": _function("np.cosh", "math.cosh", (-2, 2)),
+    "tanh": _function("np.tanh", "math.tanh", (-2, 2)),
+    "exp": _function("np.exp", "math.exp", (-2, 2)),
+    "expm1": _function("np.expm1", "math.expm1", (-2, 2)),
+    "log": _function("np.log", "math.log", (0.2, 4)),
+    "log1p": _function("np.log1p", "math.log1p", (-0.5, 3)),
+    "log2": _function("np.log2", "math.log2", (0.2, 4)),
+    "log10": _function("np.log10", "math.log10", (0.2, 4)),
+    "sqrt": _function("np.sqrt", "math.sqrt", (0.2, 4)),
+    "hypot": _function("np.hypot", "math.hypot", (-3, 3), 2,
+                       avoid=lambda a: bool(np.any(np.hypot(a[0], a[1]) < 0.2))),
+    "fabs": _function("np.fabs", "math.fabs", (-3, 3), avoid=near_value(0.0)),
+    "square": _function("np.square", None, (-3, 3)),
+    # sign is not differentiable (Primitive.differentiable is False: zero derivative); the
+    # product keeps an active path through the function
+    "sign": (Case("np.sign({0}) * {0}", ((-3, 3),), UNARY, near_value(0.0)),),
+}
+
+# --- arithmetic (primitives/arith.py) --------------------------------------------------------
+
+_ARITH = {
+    "add": (Case("{0} + {1}", ((-3, 3), (-3, 3)), BINARY),
+            Case("1.5 + {0}", ((-3, 3),), UNARY)),
+    "sub": (Case("{0} - {1}", ((-3, 3), (-3, 3)), BINARY),
+            Case("1.5 - {0}", ((-3, 3),), UNARY)),
+    "mul": (Case("{0} * {1}", ((-3, 3), (-3, 3)), BINARY),
+            Case("{0} * {0}", ((-3, 3),), UNARY)),
+    "truediv": (Case("{0} / {1}", ((-3, 3), (0.5, 3)), BINARY),
+                Case("1.0 / {0}", ((0.5, 3),), UNARY),
+                Case("{0} / {1}", ((-3, 3), 3), ((S, S), (V, S), (M, S)))),
+    # piecewise constant: a zero derivative away from the jumps (both signs of x: floor).
+    # Times {1}, so the gradient is not identically zero: check_grad's relative error is 1
+    # against an exact zero, whose central difference is rounding noise of the stencil sum
+    "floordiv": (Case("{0} // {1} * {1}", ((-5, 5), (0.7, 2)), BINARY,
+                      near_integer_quotient),),
+    "mod": (Case("{0} % {1}", ((-5, 5), (0.7, 2)), BINARY, near_integer_quotient),),
+    "pow": (Case("{0} ** {1}", ((0.3, 3), (-2, 2)), BINARY),
+            Case("np.power({0}, {1})", ((0.3, 3), (-2, 2)), BINARY),
+            Case("pow({0}, {1})", ((0.3, 3), (-2, 2)), SCALAR2),
+            Case("math.pow({0}, {1})", ((0.3, 3), (-2, 2)), SCALAR2),
+            # integer exponents: any sign of the base; 2 has its own rule
+            Case("{0} ** 2", ((-3, 3),), UNARY),
+            Case("{0} ** 3", ((-3, 3),), UNARY),
+            Case("{0} ** -1", ((0.5, 3),), UNARY),
+            Case("{0} ** {1}", ((-3, 3), 3), ((S, S), (V, S), (M, S))),
+            Case("{0} ** 0.5", ((0.2, 3),), UNARY),
+            Case("2.0 ** {0}", ((-2, 2),), UNARY)),
+    "neg": (Case("-{0}", ((-3, 3),), UNARY),),
+    # float() of a float lowers to nothing (see COMPOSITES); cast_float is emitted for ints,
+    # which carry no derivative
+    "cast_float": (Case("{0} * float({1})", ((-3, 3), 3), ((S, S), (V, S))),),
+    "min2": (Case("np.minimum({0}, {1})", ((-3, 3), (-3, 3)), BINARY, near_tie()),
+             Case("min({0}, {1})", ((-3, 3), (-3, 3)), SCALAR2, near_tie()),
+             Case("min({0}, {1}, 0.5)", ((-3, 3), (-3, 3)), SCALAR2,
+                  lambda a: near_tie()(a) or near_value(0.5, 0)(a) or near_value(0.5, 1)(a))),
+    "max2": (Case("np.maximum({0}, {1})", ((-3, 3), (-3, 3)), BINARY, near_tie()),
+             Case("max({0}, {1})", ((-3, 3), (-3, 3)), SCALAR2, near_tie()),
+             Case("max({0}, {1}, 0.5)", ((-3, 3), (-3, 3)), SCALAR2,
+                  lambda a: near_tie()(a) or near_value(0.5, 0)(a) or near_value(0.5, 1)(a))),
+    "abs": (Case("abs({0})", ((-3, 3),), UNARY, near_value(0.0)),
+            Case("np.abs({0})", ((-3, 3),), UNARY, near_value(0.0)),
+            Case("np.absolute({0})", ((-3, 3),), UNARY, near_value(0.0))),
+    "select": (Case("np.where({0} > {1}, {0}, {1})", ((-3, 3), (-3, 3)), BINARY, near_tie()),
+               Case("np.where({0} > 0.0, {0} * {0}, {1})", ((-3, 3), (-3, 3)), BINARY,
+                    near_value(0.0)),
+               Case("np.where({0} < 0.5, 2.0, {0})", ((-3, 3),), UNARY, near_value(0.5))),
+}
+
+# --- whole arrays (primitives/arrays.py) ---------------------------------------------------
+
+_MATMUL_SHAPES = (((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 3)), ((3, 4), (4, 2)))
+
+_ARRAYS = {
+    "sum": (Case("np.sum({0})", ((-3, 3),), ARRAY1),
+            Case("{0}.sum()", ((-3, 3),), ARRAY1),
+            Case("np.sum({0}, axis=0)", ((-3, 3),), ARRAY1),
+            Case("np.sum({0}, axis=1)", ((-3, 3),), ((M,),)),
+            Case("{0}.sum(axis=1)", ((-3, 3),), ((M,),))),
+    "dot": (Case("{0} @ {1}", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
+            Case("np.dot({0}, {1})", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
+            Case("np.matmul({0}, {1})", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
+            Case("{0}.dot({1})", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
+            Case("{0} @ {0}", ((-3, 3),), ((V,), ((4, 4),)))),
+    "outer": (Case("np.outer({0}, {1})", ((-3, 3), (-3, 3)), (((3,), (4,)),)),
+              Case("np.outer({0}, {0})", ((-3, 3),), ((V,),))),
+    "transpose": (Case("{0}.T", ((-3, 3),), ((M,),)),
+                  Case("np.transpose({0})", ((-3, 3),), ((M,),)),
+                  Case("{0}.T @ {1}", ((-3, 3), (-3, 3)), (((3, 4), (3,)),))),
+    "amax": (Case("np.max({0})", ((-3, 3),), ARRAY1, extreme_not_unique),
+             Case("np.amax({0})", ((-3, 3),), ARRAY1, extreme_not_unique),
+             Case("{0}.max()", ((-3, 3),), ARRAY1, extreme_not_unique)),
+    "amin": (Case("np.min({0})", ((-3, 3),), ARRAY1, extreme_not_unique),
+             Case("np.amin({0})", ((-3, 3),), ARRAY1, extreme_not_unique),
+             Case("{0}.min()", ((-3, 3),), ARRAY1, extreme_not_unique)),
+    "prod": (Case("np.prod({0})", ((0.5, 1.5),), ARRAY1),
+             Case("{0}.prod()", ((0.5, 1.5),), ARRAY1),
+             Case("np.prod({0})", ((-1.5, 1.5),), ARRAY1, prepare=one_zero)),
+    "cumsum": (Case("np.cumsum({0})", ((-3, 3),), ((V,),)),
+               Case("{0}.cumsum()", ((-3, 3),), ((V,),))),
+    "ravel": (Case("np.ravel({0})", ((-3, 3),), ARRAY1),
+              Case("{0}.ravel()", ((-3, 3),), ((M,),)),
+              Case("{0}.flatten()", ((-3, 3),), ((M,),))),
+    "reshape": (Case("np.reshape({0}, (2, 6))", ((-3, 3),), ((M,),)),
+                Case("{0}.reshape(12)", ((-3, 3),), ((M,),)),
+                Case("{0}.reshape((4, 3))", ((-3, 3),), ((M,),)),
+                Case("{0}.reshape(3, 4)", ((-3, 3),), (((12,),),)),
+                Case("{0}.reshape({1}, 6)", ((-3, 3), 2), (((12,), S),)),
+                Case("np.reshape({0}, {1}.shape)", ((-3, 3), (-3, 3)), (((12,), M),))),
+    "concatenate": (Case("np.concatenate(({0}, {1}))", ((-3, 3), (-3, 3)),
+                         (((3,), (4,)), ((2, 4), (3, 4)))),
+                    Case("np.concatenate(({0}, {1}, {0}))", ((-3, 3), (-3, 3)),
+                         (((3,), (4,)),))),
+    "stack": (Case("np.stack(({0}, {1}))", ((-3, 3), (-3, 3)), ((V, V),)),
+              Case("np.stack(({0}, {1}, {0}))", ((-3, 3), (-3, 3)), ((V, V),))),
+}
+
+# --- element access, slices, creation, writes (primitives/indexing.py) ----------------------
+
+_INDEXING = {
+    "getitem": (Case("{0}[2]", ((-3, 3),), ((V,),)),
+                Case("{0}[-1]", ((-3, 3),), ((V,),)),
+                Case("{0}[1, 2]", ((-3, 3),), ((M,),)),
+                Case("{0}[{1}]", ((-3, 3), 2), ((V, S),)),
+                Case("{0}[{1}, {1} + 1]", ((-3, 3), 1), ((M, S),)),
+                Case("{0}[1] * {0}[2]", ((-3, 3),), ((V,),))),
+    "slice": (Case("{0}[1:3]", ((-3, 3),), ((V,),)),
+              Case("{0}[1:]", ((-3, 3),), ((V,),)),
+              Case("{0}[:-1]", ((-3, 3),), ((V,),)),
+              Case("{0}[::2]", ((-3, 3),), ((V,),)),
+              Case("{0}[{1}:{1} + 2]", ((-3, 3), 1), ((V, S),)),
+              Case("{0}[1]", ((-3, 3),), ((M,),)),
+              Case("{0}[1:3, :]", ((-3, 3),), ((M,),)),
+              Case("{0}[:, 1]", ((-3, 3),), ((M,),)),
+              Case("{0}[1:3, 2:4]", ((-3, 3),), ((M,),)),
+              Case("{0}[1:3] * {0}[0:2]", ((-3, 3),), ((V,),))),
+    "copy": (Case("np.copy({0})", ((-3, 3),), ARRAY1),
+             Case("{0}.copy()", ((-3, 3),), ARRAY1)),
+    "full": (Case("np.full(3, {0})", ((-3, 3),), SCALAR1),
+             Case("np.full((2, 3), {0})", ((-3, 3),), SCALAR1),
+             Case("np.full({1}.shape, {0})", ((-3, 3), (-3, 3)), ((S, M),))),
+    "setitem": (Case("y = np.copy({0})\ny[1] = {1}\ny", ((-3, 3), (-3, 3)), ((V, S),)),
+                Case("y = np.copy({0})\ny[1, 2] = {1} * {0}[0, 0]\ny", ((-3, 3), (-3, 3)),
+                     ((M, S),)),
+                Case("y = np.zeros(4)\ny[2] = {0} * {0}\ny[0] = {0}\ny", ((-3, 3),),
+                     SCALAR1),
+                Case("y = np.zeros_like({0})\ny[1] = {1}\ny[1] += {1} * {0}[1]\ny * {0}",
+                     ((-3, 3), (-3, 3)), ((V, S),))),
+}
+
+SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXING}
+
+# --- user spellings that are not one primitive ---------------------------------------------
+
+COMPOSITES: dict[str, tuple[Case, ...]] = {
+    "clip": (Case("np.clip({0}, -0.5, 1.5)", ((-3, 3),), UNARY, near_values(-0.5, 1.5)),
+             Case("np.clip({0}, {1}, 2.0)", ((-3, 3), (-1, 1)), BINARY,
+                  lambda a: near_tie()(a) or near_value(2.0)(a))),
+    "logaddexp": (Case("np.logaddexp({0}, {1})", ((-3, 3), (-3, 3)), BINARY, near_tie()),
+                  # smooth at x == y (both partials 1/2): no kink to stay away from
+                  Case("np.logaddexp({0}, {1})", ((-3, 3), (-3, 3)), ((S, S), (V, V)),
+                       prepare=equal_operands)),
+    "reciprocal": (Case("np.reciprocal({0})", ((0.5, 3),), UNARY),),
+    "norm": (Case("np.linalg.norm({0})", ((-3, 3),), ARRAY1),),
+    "mean": (Case("np.mean({0})", ((-3, 3),), ARRAY1),
+             Case("np.mean({0}, axis=0)", ((-3, 3),), ((M,),)),
+             Case("{0}.mean(axis=1)", ((-3, 3),), ((M,),))),
+    "float": (Case("float({0}) * {0}", ((-3, 3),), SCALAR1),),
+}
+
+# --- primitives only the compiler's generated code uses --------------------------------------
+
+INTERNAL: dict[str, str] = {
+    # adjoint and tangent helpers, emitted by vjp/jvp rules
+    "spread": "adjoint of np.sum: the cotangent spread back over the summed axes",
+    "sum_leading": "adjoint of broadcasting: sums a cotangent over leading axes",
+    "reverse_cumsum": "adjoint of np.cumsum",
+    "prod_of_others": "partials of np.prod (products of the other entries)",
+    "reshape_like": "adjoint of ravel/reshape: back to the operand's shape",
+    "sum_all": "adjoint of np.full's fill value",
+    "index_add": "adjoint of an element read: scatter-add into an adjoint buffer",
+    "slice_add": "adjoint of a slice read: scatter-add into an adjoint buffer",
+    "array_add": "whole-array accumulation into an adjoint buffer",
+    # tapes and checkpoints of the reverse sweep
+    "tape_alloc": "tape storage of the reverse sweep",
+    "tape_push": "tape storage of the reverse sweep",
+    "tape_grow": "tape storage of the reverse sweep",
+    "tape_reserve": "tape storage of the reverse sweep",
+    "tape_load": "tape storage of the reverse sweep",
+    "counter_init": "tape counter of the reverse sweep",
+    "counter_advance": "tape counter of the reverse sweep",
+    "counter_retreat": "tape counter of the reverse sweep",
+    "checkpoint_alloc": "checkpoint storage (ad.checkpoint)",
+    "checkpoint_save": "checkpoint storage (ad.checkpoint)",
+    "checkpoint_restore": "checkpoint storage (ad.checkpoint)",
+    "checkpoint_load": "checkpoint storage (ad.checkpoint)",
+    "comment": "source-line comments in generated code",
+    # structured control flow: differentiated by the transforms themselves (reverse_if,
+    # reverse_for, ForwardTransform.op_if, ...), not by rules; tested by test_control_flow.py
+    "if": "structured control flow, handled by the transforms",
+    "for": "structured control flow, handled by the transforms",
+    "while": "structured control flow, handled by the transforms",
+    "yield": "terminator of a nested region",
+    "return": "terminator of the function",
+    # non-differentiable plumbing (exempt by Primitive.differentiable as well)
+    "trip_count": "loop trip counts of the reverse sweep",
+    "grid": "cuda.grid thread index (an int; tested by test_cuda.py)",
+    "atomic_add": "adjoint accumulation of CUDA kernels",
+}
