@@ -16,6 +16,7 @@ from .errors import (
 )
 from .gradcheck import check_grad, numerical_grad
 from .jacobians import hessian, hvp, jacfwd, jacrev, jvp, vjp
+from .kernels import grad_kernel, tangent_kernel
 
 __all__ = [
     "AutodiffSyntaxError",

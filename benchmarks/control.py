@@ -129,7 +129,7 @@ def garch_nll(r, omega, alpha, beta, T):
 # Problem data and references.
 # --------------------------------------------------------------------------------------------
 
-TARGETS = {"newton": 4.0, "lorenz": 3.0, "garch": 3.0}
+TARGETS = {"newton": 4.0, "lorenz": 3.0, "lorenz_sqrt": 3.0, "garch": 3.0}
 INTERP_RTOL = 1e-10      # compiled vs the same generated source run by CPython
 FD_RTOL = 1e-6           # vs fourth-order central differences
 IMPLICIT_RTOL = 1e-9     # Newton vs the implicit-function gradient
@@ -230,6 +230,28 @@ class CountingNumpy:
         return counted
 
 
+class CountingRuntime:
+    """autodiff_compiler.runtime with rt.grow (a tape growing) counted as tape memory."""
+
+    def __init__(self, counter: CountingNumpy):
+        from autodiff_compiler import runtime
+
+        self._runtime = runtime
+        self._counter = counter
+
+    def __getattr__(self, name):
+        return getattr(self._runtime, name)
+
+    def grow(self, tape, needed):
+        size = max(2 * tape.shape[0], needed)
+        out = np.empty((size,) + tape.shape[1:], dtype=tape.dtype)
+        out[:tape.shape[0]] = tape
+        self._counter.tape_growths += 1
+        self._counter._add("tape", out.nbytes)
+        weakref.finalize(out, self._counter._add, "tape", -out.nbytes)
+        return out
+
+
 def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
     """Run the generated module file of `artifact` by CPython on args (a fresh import of it,
     whose `np` is a CountingNumpy); (its result, the allocation counts)."""
@@ -238,7 +260,7 @@ def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
                   for node in ast.walk(tree)
                   if isinstance(node, ast.Assign) and len(node.targets) == 1
                   and isinstance(node.targets[0], ast.Name)
-                  and node.targets[0].id.startswith("tape_")
+                  and node.targets[0].id.startswith(("tape_", "checkpoint_"))
                   and isinstance(node.value, ast.Call)}
     defs = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     spec = importlib.util.spec_from_file_location("_control_counted", artifact.path)
@@ -246,6 +268,7 @@ def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
     spec.loader.exec_module(module)
     counter = CountingNumpy(tape_lines)
     module.np = counter
+    module.rt = CountingRuntime(counter)
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     return getattr(module, entry if entry in defs else defs[-1])(*args), counter
 
@@ -256,7 +279,7 @@ def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
 
 
 def run_problem(key, label, fn, helpers, args, argnums, fd_args, implicit, repeats, warmup,
-                rounds) -> dict:
+                rounds, checkpoint=None) -> dict:
     from autodiff_compiler import numerical_grad, value_and_grad
 
     row = {"key": key, "label": label, "error": None, "checks": []}
@@ -265,7 +288,7 @@ def run_problem(key, label, fn, helpers, args, argnums, fd_args, implicit, repea
     primal_value = primal(*args)
     row["primal_compile"] = time.perf_counter() - t0
     try:
-        ours = value_and_grad(fn, argnums=argnums, jit=True)
+        ours = value_and_grad(fn, argnums=argnums, jit=True, checkpoint=checkpoint)
         t0 = time.perf_counter()
         our_value, our_grad = ours(*args)       # transform + write module + Numba compile
         row["ours_compile"] = time.perf_counter() - t0
@@ -297,7 +320,8 @@ def run_problem(key, label, fn, helpers, args, argnums, fd_args, implicit, repea
 
     if implicit is not None:
         check("vs implicit-function gradient", our_grad, implicit(*args), IMPLICIT_RTOL)
-    small = ours if fd_args is args else value_and_grad(fn, argnums=argnums, jit=True)
+    small = ours if fd_args is args else value_and_grad(fn, argnums=argnums, jit=True,
+                                                         checkpoint=checkpoint)
     _, small_grad = small(*fd_args)
     check(f"vs central differences{'' if fd_args is args else ' (reduced size)'}",
           small_grad, numerical_grad(primal, *fd_args, argnums=argnums), FD_RTOL)
@@ -335,11 +359,13 @@ def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
          (0, 1), newton_data(300), newton_implicit_grad),
         ("lorenz", f"RK4 Lorenz-96 {nsteps} steps d/d(y0,F)", rk4_lorenz96, (lorenz96_rhs,),
          lorenz_args, (0, 1), lorenz_data(50), None),
+        ("lorenz_sqrt", "  same, checkpoint='sqrt'", rk4_lorenz96, (lorenz96_rhs,),
+         lorenz_args, (0, 1), lorenz_data(50), None),
         ("garch", f"GARCH(1,1) T={T:.0e} d/d(w,a,b)", garch_nll, (), garch_args, (1, 2, 3),
          garch_args, None),
     ]
     rows = [run_problem(key, label, fn, helpers, args, argnums, fd_args, implicit, repeats,
-                        warmup, rounds)
+                        warmup, rounds, "sqrt" if key.endswith("_sqrt") else None)
             for key, label, fn, helpers, args, argnums, fd_args, implicit in problems]
 
     failures = 0

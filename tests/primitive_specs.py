@@ -183,6 +183,7 @@ _ARITH = {
              Case("min({0}, {1}, 0.5)", ((-3, 3), (-3, 3)), SCALAR2,
                   lambda a: near_tie()(a) or near_value(0.5, 0)(a) or near_value(0.5, 1)(a))),
     "max2": (Case("np.maximum({0}, {1})", ((-3, 3), (-3, 3)), BINARY, near_tie()),
+             Case("np.maximum({0}, 0.0)", ((-3, 3),), UNARY, near_value(0.0)),
              Case("max({0}, {1})", ((-3, 3), (-3, 3)), SCALAR2, near_tie()),
              Case("max({0}, {1}, 0.5)", ((-3, 3), (-3, 3)), SCALAR2,
                   lambda a: near_tie()(a) or near_value(0.5, 0)(a) or near_value(0.5, 1)(a))),
@@ -192,7 +193,10 @@ _ARITH = {
     "select": (Case("np.where({0} > {1}, {0}, {1})", ((-3, 3), (-3, 3)), BINARY, near_tie()),
                Case("np.where({0} > 0.0, {0} * {0}, {1})", ((-3, 3), (-3, 3)), BINARY,
                     near_value(0.0)),
-               Case("np.where({0} < 0.5, 2.0, {0})", ((-3, 3),), UNARY, near_value(0.5))),
+               Case("np.where({0} < 0.5, 2.0, {0})", ((-3, 3),), UNARY, near_value(0.5)),
+               # a scalar condition choosing between arrays
+               Case("np.where({0} > 0.0, {1}, 2.0 * {1})", ((-3, 3), (-3, 3)),
+                    ((S, S), (S, V), (S, M)), near_value(0.0))),
 }
 
 # --- whole arrays (primitives/arrays.py) ---------------------------------------------------
@@ -282,7 +286,8 @@ SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXIN
 
 COMPOSITES: dict[str, tuple[Case, ...]] = {
     "clip": (Case("np.clip({0}, -0.5, 1.5)", ((-3, 3),), UNARY, near_values(-0.5, 1.5)),
-             Case("np.clip({0}, {1}, 2.0)", ((-3, 3), (-1, 1)), BINARY,
+             # x0 below the upper bound: a clipped scalar would make the gradient exactly 0
+             Case("np.clip({0}, {1}, 2.0)", ((-3, 1.9), (-1, 1)), BINARY,
                   lambda a: near_tie()(a) or near_value(2.0)(a))),
     "logaddexp": (Case("np.logaddexp({0}, {1})", ((-3, 3), (-3, 3)), BINARY, near_tie()),
                   # smooth at x == y (both partials 1/2): no kink to stay away from

@@ -24,8 +24,8 @@ from ..ir.types import F64, I64
 from ..primitives.arrays import unbroadcast
 from ..primitives.indexing import Scatter, WholeArray
 from ..transforms.cse import cse
-from ..transforms.simplify import simplify
 from ..transforms.dce import dce
+from ..transforms.simplify import simplify
 from . import checkpoint
 from .tape import TapePlan
 

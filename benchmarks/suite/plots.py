@@ -38,7 +38,7 @@ def _grouped(ax, rows, instances, tools, key, missing_mark=True):
                         status, "—")
                     ax.annotate(mark, (p, 0), xycoords=("data", "axes fraction"),
                                 xytext=(0, 2), textcoords="offset points", ha="center",
-                                va="bottom", fontsize=6, rotation=90, color=COLOURS[tool])
+                                va="bottom", fontsize=7, rotation=90, color="black")
     ax.set_xticks(x)
     ax.set_xticklabels([inst.label.replace(" [quick]", "*") for inst in instances],
                        rotation=25, ha="right", fontsize=8)

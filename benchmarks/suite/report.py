@@ -149,8 +149,8 @@ def notes(row) -> str:
 
 
 def main_table(rows) -> list[str]:
-    lines = ["| problem | tool | objective ms | derivative ms | ratio | first call s | rho | notes |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = [("| problem | tool | objective ms | derivative ms | ratio | first call s | rho "
+             "| notes |"), "|---|---|---:|---:|---:|---:|---:|---|"]
     last = None
     for row in rows:
         label = row["label"] if row["instance"] != last else ""
@@ -299,10 +299,11 @@ def markdown(rows, context) -> str:
 
 NOTES = [
     ("* Peers are written the way their users write them (benchmarks/suite/peers/*.py): JAX "
-    "with `jit` and `lax.scan` for recurrences, vectorised otherwise; PyTorch eager, vectorised "
-    "with Python loops for recurrences; autograd NumPy-style with Python loops for "
-    "recurrences; tangent-ad on plain NumPy with loops it differentiates. Ours differentiates "
-    "the loop-level functions of examples/adbench and benchmarks/control unchanged."),
+    "with `jit` and `lax.scan` for recurrences (MC: over steps, all paths at once), vectorised "
+    "otherwise; PyTorch eager, vectorised with Python loops for recurrences; autograd "
+    "NumPy-style with Python loops for recurrences; tangent-ad on plain NumPy with loops it "
+    "differentiates. Ours differentiates the loop-level functions of examples/adbench and "
+    "benchmarks/control unchanged."),
     ("* GMM uses ADBench's sign of the Wishart prior. BA: all tools return the same COO values "
     "(p 2 x 15 blocks, then p weight entries); ours runs two seeded adjoint sweeps of the "
     "batched residual (examples.adbench.ba.BAJacobian), JAX and PyTorch vmap a per-observation "

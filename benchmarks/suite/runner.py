@@ -114,6 +114,7 @@ def run_suite(opts) -> int:
     unknown = [t for t in tools if t not in peers.TOOLS]
     if unknown:
         raise SystemExit(f"--tools: unknown {unknown} (choose from {peers.TOOLS})")
+    tools = [t for t in peers.TOOLS if t in tools]
     from examples.adbench import data_dir
 
     if any(inst.family in ("gmm", "ba", "lstm") for inst in chosen) and not data_dir().is_dir():

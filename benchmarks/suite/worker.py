@@ -140,7 +140,7 @@ def run(instance_name: str, tool: str, quick: bool, outdir: Path, warm: bool = F
         rec.update(status="over cap", reason=str(exc), stage=stage)
     except Exception as exc:  # noqa: BLE001  (a crash is a result: report it with its stage)
         tb = traceback.format_exc(limit=-4)
-        rec.update(status="error", stage=stage,
-                   reason=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
+        first_line = str(exc).splitlines()[0][:300] if str(exc) else ""
+        rec.update(status="error", stage=stage, reason=f"{type(exc).__name__}: {first_line}",
                    traceback=tb[-3000:])
     return 0

@@ -1,8 +1,9 @@
 """JAX, float64 (jax_enable_x64), everything under `jax.jit`, written as a JAX user would:
-vectorised where the problem allows it (GMM, BA, MC), `lax.scan` for recurrences (LSTM over
-characters, RK4 steps, GARCH variances). Derivatives by `jax.value_and_grad`; BA by
-`jax.vmap(jax.jacrev(residual of one observation))`. These are also the reference values of
-the suite."""
+vectorised where the problem allows it (GMM, BA), `lax.scan` for recurrences (LSTM over
+characters, RK4 steps, GARCH variances, MC steps with all paths at once). Derivatives by
+`jax.value_and_grad`; BA by `jax.vmap(jax.jacrev(residual of one observation))`
+(jacrev: about 25 ms against 43 ms for jacfwd on ba1 here). These are also the reference
+values of the suite."""
 
 from __future__ import annotations
 
@@ -235,23 +236,30 @@ def garch(data) -> Impl:
 # --- Monte-Carlo Greeks ------------------------------------------------------------------------
 
 def mc(data) -> Impl:
+    """`lax.scan` over the steps, each advancing all paths: its gradient took about half the
+    time of `jnp.prod(jnp.exp(drift + vol * Z), axis=1)` (the fully vectorised form) here."""
     _setup()
     import jax.numpy as jnp
+    from jax import lax
 
     raw = data.raw
-    Z = jnp.asarray(raw["Z"])
+    z_steps = jnp.asarray(raw["Z"].T)          # (steps, paths): scan over the leading axis
     r, T, K = raw["r"], raw["T"], raw["K"]
-    nsteps = raw["Z"].shape[1]
+    npaths, nsteps = raw["Z"].shape
 
     def objective(S0, sigma):
         dt = T / nsteps
         drift = (r - 0.5 * sigma * sigma) * dt
         vol = sigma * math.sqrt(dt)
-        s_final = S0 * jnp.prod(jnp.exp(drift + vol * Z), axis=1)
+
+        def step(s, z):
+            return s * jnp.exp(drift + vol * z), None
+
+        s_final, _ = lax.scan(step, jnp.full(npaths, S0), z_steps)
         return math.exp(-r * T) * jnp.mean(jnp.maximum(s_final - K, 0.0))
 
     return _impl(objective, (jnp.float64(raw["S0"]), jnp.float64(raw["sigma"])), (0, 1),
-                 note="vectorised over paths and steps")
+                 note="lax.scan over steps, vectorised over paths")
 
 
 BUILDERS = {"gmm": gmm, "ba": ba, "lstm": lstm, "ode": ode, "garch": garch, "mc": mc}
