@@ -26,6 +26,7 @@ __all__ = [
     "UnsupportedOperationError",
     "check_grad",
     "grad",
+    "grad_kernel",
     "hessian",
     "hvp",
     "jacfwd",
@@ -33,6 +34,7 @@ __all__ = [
     "jvp",
     "numerical_grad",
     "set_cache_dir",
+    "tangent_kernel",
     "value_and_grad",
     "vjp",
 ]
