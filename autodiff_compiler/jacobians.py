@@ -120,13 +120,19 @@ def _split(full: np.ndarray, values, nums, single: bool):
     return parts[0] if single else tuple(parts)
 
 
+def _setup(f, jit, argnums, args, what: str):
+    """(specialiser, argnums list, single?, argument values, their types)."""
+    spec = specializer(f, jit)
+    nums, single = _normalize_argnums(argnums, len(spec.param_names))
+    values, types = spec._prepare(args, {}, argnums=nums)
+    _float_args(types, nums, what)
+    return spec, nums, single, values, types
+
+
 def jacfwd(f, argnums=0, *, jit=True):
     """Jacobian by forward mode: jacfwd(f)(*args) has shape out.shape + in.shape."""
     def jacobian(*args):
-        spec = specializer(f, jit)
-        nums, single = _normalize_argnums(argnums, len(spec.param_names))
-        values, types = spec._prepare(args, {}, argnums=nums)
-        _float_args(types, nums, "jacfwd")
+        spec, nums, single, values, types = _setup(f, jit, argnums, args, "jacfwd")
         _, outs = _forward_jacobians(spec, values, types, nums, "jacfwd", 0)
         result = [_split(o, values, nums, single) for o in outs]
         return result[0] if len(result) == 1 else tuple(result)
@@ -137,10 +143,7 @@ def jacfwd(f, argnums=0, *, jit=True):
 def jacrev(f, argnums=0, *, jit=True):
     """Jacobian by reverse mode (one seeded adjoint sweep per output entry)."""
     def jacobian(*args):
-        spec = specializer(f, jit)
-        nums, single = _normalize_argnums(argnums, len(spec.param_names))
-        values, types = spec._prepare(args, {}, argnums=nums)
-        _float_args(types, nums, "jacrev")
+        spec, nums, single, values, types = _setup(f, jit, argnums, args, "jacrev")
         shapes = [np.shape(v) for v in _outputs(spec, values, types, nums)]
         artifact = spec._artifact(types, nums, "vjp")
         jacobians = []
@@ -173,10 +176,7 @@ def hessian(f, argnums=0, *, jit=True):
     """Hessian of a scalar function, forward over reverse: shape in.shape + in.shape (nested
     tuples for several argnums, as jax.hessian)."""
     def hess(*args):
-        spec = specializer(f, jit)
-        nums, single = _normalize_argnums(argnums, len(spec.param_names))
-        values, types = spec._prepare(args, {}, argnums=nums)
-        _float_args(types, nums, "hessian")
+        spec, nums, single, values, types = _setup(f, jit, argnums, args, "hessian")
         _, rows = _forward_jacobians(spec, values, types, nums, "hessian", 1)
         blocks = [_split(r, values, nums, single) for r in rows]
         return blocks[0] if single else tuple(blocks)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..analysis.activity import analyze
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder, const
-from ..ir.core import Const, Function, Op, Region, Value, walk_ops
+from ..ir.core import Const, Function, Op, Region, Value, storage_names
 from ..ir.names import Namer
 from ..ir.types import Type
 from ..transforms.dce import dce
@@ -33,7 +33,7 @@ class ForwardTransform:
         self.vector = vector
         self.activity = analyze(fn, wrt, outputs)
         self.dots: dict[int, Value] = {}
-        self.storage = Namer(_storage_names(fn))
+        self.storage = Namer(storage_names(fn) | {v.hint for v in fn.params})
         self.storage_dots: dict[str, str] = {}
         self.width: Value | None = None
         self.zero_vector: Value | None = None
@@ -270,15 +270,6 @@ class ForwardTransform:
 
     op_checkpoint_alloc = op_checkpoint_save = op_checkpoint_load = _refuse
     op_checkpoint_restore = _refuse
-
-
-def _storage_names(fn: Function) -> set[str]:
-    names = set(fn.constants)
-    for op in walk_ops(fn.body):
-        for key in ("tape", "counter", "name"):
-            if key in op.attrs:
-                names.add(op.attrs[key])
-    return names | {v.hint for v in fn.params}
 
 
 def forward_mode(fn: Function, wrt: list[int], vector: bool = False,

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from ..ir.core import Const, Function, Op, Region, walk_ops
+from ..ir.core import Const, Function, Op, Region, storage_names, walk_ops
 from ..ir.names import Namer
 
 INDENT = "    "
@@ -25,7 +25,7 @@ INDENT = "    "
 class Emitter:
     def __init__(self, fn: Function):
         self.fn = fn
-        self.namer = Namer(_storage_names(fn))
+        self.namer = Namer(storage_names(fn))
         self.uses: dict[int, int] = {}
         self.inlined: set[int] = set()
         self.producer: dict[int, Op] = {}
@@ -306,17 +306,6 @@ def _carried_through(fn: Function) -> dict:
             args = body.args[1:] if op.prim.name == "for" else body.args
             pairs.update((id(a), y) for a, y in zip(args, body.ops[-1].operands))
     return pairs
-
-
-def _storage_names(fn: Function) -> set[str]:
-    """Names the IR fixes in attributes (tapes, counters, constants): values avoid them."""
-    names = set(fn.constants)
-    for op in walk_ops(fn.body):
-        for key in ("tape", "counter", "name"):
-            if key in op.attrs:
-                names.add(op.attrs[key])
-        names.update(op.attrs.get("tapes", ()))
-    return names
 
 
 def _is_const(value, constant) -> bool:

@@ -111,3 +111,14 @@ def walk_regions(region: Region):
         for op in reversed(reg.ops):
             for sub in reversed(op.regions):
                 todo.append((sub, op))
+
+
+def storage_names(fn: Function) -> set[str]:
+    """Names the IR fixes in attributes (tapes, counters, constants): values must avoid them."""
+    names = set(fn.constants)
+    for op in walk_ops(fn.body):
+        for key in ("tape", "counter", "name"):
+            if key in op.attrs:
+                names.add(op.attrs[key])
+        names.update(op.attrs.get("tapes", ()))
+    return names
