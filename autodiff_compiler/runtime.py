@@ -95,3 +95,78 @@ def prod_of_others(x):
         out[i] *= suffix
         suffix *= flat[i]
     return out.reshape(x.shape)
+
+
+@numba.njit(cache=True)
+def lu_factor(a):
+    """LU factorisation with partial pivoting: (packed LU, row permutation, sign)."""
+    n = a.shape[0]
+    lu = np.ascontiguousarray(a).copy()
+    perm = np.arange(n)
+    sign = 1.0
+    for k in range(n):
+        pivot = k
+        for i in range(k + 1, n):
+            if abs(lu[i, k]) > abs(lu[pivot, k]):
+                pivot = i
+        if lu[pivot, k] == 0.0:
+            raise ValueError("singular matrix")
+        if pivot != k:
+            for j in range(n):
+                lu[k, j], lu[pivot, j] = lu[pivot, j], lu[k, j]
+            perm[k], perm[pivot] = perm[pivot], perm[k]
+            sign = -sign
+        for i in range(k + 1, n):
+            lu[i, k] /= lu[k, k]
+            factor = lu[i, k]
+            for j in range(k + 1, n):
+                lu[i, j] -= factor * lu[k, j]
+    return lu, perm, sign
+
+
+@numba.njit(cache=True)
+def _lu_solve_vector(lu, perm, b):
+    n = lu.shape[0]
+    x = np.empty(n)
+    for i in range(n):
+        total = b[perm[i]]
+        for j in range(i):
+            total -= lu[i, j] * x[j]
+        x[i] = total
+    for i in range(n - 1, -1, -1):
+        total = x[i]
+        for j in range(i + 1, n):
+            total -= lu[i, j] * x[j]
+        x[i] = total / lu[i, i]
+    return x
+
+
+@numba.njit(cache=True)
+def solve1(a, b):
+    """np.linalg.solve(a, b) for a vector b."""
+    lu, perm, _ = lu_factor(a)
+    return _lu_solve_vector(lu, perm, b)
+
+
+@numba.njit(cache=True)
+def solve2(a, b):
+    """np.linalg.solve(a, b) for a matrix b (column by column)."""
+    lu, perm, _ = lu_factor(a)
+    out = np.empty((a.shape[0], b.shape[1]))
+    for j in range(b.shape[1]):
+        out[:, j] = _lu_solve_vector(lu, perm, np.ascontiguousarray(b[:, j]))
+    return out
+
+
+@numba.njit(cache=True)
+def inv(a):
+    return solve2(a, np.eye(a.shape[0]))
+
+
+@numba.njit(cache=True)
+def det(a):
+    lu, _, sign = lu_factor(a)
+    total = sign
+    for i in range(a.shape[0]):
+        total *= lu[i, i]
+    return total

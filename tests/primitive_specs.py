@@ -33,6 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# a body prefix turning operand 0 (entries in (-1, 1)) into a well-conditioned matrix `a`
+_WELL_POSED = "a = np.copy({0})\nfor i in range(a.shape[0]):\n    a[i, i] += 4.0\n"
+
 Shape = tuple
 S: Shape = ()        # a Python float
 V: Shape = (4,)
@@ -216,6 +219,17 @@ _ARRAYS = {
             Case("{0} @ {0}", ((-3, 3),), ((V,), ((4, 4),)))),
     "outer": (Case("np.outer({0}, {1})", ((-3, 3), (-3, 3)), (((3,), (4,)),)),
               Case("np.outer({0}, {0})", ((-3, 3),), ((V,),))),
+    "logaddexp": (Case("np.logaddexp({0}, {1})", ((-3, 3), (-3, 3)), BINARY),
+                  # smooth at x == y (both partials 1/2): no kink to stay away from
+                  Case("np.logaddexp({0}, {1})", ((-3, 3), (-3, 3)), ((S, S), (V, V)),
+                       prepare=equal_operands)),
+    # square matrices made diagonally dominant first, so they are well conditioned
+    "solve": (Case(_WELL_POSED + "np.linalg.solve(a, {1})", ((-1, 1), (-3, 3)),
+                   (((3, 3), (3,)), ((3, 3), (3, 2)))),),
+    "inv": (Case(_WELL_POSED + "np.linalg.inv(a)", ((-1, 1),), (((3, 3),),)),),
+    "det": (Case(_WELL_POSED + "np.linalg.det(a)", ((-1, 1),), (((3, 3),),)),),
+    "trace": (Case("np.trace({0})", ((-3, 3),), (((3, 3),), (M,))),),
+    "diag": (Case("np.diag({0})", ((-3, 3),), (((3, 3),), (V,))),),
     "transpose": (Case("{0}.T", ((-3, 3),), ((M,),)),
                   Case("np.transpose({0})", ((-3, 3),), ((M,),)),
                   Case("{0}.T @ {1}", ((-3, 3), (-3, 3)), (((3, 4), (3,)),))),
@@ -235,6 +249,7 @@ _ARRAYS = {
               Case("{0}.flatten()", ((-3, 3),), ((M,),))),
     "reshape": (Case("np.reshape({0}, (2, 6))", ((-3, 3),), ((M,),)),
                 Case("{0}.reshape(12)", ((-3, 3),), ((M,),)),
+                Case("np.reshape({0}, 12)", ((-3, 3),), ((M,),)),
                 Case("{0}.reshape((4, 3))", ((-3, 3),), ((M,),)),
                 Case("{0}.reshape(3, 4)", ((-3, 3),), (((12,),),)),
                 Case("{0}.reshape({1}, 6)", ((-3, 3), 2), (((12,), S),)),
@@ -289,10 +304,6 @@ COMPOSITES: dict[str, tuple[Case, ...]] = {
              # x0 below the upper bound: a clipped scalar would make the gradient exactly 0
              Case("np.clip({0}, {1}, 2.0)", ((-3, 1.9), (-1, 1)), BINARY,
                   lambda a: near_tie()(a) or near_value(2.0)(a))),
-    "logaddexp": (Case("np.logaddexp({0}, {1})", ((-3, 3), (-3, 3)), BINARY, near_tie()),
-                  # smooth at x == y (both partials 1/2): no kink to stay away from
-                  Case("np.logaddexp({0}, {1})", ((-3, 3), (-3, 3)), ((S, S), (V, V)),
-                       prepare=equal_operands)),
     "reciprocal": (Case("np.reciprocal({0})", ((0.5, 3),), UNARY),),
     "norm": (Case("np.linalg.norm({0})", ((-3, 3),), ARRAY1),),
     "mean": (Case("np.mean({0})", ((-3, 3),), ARRAY1),
@@ -304,6 +315,7 @@ COMPOSITES: dict[str, tuple[Case, ...]] = {
 # --- primitives only the compiler's generated code uses --------------------------------------
 
 INTERNAL: dict[str, str] = {
+    "eye_like": "adjoint of np.trace: an identity of the matrix's shape",
     # adjoint and tangent helpers, emitted by vjp/jvp rules
     "spread": "adjoint of np.sum: the cotangent spread back over the summed axes",
     "sum_leading": "adjoint of broadcasting: sums a cotangent over leading axes",

@@ -77,6 +77,9 @@ class _Generator:
     # When the parameters a and b may be reassigned, kinks and data-dependent branches read
     # only elements of x (never written), which stay on the grid.
     params_mutable: bool = False
+    # After a `return` the compiler guards the rest of the function with `if not returned:`,
+    # where it does not allow creating arrays (a documented limitation): create none then.
+    returned: bool = False
 
     # -- helpers ------------------------------------------------------------------------
     def raw_inputs(self, scope: _Scope) -> list[str]:
@@ -120,7 +123,8 @@ class _Generator:
         if kind <= 6 and scope.arrays:
             return f"{self.pick(scope.arrays)}[{self.index(scope)}]"
         if kind <= 7 and scope.ints:
-            return f"{self.pick(['0.1', '0.3', '-0.2'])} * {self.pick(scope.ints)}"
+            i = self.pick(scope.ints)
+            return f"{self.pick(['0.1', '0.3', '-0.2'])} * {self.pick([i, f'float({i})'])}"
         if kind <= 8:
             return self.pick(["a", "b"])
         return self.pick(FLOAT_CONSTANTS)
@@ -160,6 +164,8 @@ class _Generator:
                 v = MINMAX_CONSTANTS[1]
             if u == v:
                 v = MINMAX_CONSTANTS[0]
+            if self.draw(0, 3) == 0:
+                return f"{self.pick(['min', 'max'])}({u}, {v}, {MINMAX_CONSTANTS[2]})"
             return f"{self.pick(['min', 'max'])}({u}, {v})"
         if kind == 12:
             # abs of an input: inputs are >= 0.08 away from 0.
@@ -167,9 +173,9 @@ class _Generator:
         if kind == 13:
             return f"{self.pick(FLOAT_CONSTANTS)} * {self.expr(scope, sub)}"
         if kind == 14:
-            # a ternary on an int condition
-            return (f"({self.expr(scope, sub)} if {self.int_condition(scope)} "
-                    f"else {self.expr(scope, sub)})")
+            # a ternary on a condition
+            test = self.int_condition(scope) if self.draw(0, 1) else self.condition(scope)
+            return f"({self.expr(scope, sub)} if {test} else {self.expr(scope, sub)})"
         if kind == 15:
             return f"({self.expr(scope, sub)}) ** {self.pick(['2', '3'])}"
         return f"math.tanh({self.expr(scope, sub)})"
@@ -182,7 +188,7 @@ class _Generator:
         return self.pick([
             f"{i} % 2 == 0", f"{i} < 2", f"{i} == n - 2", f"{i} > {j}", f"({i} + {j}) % 3 == 1",
             f"{i} >= 1", f"{i} == 0", f"{i} % 3 != 2", f"{i} < 2 and {j} % 2 == 1",
-            f"not {i} == 1",
+            f"not {i} == 1", f"0 < {i} < 3", f"1 <= {i} <= n - 2",
         ])
 
     def condition(self, scope: _Scope) -> str:
@@ -210,17 +216,16 @@ class _Generator:
     def statement(self, scope: _Scope, indent: int, depth: int) -> None:
         self.budget -= 1
         simple = depth >= self.max_depth or self.budget <= 0
-        kind = self.draw(0, 4 if simple else 10)
+        kind = self.draw(0, 6 if simple else 13)
+        targets = self.targets(scope)
         if kind == 0:
-            target = self.pick(self.targets(scope))
-            self.emit(indent, f"{target} = {self.expr(scope)}")
+            self.emit(indent, f"{self.pick(targets)} = {self.expr(scope)}")
         elif kind == 1:
-            target = self.pick(self.targets(scope))
             op = self.pick(["+=", "-=", "*="])
             value = self.expr(scope)
             if op == "*=":  # keep products bounded
                 value = f"{self.pick(['math.tanh', 'math.cos', 'math.sin'])}({value})"
-            self.emit(indent, f"{target} {op} {value}")
+            self.emit(indent, f"{self.pick(targets)} {op} {value}")
         elif kind == 2 and scope.arrays:
             array = self.pick(scope.arrays)
             op = self.pick(["=", "+=", "-=", "*="])
@@ -228,26 +233,54 @@ class _Generator:
             if op == "*=":
                 value = f"{self.pick(['math.tanh', 'math.cos', '0.5 + math.sin'])}({value})"
             self.emit(indent, f"{array}[{self.index(scope)}] {op} {value}")
-        elif kind == 3 and len(self.targets(scope)) >= 2:
-            s = self.pick(self.targets(scope))
-            t = self.pick([v for v in self.targets(scope) if v != s])
-            self.emit(indent, f"{s}, {t} = {t}, {self.pick([f'{s} + {t}', f'{s} * 0.5', 'b'])}"
-                              f" + {self.expr(scope, 1)}")
-        elif kind in (2, 3, 4):
+        elif kind == 3 and len(targets) >= 2:
+            s = self.pick(targets)
+            t = self.pick([v for v in targets if v != s])
+            rest = [v for v in targets if v not in (s, t)]
+            value = f"{self.pick([f'{s} + {t}', f'{s} * 0.5', 'b'])} + {self.expr(scope, 1)}"
+            if rest and self.draw(0, 1):
+                u = self.pick(rest)
+                self.emit(indent, f"{s}, {t}, {u} = {u}, {s}, {value}")
+            else:
+                self.emit(indent, f"{s}, {t} = {t}, {value}")
+        elif kind == 5 and scope.arrays:
+            # swap (and scale) two elements, possibly the same one
+            array = self.pick(scope.arrays)
+            i, j = self.index(scope), self.index(scope)
+            self.emit(indent, f"{array}[{i}], {array}[{j}] = {array}[{j}], {array}[{i}] * "
+                              f"{self.pick(['0.5', '-1.5', 'a', 'b', f'x[{self.index(scope)}]'])}")
+        elif kind == 6:
+            # a temporary defined by both branches of an `if`, used after it
+            name = self.fresh("t")
+            self.emit(indent, f"if {self.condition(scope)}:")
+            self.emit(indent + 1, f"{name} = {self.expr(scope)}")
+            self.emit(indent, "else:")
+            self.emit(indent + 1, f"{name} = {self.expr(scope)}")
+            scope.floats.append(name)
+        elif kind in (2, 3, 4, 5):
             # a block-local temporary, defined from here to the end of the block
             name = self.fresh("t")
             self.emit(indent, f"{name} = {self.expr(scope)}")
             scope.floats.append(name)
-        elif kind in (5, 6):
+        elif kind in (7, 8):
             self.emit(indent, f"if {self.condition(scope)}:")
             self.block(scope.child(), indent + 1, depth + 1)
+            if self.draw(0, 2) == 0:
+                self.emit(indent, f"elif {self.condition(scope)}:")
+                self.block(scope.child(), indent + 1, depth + 1)
             if self.draw(0, 1):
                 self.emit(indent, "else:")
                 self.block(scope.child(), indent + 1, depth + 1)
-        elif kind in (7, 8):
+        elif kind in (9, 10):
             self.for_loop(scope, indent, depth)
-        elif kind == 9:
+        elif kind == 11:
             self.while_loop(scope, indent, depth)
+        elif kind == 13 and depth == 0 and scope.arrays and not self.returned:
+            # arrays are created at the top level only: a fresh copy, or an alias
+            array = self.pick(scope.arrays)
+            name = self.fresh("y")
+            self.emit(indent, f"{name} = {self.pick([f'{array}.copy()', 'x.copy()', array])}")
+            scope.arrays.append(name)
         else:
             self.jump(scope, indent, depth)
 
@@ -255,7 +288,7 @@ class _Generator:
         i = self.fresh("i")
         if depth == 0 or not scope.ints:
             rng = self.pick(["range(n)", "range(1, n)", "range(n - 1, -1, -1)",
-                             "range(0, n, 2)", "range(n - 1, 0, -2)"])
+                             "range(0, n, 2)", "range(n - 1, 0, -2)", "range(len(x))"])
         else:
             outer = self.pick(scope.ints)
             rng = self.pick(["range(2)", f"range({outer} % 3)", "range(n)",
@@ -268,7 +301,10 @@ class _Generator:
         limit = self.pick(["n", "3", "n + 1", "2"])
         start = self.pick(["0", "0", "1"])
         self.emit(indent, f"{k} = {start}")
-        self.emit(indent, f"while {k} < {limit}:")
+        extra = ""
+        if self.draw(0, 3) == 0:  # a float test that is always true
+            extra = f" and math.tanh({self.pick(scope.floats)}) < 1.5"
+        self.emit(indent, f"while {k} < {limit}{extra}:")
         body = scope.child(ints=[*scope.ints, k])
         if self.draw(0, 1):
             # increment first: `continue` is safe in this body
@@ -285,6 +321,7 @@ class _Generator:
             # a return at top level or in a branch (not inside a loop)
             self.emit(indent, f"if {self.int_condition(scope)}:")
             self.emit(indent + 1, f"return {self.result(scope)}")
+            self.returned = True
             return
         options = ["break", "return"]
         if scope.loop != "while_end":
@@ -293,6 +330,7 @@ class _Generator:
         self.emit(indent, f"if {self.int_condition(scope)}:")
         if kind == "return":
             self.emit(indent + 1, f"return {self.result(scope)}")
+            self.returned = True
         else:
             if self.draw(0, 1):  # some work before the jump
                 target = self.pick(self.targets(scope))

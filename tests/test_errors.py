@@ -435,7 +435,7 @@ def _make_row(v):
 
 
 def f_det(a):
-    return np.linalg.det(a) * 2.0  # E:det
+    return np.linalg.eigvalsh(a)[0] * 2.0  # E:det
 
 
 def f_user_call(x):
@@ -582,7 +582,7 @@ def f_returns_array(x):
 
 CALL_CASES = [
     # (fn, args, exception, marker, token)
-    (f_det, (1.5,), UnsupportedOperationError, "det", "np.linalg.det"),
+    (f_det, (1.5,), UnsupportedOperationError, "det", "np.linalg.eigvalsh"),
     (f_user_call, (1.5,), AutodiffSyntaxError, "helper_string", '"helper"'),
     (f_helper_method, (1.5,), UnsupportedOperationError, "helper_method", "CALLS.append"),
     (f_print, (1.5,), UnsupportedOperationError, "print", "print"),
@@ -632,7 +632,7 @@ def test_unresolved_names_are_not_looked_up_at_decoration():
     # ... and the same calls are refused as soon as the types are known
     with pytest.raises(UnsupportedOperationError) as info:
         g_det.lower(np.eye(2))
-    assert "np.linalg.det" in info.value.message
+    assert "np.linalg.eigvalsh" in info.value.message
     with pytest.raises(AutodiffSyntaxError) as info:
         g_helper.lower(2.0)
     assert_points_at(info.value, "helper_string", '"helper"')
@@ -678,7 +678,7 @@ def test_refusal_messages_for_calls():
              (f_star_helper, (1.5,), "*args"), (f_too_many_args, (1.5,), "_two_args"),
              (_fill_in_loop, (X(), 4), "inside a loop"),
              (f_helper_array_in_loop, (X(), 4), "inside a loop"),
-             (f_print, (1.5,), "print"), (f_det, (np.eye(2),), "np.linalg.det")]
+             (f_print, (1.5,), "print"), (f_det, (np.eye(2),), "np.linalg.eigvalsh")]
     for fn, args, words in cases:
         with pytest.raises((AutodiffSyntaxError, UnsupportedOperationError)) as info:
             grad(fn, jit=False)(*args)

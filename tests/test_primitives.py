@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import sys
 import zlib
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import pytest
 from primitive_specs import COMPOSITES, INTERNAL, SPECS, Case, M
 
-from autodiff_compiler import check_grad, grad, jvp, value_and_grad
+from autodiff_compiler import check_grad, jvp, value_and_grad
 from autodiff_compiler.ad.forward import ForwardTransform
 from autodiff_compiler.ad.reverse import ReverseTransform
 from autodiff_compiler.ir.core import walk_ops
@@ -95,7 +96,8 @@ def test_tables_name_existing_primitives():
 
 def _case_id(name: str, case: Case, shapes) -> str:
     tag = "x".join("s" if s == () else "(" + ",".join(map(str, s)) + ")" for s in shapes)
-    return f"{name}:{case.template.replace(chr(10), '; ')}:{tag}"
+    prepared = f"+{case.prepare.__name__}" if case.prepare else ""
+    return f"{name}:{case.template.replace(chr(10), '; ')}:{tag}{prepared}"
 
 
 def _params(table: dict, check_reach: bool):
@@ -128,17 +130,9 @@ def _body(case: Case) -> tuple[list[str], str, str]:
     return lines[:-1], lines[-1], ", ".join(names)
 
 
-def _plain_value(case: Case, args):
-    """The template's value, computed by CPython from the template itself."""
-    body, expr, params = _body(case)
-    source = "\n".join([f"def f({params}):", *("    " + line for line in body),
-                        f"    return {expr}"])
-    namespace = {"np": np, "math": __import__("math")}
-    exec(source, namespace)
-    return namespace["f"](*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
-
-
-def _module_source(case: Case, out_shape, weights) -> str:
+def _module_source(case: Case, out_shape=(), weights=None) -> str:
+    """The test function: the template's value, reduced by `np.sum(value * W)` when it is an
+    array (out_shape)."""
     body, expr, params = _body(case)
     lines = ["import math", "", "import numpy as np", ""]
     if out_shape != ():
@@ -170,7 +164,7 @@ def _instance(name: str, case: Case, shapes, directory: Path):
     """(f, args, argnums) for one case and shape combination."""
     seed = SEED ^ zlib.crc32(_case_id(name, case, shapes).encode())
     args = _draw(case, shapes, seed)
-    out_shape = np.shape(_plain_value(case, args))
+    out_shape = np.shape(_load(_module_source(case), directory)(*_copies(args)))
     rng = np.random.default_rng(seed + 1)
     weights = rng.uniform(0.5, 1.5, out_shape) * rng.choice([-1.0, 1.0], out_shape)
     f = _load(_module_source(case, out_shape, weights), directory)
@@ -198,7 +192,8 @@ def _run_case(name, case, shapes, check_reach, directory):
 
     vg = value_and_grad(f, argnums=argnums, jit=False)
     value, grads = vg(*_copies(args))
-    context = f"\n{name}: {case.template!r} at {args}\ngenerated:\n{vg.source}"
+    context = (f"\n{name}: {case.template!r} at {args}\ntest function:\n"
+               f"{inspect.getsource(f)}generated:\n{vg.source}")
     if check_reach:
         assert name in _primitives_of(vg, args), \
             f"{case.template!r} does not lower to {name!r}{context}"

@@ -69,6 +69,7 @@ class ReverseTransform:
         self.plan = TapePlan(fn)
         self.contexts: dict[int, ReverseContext] = {}
         self.buffers: dict[int, Value] = {}
+        self.branch_arrays: dict[int, list[Value]] = {}  # region id -> arrays made there
         self.producer = {id(r): op for op in walk_ops(fn.body) for r in op.results}
         self.written = {id(op.operands[0]) for op in walk_ops(fn.body)
                         if op.prim.name == "setitem"}
@@ -203,11 +204,15 @@ class ReverseTransform:
                 mutable = op.prim.name in _MUTABLE_ARRAYS or id(r) in self.written \
                     or id(r) in self.read_by_element
                 if r.type.is_array and self.active(r) and mutable:
-                    if self.plan.region_of(r).parent is not None:
+                    info = self.plan.region_of(r)
+                    if not info.once:
                         raise UnsupportedOperationError(
-                            "an array created inside a loop or branch cannot be "
-                            "differentiated yet; create it at the top of the function", op.loc)
-                    wanted.append(r)
+                            "an array created inside a loop cannot be differentiated yet; "
+                            "create it before the loop", op.loc)
+                    if info.parent is None:
+                        wanted.append(r)
+                    else:  # made in a branch: its buffer is made where the branch reverses
+                        self.branch_arrays.setdefault(id(info.region), []).append(r)
         wanted += [p for p in self.fn.params if p.type.is_array and self.active(p)]
         for array in wanted:
             if array.type.is_array and id(array) not in self.buffers:
@@ -354,6 +359,8 @@ class ReverseTransform:
         region = Region(list(args))
         ctx = self._open(primal, popped)
         inner = b.child(region)
+        for array in self.branch_arrays.get(id(primal), ()):
+            self.buffers[id(array)] = inner("zeros_like", array, hint=array.hint + "_bar")
         local = dict(adj)
         for v, g in seeds:
             if g is not None:

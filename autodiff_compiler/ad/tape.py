@@ -96,16 +96,12 @@ class TapePlan:
 
     def lift(self, value: Value) -> Value:
         """Serve a value of a branch that runs at most once: the forward `if` yields it as an
-        extra result (zero from the other branch), up to the function body."""
+        extra result (zero, or an empty array, from the other branch), up to the function
+        body."""
         info = self.region_of(value)
         if info.parent is None:
             return value
         if id(value) not in self.lifted:
-            if value.type.is_array:
-                from ..errors import UnsupportedOperationError
-
-                raise UnsupportedOperationError("an array created inside a branch cannot be "
-                                                "differentiated yet", info.owner.loc)
             result = Value(value.type, value.hint)
             self.lifts.setdefault(id(info.owner), []).append((value, result, info.region))
             self.def_region[id(result)] = info.parent
@@ -149,9 +145,11 @@ class TapePlan:
                 regions[0].ops[:0] = save_ops(checkpoint)
             lifts = self.lifts.get(id(op), [])
             for primal, copied in zip(op.regions, regions):
-                served = [v if where is primal else const(0, v.type) for v, _, where in lifts]
-                end = copied.ops[-1]
-                copied.ops[-1] = Op(end.prim, end.operands + served, [], [], end.attrs, end.loc)
+                end = copied.ops.pop()
+                served = [v if where is primal else _placeholder(copied, v)
+                          for v, _, where in lifts]
+                copied.ops.append(Op(end.prim, end.operands + served, [], [], end.attrs,
+                                     end.loc))
             results = op.results + [r for _, r, _ in lifts]
             operands = op.operands
             if id(op) in self.fusions:
@@ -222,6 +220,15 @@ class TapePlan:
             attrs = {"tape": self.tape_names[id(primal)], "counter": info.counter}
             ops.append(Op(_prim("tape_load"), [], [copy], [], attrs, None))
         return ops
+
+
+def _placeholder(region: Region, value: Value):
+    """What a branch yields for a value the other branch defines: zero, or an empty array."""
+    if not value.type.is_array:
+        return const(0, value.type)
+    empty = Builder(region).op("new_array", *[const(0)] * value.type.ndim,
+                               attrs={"fill": None}, hint=value.hint)
+    return empty.result
 
 
 def _fuse(operands, results, body: Region, fusion):

@@ -15,7 +15,9 @@ from ..ir.types import Type
 _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transpose": (1, 1),
           "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "where": (3, 3),
           "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
-          "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1)}
+          "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
+          "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "trace": (1, 1), "diag": (1, 1),
+          "hstack": (1, 1), "vstack": (1, 1)}
 _TAKES_AXIS = ("sum", "mean")
 
 
@@ -42,8 +44,13 @@ class NumpyLowering:
         low, high = _ARITY[name]
         if not low <= len(args) <= high:
             self.error(node, f"np.{name}() takes {low} argument(s)", unsupported=True)
-        if name in ("concatenate", "stack"):
+        if name in ("concatenate", "stack", "hstack", "vstack"):
             return self.join(node, name, args[0])
+        if name == "reshape":  # a shape: numbers, a tuple of them, or x.shape
+            x = self.check_value(node, args[0])
+            shape = tuple(args[1:]) if len(args) > 2 else args[1]
+            return self.b("reshape", self.cast(x, Type("float", x.type.ndim)),
+                          *self.shape_of(node, shape))
         values = [self.check_value(node, a) for a in args]
         if name in ("where", "clip", "logaddexp", "reciprocal"):
             return self.elementwise_function(node, name, values)
@@ -63,9 +70,8 @@ class NumpyLowering:
             if name == "cumsum" and x.type.ndim != 1:
                 self.error(node, "np.cumsum is supported on 1-D arrays", unsupported=True)
             return self.b({"max": "amax", "min": "amin"}.get(name, name), x)
-        if name == "reshape":
-            return self.b("reshape", x, *self.shape_of(node, tuple(values[1:]) if len(
-                values) > 2 else values[1]))
+        if name in ("solve", "inv", "det", "trace", "diag"):
+            return self.linear_algebra(node, name, x, values[1:])
         if name == "norm":
             return self.b("sqrt", self.b("sum", self.b("mul", x, x), attrs={"axis": None}))
         total = self.b("sum", x, attrs={"axis": axis})
@@ -104,9 +110,23 @@ class NumpyLowering:
             return b("max2", b("min2", x, high), low)
         if name == "reciprocal":
             return b("truediv", const(1.0), args[0])
-        x, y = args  # logaddexp, as NumPy computes it: max + log1p(exp(-|x - y|))
-        return b("add", b("max2", x, y), b("log1p", b("exp", b("neg", b("abs", b("sub", x,
-                                                                                   y))))))
+        x, y = args
+        return b("logaddexp", self.cast(x, Type("float", x.type.ndim)),
+                 self.cast(y, Type("float", y.type.ndim)))
+
+    def linear_algebra(self, node, name: str, matrix: Value, rest: list[Value]) -> Value:
+        """np.linalg.solve/inv/det of square matrices, np.trace, np.diag."""
+        if name == "diag":
+            return self.b("diag", matrix)
+        if matrix.type.ndim != 2:
+            self.error(node, f"np.{name} takes a 2-D array", unsupported=True)
+        if name == "solve":
+            rhs = rest[0]
+            if rhs.type.ndim not in (1, 2):
+                self.error(node, "np.linalg.solve takes a 1-D or 2-D right-hand side",
+                           unsupported=True)
+            return self.b("solve", matrix, self.cast(rhs, Type("float", rhs.type.ndim)))
+        return self.b(name, matrix)
 
     def join(self, node, name: str, parts) -> Value:
         """np.concatenate((a, b, ...)) along axis 0, np.stack((a, b, ...)) of 1-D arrays."""
@@ -114,10 +134,17 @@ class NumpyLowering:
             self.error(node, f"np.{name} takes a tuple of arrays", unsupported=True)
         arrays = [self.check_value(node, p) for p in parts]
         ndims = {a.type.ndim for a in arrays}
-        if len(ndims) != 1 or 0 in ndims or (name == "stack" and ndims != {1}):
+        if len(ndims) != 1 or 0 in ndims or (name in ("stack", "vstack") and ndims != {1}
+                                               and name == "stack"):
             self.error(node, f"np.{name} takes arrays of one rank (stack: 1-D)",
                        unsupported=True)
         arrays = [self.cast(a, Type("float", a.type.ndim)) for a in arrays]
+        if name == "hstack":  # along the last axis of 1-D arrays, the first of 2-D ones
+            name = "concatenate" if ndims == {1} else None
+        elif name == "vstack":
+            name = "stack" if ndims == {1} else "concatenate"
+        if name is None:
+            self.error(node, "np.hstack of 2-D arrays is not supported yet", unsupported=True)
         return self.b(name, *arrays)
 
     def create_array(self, node, kind: str) -> Value:

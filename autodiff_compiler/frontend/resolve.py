@@ -46,7 +46,8 @@ _ARRAY_FUNCTIONS = {
     np.prod: "prod", np.cumsum: "cumsum", np.where: "where", np.clip: "clip",
     np.logaddexp: "logaddexp", np.reciprocal: "reciprocal", np.linalg.norm: "norm",
     np.ravel: "ravel", np.reshape: "reshape", np.concatenate: "concatenate",
-    np.stack: "stack",
+    np.stack: "stack", np.linalg.solve: "solve", np.linalg.inv: "inv", np.linalg.det: "det",
+    np.trace: "trace", np.diag: "diag", np.hstack: "hstack", np.vstack: "vstack",
 }
 
 _BUILTINS = {

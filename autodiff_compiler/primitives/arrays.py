@@ -14,7 +14,15 @@ import ast
 
 from ..ir.builder import const
 from ..ir.types import Type
-from .registry import PRIMITIVES, bilinear_jvp, call, defprim, defvjp, linear_jvp
+from .registry import (
+    PRIMITIVES,
+    bilinear_jvp,
+    call,
+    defprim,
+    defvjp,
+    jvp_from_vjp,
+    linear_jvp,
+)
 
 
 def _axis_keyword(op):
@@ -252,3 +260,110 @@ def _extreme_jvp(b, op, dots):
 
 PRIMITIVES["amax"].jvp = _extreme_jvp
 PRIMITIVES["amin"].jvp = _extreme_jvp
+
+
+# --- linear algebra (runtime LU factorisation; Griewank & Walther ch. 3 matrix rules) -----
+def _emit_solve(op, args):
+    return call(f"rt.solve{op.operands[1].type.ndim}", args)
+
+
+defprim("solve", infer=lambda a, b, **_: [Type("float", b.ndim)], emit=_emit_solve,
+        spec={"arity": 2, "array": True})
+defprim("inv", infer=lambda a, **_: [Type("float", 2)], emit=lambda op, a: call("rt.inv", a),
+        spec={"arity": 1, "array": True})
+defprim("det", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("rt.det", a),
+        spec={"arity": 1, "array": True})
+defprim("trace", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("np.trace", a),
+        spec={"arity": 1, "array": True})
+defprim("diag", infer=lambda a, **_: [Type("float", 3 - a.ndim)],
+        emit=lambda op, a: call("np.diag", a), spec={"arity": 1, "array": True})
+def _emit_eye_like(op, args):
+    shape = ast.Attribute(args[0], "shape", ast.Load())
+    return call("np.eye", [ast.Subscript(shape, ast.Constant(k), ast.Load()) for k in (0, 1)])
+
+
+defprim("eye_like", infer=lambda a, **_: [Type("float", 2)], emit=_emit_eye_like)
+
+
+@defvjp("solve")
+def _solve_vjp(b, op, g):
+    """x = A^-1 y: y_bar = A^-T g, A_bar = -y_bar x^T (outer product, or matrix product)."""
+    a = op.operands[0]
+
+    def y_bar():
+        return b("solve", b("transpose", a), g)
+
+    def a_bar():
+        adjoint = y_bar()
+        product = "outer" if op.result.type.ndim == 1 else "dot"
+        second = op.result if product == "outer" else b("transpose", op.result)
+        return b.neg(b(product, adjoint, second))
+
+    return (a_bar, y_bar)
+
+
+@defvjp("inv")
+def _inv_vjp(b, op, g):
+    inverse_t = b("transpose", op.result)
+    return (lambda: b.neg(b("dot", b("dot", inverse_t, g), inverse_t)),)
+
+
+@defvjp("det")
+def _det_vjp(b, op, g):
+    (a,) = op.operands
+    return (lambda: b.mul(b.mul(g, op.result), b("transpose", b("inv", a))),)
+
+
+@defvjp("trace")
+def _trace_vjp(b, op, g):
+    return (lambda: b.mul(g, b("eye_like", op.operands[0])),)
+
+
+@defvjp("diag")
+def _diag_vjp(b, op, g):
+    return (lambda: b("diag", g),)
+
+
+def _solve_jvp(b, op, dots):
+    """dx = A^-1 (dy - dA x)."""
+    a = op.operands[0]
+    rhs = dots[1]
+    if dots[0] is not None:
+        change = b("dot", dots[0], op.result)
+        rhs = b.neg(change) if rhs is None else b.sub(rhs, change)
+    return [None if rhs is None else b("solve", a, rhs)]
+
+
+def _inv_jvp(b, op, dots):
+    if dots[0] is None:
+        return [None]
+    return [b.neg(b("dot", b("dot", op.result, dots[0]), op.result))]
+
+
+def _det_jvp(b, op, dots):
+    if dots[0] is None:
+        return [None]
+    inverse = b("inv", op.operands[0])
+    return [b.mul(op.result, b("trace", b("dot", inverse, dots[0])))]
+
+
+PRIMITIVES["solve"].jvp = _solve_jvp
+PRIMITIVES["inv"].jvp = _inv_jvp
+PRIMITIVES["det"].jvp = _det_jvp
+PRIMITIVES["trace"].jvp = linear_jvp
+PRIMITIVES["diag"].jvp = linear_jvp
+
+
+defprim("logaddexp", infer=lambda a, b, **_: [Type("float", max(a.ndim, b.ndim))],
+        emit=lambda op, a: call("np.logaddexp", a), spec={"arity": 2})
+
+
+@defvjp("logaddexp")
+def _logaddexp_vjp(b, op, g):
+    """d/dx log(e^x + e^y) = e^(x - out): smooth, 1/2 each at x == y."""
+    x, y = op.operands
+    return (lambda: b.mul(g, b("exp", b.sub(x, op.result))),
+            lambda: b.mul(g, b("exp", b.sub(y, op.result))))
+
+
+PRIMITIVES["logaddexp"].jvp = jvp_from_vjp
