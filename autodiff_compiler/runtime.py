@@ -170,3 +170,29 @@ def det(a):
     for i in range(a.shape[0]):
         total *= lu[i, i]
     return total
+
+
+@numba.njit(cache=True)
+def scatter_add(buffer, index, values):
+    """buffer[index] += values, adding repeated indices up (NumPy's np.add.at)."""
+    for k in range(index.shape[0]):
+        buffer[index[k]] += values[k]
+
+
+@numba.njit(cache=True)
+def sum_to_shape1(g, x):
+    """g summed down to x's shape where x was broadcast from length 1."""
+    if x.shape[0] == 1 and g.shape[0] != 1:
+        return np.full(1, g.sum())
+    return g
+
+
+@numba.njit(cache=True)
+def sum_to_shape2(g, x):
+    """g summed down to x's shape along the axes where x has length 1 (NumPy broadcasting)."""
+    out = np.ascontiguousarray(g)
+    if x.shape[0] == 1 and out.shape[0] != 1:
+        out = out.sum(axis=0).reshape((1, out.shape[1]))
+    if x.shape[1] == 1 and out.shape[1] != 1:
+        out = out.sum(axis=1).reshape((out.shape[0], 1))
+    return out

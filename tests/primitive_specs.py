@@ -229,6 +229,10 @@ _ARRAYS = {
     "inv": (Case(_WELL_POSED + "np.linalg.inv(a)", ((-1, 1),), (((3, 3),),)),),
     "det": (Case(_WELL_POSED + "np.linalg.det(a)", ((-1, 1),), (((3, 3),),)),),
     "trace": (Case("np.trace({0})", ((-3, 3),), (((3, 3),), (M,))),),
+    "expand_dims": (Case("{0}[:, None] * {0}[None, :]", ((-3, 3),), ((V,),)),
+                    Case("{0}[None, 1:3]", ((-3, 3),), ((V,),))),
+    "take": (Case("{0}[np.arange(3)] * {0}[np.arange(1, 4)]", ((-3, 3),), ((V,),)),
+             Case("{0}[np.arange(2)]", ((-3, 3),), ((M,),))),
     "diag": (Case("np.diag({0})", ((-3, 3),), (((3, 3),), (V,))),),
     "transpose": (Case("{0}.T", ((-3, 3),), ((M,),)),
                   Case("np.transpose({0})", ((-3, 3),), ((M,),)),
@@ -315,6 +319,8 @@ COMPOSITES: dict[str, tuple[Case, ...]] = {
 # --- primitives only the compiler's generated code uses --------------------------------------
 
 INTERNAL: dict[str, str] = {
+    "sum_to_shape": "adjoint of broadcasting along axes of length one",
+    "take_add": "adjoint of fancy indexing: adds repeated indices up",
     "eye_like": "adjoint of np.trace: an identity of the matrix's shape",
     # adjoint and tangent helpers, emitted by vjp/jvp rules
     "spread": "adjoint of np.sum: the cotangent spread back over the summed axes",

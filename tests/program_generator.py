@@ -375,10 +375,12 @@ def _grid_values(draw, count: int) -> list[float]:
     return [round(k / 10 + 0.013, 3) for k in ks]
 
 
-def build_program(draw) -> Program:
+def build_program(draw, budget: int = 14, max_depth: int = 3) -> Program:
     n = draw(1, 5)
     a, b, *xs = _grid_values(draw, n + 2)
-    source = _Generator(draw, params_mutable=draw(0, 3) == 0).program()
+    generator = _Generator(draw, max_depth=max_depth, budget=budget,
+                           params_mutable=draw(0, 3) == 0)
+    source = generator.program()
     return Program(source, a, b, np.array(xs, dtype=np.float64), n)
 
 
@@ -393,8 +395,9 @@ def programs():
     return strategy()
 
 
-def generate(rng: random.Random) -> Program:
-    return build_program(rng.randint)
+def generate(rng: random.Random, budget: int = 14, max_depth: int = 3) -> Program:
+    """A program drawn with `rng` (larger budget / depth: larger programs)."""
+    return build_program(rng.randint, budget, max_depth)
 
 
 def load(source: str, directory, name: str = "f") -> object:

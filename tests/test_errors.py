@@ -504,8 +504,8 @@ def f_array_condition(x):
 
 def f_iterate_arange(x, n):
     s = 0.0
-    for i in np.arange(n):  # E:iterate_arange
-        s += x[i]
+    for t in np.arange(0.0, 1.0, 0.25):  # E:iterate_arange
+        s += x[0] * t
     return s
 
 

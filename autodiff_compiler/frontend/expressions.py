@@ -120,10 +120,16 @@ class ExpressionLowering(NumpyLowering):
                 self.error(node.slice, "index a tuple with a constant integer")
             return base[index.value]
         index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if isinstance(base, Value) and base.type.is_array and (
-                len(index_nodes) < base.type.ndim
-                or any(isinstance(i, gast.Slice) for i in index_nodes)):
-            return self.slice_read(node, base, index_nodes)
+        if isinstance(base, Value) and base.type.is_array:
+            if any(_is_none(i) for i in index_nodes):
+                return self.new_axes(node, base, index_nodes)
+            if len(index_nodes) == 1 and not isinstance(index_nodes[0], gast.Slice):
+                index = self.value(index_nodes[0])
+                if index.type.is_array:
+                    return self.take(node, base, index)
+            if len(index_nodes) < base.type.ndim or \
+                    any(isinstance(i, gast.Slice) for i in index_nodes):
+                return self.slice_read(node, base, index_nodes)
         array, indices = self.element(node, base)
         return self.b("getitem", array, *indices, hint=_hint_of(node.value) + "_i")
 
@@ -145,6 +151,25 @@ class ExpressionLowering(NumpyLowering):
         self.sliced[id(array)] = node
         return self.b("slice", array, *operands, attrs={"layout": tuple(layout)},
                       hint=_hint_of(node.value) + "_part")
+
+    def new_axes(self, node, array: Value, index_nodes) -> Value:
+        """x[None, :], x[:, None], ...: slices with new axes of length one (np.newaxis)."""
+        if not all(_is_none(i) or isinstance(i, gast.Slice) for i in index_nodes):
+            self.error(node, "None (a new axis) mixes only with slices here", unsupported=True)
+        rest = [i for i in index_nodes if not _is_none(i)]
+        full = all(i.lower is None and i.upper is None and i.step is None for i in rest)
+        value = array if full else self.slice_read(node, array, rest)
+        for position, index in enumerate(index_nodes):
+            if _is_none(index):
+                value = self.b("expand_dims", value, attrs={"axis": position})
+        return value
+
+    def take(self, node, array: Value, index: Value) -> Value:
+        """x[idx] with an array of integer indices (a copy, like NumPy's fancy indexing)."""
+        if index.type.kind != "int" or index.type.ndim != 1 or array.type.ndim > 2:
+            self.error(node, "indexing with an array takes a 1-D array of integers, of a 1-D "
+                       "or 2-D array", unsupported=True)
+        return self.b("take", array, index, hint=_hint_of(node.value) + "_taken")
 
     def integer(self, node) -> Value:
         value = self.scalar(node)
@@ -313,6 +338,10 @@ class ExpressionLowering(NumpyLowering):
         if name == "pow" and len(args) == 2:
             return self.b("pow", *args)
         self.error(node, f"{name}() with {len(args)} arguments is not supported")
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, gast.Constant) and node.value is None
 
 
 def _hint_of(node) -> str:

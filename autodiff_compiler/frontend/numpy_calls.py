@@ -148,8 +148,11 @@ class NumpyLowering:
         return self.b(name, *arrays)
 
     def create_array(self, node, kind: str) -> Value:
-        """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy."""
+        """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy, np.arange
+        (integers), np.linspace."""
         args = [self.expr(a) for a in node.args]
+        if kind in ("arange", "linspace"):
+            return self.ramp(node, kind, [self.check_value(node, a) for a in args])
         like = kind.endswith("_like") or kind == "copy"
         if like:
             source = self.check_value(node.args[0], args[0]) if args else None
@@ -170,6 +173,23 @@ class NumpyLowering:
             return self.b.op("full", *dims, fill, hint="full").result
         fill = {"zeros": 0.0, "ones": 1.0, "empty": None}[kind]
         return self.b.op("new_array", *dims, attrs={"fill": fill}, hint=kind).result
+
+    def ramp(self, node, kind: str, args: list[Value]) -> Value:
+        """np.arange(stop) / (start, stop[, step]) of integers; np.linspace(a, b, n) as
+        a + (b - a) * (0, 1/(n-1), ..., 1), so its derivative w.r.t. a and b follows."""
+        if kind == "arange":
+            if not 1 <= len(args) <= 3 or any(a.type != Type("int") for a in args):
+                self.error(node, "np.arange takes 1 to 3 integers (use np.linspace for floats)",
+                           unsupported=True)
+            bounds = ([const(0)] + args + [const(1)])[:3] if len(args) == 1 else \
+                (args + [const(1)])[:3]
+            return self.b("arange", *bounds)
+        if len(args) != 3 or args[2].type != Type("int"):
+            self.error(node, "np.linspace takes start, stop and an integer count",
+                       unsupported=True)
+        start, stop = (self.cast(a, Type("float")) for a in args[:2])
+        unit = self.b("unit_ramp", args[2])
+        return self.b("add", start, self.b("mul", self.b("sub", stop, start), unit))
 
     def shape_of(self, node, shape) -> list[Value]:
         if isinstance(shape, ShapeOf):

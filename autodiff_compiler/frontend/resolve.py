@@ -37,7 +37,7 @@ if hasattr(np, "asin"):  # NumPy 2 array-API aliases
 _CREATORS = {
     np.zeros: "zeros", np.ones: "ones", np.empty: "empty", np.full: "full",
     np.zeros_like: "zeros_like", np.ones_like: "ones_like", np.empty_like: "empty_like",
-    np.full_like: "full_like", np.copy: "copy",
+    np.full_like: "full_like", np.copy: "copy", np.arange: "arange", np.linspace: "linspace",
 }
 
 _ARRAY_FUNCTIONS = {

@@ -69,11 +69,18 @@ defprim("sum_leading", infer=lambda g, count, **_: [Type("float", g.ndim - count
 
 
 def unbroadcast(b, g, operand):
-    """The part of cotangent g that belongs to `operand` (summed over broadcast axes)."""
+    """The part of cotangent g that belongs to `operand` (summed over broadcast axes: the
+    leading axes it lacks, and, for 1-D and 2-D arrays, its axes of length one)."""
     extra = g.type.ndim - operand.type.ndim
-    if extra <= 0:
-        return g
-    return b("sum_leading", g, attrs={"count": extra})
+    if extra > 0:
+        g = b("sum_leading", g, attrs={"count": extra})
+    if operand.type.is_array and operand.type.ndim <= 2 and g.type.is_array:
+        g = b("sum_to_shape", g, operand)
+    return g
+
+
+defprim("sum_to_shape", infer=lambda g, x, **_: [g],
+        emit=lambda op, a: call(f"rt.sum_to_shape{op.operands[1].type.ndim}", a))
 
 
 @defvjp("sum")
@@ -123,7 +130,7 @@ def _dot_vjp(b, op, g):
     return (lambda: b("dot", g, b("transpose", y)), lambda: b("dot", b("transpose", x), g))
 
 
-for _name in ("sum", "spread", "sum_leading", "transpose"):
+for _name in ("sum", "spread", "sum_leading", "transpose", "sum_to_shape"):
     PRIMITIVES[_name].jvp = linear_jvp
 for _name in ("dot", "outer"):
     PRIMITIVES[_name].jvp = bilinear_jvp
@@ -367,3 +374,10 @@ def _logaddexp_vjp(b, op, g):
 
 
 PRIMITIVES["logaddexp"].jvp = jvp_from_vjp
+
+
+defprim("arange", infer=lambda *t, **_: [Type("int", 1)], differentiable=False, cheap=True,
+        emit=lambda op, a: call("np.arange", a))
+defprim("unit_ramp", infer=lambda n, **_: [Type("float", 1)], differentiable=False,
+        cheap=True, emit=lambda op, a: call("np.linspace", [ast.Constant(0.0),
+                                                             ast.Constant(1.0), a[0]]))

@@ -156,3 +156,28 @@ def _getitem_vjp(b, op, g):
 
 for _name in ("slice", "sum_all"):
     PRIMITIVES[_name].jvp = linear_jvp
+
+
+# --- new axes and fancy indexing -------------------------------------------------------------
+defprim("expand_dims", infer=lambda t, axis, **_: [Type(t.kind, t.ndim + 1)], cheap=True,
+        emit=lambda op, a: call("np.expand_dims", [a[0], ast.Constant(op.attrs["axis"])]),
+        spec={"arity": 1, "array": True})
+defprim("take", infer=lambda x, idx, **_: [Type(x.kind, x.ndim)], cheap=True,
+        emit=lambda op, a: _subscript(a[0], a[1:]), spec={"arity": 2, "array": True})
+defprim("take_add", infer=lambda *t, **_: [], pure=False, statement=True,
+        emit=lambda op, a: ast.Expr(call("rt.scatter_add", a)))
+
+
+@defvjp("expand_dims")
+def _expand_dims_vjp(b, op, g):
+    return (lambda: b("reshape_like", g, op.operands[0]),)
+
+
+@defvjp("take")
+def _take_vjp(b, op, g):
+    """Entries taken several times collect every cotangent (np.add.at semantics)."""
+    return (lambda: Scatter((op.operands[1],), g, "take_add"), None)
+
+
+for _name in ("expand_dims", "take"):
+    PRIMITIVES[_name].jvp = linear_jvp

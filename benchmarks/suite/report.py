@@ -120,6 +120,12 @@ def first_call(row) -> str:
     return text
 
 
+def ratio_of_minima(row) -> str:
+    if row.get("grad_min") is None or not row.get("obj_min"):
+        return "—"
+    return f"{row['grad_min'] / row['obj_min']:.2f}"
+
+
 def rho_text(row) -> str:
     if row.get("is_reference"):
         return "reference"
@@ -149,8 +155,8 @@ def notes(row) -> str:
 
 
 def main_table(rows) -> list[str]:
-    lines = [("| problem | tool | objective ms | derivative ms | ratio | first call s | rho "
-             "| notes |"), "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = [("| problem | tool | objective ms | derivative ms | ratio | ratio of minima "
+              "| first call s | rho | notes |"), "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     last = None
     for row in rows:
         label = row["label"] if row["instance"] != last else ""
@@ -158,8 +164,8 @@ def main_table(rows) -> list[str]:
         ratio = f"{row['ratio']:.2f}" if row.get("ratio") is not None else "—"
         lines.append(
             f"| {label} | {peers.LABELS[row['tool']]} | {ms(row.get('obj_med'))} | "
-            f"{ms(row.get('grad_med'))} | {ratio} | {first_call(row)} | {rho_text(row)} | "
-            f"{notes(row).replace('|', '/')} |")
+            f"{ms(row.get('grad_med'))} | {ratio} | {ratio_of_minima(row)} | {first_call(row)} "
+            f"| {rho_text(row)} | {notes(row).replace('|', '/')} |")
     return lines
 
 
@@ -256,7 +262,9 @@ def markdown(rows, context) -> str:
         "",
         ("* objective ms: the tool's own objective (ours and central differences: `numba.njit` "
         "of the loop-level function); derivative ms: gradient (BA: the sparse Jacobian's "
-        "values); ratio = derivative / objective, each tool against its own objective."),
+        "values); ratio = derivative / objective, each tool against its own objective (the "
+        "verdicts use it); ratio of minima = fastest derivative call / fastest objective call, "
+        "less sensitive to other load on the machine."),
         ("* first call s: building the derivative and its first call after the imports "
         "(tracing, source transformation, compilation). Ours: with an empty cache directory "
         "(cold) and again in a fresh process with the cache it left (warm: generated module "
