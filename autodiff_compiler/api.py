@@ -74,14 +74,15 @@ def _output(value):
 class GradFunction:
     """What `grad` / `value_and_grad` return: a callable with the generated code attached."""
 
-    def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
+    def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint="auto",
                  mode="reverse"):
         if mode not in ("reverse", "forward"):
             raise GradientInputError("mode must be 'reverse' or 'forward'")
         self.mode = mode
-        if checkpoint is not None and checkpoint != "sqrt" and not (
+        if checkpoint not in (None, "sqrt", "auto") and not (
                 isinstance(checkpoint, int) and checkpoint >= 1):
-            raise GradientInputError("checkpoint must be None, a positive int or 'sqrt'")
+            raise GradientInputError("checkpoint must be None, a positive int, 'sqrt' or "
+                                     "'auto'")
         self.checkpoint = checkpoint
         self.parsed = parse(fn)
         self.fn = self.parsed.fn
@@ -152,7 +153,7 @@ class GradFunction:
 
 
 def _decorator(with_value: bool):
-    def transform(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
+    def transform(fn=None, argnums=0, *, jit=True, checkpoint="auto", mode="reverse",
                   target="cpu"):
         if target not in ("cpu", "cuda"):
             raise GradientInputError("target must be 'cpu' or 'cuda'")
@@ -175,7 +176,9 @@ grad = _decorator(with_value=False)
 grad.__doc__ = """Gradient of a scalar function: grad(f, argnums=0, *, jit=True)(*args).
 
 Usable as @grad, @grad(argnums=(0, 1)) or grad(f, argnums=1). checkpoint=K (or "sqrt")
-stores the state of long top-level loops every K steps instead of taping every step.
+stores the state of long top-level loops every K steps instead of taping every step; the
+default "auto" does so (every sqrt(steps)) for top-level loops whose inner loops record a tape,
+None never.
 mode="forward" computes the gradient with vector tangents instead (cheaper for few inputs).
 target="cuda" returns a numba.cuda device function computing the gradient (kernels.py)."""
 grad.__name__ = "grad"

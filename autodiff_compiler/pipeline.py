@@ -73,8 +73,8 @@ def derivative(primal: Function, argnums: list[int], mode: str, checkpoint=None)
         return reverse_mode(primal, argnums, seeded=mode == "vjp", checkpoint=checkpoint)
     if mode in ("jvp", "jacfwd"):
         return forward_mode(primal, argnums, vector=mode == "jacfwd")
-    if mode in ("hvp", "hessian"):
-        adjoint = reverse_mode(primal, argnums, checkpoint=checkpoint)
+    if mode in ("hvp", "hessian"):  # tangents do not go through checkpoints
+        adjoint = reverse_mode(primal, argnums)
         verify(adjoint)
         return forward_mode(adjoint, argnums, vector=mode == "hessian",
                             name=f"{primal.name}_{mode}")

@@ -35,7 +35,7 @@ def plan(loop: Op, policy, namer) -> Checkpoint:
     region = Region()
     b = Builder(region, loop.loc, fold=True)
     trips = b("trip_count", *loop.operands[:3], hint="n_steps")
-    if policy == "sqrt":
+    if policy in ("sqrt", "auto"):
         every = b("add", b("cast_int", b("sqrt", b("cast_float", trips))), const(1), hint="every")
     else:
         every = const(int(policy))

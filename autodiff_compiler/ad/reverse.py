@@ -176,7 +176,9 @@ class ReverseTransform:
         adj = {}
         for out, seed in zip(outs, seeds):
             self.accumulate(b, adj, out, seed)
-        if self.checkpoint is not None:  # restoring checkpoints rewinds arrays: keep outputs
+        if self.checkpoint is not None and any(
+                self.checkpointed(op) for op in self.fn.body.ops):
+            # restoring checkpoints rewinds arrays: return copies of array outputs
             outs = [b.op("copy", v, hint=v.hint).result if v.type.is_array else v for v in outs]
         self.reverse_ops(self.fn.body, b, adj)
         grads = []
@@ -260,7 +262,7 @@ class ReverseTransform:
         iteration unchanged (so the order of the reverse iterations does not matter), it reads
         no tape, and it touches only the adjoint buffers of arguments. The reverse work then
         shares the forward sweep's pass over memory and, after CSE, its computations."""
-        if (self.kernel or self.checkpoint is not None or op.prim.name != "for"
+        if (self.kernel or op.prim.name != "for"
                 or self.plan.op_region[id(op)] is not self.fn.body
                 or self.plan.tapes_under(op)
                 or not all(g is None or isinstance(g, Const) for g in gs)
@@ -277,10 +279,16 @@ class ReverseTransform:
         return True
 
     def checkpointed(self, op: Op) -> bool:
-        """Checkpoint counted loops at the top level that record a tape, when asked to."""
-        return (self.checkpoint is not None and op.prim.name == "for"
-                and self.plan.info[id(self.plan.op_region[id(op)])].once
-                and self.plan.tapes_under(op))
+        """Checkpoint counted loops at the top level that record a tape, when asked to; with
+        "auto", those whose inner loops record one too (time-stepping loops, whose per-step
+        tape would otherwise stream through memory: recomputing one segment at a time keeps
+        it in cache and is faster as well as smaller)."""
+        if self.checkpoint is None or op.prim.name != "for" \
+                or not self.plan.info[id(self.plan.op_region[id(op)])].once \
+                or not self.plan.tapes_under(op):
+            return False
+        return self.checkpoint != "auto" or any(
+            i.outer_loop is op and i.taped and i.loops_deep > 1 for i in self.plan.info.values())
 
     def read_is_final(self, read: Op) -> bool:
         """Whether no write into the array can follow this element read (every write is in an
