@@ -77,9 +77,6 @@ class _Generator:
     # When the parameters a and b may be reassigned, kinks and data-dependent branches read
     # only elements of x (never written), which stay on the grid.
     params_mutable: bool = False
-    # After a `return` the compiler guards the rest of the function with `if not returned:`,
-    # where it does not allow creating arrays (a documented limitation): create none then.
-    returned: bool = False
 
     # -- helpers ------------------------------------------------------------------------
     def raw_inputs(self, scope: _Scope) -> list[str]:
@@ -275,8 +272,9 @@ class _Generator:
             self.for_loop(scope, indent, depth)
         elif kind == 11:
             self.while_loop(scope, indent, depth)
-        elif kind == 13 and depth == 0 and scope.arrays and not self.returned:
-            # arrays are created at the top level only: a fresh copy, or an alias
+        elif kind == 13 and scope.loop is None and scope.arrays:
+            # a new array outside loops (the compiler refuses arrays created in loops): a fresh
+            # copy, or an alias of a local array
             array = self.pick(scope.arrays)
             name = self.fresh("y")
             self.emit(indent, f"{name} = {self.pick([f'{array}.copy()', 'x.copy()', array])}")
@@ -321,7 +319,6 @@ class _Generator:
             # a return at top level or in a branch (not inside a loop)
             self.emit(indent, f"if {self.int_condition(scope)}:")
             self.emit(indent + 1, f"return {self.result(scope)}")
-            self.returned = True
             return
         options = ["break", "return"]
         if scope.loop != "while_end":
@@ -330,7 +327,6 @@ class _Generator:
         self.emit(indent, f"if {self.int_condition(scope)}:")
         if kind == "return":
             self.emit(indent + 1, f"return {self.result(scope)}")
-            self.returned = True
         else:
             if self.draw(0, 1):  # some work before the jump
                 target = self.pick(self.targets(scope))

@@ -34,6 +34,8 @@ VALUE_REL = 1e-12
 HUGE = 1e6            # programs whose gradient is larger than this are skipped
 OTHER_STEP = 3e-4     # a second central difference, to skip ill-conditioned programs
 NOISE = 1e-8          # absolute differences below this are rounding noise (zero gradients)
+# other ways to compute the same gradient, compared with reverse mode without checkpoints
+MODES = ({"mode": "forward"}, {"checkpoint": 2})
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
@@ -132,10 +134,34 @@ def check_emitted_primal(program: Program) -> None:
                 f"\n\n--- emitted primal ---\n{source}")
 
 
+def check_gradient_modes(program: Program) -> None:
+    """Forward mode and checkpointed reverse mode give the plain (checkpoint=None) reverse-mode
+    gradient. (The default, checkpoint='auto', is checked against central differences.)"""
+    f = load(program.source, _DIR.name)
+    assume(_primal_value(f, program.args()) is not None)
+    reverse = grad(f, argnums=ARGNUMS, jit=False, checkpoint=None)(*program.args())
+    flat = np.concatenate([np.ravel(g) for g in reverse])
+    assume(np.all(np.isfinite(flat)) and np.max(np.abs(flat)) < HUGE)
+    for options in MODES:
+        other = grad(f, argnums=ARGNUMS, jit=False, **options)(*program.args())
+        if not (relative_error(other, reverse) < 1e-9 or _distance(other, reverse) < NOISE):
+            source = grad(f, argnums=ARGNUMS, jit=False, **options).lower(*program.args()).source
+            raise AssertionError(
+                f"grad(..., {options}) differs from reverse mode: relative error "
+                f"{relative_error(other, reverse):.3g}\n {options}: {other}\n reverse: {reverse}"
+                f"\n\n--- program ---\n{program}\n\n--- generated code ---\n{source}")
+
+
 @SETTINGS
 @given(programs())
 def test_gradient_of_random_program(program):
     check_program(program)
+
+
+@settings(SETTINGS, max_examples=100)
+@given(programs())
+def test_gradient_modes_agree_on_random_program(program):
+    check_gradient_modes(program)
 
 
 @SETTINGS
@@ -268,3 +294,72 @@ def test_regression_read_before_loop_that_writes_emitted_primal():
     args = (np.array([0.413]), 2)
     g, source = emitted_primal(fuzz_read_before_loop_that_writes, args, optimize=True)
     assert g(np.array([0.413]), 2) == pytest.approx(4 * 0.413), source
+
+
+# Bug 3 (checkpointing, ad/reverse.py): a checkpointed loop's segments are recomputed in the
+# reverse sweep, but an array element the loop reads was overwritten after the loop
+# (`y[0] = 2.0`); the recomputation reads 2.0 instead of x0. Expected 1 - tanh(x0)^2.
+# With checkpoint='auto' (the default) a loop with an inner loop is checkpointed, so the
+# default grad is wrong too (second function).
+def fuzz_checkpoint_array_written_after_loop(x, n):
+    y = x.copy()
+    s = 0.0
+    for i in range(n):
+        s = math.tanh(y[0])
+    y[0] = 2.0
+    return s
+
+
+def fuzz_auto_checkpoint_array_written_after_loop(x, n):
+    y = x.copy()
+    s = 0.0
+    for i in range(n):
+        for j in range(n):
+            s = s * 0.5 + math.tanh(y[j])
+    y[0] = 2.0
+    return s
+
+
+def test_regression_checkpoint_array_written_after_loop():
+    x0 = -1.087
+    for checkpoint in (1, "sqrt"):
+        g = grad(fuzz_checkpoint_array_written_after_loop, jit=False, checkpoint=checkpoint)
+        got = g(np.array([x0]), 1)
+        np.testing.assert_allclose(got, [1.0 - math.tanh(x0) ** 2], rtol=1e-12,
+                                   err_msg=f"checkpoint={checkpoint}\n{g.source}")
+
+
+def test_regression_auto_checkpoint_array_written_after_loop():
+    x = np.array([-1.087, 0.5, 0.3])
+    fn = fuzz_auto_checkpoint_array_written_after_loop
+    plain = grad(fn, jit=False, checkpoint=None)(x.copy(), 3)
+    g = grad(fn, jit=False)
+    np.testing.assert_allclose(g(x.copy(), 3), plain, rtol=1e-12, err_msg=g.source)
+    assert check_grad(fn, x.copy(), 3, jit=False) < 1e-7
+
+
+# Bug 4 (checkpointing): a loop nested in an `if` at the top level makes the compiler fail
+# its own IR verifier ("sub: operand %n_steps:i64 used before definition"), with an explicit
+# checkpoint and, when the loop has an inner loop, with the default checkpoint='auto'.
+def fuzz_checkpoint_loop_in_branch(a, n):
+    if n > 0:
+        for i in range(n):
+            a *= a
+    return a
+
+
+def fuzz_auto_checkpoint_loop_in_branch(a, n):
+    if n > 0:
+        for i in range(n):
+            for j in range(n):
+                a = math.sin(a)
+    return a
+
+
+def test_regression_checkpoint_loop_in_branch():
+    g = grad(fuzz_checkpoint_loop_in_branch, jit=False, checkpoint=1)
+    assert g(0.9, 3) == pytest.approx(8 * 0.9 ** 7, rel=1e-12)
+
+
+def test_regression_auto_checkpoint_loop_in_branch():
+    assert check_grad(fuzz_auto_checkpoint_loop_in_branch, 0.9, 2, jit=False) < 1e-7

@@ -30,8 +30,10 @@ class Checkpoint:
     arrays: list[tuple[Value, str]] = field(default_factory=list)  # written array, storage
 
 
-def plan(loop: Op, policy, namer) -> Checkpoint:
-    """Storage and segment size for checkpointing `loop` (a counted `for`)."""
+def plan(loop: Op, policy, namer, mutable: set[int]) -> Checkpoint:
+    """Storage and segment size for checkpointing `loop` (a counted `for`). The arrays saved
+    with each segment's state are those the loop reads or writes that are written anywhere
+    in the function (`mutable`): when the segment runs again they must hold what they held."""
     region = Region()
     b = Builder(region, loop.loc, fold=True)
     trips = b("trip_count", *loop.operands[:3], hint="n_steps")
@@ -45,11 +47,11 @@ def plan(loop: Op, policy, namer) -> Checkpoint:
     body = loop.regions[0]
     for arg in body.args[1:]:
         ck.carried.append((arg, namer.fresh("checkpoint_" + arg.hint)))
-    written = {}
+    touched = {}
     for op in walk_ops(body):
-        if op.prim.name == "setitem":
-            written.setdefault(id(op.operands[0]), op.operands[0])
-    for array in written.values():
+        if op.operands and op.operands[0].type.is_array and id(op.operands[0]) in mutable:
+            touched.setdefault(id(op.operands[0]), op.operands[0])
+    for array in touched.values():
         ck.arrays.append((array, namer.fresh("checkpoint_" + array.hint)))
     for (value, name), init in zip(ck.carried, loop.operands[3:]):
         _store_op(region, "checkpoint_alloc", [segments, init], name, loop.loc)

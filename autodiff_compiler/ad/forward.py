@@ -195,11 +195,12 @@ class ForwardTransform:
             raise UnsupportedOperationError("forward mode: a write makes an array active that "
                                             "has no tangent storage", op.loc)
         if self.active(target):
-            value = self.dot_or_zero(b, op.operands[-1])
+            value = self.dot(op.operands[-1]) or (const(0.0) if op.prim.name == "slice_set"
+                                                  else self.zero(b, op.operands[-1].type))
             b.op(op.prim.name, self.dot(target), *op.operands[1:-1], value, attrs=op.attrs,
                  result_types=[])
 
-    op_setitem = op_index_add = op_array_add = _write
+    op_setitem = op_index_add = op_array_add = op_slice_set = op_slice_add = _write
 
     def _new_array(self, op: Op, b: Builder) -> None:
         b.append(op)

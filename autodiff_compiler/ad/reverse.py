@@ -72,7 +72,7 @@ class ReverseTransform:
         self.branch_arrays: dict[int, list[Value]] = {}  # region id -> arrays made there
         self.producer = {id(r): op for op in walk_ops(fn.body) for r in op.results}
         self.written = {id(op.operands[0]) for op in walk_ops(fn.body)
-                        if op.prim.name == "setitem"}
+                        if op.prim.writes}
         self.last_write, self.statement_of = _write_positions(fn)
         # arrays whose elements or slices are read: their adjoints are scattered into buffers
         self.read_by_element = {id(op.operands[0]) for op in walk_ops(fn.body)
@@ -110,7 +110,7 @@ class ReverseTransform:
         op = self.producer.get(id(v))
         if op is None or op.regions or not op.prim.pure or len(op.results) != 1:
             return math.inf
-        if op.prim.name == "getitem" and not self.read_is_final(op):
+        if op.prim.name in ("getitem", "slice", "take") and not self.read_is_final(op):
             return math.inf  # the element may have been overwritten since
         own = 1 if op.prim.cheap else TRANSCENDENTAL_COST
         return own + sum(self._serve_cost(o) for o in op.operands)
@@ -234,6 +234,8 @@ class ReverseTransform:
                 self.reverse_while(op, b, adj)
             elif name == "setitem":
                 self.reverse_setitem(op, b, adj)
+            elif name == "slice_set":
+                self.reverse_slice_set(op, b, adj)
             elif op.results and id(op.results[0]) in adj:
                 self.reverse_simple(op, b, adj, adj.pop(id(op.results[0])))
             elif op.results and id(op.results[0]) in self.buffers:
@@ -279,12 +281,12 @@ class ReverseTransform:
         return True
 
     def checkpointed(self, op: Op) -> bool:
-        """Checkpoint counted loops at the top level that record a tape, when asked to; with
+        """Checkpoint counted loops of the function body that record a tape, when asked to; with
         "auto", those whose inner loops record one too (time-stepping loops, whose per-step
         tape would otherwise stream through memory: recomputing one segment at a time keeps
         it in cache and is faster as well as smaller)."""
         if self.checkpoint is None or op.prim.name != "for" \
-                or not self.plan.info[id(self.plan.op_region[id(op)])].once \
+                or self.plan.op_region[id(op)] is not self.fn.body \
                 or not self.plan.tapes_under(op):
             return False
         return self.checkpoint != "auto" or any(
@@ -300,7 +302,8 @@ class ReverseTransform:
     def touches_active_arrays(self, op: Op) -> bool:
         """Whether `op`'s regions read or write an active array (the reverse must run even
         when no scalar adjoint is carried through)."""
-        return any(inner.prim.name in ("getitem", "setitem") and self.active(inner.operands[0])
+        return any((inner.prim.name in ("getitem", "slice", "take") or inner.prim.writes)
+                   and self.active(inner.operands[0])
                    for sub in op.regions for inner in walk_ops(sub))
 
     def reverse_setitem(self, op: Op, b: Builder, adj: dict) -> None:
@@ -315,6 +318,18 @@ class ReverseTransform:
         if id(array) not in self.outputs:  # a kernel's output cotangents are read-only
             b.op("setitem", buffer, *indices, const(0.0), result_types=[])
         self.accumulate(b, adj, value, g)
+
+    def reverse_slice_set(self, op: Op, b: Builder, adj: dict) -> None:
+        """a[slice] = v: v_bar += (the slice of a_bar, summed to v's shape); that slice of
+        a_bar is then cleared (the overwritten elements no longer influence the output)."""
+        array, *parts, value = op.operands
+        if not self.active(array):
+            return
+        buffer = self.buffer(array)
+        g = b.op("slice", buffer, *parts, attrs=dict(op.attrs, copy=True),
+                 hint=value.hint + "_bar").result
+        b.op("slice_set", buffer, *parts, const(0.0), attrs=op.attrs, result_types=[])
+        self.accumulate(b, adj, value, unbroadcast(b, g, value))
 
     def scatter_prim(self, indices) -> str:
         """`index_add`, or in a kernel `atomic_add` unless the element is the thread's own
@@ -451,7 +466,7 @@ class ReverseTransform:
                 self.accumulate(b, adj, inits[j], g or ZERO)
             return
         if self.checkpointed(op):
-            ck = checkpoint.plan(op, self.checkpoint, self.plan.namer)
+            ck = checkpoint.plan(op, self.checkpoint, self.plan.namer, self.written)
             self.plan.checkpoints[id(op)] = ck
             recorded = self.plan.forward_sweep(body, record=True)
             rev = checkpoint.reverse_segments(ck, b, recorded, region, starts, reversed_range)
@@ -494,7 +509,7 @@ def _write_positions(fn: Function):
     for index, top in enumerate(fn.body.ops):
         for op in walk_ops(Region(ops=[top])):
             statement_of[id(op)] = index
-            if op.prim.name == "setitem":
+            if op.prim.writes:
                 last_write[id(op.operands[0])] = index
     return last_write, statement_of
 
@@ -543,7 +558,7 @@ def _kernel_outputs(fn: Function, wrt: list[int]) -> list[Value]:
     writes: dict[int, list[Op]] = {}
     reads: set[int] = set()
     for op in walk_ops(fn.body):
-        if op.prim.name == "setitem":
+        if op.prim.writes:
             writes.setdefault(id(op.operands[0]), []).append(op)
         elif op.prim.name == "getitem":
             reads.add(id(op.operands[0]))
@@ -572,7 +587,7 @@ def _writes_on_a_path(region: Region, array) -> float:
     loop counts as many)."""
     total = 0.0
     for op in region.ops:
-        if op.prim.name == "setitem" and op.operands[0] is array:
+        if op.prim.writes and op.operands[0] is array:
             total += 1
         elif op.prim.name == "if":
             total += max(_writes_on_a_path(r, array) for r in op.regions)

@@ -62,7 +62,7 @@ def _flows(op: Op):
         yield from zip(op.regions[1].ops[-1].operands, carried)
         yield from zip(carried, op.results)
         yield from zip(op.operands, op.results)
-    elif name in ("setitem", "index_add", "array_add"):
+    elif op.prim.writes or name in ("index_add", "array_add", "slice_add", "take_add"):
         yield op.operands[-1], op.operands[0]  # the value flows into the array
     elif name in _STORES:
         yield op.operands[-1], _storage(op)

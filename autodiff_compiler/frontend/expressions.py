@@ -133,9 +133,34 @@ class ExpressionLowering(NumpyLowering):
         array, indices = self.element(node, base)
         return self.b("getitem", array, *indices, hint=_hint_of(node.value) + "_i")
 
+    def is_slice(self, node) -> bool:
+        """Whether a subscript takes a slice (not only integers, one per axis)."""
+        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if any(isinstance(i, gast.Slice) for i in index_nodes):
+            return True
+        base = self.expr(node.value)
+        return isinstance(base, Value) and base.type.is_array and \
+            len(index_nodes) < base.type.ndim
+
     def slice_read(self, node, array: Value, index_nodes) -> Value:
         """x[a:b], x[i, :], x[:, j], x[i] of a 2-D array: a view (so sliced arrays must not be
-        written anywhere in the function: checked when lowering ends)."""
+        written anywhere in the function: checked when they are written)."""
+        layout, operands = self.slice_layout(node, array, index_nodes)
+        self.sliced[id(array)] = node
+        return self.b("slice", array, *operands, attrs={"layout": layout},
+                      hint=_hint_of(node.value) + "_part")
+
+    def slice_copy(self, node) -> Value:
+        """The current values of a slice about to be overwritten (`a[i:j] += v`): a copy."""
+        array = self.value(node.value)
+        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        layout, operands = self.slice_layout(node, array, index_nodes)
+        return self.b("slice", array, *operands, attrs={"layout": layout, "copy": True},
+                      hint=_hint_of(node.value) + "_part")
+
+    def slice_layout(self, node, array: Value, index_nodes):
+        """(layout, operands) of a slice: per axis an index ("i") or a slice ("s", has_lower,
+        has_upper, has_step), the present bounds as operands."""
         if len(index_nodes) > array.type.ndim:
             self.error(node, "too many indices for the array")
         layout, operands = [], []
@@ -148,9 +173,7 @@ class ExpressionLowering(NumpyLowering):
             else:
                 layout.append(("i",))
                 operands.append(self.integer(part))
-        self.sliced[id(array)] = node
-        return self.b("slice", array, *operands, attrs={"layout": tuple(layout)},
-                      hint=_hint_of(node.value) + "_part")
+        return tuple(layout), operands
 
     def new_axes(self, node, array: Value, index_nodes) -> Value:
         """x[None, :], x[:, None], ...: slices with new axes of length one (np.newaxis)."""

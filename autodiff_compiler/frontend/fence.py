@@ -95,9 +95,7 @@ def _check_target(parsed: ParsedFunction, target) -> None:
         if isinstance(t, gast.Tuple):
             todo.extend(t.elts)
         elif isinstance(t, gast.Subscript):
-            if isinstance(t.slice, gast.Slice) or (isinstance(t.slice, gast.Tuple) and any(
-                    isinstance(e, gast.Slice) for e in t.slice.elts)):
-                _refuse(parsed, t, "writing into slices is not supported yet")
+            pass
         elif isinstance(t, gast.Attribute):
             _refuse(parsed, t, "assigning to attributes is not supported")
         elif not isinstance(t, gast.Name):

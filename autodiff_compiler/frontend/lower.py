@@ -221,6 +221,11 @@ class Lowering(ExpressionLowering):
         elif isinstance(stmt, gast.AnnAssign):
             if stmt.value is not None:
                 self.assign(stmt.target, self.expr(stmt.value))
+        elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript) \
+                and self.is_slice(stmt.target):
+            current = self.slice_copy(stmt.target)
+            self.store_slice(stmt.target, self.binop(stmt, stmt.op, current,
+                                                     self.expr(stmt.value)))
         elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):
             array, indices = self.element(stmt.target)
             current = self.b("getitem", array, *indices, hint=array.hint + "_i")
@@ -243,11 +248,19 @@ class Lowering(ExpressionLowering):
         else:
             self.error(stmt, f"'{type(stmt).__name__}' statements are not supported")
 
-    def store(self, node, array: Value, indices, value) -> None:
+    def store_slice(self, node, value) -> None:
+        """a[i:j] = v, a[:, k] += v: v (a number or an array) written into a slice."""
+        array = self.value(node.value)
         value = self.check_value(node, value)
-        if value.type.is_array:
-            self.error(node, "only single elements can be written (one index per axis)",
-                       unsupported=True)
+        self.check_writable(node, array)
+        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        layout, operands = self.slice_layout(node, array, index_nodes)
+        self.b.op("slice_set", array, *operands, self.cast(value, Type(
+            array.type.kind, value.type.ndim)), attrs={"layout": layout}, result_types=[])
+        if array in self.params:
+            self.written_params.add(self.params.index(array))
+
+    def check_writable(self, node, array: Value) -> None:
         if id(array) in self.sliced:
             self.error(node, "an array that is sliced (a view) cannot also be written; copy "
                        "the slice first", unsupported=True)
@@ -255,12 +268,22 @@ class Lowering(ExpressionLowering):
             self.error(node, f"'{self.constant_values[id(array)]}' is an array from outside the "
                        "function (a global or closure variable), read as a constant: it cannot "
                        "be written; write into a copy (np.copy) instead", unsupported=True)
+
+    def store(self, node, array: Value, indices, value) -> None:
+        value = self.check_value(node, value)
+        if value.type.is_array:
+            self.error(node, "only single elements can be written (one index per axis)",
+                       unsupported=True)
+        self.check_writable(node, array)
         self.b.op("setitem", array, *indices, self.cast(value, array.type.element),
                   result_types=[])
         if array in self.params:
             self.written_params.add(self.params.index(array))
 
     def assign(self, target, value) -> None:
+        if isinstance(target, gast.Subscript) and self.is_slice(target):
+            self.store_slice(target, value)
+            return
         if isinstance(target, gast.Subscript):
             self.store(target, *self.element(target), value)
             return

@@ -58,7 +58,7 @@ defprim("index_add", infer=lambda *t, **_: [], pure=False, statement=True,
         emit=lambda op, a: ast.AugAssign(_subscript(a[0], a[1:-1], ast.Store), ast.Add(), a[-1]))
 defprim("constant_array", infer=None, differentiable=False, cheap=True,
         emit=lambda op, a: ast.Name(op.attrs["name"], ast.Load()))
-defprim("setitem", infer=lambda *t, **_: [], pure=False, statement=True,
+defprim("setitem", infer=lambda *t, **_: [], pure=False, statement=True, writes=True,
         emit=lambda op, a: ast.Assign([_subscript(a[0], a[1:-1], ast.Store)], a[-1]))
 defprim("array_add", infer=lambda *t, **_: [], pure=False, statement=True,
         emit=lambda op, a: ast.AugAssign(_store(a[0]), ast.Add(), a[1]))
@@ -136,7 +136,15 @@ def _slice_type(array: Type, *indices: Type, layout, **_) -> list[Type]:
     return [Type(array.kind, sum(1 for entry in layout if entry[0] == "s"))]
 
 
-defprim("slice", infer=_slice_type, emit=_slice_target, cheap=True)
+def _emit_slice(op, args):
+    view = _slice_target(op, args)
+    return ast.Call(ast.Attribute(view, "copy", ast.Load()), [], []) if op.attrs.get("copy") \
+        else view
+
+
+defprim("slice", infer=_slice_type, emit=_emit_slice, cheap=True)
+defprim("slice_set", infer=lambda *t, **_: [], pure=False, statement=True, writes=True,
+        emit=lambda op, a: ast.Assign([_slice_target(op, a[:-1], ast.Store)], a[-1]))
 defprim("slice_add", infer=lambda *t, **_: [], pure=False, statement=True,
         emit=lambda op, a: ast.AugAssign(_slice_target(op, a[:-1], ast.Store), ast.Add(), a[-1]))
 
@@ -144,7 +152,8 @@ defprim("slice_add", infer=lambda *t, **_: [], pure=False, statement=True,
 @defvjp("slice")
 def _slice_vjp(b, op, g):
     indices = tuple(op.operands[1:])
-    return (lambda: Scatter(indices, g, "slice_add", {"layout": op.attrs["layout"]}),) + \
+    layout = {"layout": op.attrs["layout"]}
+    return (lambda: Scatter(indices, g, "slice_add", layout),) + \
         (None,) * len(indices)
 
 

@@ -33,6 +33,7 @@ class Primitive:
     differentiable: bool = True  # False: results never carry derivatives (comparisons, ints)
     cheap: bool = False  # recomputing it in the reverse sweep is cheaper than taping it
     statement: bool = False  # emits a statement (effects) rather than an expression
+    writes: bool = False  # overwrites elements of its first operand (an array)
     spec: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:

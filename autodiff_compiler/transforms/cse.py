@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..ir.core import Const, Function, Op, Region, walk_ops
 
 _CONTROL = ("if", "for", "while", "yield", "return")
+_READS = ("getitem", "slice", "take")  # results that depend on an array's current contents
 
 
 def _key(op: Op, subst: dict[int, object]):
@@ -43,11 +44,11 @@ def cse(fn: Function) -> Function:
             inherited = dict(available)
             if op.prim.name in ("for", "while") and _has_effect(op):
                 # a write in any iteration may change what a read in the next one sees
-                inherited = {k: v for k, v in inherited.items() if k[0] != "getitem"}
+                inherited = {k: v for k, v in inherited.items() if k[0] not in _READS}
             for sub in op.regions:
                 todo.append((sub, dict(inherited)))
             if _has_effect(op):
-                for key in [k for k in available if k[0] == "getitem"]:
+                for key in [k for k in available if k[0] in _READS]:
                     del available[key]
             kept.append(op)
         region.ops = kept

@@ -236,7 +236,13 @@ def markdown(rows, context) -> str:
     lines += [f"    {line}" for line in machine_info()]
     lb, la = context["load"]
     lines += [(f"    load avg : {lb[0]:.2f} at the start, {la[0]:.2f} at the end (1 min; "
-              "other work on the machine shows here)"), ""]
+              "other work on the machine shows here)")]
+    (where, before), (_, after) = context["compiler"]
+    lines.append(f"    compiler : autodiff_compiler at {where}; sources {before}"
+                 + ("" if before == after else
+                    f" at the start, {after} at the end: THEY CHANGED DURING THE RUN, rows "
+                    "measured different versions of the compiler"))
+    lines.append("")
     for tool in context["tools"]:
         version = next((r.get("version") for r in context.get("records", [])
                         if r.get("tool") == tool and r.get("version")), None)

@@ -47,6 +47,31 @@ def tool_availability(tool: str) -> tuple[bool, str]:
     return True, ", ".join(found)
 
 
+def compiler_state() -> tuple[str, str]:
+    """(git commit of the checkout and how many files under autodiff_compiler/ differ from it,
+    a hash of autodiff_compiler's sources): the report says which compiler it measured, and
+    whether its sources changed while the suite ran."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "autodiff_compiler").rglob("*.py")):
+        digest.update(path.as_posix().encode())
+        digest.update(path.read_bytes())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False,
+                                cwd=REPO, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "autodiff_compiler"],
+                               check=False, cwd=REPO, capture_output=True, text=True,
+                               timeout=10).stdout
+        changed = len([line for line in dirty.splitlines() if line.strip()])
+        where = f"commit {commit or '?'}" + (f" + {changed} file(s) modified in the working tree"
+                                             if changed else "")
+    except (OSError, subprocess.SubprocessError):
+        where = "not a git checkout"
+    return where, digest.hexdigest()[:12]
+
+
 def run_worker(instance: str, tool: str, quick: bool, rundir: Path, env: dict, warm: bool,
                timeout: float) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.suite", "worker", "--instance", instance,
@@ -140,6 +165,7 @@ def run_suite(opts) -> int:
 
     started = time.perf_counter()
     load_before = os.getloadavg()
+    compiler_before = compiler_state()
     print(f"autodiff_compiler comparison suite ({proto.label} mode): "
           f"{len(chosen)} problem(s) x {len(run_tools)} tool(s), one process each; "
           f"raw results in {rundir}")
@@ -164,10 +190,12 @@ def run_suite(opts) -> int:
                       flush=True)
     elapsed = time.perf_counter() - started
     load_after = os.getloadavg()
+    compiler_after = compiler_state()
 
     context = {
         "mode": proto.label, "protocol": proto, "quick": quick, "elapsed": elapsed,
-        "load": (load_before, load_after), "skipped": skipped, "available": available,
+        "load": (load_before, load_after), "compiler": (compiler_before, compiler_after),
+        "skipped": skipped, "available": available,
         "tools": run_tools, "instances": chosen, "records": records, "command": " ".join(
             ["python -m benchmarks.suite"] + (sys.argv[1:] if sys.argv[1:2] == ["run"]
                                               else ["run"])),
