@@ -282,15 +282,19 @@ class ReverseTransform:
 
     def checkpointed(self, op: Op) -> bool:
         """Checkpoint counted loops of the function body that record a tape, when asked to; with
-        "auto", those whose inner loops record one too (time-stepping loops, whose per-step
-        tape would otherwise stream through memory: recomputing one segment at a time keeps
-        it in cache and is faster as well as smaller)."""
+        "auto", those whose inner counted loops record one too (time-stepping loops over
+        spatial loops, whose per-step tape would otherwise stream through memory: recomputing
+        one segment at a time keeps it in cache, faster as well as smaller). Inner while loops
+        (iterative solves) are costlier to run again and keep their full tape."""
         if self.checkpoint is None or op.prim.name != "for" \
                 or self.plan.op_region[id(op)] is not self.fn.body \
                 or not self.plan.tapes_under(op):
             return False
-        return self.checkpoint != "auto" or any(
-            i.outer_loop is op and i.taped and i.loops_deep > 1 for i in self.plan.info.values())
+        if self.checkpoint != "auto":
+            return True
+        inner = [i for i in self.plan.info.values() if i.outer_loop is op and i.loops_deep > 1]
+        return any(i.taped for i in inner) and all(
+            i.nearest_loop.prim.name == "for" for i in inner)
 
     def read_is_final(self, read: Op) -> bool:
         """Whether no write into the array can follow this element read (every write is in an
