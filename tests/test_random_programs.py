@@ -4,6 +4,7 @@ Each generated program f(a, b, x, n) is written to a file and imported (the comp
 source with inspect.getsource), then:
 - its gradient w.r.t. a, b and x must match a fourth-order central difference;
 - value_and_grad's value must be f's value, and x must not be mutated;
+- forward mode and explicit checkpointing must give the reverse-mode gradient;
 - the primal SSA, emitted back to Python (emit(lower(f))), must compute f.
 A failure prints the program, its arguments and the generated code, so it can be replayed.
 The explicit regression tests at the end are minimized programs that the fuzzer found.
@@ -180,9 +181,9 @@ def test_generator_is_diverse():
     for construct in ("while ", "break", "continue", "return", "for ", "range(n - 1, -1, -1)",
                       "range(1, n)", "else:", "+=", "-=", "*=", "x.copy()", "np.zeros(n)",
                       "math.exp(", "math.log(", "math.sqrt(", "min(", "max(", "abs(",
-                      " / (", ", ", " if "):
+                      " / (", ", ", " if ", "elif ", ") ** ", "np.tanh(", "float(",
+                      " and math.tanh(", "range(len(x))", "0 < ", "], y"):
         assert construct in text, construct
-
 
 
 # --------------------------------------------------------------------------------------------

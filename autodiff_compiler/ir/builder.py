@@ -80,6 +80,3 @@ class Builder:
 
     def neg(self, x):
         return self("neg", x)
-
-    def call(self, name: str, *xs):
-        return self(name, *xs)

@@ -41,7 +41,3 @@ def promote(*types: Type) -> Type:
     """NumPy-style promotion of scalar kinds: bool < int < float; arrays win over scalars."""
     kind = max((t.kind for t in types), key=KINDS.index)
     return Type(kind, max(t.ndim for t in types))
-
-
-def array_of(kind: str, ndim: int) -> Type:
-    return Type(kind, ndim)

@@ -119,7 +119,3 @@ def dotted(path: str) -> ast.expr:
 
 def call(path: str, args: list[ast.expr]) -> ast.Call:
     return ast.Call(dotted(path), list(args), [])
-
-
-def same_as_first(*types: Type, **_) -> list[Type]:
-    return [types[0]]
