@@ -47,6 +47,14 @@ Source-to-source automatic differentiation of numeric Python: grad(f) reads f's 
 lowers it to structured SSA, builds the adjoint (reverse mode) and emits it as Python source
 that Numba compiles."""
 
+def _example_source() -> str:
+    """The built-in example's source, indented for the help text."""
+    from .examples import power_sum
+
+    lines = inspect.getsource(power_sum).splitlines()
+    return "\n".join("    " + line for line in lines if '"""' not in line)
+
+
 _SHOW_DESCRIPTION = f"""\
 Compile the gradient of one function and print what the compiler made:
 
@@ -56,14 +64,7 @@ Compile the gradient of one function and print what the compiler made:
 
 Without TARGET, the built-in example is used:
 
-    def power_sum(x, n):
-        s = 0.0
-        for i in range(n):
-            if x[i] > 0:
-                s += math.sin(x[i]) * x[i]
-            else:
-                s -= x[i] ** 2
-        return s
+{_example_source()}
 
 with x = np.linspace(-1, 1, 8), n = 8; after printing, the gradient is run (with Numba
 unless --no-jit) and its value and gradient are printed, with the largest difference from
