@@ -21,7 +21,7 @@ import numpy as np
 
 from . import __version__
 from .ad.forward import forward_mode, kernel_tangent
-from .ad.reverse import _kernel_outputs, kernel_adjoint
+from .ad.kernel import _kernel_outputs, kernel_adjoint
 from .api import _normalize_argnums
 from .backend import cuda as cuda_backend
 from .codegen.emit import emit_module
