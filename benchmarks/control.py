@@ -46,16 +46,14 @@ import argparse
 import ast
 import importlib.util
 import math
-import shutil
 import sys
-import tempfile
 import time
 import types
 import weakref
 
 import numpy as np
 
-from benchmarks.spine import blocked_medians, compare, flat, machine_info, verdict
+from benchmarks.spine import blocked_medians, compare, flat, machine_info, run_in_cache, verdict
 
 # --------------------------------------------------------------------------------------------
 # Functions under test (plain Python: the compiler reads their source).
@@ -414,19 +412,7 @@ def main(argv=None) -> int:
     repeats = opts.repeats or (5 if opts.quick else 40)
     warmup = 1
     rounds = 1 if opts.quick else 4
-    started = time.perf_counter()
-
-    import autodiff_compiler
-
-    cache_dir = opts.cache_dir or tempfile.mkdtemp(prefix="autodiff_control_")
-    autodiff_compiler.set_cache_dir(cache_dir)
-    try:
-        failures = run_all(opts, cache_dir, repeats, warmup, rounds)
-    finally:
-        if not opts.cache_dir:
-            shutil.rmtree(cache_dir, ignore_errors=True)
-    print(f"\ntotal benchmark time {time.perf_counter() - started:.1f} s")
-    return 1 if failures else 0
+    return run_in_cache(opts, "autodiff_control_", run_all, repeats, warmup, rounds)
 
 
 if __name__ == "__main__":

@@ -472,11 +472,16 @@ def main(argv=None) -> int:
     repeats = opts.repeats or (5 if opts.quick else 20)
     warmup = 1
     rounds = 1 if opts.quick else 4
-    started = time.perf_counter()
+    return run_in_cache(opts, "autodiff_spine_", run_all, repeats, warmup, rounds)
 
+
+def run_in_cache(opts, prefix: str, run_all, repeats: int, warmup: int, rounds: int) -> int:
+    """Run a benchmark's run_all with generated modules in opts.cache_dir (or a fresh
+    temporary directory, removed afterwards); exit status 1 when it reports failures."""
     import autodiff_compiler
 
-    cache_dir = opts.cache_dir or tempfile.mkdtemp(prefix="autodiff_spine_")
+    started = time.perf_counter()
+    cache_dir = opts.cache_dir or tempfile.mkdtemp(prefix=prefix)
     autodiff_compiler.set_cache_dir(cache_dir)
     try:
         failures = run_all(opts, cache_dir, repeats, warmup, rounds)
