@@ -196,3 +196,43 @@ def sum_to_shape2(g, x):
     if x.shape[1] == 1 and out.shape[1] != 1:
         out = out.sum(axis=1).reshape((out.shape[0], 1))
     return out
+
+
+@numba.njit(cache=True)
+def max_axis0(a):
+    out = a[0].copy()
+    for i in range(1, a.shape[0]):
+        for j in range(a.shape[1]):
+            if a[i, j] > out[j]:
+                out[j] = a[i, j]
+    return out
+
+
+@numba.njit(cache=True)
+def max_axis1(a):
+    out = a[:, 0].copy()
+    for i in range(a.shape[0]):
+        for j in range(1, a.shape[1]):
+            if a[i, j] > out[i]:
+                out[i] = a[i, j]
+    return out
+
+
+@numba.njit(cache=True)
+def min_axis0(a):
+    out = a[0].copy()
+    for i in range(1, a.shape[0]):
+        for j in range(a.shape[1]):
+            if a[i, j] < out[j]:
+                out[j] = a[i, j]
+    return out
+
+
+@numba.njit(cache=True)
+def min_axis1(a):
+    out = a[:, 0].copy()
+    for i in range(a.shape[0]):
+        for j in range(1, a.shape[1]):
+            if a[i, j] < out[i]:
+                out[i] = a[i, j]
+    return out

@@ -79,9 +79,9 @@ def _check_node(parsed: ParsedFunction, node) -> None:
         _refuse(parsed, node, f"'{kind} ... else' is not supported; use a flag variable")
     if isinstance(node, gast.Call):
         for keyword in node.keywords:
-            if keyword.arg != "axis":
+            if keyword.arg not in ("axis", "keepdims"):
                 _refuse(parsed, keyword.value, "keyword arguments in calls are not supported "
-                        "(except axis= of reductions)")
+                        "(except axis= and keepdims= of reductions)")
     if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
         targets = node.targets if isinstance(node, gast.Assign) else [node.target]
         for target in targets:

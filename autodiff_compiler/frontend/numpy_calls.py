@@ -18,7 +18,7 @@ _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transp
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
           "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "trace": (1, 1), "diag": (1, 1),
           "hstack": (1, 1), "vstack": (1, 1)}
-_TAKES_AXIS = ("sum", "mean")
+_TAKES_AXIS = ("sum", "mean", "max", "min")
 
 
 class ShapeOf:
@@ -40,7 +40,7 @@ class NumpyLowering:
 
     def array_function(self, node, name: str, args: list) -> Value:
         """np.<name>(...) on arrays (and the same-named array methods)."""
-        axis = self.axis_keyword(node, name)
+        axis, keepdims = self.axis_keyword(node, name)
         low, high = _ARITY[name]
         if not low <= len(args) <= high:
             self.error(node, f"np.{name}() takes {low} argument(s)", unsupported=True)
@@ -66,36 +66,53 @@ class NumpyLowering:
             return self.b("outer", x, self.cast(values[1], Type("float", 1)))
         if name == "transpose":
             return self.b("transpose", x) if x.type.ndim == 2 else x
-        if name in ("max", "min", "prod", "cumsum", "ravel"):
+        if axis is not None:
+            axis %= x.type.ndim
+        if name in ("max", "min"):
+            if axis is not None and x.type.ndim != 2:
+                self.error(node, f"np.{name} with axis= is supported on 2-D arrays",
+                           unsupported=True)
+            extreme = self.b("a" + name, x, attrs={"axis": axis})
+            return self.keep_axis(extreme, axis, keepdims)
+        if name in ("prod", "cumsum", "ravel"):
             if name == "cumsum" and x.type.ndim != 1:
                 self.error(node, "np.cumsum is supported on 1-D arrays", unsupported=True)
-            return self.b({"max": "amax", "min": "amin"}.get(name, name), x)
+            return self.b(name, x)
         if name in ("solve", "inv", "det", "trace", "diag"):
             return self.linear_algebra(node, name, x, values[1:])
         if name == "norm":
             return self.b("sqrt", self.b("sum", self.b("mul", x, x), attrs={"axis": None}))
         total = self.b("sum", x, attrs={"axis": axis})
         if name == "sum":
-            return total
+            return self.keep_axis(total, axis, keepdims)
         axes = range(x.type.ndim) if axis is None else [axis]
         count = None
         for k in axes:
             dim = self.b("dim", x, attrs={"axis": k})
             count = dim if count is None else self.b("mul", count, dim)
-        return self.b("truediv", total, self.b("cast_float", count))
+        return self.keep_axis(self.b("truediv", total, self.b("cast_float", count)), axis,
+                              keepdims)
 
     def axis_keyword(self, node, name: str):
+        """(axis, keepdims) of a reduction's keywords (constants)."""
         keywords = {k.arg: k.value for k in node.keywords}
-        axis = None
-        if "axis" in keywords and name in _TAKES_AXIS:
-            axis = self.expr(keywords.pop("axis"))
-            if not isinstance(axis, Const) or axis.type.kind != "int":
-                self.error(node, "axis must be a constant integer")
-            axis = axis.value
+        found = {}
+        for key, kind in (("axis", "int"), ("keepdims", "bool")):
+            if key in keywords and name in _TAKES_AXIS:
+                value = self.expr(keywords.pop(key))
+                if not isinstance(value, Const) or value.type.kind != kind:
+                    self.error(node, f"{key}= must be a constant {kind}")
+                found[key] = value.value
         if keywords:
             self.error(node, f"np.{name}(): keyword '{next(iter(keywords))}' is not supported",
                        unsupported=True)
-        return axis
+        if found.get("keepdims") and found.get("axis") is None:
+            self.error(node, "keepdims=True is supported together with an axis",
+                       unsupported=True)
+        return found.get("axis"), found.get("keepdims", False)
+
+    def keep_axis(self, value: Value, axis, keepdims: bool) -> Value:
+        return self.b("expand_dims", value, attrs={"axis": axis}) if keepdims else value
 
     def elementwise_function(self, node, name: str, args: list[Value]) -> Value:
         """np.where, np.clip, np.logaddexp, np.reciprocal (scalars or arrays)."""

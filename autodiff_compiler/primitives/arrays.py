@@ -141,9 +141,19 @@ def _emit_method(method: str):
     return lambda op, a: ast.Call(ast.Attribute(a[0], method, ast.Load()), [], [])
 
 
-defprim("amax", infer=_reduced, emit=lambda op, a: call("np.max", a),
+def _emit_extreme(name: str):
+    def emit(op, args):
+        axis = op.attrs.get("axis")
+        if axis is None:
+            return call(f"np.{name}", args)
+        return call(f"rt.{name}_axis{axis}", args)  # Numba's np.max takes no axis
+
+    return emit
+
+
+defprim("amax", infer=_reduced, emit=_emit_extreme("max"),
         spec={"arity": 1, "array": True, "kinks": True})
-defprim("amin", infer=_reduced, emit=lambda op, a: call("np.min", a),
+defprim("amin", infer=_reduced, emit=_emit_extreme("min"),
         spec={"arity": 1, "array": True, "kinks": True})
 defprim("prod", infer=_reduced, emit=lambda op, a: call("np.prod", a),
         spec={"arity": 1, "array": True})
@@ -171,12 +181,24 @@ defprim("stack", infer=lambda *t, **_: [Type("float", 2)],
         spec={"array": True})
 
 
+def _extreme_mask(b, op):
+    """(1 where x attains the max/min, along the reduced axis; the count of such entries)."""
+    (x,) = op.operands
+    axis = op.attrs.get("axis")
+    out = op.result if axis is None else b("expand_dims", op.result, attrs={"axis": axis})
+    mask = b("cast_float", b("eq", x, out))
+    count = b("sum", mask, attrs={"axis": axis})
+    return mask, count if axis is None else b("expand_dims", count, attrs={"axis": axis})
+
+
 def _extreme_vjp(b, op, g):
     """Ties share the cotangent equally (as JAX's max/min reductions do)."""
-    (x,) = op.operands
-    mask = b("cast_float", b("eq", x, op.result))
-    return (lambda: b.div(b.mul(b("spread", g, x, attrs={"axis": None}), mask),
-                          b("sum", mask, attrs={"axis": None})),)
+    def contribution():
+        mask, count = _extreme_mask(b, op)
+        spread = b("spread", g, op.operands[0], attrs={"axis": op.attrs.get("axis")})
+        return b.div(b.mul(spread, mask), count)
+
+    return (contribution,)
 
 
 defvjp("amax")(_extreme_vjp)
@@ -259,10 +281,10 @@ PRIMITIVES["prod"].jvp = _prod_jvp
 def _extreme_jvp(b, op, dots):
     if dots[0] is None:
         return [None]
-    (x,) = op.operands
-    mask = b("cast_float", b("eq", x, op.result))
-    return [b.div(b("sum", b.mul(dots[0], mask), attrs={"axis": None}),
-                  b("sum", mask, attrs={"axis": None}))]
+    axis = op.attrs.get("axis")
+    mask, count = _extreme_mask(b, op)
+    total = b("sum", b.div(b.mul(dots[0], mask), count), attrs={"axis": axis})
+    return [total]
 
 
 PRIMITIVES["amax"].jvp = _extreme_jvp
