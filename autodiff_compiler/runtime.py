@@ -203,8 +203,7 @@ def max_axis0(a):
     out = a[0].copy()
     for i in range(1, a.shape[0]):
         for j in range(a.shape[1]):
-            if a[i, j] > out[j]:
-                out[j] = a[i, j]
+            out[j] = max(out[j], a[i, j])
     return out
 
 
@@ -213,8 +212,7 @@ def max_axis1(a):
     out = a[:, 0].copy()
     for i in range(a.shape[0]):
         for j in range(1, a.shape[1]):
-            if a[i, j] > out[i]:
-                out[i] = a[i, j]
+            out[i] = max(out[i], a[i, j])
     return out
 
 
@@ -223,8 +221,7 @@ def min_axis0(a):
     out = a[0].copy()
     for i in range(1, a.shape[0]):
         for j in range(a.shape[1]):
-            if a[i, j] < out[j]:
-                out[j] = a[i, j]
+            out[j] = min(out[j], a[i, j])
     return out
 
 
@@ -233,6 +230,5 @@ def min_axis1(a):
     out = a[:, 0].copy()
     for i in range(a.shape[0]):
         for j in range(1, a.shape[1]):
-            if a[i, j] < out[i]:
-                out[i] = a[i, j]
+            out[i] = min(out[i], a[i, j])
     return out
