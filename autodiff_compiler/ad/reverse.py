@@ -193,6 +193,8 @@ class ReverseTransform:
                      and any(o.operands[0] is p for p in self.fn.params)]
             reverse.ops = [o for o in reverse.ops if o not in early]
             forward = early + forward
+        if all(o.prim.name in ("comment", "return") for o in reverse.ops):
+            reverse.ops = reverse.ops[-1:]  # everything ran inside fused loops
         body = Region(params, forward + reverse.ops)
         param_names = self.fn.param_names + [v.hint for v in params[len(self.fn.params):]]
         adjoint = Function(name, body, self.fn.filename, None, param_names, self.fn.constants)

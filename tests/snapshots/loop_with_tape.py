@@ -16,5 +16,4 @@ def loop_with_tape_grad(x, n):
         sin = math.sin(x_i)
         s = s + sin * x_i
         x_bar[i] += sin + x_i * math.cos(x_i)
-    # reverse sweep
     return (s, x_bar)
