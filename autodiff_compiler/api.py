@@ -74,7 +74,7 @@ def _output(value):
 class GradFunction:
     """What `grad` / `value_and_grad` return: a callable with the generated code attached."""
 
-    def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint="auto",
+    def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
                  mode="reverse"):
         if mode not in ("reverse", "forward"):
             raise GradientInputError("mode must be 'reverse' or 'forward'")
@@ -130,7 +130,7 @@ class GradFunction:
             value, result = forward_gradient(self, values, types, self.argnums, self.single)
             return (value, result) if self.with_value else result
         artifact = self._artifact(types)
-        value, *grads = artifact.compiled(*values)
+        value, *grads = artifact.run(*values)
         grads = [_output(g) for g in grads]
         result = grads[0] if self.single else tuple(grads)
         return (_output(value), result) if self.with_value else result
@@ -153,7 +153,7 @@ class GradFunction:
 
 
 def _decorator(with_value: bool):
-    def transform(fn=None, argnums=0, *, jit=True, checkpoint="auto", mode="reverse",
+    def transform(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
                   target="cpu"):
         if target not in ("cpu", "cuda"):
             raise GradientInputError("target must be 'cpu' or 'cuda'")
@@ -176,9 +176,9 @@ grad = _decorator(with_value=False)
 grad.__doc__ = """Gradient of a scalar function: grad(f, argnums=0, *, jit=True)(*args).
 
 Usable as @grad, @grad(argnums=(0, 1)) or grad(f, argnums=1). checkpoint=K (or "sqrt")
-stores the state of long top-level loops every K steps instead of taping every step; the
-default "auto" does so (every sqrt(steps)) for top-level loops whose inner loops record a tape,
-None never.
+stores the state of long top-level loops every K steps instead of taping every step; "auto"
+does so (every sqrt(steps)) for top-level loops whose inner counted loops record a tape; the
+default None tapes everything.
 mode="forward" computes the gradient with vector tangents instead (cheaper for few inputs).
 target="cuda" returns a numba.cuda device function computing the gradient (kernels.py)."""
 grad.__name__ = "grad"

@@ -65,7 +65,7 @@ def jvp(f, primals, tangents, *, jit=True):
     wrt = [k for k, t in enumerate(types) if t.is_float]
     artifact = spec._artifact(types, wrt, "jvp")
     dots = [_tangent(tangents[k], values[k], k) for k in wrt]
-    results = artifact.compiled(*values, *dots)
+    results = artifact.run(*values, *dots)
     n_out = len(artifact.primal.body.ops[-1].operands)
     single = n_out == 1
     return _structure(results[:n_out], single), _structure(results[n_out:], single)
@@ -94,7 +94,7 @@ def _forward_jacobians(spec, values, types, nums, mode: str, skip: int):
     blocks = []
     for start in range(0, len(columns), MAX_DIRECTIONS):
         chunk = columns[start:start + MAX_DIRECTIONS]
-        results = artifact.compiled(*values, *_seeds(values, nums, chunk))
+        results = artifact.run(*values, *_seeds(values, nums, chunk))
         blocks.append([np.asarray(d) for d in results[n_out + skip:]])
     outputs = [_output(v) for v in results[:n_out]]
     return outputs, [np.concatenate(parts, axis=-1) for parts in zip(*blocks)]
@@ -155,7 +155,7 @@ def jacrev(f, argnums=0, *, jit=True):
                     seeds[o][index] = 1.0
                 else:
                     seeds[o] = 1.0
-                grads = artifact.compiled(*values, *seeds)[len(shapes):]
+                grads = artifact.run(*values, *seeds)[len(shapes):]
                 rows.append(np.concatenate([np.ravel(g) for g in grads]))
             full = np.array(rows).reshape(shape + (-1,))
             jacobians.append(_split(full, values, nums, single))
@@ -168,7 +168,7 @@ def _outputs(spec, values, types, nums) -> list:
     """The function's outputs, from one tangent sweep with zero tangents."""
     artifact = spec._artifact(types, nums, "jvp")
     zeros = [np.zeros(np.shape(values[k])) if np.ndim(values[k]) else 0.0 for k in nums]
-    results = artifact.compiled(*values, *zeros)
+    results = artifact.run(*values, *zeros)
     return list(results[:len(results) // 2])
 
 
@@ -193,7 +193,7 @@ def hvp(f, primals, tangents, *, jit=True):
     wrt = [k for k, t in enumerate(types) if t.is_float]
     artifact = spec._artifact(types, wrt, "hvp")
     dots = [_tangent(tangents[k], values[k], k) for k in wrt]
-    results = artifact.compiled(*values, *dots)
+    results = artifact.run(*values, *dots)
     products = iter(_output(v) for v in results[2 + len(wrt):])
     return tuple(next(products) if k in wrt else None for k in range(len(values)))
 
@@ -216,7 +216,7 @@ def vjp(f, *primals, jit=True):
             raise GradientInputError(f"the cotangent must have the structure of the output: "
                                      f"{len(outputs)} value(s), got {len(seeds)}")
         seeds = [_tangent(s, out, k) for k, (s, out) in enumerate(zip(seeds, outputs))]
-        results = artifact.compiled(*values, *seeds)[len(outputs):]
+        results = artifact.run(*values, *seeds)[len(outputs):]
         grads = iter(_output(g) for g in results)
         return tuple(next(grads) if k in argnums else None for k in range(len(values)))
 

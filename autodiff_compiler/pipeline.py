@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import __version__, primitives  # noqa: F401  (registers the primitives)
 from .ad.forward import forward_mode
 from .ad.reverse import reverse_mode
@@ -23,6 +25,8 @@ from .ir.types import Type
 from .ir.verifier import verify
 from .transforms.cse import cse
 
+_DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+
 
 @dataclass
 class Artifact:
@@ -33,6 +37,20 @@ class Artifact:
     source: str
     path: object = None
     compiled: Compiled | None = None
+    tapes: list | None = None  # the last call's tape arrays, handed back to the next call
+
+    def run(self, *args) -> tuple:
+        """Call the compiled derivative; tapes that come back are kept for the next call
+        (a call while another holds them gets fresh ones)."""
+        kinds = self.adjoint.tape_kinds
+        if not kinds:
+            return self.compiled(*args)
+        tapes, self.tapes = self.tapes, None
+        if tapes is None:
+            tapes = [np.empty(0, dtype=_DTYPES[kind]) for kind in kinds]
+        results = self.compiled(*args, *tapes)
+        self.tapes = list(results[-len(kinds):])
+        return results[:-len(kinds)]
 
     @property
     def ir(self) -> str:
@@ -70,7 +88,8 @@ def derivative(primal: Function, argnums: list[int], mode: str, checkpoint=None)
     hvp      (args, tangents) -> (out, grads..., out tangent, grad tangents...)
     hessian  like hvp with k directions: forward over reverse"""
     if mode in ("grad", "vjp"):
-        return reverse_mode(primal, argnums, seeded=mode == "vjp", checkpoint=checkpoint)
+        return reverse_mode(primal, argnums, seeded=mode == "vjp", checkpoint=checkpoint,
+                            reuse_tapes=True)
     if mode in ("jvp", "jacfwd"):
         return forward_mode(primal, argnums, vector=mode == "jacfwd")
     if mode in ("hvp", "hessian"):  # tangents do not go through checkpoints

@@ -327,6 +327,7 @@ COMPOSITES: dict[str, tuple[Case, ...]] = {
 # --- primitives only the compiler's generated code uses --------------------------------------
 
 INTERNAL: dict[str, str] = {
+    "tape_value": "a tape handed back to the caller for reuse by the next call",
     "sum_to_shape": "adjoint of broadcasting along axes of length one",
     "take_add": "adjoint of fancy indexing: adds repeated indices up",
     "eye_like": "adjoint of np.trace: an identity of the matrix's shape",

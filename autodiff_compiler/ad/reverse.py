@@ -58,7 +58,8 @@ class ReverseContext:
 
 
 class ReverseTransform:
-    def __init__(self, fn: Function, wrt: list[int], checkpoint=None, outputs=None):
+    def __init__(self, fn: Function, wrt: list[int], checkpoint=None, outputs=None,
+                 reuse_tapes: bool = False):
         self.fn = fn
         self.wrt = wrt
         self.checkpoint = checkpoint
@@ -66,7 +67,7 @@ class ReverseTransform:
         # a kernel's output arrays: their buffers are the (read-only) cotangents
         self.outputs = {id(a) for a in outputs or ()}
         self.activity = analyze(fn, wrt, outputs or ())
-        self.plan = TapePlan(fn)
+        self.plan = TapePlan(fn, reuse_tapes)
         self.contexts: dict[int, ReverseContext] = {}
         self.buffers: dict[int, Value] = {}
         self.branch_arrays: dict[int, list[Value]] = {}  # region id -> arrays made there
@@ -185,9 +186,16 @@ class ReverseTransform:
         for k in self.wrt:
             p = self.fn.params[k]
             grads.append(self.buffers[id(p)] if p.type.is_array else adj.get(id(p), const(0.0)))
-        b.op("return", *outs, *grads, result_types=[])
+        ret = b.op("return", *outs, *grads, result_types=[])
         params = self.fn.body.args + (seeds if seeded else [])
         forward = self.plan.forward_sweep(self.fn.body)
+        if self.plan.tape_inputs:  # the tapes go back to the caller, for the next call
+            reverse.ops.pop()
+            params = params + list(self.plan.tape_inputs.values())
+            taken = [Op(_prim("tape_value"), [], [Value(v.type, name)], [], {"tape": name},
+                        None) for name, v in self.plan.tape_inputs.items()]
+            reverse.ops += taken + [Op(ret.prim, ret.operands + [t.result for t in taken], [],
+                                       [], ret.attrs, ret.loc)]
         if self.plan.fusions:  # fused loops add into the arguments' buffers as they go
             early = [o for o in reverse.ops if o.prim.name == "zeros_like"
                      and any(o.operands[0] is p for p in self.fn.params)]
@@ -197,7 +205,8 @@ class ReverseTransform:
             reverse.ops = reverse.ops[-1:]  # everything ran inside fused loops
         body = Region(params, forward + reverse.ops)
         param_names = self.fn.param_names + [v.hint for v in params[len(self.fn.params):]]
-        adjoint = Function(name, body, self.fn.filename, None, param_names, self.fn.constants)
+        adjoint = Function(name, body, self.fn.filename, None, param_names, self.fn.constants,
+                           [v.type.kind for v in self.plan.tape_inputs.values()])
         return dce(cse(simplify(adjoint)) if self.plan.fusions else adjoint)
 
     def allocate_buffers(self, b: Builder) -> None:
@@ -529,10 +538,12 @@ def _check_scalar_output(fn: Function) -> None:
 
 
 def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,
-                 seeded: bool = False, checkpoint=None) -> Function:
+                 seeded: bool = False, checkpoint=None, reuse_tapes: bool = False) -> Function:
     """The adjoint of `fn`: returns (outputs..., gradient w.r.t. each of `wrt`). With
     `seeded`, it takes the outputs' cotangents as extra trailing arguments (vjp). With
     `checkpoint` (an int K or "sqrt"), top-level counted loops store their state every K
-    steps instead of a full tape (ad.checkpoint)."""
-    transform = ReverseTransform(fn, wrt, checkpoint)
+    steps instead of a full tape (ad.checkpoint). With `reuse_tapes`, the tapes allocated in
+    the function body are trailing arguments and results: the caller hands back the last
+    call's arrays, so repeated calls reuse their memory."""
+    transform = ReverseTransform(fn, wrt, checkpoint, reuse_tapes=reuse_tapes)
     return transform.run(name or fn.name + ("_vjp" if seeded else "_grad"), seeded)

@@ -19,7 +19,7 @@ from ..ir.builder import Builder, const
 from ..ir.clone import clone_op
 from ..ir.core import Function, Op, Region, Value
 from ..ir.names import Namer
-from ..ir.types import I64
+from ..ir.types import I64, Type
 from .checkpoint import save_ops
 
 # initial length of a tape under a while loop (doubles when full)
@@ -42,8 +42,12 @@ class RegionInfo:
 class TapePlan:
     """Classifies regions and records which values get a tape."""
 
-    def __init__(self, fn: Function):
+    def __init__(self, fn: Function, reuse: bool = False):
         self.fn = fn
+        # reuse: tapes allocated in the function body come in as arguments (last call's
+        # arrays, reused when big enough) and go out with the results
+        self.reuse = reuse
+        self.tape_inputs: dict[str, Value] = {}
         self.info: dict[int, RegionInfo] = {}
         self.def_region: dict[int, Region] = {}
         self.op_region: dict[int, Region] = {}
@@ -133,7 +137,7 @@ class TapePlan:
             if info.once and op.regions and op.prim.name in ("for", "while"):
                 if checkpoint is not None:
                     ops.extend(checkpoint.setup)
-                ops.extend(self._allocate(op, checkpoint))
+                ops.extend(self._allocate(op, checkpoint, self.reuse and info.parent is None))
             if record and op.prim.name == "for" and not info.once:
                 ops.extend(self._reserve(op))
             if op.prim.name == "yield" and record and info.counter is not None and info.taped:
@@ -189,7 +193,7 @@ class TapePlan:
     def tapes_under(self, loop: Op) -> bool:
         return any(i.outer_loop is loop and i.taped for i in self.info.values())
 
-    def _allocate(self, loop: Op, checkpoint=None) -> list[Op]:
+    def _allocate(self, loop: Op, checkpoint=None, reuse: bool = False) -> list[Op]:
         """Tape arrays and counters for every region under `loop`, placed before it (sized
         for one segment when the loop is checkpointed)."""
         infos = [i for i in self.info.values() if i.outer_loop is loop and i.taped]
@@ -209,8 +213,14 @@ class TapePlan:
         for info in infos:
             region.ops.append(_tape_op("counter_init", [], {"counter": info.counter}, loop.loc))
             for value in info.taped:
-                attrs = {"tape": self.tape_names[id(value)], "kind": value.type.kind}
-                region.ops.append(_tape_op("tape_alloc", [capacity], attrs, loop.loc))
+                name = self.tape_names[id(value)]
+                attrs = {"tape": name, "kind": value.type.kind}
+                operands = [capacity]
+                if reuse:
+                    self.tape_inputs[name] = Value(Type(value.type.kind, 1), name + "_in")
+                    operands.append(self.tape_inputs[name])
+                    attrs["reuse"] = True
+                region.ops.append(_tape_op("tape_alloc", operands, attrs, loop.loc))
         return region.ops
 
     def loads(self, info: RegionInfo, wanted: list[tuple[Value, Value]]) -> list[Op]:

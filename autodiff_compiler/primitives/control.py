@@ -32,10 +32,17 @@ def _tape_slot(op) -> ast.Subscript:
 
 
 def _emit_alloc(op, args):
-    """tape = np.empty(capacity) (a second operand: rows of that many directions)."""
+    """tape = np.empty(capacity) (a second operand: rows of that many directions); with
+    `reuse`, the second operand is the last call's tape, taken when it is big enough."""
     dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
-    shape = args[0] if len(args) == 1 else ast.Tuple(list(args), ast.Load())
+    sizes = args[:1] if op.attrs.get("reuse") else args
+    shape = sizes[0] if len(sizes) == 1 else ast.Tuple(list(sizes), ast.Load())
     value = ast.Call(ast.parse("np.empty", mode="eval").body, [shape], [ast.keyword("dtype", dtype)])
+    if op.attrs.get("reuse"):
+        previous = args[1]
+        fits = ast.Compare(ast.Subscript(ast.Attribute(previous, "shape", ast.Load()),
+                                         ast.Constant(0), ast.Load()), [ast.GtE()], [args[0]])
+        value = ast.IfExp(fits, previous, value)
     return ast.Assign([_name(op.attrs["tape"], ast.Store)], value)
 
 
@@ -71,6 +78,7 @@ defprim("tape_push", infer=_no_results, emit=_emit_push, pure=False, statement=T
 defprim("tape_grow", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
 defprim("tape_reserve", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
 defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False)
+defprim("tape_value", infer=None, emit=lambda op, a: _name(op.attrs["tape"]))
 defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
 defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)
 defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)

@@ -6,11 +6,11 @@ import numpy as np
 from autodiff_compiler import runtime as rt
 
 
-def recurrence_grad(r, x0, n):
+def recurrence_grad(r, x0, n, tape_x_in):
     # line 55: for _ in range(n):
     n__ = len(range(n))
     k__ = 0
-    tape_x = np.empty(n__, dtype=np.float64)
+    tape_x = tape_x_in if tape_x_in.shape[0] >= n__ else np.empty(n__, dtype=np.float64)
     x = x0
     for _ in range(n):
         tape_x[k__] = x
@@ -25,4 +25,4 @@ def recurrence_grad(r, x0, n):
         # line 56: x = r * x * (1.0 - x)
         mul_bar = x_bar * (1.0 - x_1)
         x_bar, r_bar = (-(x_bar * (r * x_1)) + mul_bar * r, r_bar + mul_bar * x_1)
-    return (x, r_bar, x_bar)
+    return (x, r_bar, x_bar, tape_x)
