@@ -254,12 +254,16 @@ def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
     """Run the generated module file of `artifact` by CPython on args (a fresh import of it,
     whose `np` is a CountingNumpy); (its result, the allocation counts)."""
     tree = ast.parse(artifact.source)
-    tape_lines = {node.lineno: (node.targets[0].id, getattr(node.value.func, "attr", None))
+    def allocation(value):  # `np.empty(...)`, or `last if it fits else np.empty(...)`
+        return value.orelse if isinstance(value, ast.IfExp) else value
+
+    tape_lines = {node.lineno: (node.targets[0].id,
+                                getattr(allocation(node.value).func, "attr", None))
                   for node in ast.walk(tree)
                   if isinstance(node, ast.Assign) and len(node.targets) == 1
                   and isinstance(node.targets[0], ast.Name)
                   and node.targets[0].id.startswith(("tape_", "checkpoint_"))
-                  and isinstance(node.value, ast.Call)}
+                  and isinstance(allocation(node.value), ast.Call)}
     defs = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     spec = importlib.util.spec_from_file_location("_control_counted", artifact.path)
     module = importlib.util.module_from_spec(spec)
@@ -268,7 +272,10 @@ def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
     module.np = counter
     module.rt = CountingRuntime(counter)
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    return getattr(module, entry if entry in defs else defs[-1])(*args), counter
+    dtypes = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+    tapes = [np.empty(0, dtype=dtypes[kind]) for kind in artifact.adjoint.tape_kinds]
+    result = getattr(module, entry if entry in defs else defs[-1])(*args, *tapes)
+    return result[:len(result) - len(tapes)], counter   # the tapes it hands back are dropped
 
 
 # --------------------------------------------------------------------------------------------
