@@ -221,10 +221,10 @@ def _kernels(g_rev, x, v) -> dict:
     try:
         from autodiff_compiler.jacobians import specializer
 
-        grad_kernel = g_rev.lower(x).compiled
+        grad_kernel = g_rev.lower(x).run
         spec = specializer(rosenbrock, True)
         _, types = spec._prepare((x,), {}, argnums=())
-        hvp_kernel = spec._artifact(types, [0], "hvp").compiled
+        hvp_kernel = spec._artifact(types, [0], "hvp").run
         grad_kernel(x)
         hvp_kernel(x, v)
     except Exception:  # noqa: BLE001  (internal API: a diagnostic only)
