@@ -85,7 +85,8 @@ class ExpressionLowering(NumpyLowering):
             if found.kind == "constant":
                 return const(found.value)
             if found.kind == "unknown":
-                self.error(node, f"'{found.name}' is not supported", unsupported=True)
+                self.error(node, f"'{found.name}' is not supported: it has no derivative rule",
+                           unsupported=True)
             return found
         if isinstance(base, Value) and base.type.is_array:
             if node.attr == "shape":

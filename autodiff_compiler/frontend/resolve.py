@@ -9,6 +9,7 @@ and numbers, which are read as constants.
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -114,8 +115,8 @@ def classify(obj, name: str) -> Resolved:
         return Resolved("array", obj, name)
     if isinstance(obj, (bool, int, float, np.bool_, np.integer, np.floating)):
         return Resolved("constant", obj.item() if isinstance(obj, np.generic) else obj, name)
-    if callable(obj):
-        return Resolved("function", obj, name)
+    if inspect.isfunction(obj) or inspect.isfunction(getattr(obj, "py_func", None)):
+        return Resolved("function", obj, name)  # Python source we can read and inline
     return Resolved("unknown", obj, name)
 
 
