@@ -115,7 +115,8 @@ def classify(obj, name: str) -> Resolved:
         return Resolved("array", obj, name)
     if isinstance(obj, (bool, int, float, np.bool_, np.integer, np.floating)):
         return Resolved("constant", obj.item() if isinstance(obj, np.generic) else obj, name)
-    if inspect.isfunction(obj) or inspect.isfunction(getattr(obj, "py_func", None)):
+    if inspect.isfunction(obj) or inspect.isfunction(getattr(obj, "py_func", None)) \
+            or hasattr(obj, "__autodiff_wrapped__"):
         return Resolved("function", obj, name)  # Python source we can read and inline
     return Resolved("unknown", obj, name)
 
