@@ -200,6 +200,7 @@ def sum_to_shape2(g, x):
 
 @numba.njit(cache=True)
 def max_axis0(a):
+    """np.max(a, axis=0) of a 2-D array (Numba's np.max takes no axis)."""
     out = a[0].copy()
     for i in range(1, a.shape[0]):
         for j in range(a.shape[1]):
@@ -209,26 +210,14 @@ def max_axis0(a):
 
 @numba.njit(cache=True)
 def max_axis1(a):
-    out = a[:, 0].copy()
-    for i in range(a.shape[0]):
-        for j in range(1, a.shape[1]):
-            out[i] = max(out[i], a[i, j])
-    return out
+    return max_axis0(a.T)
 
 
 @numba.njit(cache=True)
 def min_axis0(a):
-    out = a[0].copy()
-    for i in range(1, a.shape[0]):
-        for j in range(a.shape[1]):
-            out[j] = min(out[j], a[i, j])
-    return out
+    return -max_axis0(-a)  # negation is exact: the same entries are chosen
 
 
 @numba.njit(cache=True)
 def min_axis1(a):
-    out = a[:, 0].copy()
-    for i in range(a.shape[0]):
-        for j in range(1, a.shape[1]):
-            out[i] = min(out[i], a[i, j])
-    return out
+    return -max_axis0(-a.T)

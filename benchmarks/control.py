@@ -53,7 +53,14 @@ import weakref
 
 import numpy as np
 
-from benchmarks.spine import blocked_medians, compare, flat, machine_info, run_in_cache, verdict
+from benchmarks.spine import (
+    blocked_medians,
+    compare,
+    flat,
+    print_header,
+    run_in_cache,
+    verdict,
+)
 
 # --------------------------------------------------------------------------------------------
 # Functions under test (plain Python: the compiler reads their source).
@@ -344,16 +351,8 @@ def run_problem(key, label, fn, helpers, args, argnums, fd_args, implicit, repea
 
 def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
     """Print the whole report; returns the number of wrong gradients and crashes."""
-    import autodiff_compiler
 
-    print("autodiff_compiler control-flow benchmark")
-    for line in machine_info():
-        print("  " + line)
-    print(f"  autodiff : {autodiff_compiler.__version__}; cache dir {cache_dir}"
-          f"{'' if opts.cache_dir else ' (fresh, removed at exit: first calls compile cold)'}")
-    print(f"  timing   : median of {repeats} calls per candidate (perf_counter), taken in "
-          f"{rounds} round(s) of consecutive calls, {warmup} warm-up call per round")
-    print()
+    print_header("control-flow", opts, cache_dir, repeats, warmup, rounds)
 
     n, nsteps, T = 10**5, 5000, 10**5
     newton_args = newton_data(n)

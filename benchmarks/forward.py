@@ -37,7 +37,13 @@ import time
 import numpy as np
 
 from benchmarks.control import njit_with_helpers
-from benchmarks.spine import blocked_medians, compare, machine_info, run_in_cache, verdict
+from benchmarks.spine import (
+    blocked_medians,
+    compare,
+    print_header,
+    run_in_cache,
+    verdict,
+)
 
 # --------------------------------------------------------------------------------------------
 # Functions under test (plain Python: the compiler reads their source).
@@ -243,16 +249,8 @@ def _ms(seconds: float) -> str:
 
 def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
     """Print the whole report; returns the number of wrong derivatives and crashes."""
-    import autodiff_compiler
 
-    print("autodiff_compiler forward-mode benchmark")
-    for line in machine_info():
-        print("  " + line)
-    print(f"  autodiff : {autodiff_compiler.__version__}; cache dir {cache_dir}"
-          f"{'' if opts.cache_dir else ' (fresh, removed at exit: first calls compile cold)'}")
-    print(f"  timing   : median of {repeats} calls per candidate (perf_counter), taken in "
-          f"{rounds} round(s) of consecutive calls, {warmup} warm-up call per round")
-    print()
+    print_header("forward-mode", opts, cache_dir, repeats, warmup, rounds)
 
     ode = run_ode(opts.n_out, repeats, warmup, rounds)
     ros = run_rosenbrock(opts.n_in, repeats, warmup, rounds)

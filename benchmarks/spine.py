@@ -383,16 +383,8 @@ def check_model_loss() -> list[str]:
 
 def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
     """Print the whole report; returns the number of wrong gradients and crashes."""
-    import autodiff_compiler
 
-    print("autodiff_compiler spine benchmark")
-    for line in machine_info():
-        print("  " + line)
-    print(f"  autodiff : {autodiff_compiler.__version__}; cache dir {cache_dir}"
-          f"{'' if opts.cache_dir else ' (fresh, removed at exit: first calls compile cold)'}")
-    print(f"  timing   : median of {repeats} calls per candidate (perf_counter), taken in "
-          f"{rounds} round(s) of consecutive calls, {warmup} warm-up call per round")
-    print()
+    print_header("spine", opts, cache_dir, repeats, warmup, rounds)
 
     n = opts.n
     x = np.linspace(-1.0, 1.0, n)
@@ -473,6 +465,20 @@ def main(argv=None) -> int:
     warmup = 1
     rounds = 1 if opts.quick else 4
     return run_in_cache(opts, "autodiff_spine_", run_all, repeats, warmup, rounds)
+
+
+def print_header(name: str, opts, cache_dir, repeats: int, warmup: int, rounds: int) -> None:
+    """The machine, the versions and the timing method, above a benchmark's tables."""
+    import autodiff_compiler
+
+    print(f"autodiff_compiler {name} benchmark")
+    for line in machine_info():
+        print("  " + line)
+    print(f"  autodiff : {autodiff_compiler.__version__}; cache dir {cache_dir}"
+          f"{'' if opts.cache_dir else ' (fresh, removed at exit: first calls compile cold)'}")
+    print(f"  timing   : median of {repeats} calls per candidate (perf_counter), taken in "
+          f"{rounds} round(s) of consecutive calls, {warmup} warm-up call per round")
+    print()
 
 
 def run_in_cache(opts, prefix: str, run_all, repeats: int, warmup: int, rounds: int) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from checks import as_tuple, assert_untouched
 
 from autodiff_compiler import check_grad, grad, numerical_grad, value_and_grad
 from autodiff_compiler.gradcheck import relative_error
@@ -544,19 +545,6 @@ def _on_copies(fn):
     return lambda *args: fn(*_copies(args))
 
 
-def _as_tuple(gradient, argnums):
-    return (gradient,) if isinstance(argnums, int) else tuple(gradient)
-
-
-def _assert_untouched(saved, args):
-    for before, after in zip(saved, args):
-        if isinstance(before, np.ndarray):
-            assert after.dtype == before.dtype
-            np.testing.assert_array_equal(after, before)
-        else:
-            assert after == before
-
-
 def test_case_ids_are_unique():
     assert len(BY_ID) == len(CASES)
 
@@ -565,14 +553,14 @@ def test_case_ids_are_unique():
 def test_gradient_matches_central_differences(case: Case):
     args = case.fresh_args()
     analytic = grad(case.fn, argnums=case.argnums, jit=False)(*args)
-    _assert_untouched(case.fresh_args(), args)
+    assert_untouched(case.fresh_args(), args)
     numeric = numerical_grad(_on_copies(case.fn), *args, argnums=case.argnums)
-    error = relative_error(_as_tuple(analytic, case.argnums), _as_tuple(numeric, case.argnums))
+    error = relative_error(as_tuple(analytic, case.argnums), as_tuple(numeric, case.argnums))
     assert error < TOL, f"{case.id}: relative error {error:.3g}\n{analytic}\n{numeric}"
-    for a, n in zip(_as_tuple(analytic, case.argnums), _as_tuple(numeric, case.argnums)):
+    for a, n in zip(as_tuple(analytic, case.argnums), as_tuple(numeric, case.argnums)):
         assert type(a) is type(n)
         assert np.shape(a) == np.shape(n)
-    _assert_untouched(case.fresh_args(), args)
+    assert_untouched(case.fresh_args(), args)
 
 
 @cases
@@ -582,7 +570,7 @@ def test_check_grad_agrees(case: Case):
     saved = _copies(args)
     error = check_grad(case.fn, *args, argnums=case.argnums, jit=False)
     assert error < TOL, f"{case.id}: relative error {error:.3g}"
-    _assert_untouched(saved, args)
+    assert_untouched(saved, args)
 
 
 @cases
@@ -592,7 +580,7 @@ def test_value_matches_plain_function(case: Case):
     value, _ = value_and_grad(case.fn, argnums=case.argnums, jit=False)(*args)
     assert isinstance(value, float)
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-300)
-    _assert_untouched(case.fresh_args(), args)
+    assert_untouched(case.fresh_args(), args)
 
 
 # --- targeted checks with known answers -------------------------------------------------------
@@ -687,7 +675,7 @@ def test_numba_matches_python(case: Case):
     value_py, grad_py = value_and_grad(case.fn, argnums=case.argnums, jit=False)(*args)
     value_nb, grad_nb = value_and_grad(case.fn, argnums=case.argnums, jit=True)(*args)
     assert value_nb == pytest.approx(value_py, rel=1e-12, abs=1e-300)
-    for gp, gn in zip(_as_tuple(grad_py, case.argnums), _as_tuple(grad_nb, case.argnums)):
+    for gp, gn in zip(as_tuple(grad_py, case.argnums), as_tuple(grad_nb, case.argnums)):
         assert type(gn) is type(gp)
         np.testing.assert_allclose(gn, gp, rtol=1e-12, atol=1e-300)
-    _assert_untouched(case.fresh_args(), args)
+    assert_untouched(case.fresh_args(), args)

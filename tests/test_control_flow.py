@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from checks import as_tuple, assert_untouched
 from regressions import (
     CASES,
     Case,
@@ -34,19 +35,6 @@ cases = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 BY_ID = {c.id: c for c in CASES}
 
 
-def _as_tuple(gradient, argnums):
-    return (gradient,) if isinstance(argnums, int) else tuple(gradient)
-
-
-def _assert_untouched(saved, args):
-    for before, after in zip(saved, args):
-        if isinstance(before, np.ndarray):
-            assert after.dtype == before.dtype
-            np.testing.assert_array_equal(after, before)
-        else:
-            assert after == before
-
-
 def test_case_ids_are_unique():
     assert len(BY_ID) == len(CASES)
 
@@ -56,7 +44,7 @@ def test_gradient_matches_central_differences(case: Case):
     args = case.fresh_args()
     error = check_grad(case.fn, *args, argnums=case.argnums, jit=False)
     assert error < TOL, f"{case.id}: relative error {error:.3g}"
-    _assert_untouched(case.fresh_args(), args)
+    assert_untouched(case.fresh_args(), args)
 
 
 @cases
@@ -66,9 +54,9 @@ def test_value_is_the_function_value(case: Case):
     expected = float(case.fn(*case.fresh_args()))
     assert isinstance(value, float)
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-300)
-    _assert_untouched(case.fresh_args(), args)
+    assert_untouched(case.fresh_args(), args)
     nums = [case.argnums] if isinstance(case.argnums, int) else list(case.argnums)
-    for k, g in zip(nums, _as_tuple(gradient, case.argnums)):
+    for k, g in zip(nums, as_tuple(gradient, case.argnums)):
         if isinstance(args[k], np.ndarray):
             assert isinstance(g, np.ndarray) and g.shape == args[k].shape
             assert g.dtype == np.float64
@@ -82,9 +70,9 @@ def test_grad_agrees_with_value_and_grad(case: Case):
     args = case.fresh_args()
     g1 = grad(case.fn, argnums=case.argnums, jit=False)(*args)
     _, g2 = value_and_grad(case.fn, argnums=case.argnums, jit=False)(*args)
-    for a, b in zip(_as_tuple(g1, case.argnums), _as_tuple(g2, case.argnums)):
+    for a, b in zip(as_tuple(g1, case.argnums), as_tuple(g2, case.argnums)):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=0.0)
-    _assert_untouched(case.fresh_args(), args)
+    assert_untouched(case.fresh_args(), args)
 
 
 ANALYTIC = [c for c in CASES if c.expected is not None]
@@ -207,7 +195,7 @@ def test_numba_matches_python(case: Case):
     value_py, grad_py = value_and_grad(case.fn, argnums=case.argnums, jit=False)(*args)
     value_nb, grad_nb = value_and_grad(case.fn, argnums=case.argnums, jit=True)(*args)
     assert value_nb == pytest.approx(value_py, rel=1e-12, abs=1e-300)
-    for gp, gn in zip(_as_tuple(grad_py, case.argnums), _as_tuple(grad_nb, case.argnums)):
+    for gp, gn in zip(as_tuple(grad_py, case.argnums), as_tuple(grad_nb, case.argnums)):
         assert type(gn) is type(gp)
         np.testing.assert_allclose(gn, gp, rtol=1e-12, atol=1e-300)
-    _assert_untouched(case.fresh_args(), args)
+    assert_untouched(case.fresh_args(), args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checks import as_tuple
 from corpus import CORPUS, Case
 
 from autodiff_compiler import check_grad, grad, value_and_grad
@@ -15,10 +16,6 @@ from autodiff_compiler import check_grad, grad, value_and_grad
 TOL = 1e-7
 
 cases = pytest.mark.parametrize("case", CORPUS, ids=[c.id for c in CORPUS])
-
-
-def _as_tuple(gradient, argnums):
-    return (gradient,) if isinstance(argnums, int) else tuple(gradient)
 
 
 def test_corpus_is_broad():
@@ -47,7 +44,7 @@ def test_gradient_structure(case: Case):
     nums = [case.argnums] if isinstance(case.argnums, int) else list(case.argnums)
     if isinstance(case.argnums, tuple):
         assert isinstance(gradient, tuple) and len(gradient) == len(nums)
-    for k, g in zip(nums, _as_tuple(gradient, case.argnums)):
+    for k, g in zip(nums, as_tuple(gradient, case.argnums)):
         if isinstance(args[k], np.ndarray):
             assert isinstance(g, np.ndarray)
             assert g.shape == args[k].shape and g.dtype == np.float64
@@ -95,7 +92,7 @@ def test_numba_matches_python(case: Case):
     if compiled is not None:  # the jit path really ran Numba's dispatcher
         assert type(compiled).__module__.startswith("numba"), type(compiled)
     assert value_nb == pytest.approx(value_py, rel=1e-12, abs=1e-300)
-    for gp, gn in zip(_as_tuple(grad_py, case.argnums), _as_tuple(grad_nb, case.argnums)):
+    for gp, gn in zip(as_tuple(grad_py, case.argnums), as_tuple(grad_nb, case.argnums)):
         assert type(gn) is type(gp)
         np.testing.assert_allclose(gn, gp, rtol=1e-12, atol=1e-300)
     for before, after in zip(saved, args):
