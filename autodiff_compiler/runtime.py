@@ -81,20 +81,39 @@ def reverse_cumsum(g):
 
 @numba.njit(cache=True)
 def prod_of_others(x):
-    """For each entry, the product of all the others (prefix and suffix products): the
-    gradient of np.prod, exact when entries are zero."""
-    flat = np.ascontiguousarray(x).ravel()
-    n = flat.shape[0]
-    out = np.empty(n)
-    prefix = 1.0
-    for i in range(n):
-        out[i] = prefix
-        prefix *= flat[i]
-    suffix = 1.0
-    for i in range(n - 1, -1, -1):
-        out[i] *= suffix
-        suffix *= flat[i]
-    return out.reshape(x.shape)
+    """For each entry, the product of all the others: the gradient of np.prod, exact when
+    entries are zero."""
+    flat = np.ascontiguousarray(x).reshape((1, x.size, 1))
+    return prod_of_others_middle(flat).reshape(x.shape)
+
+
+@numba.njit(cache=True)
+def prod_of_others_middle(a):
+    """For each entry of a 3-D array, the product of the others along axis 1 (prefix and
+    suffix products)."""
+    out = np.empty(a.shape)
+    for i in range(a.shape[0]):
+        for k in range(a.shape[2]):
+            prefix = 1.0
+            for j in range(a.shape[1]):
+                out[i, j, k] = prefix
+                prefix *= a[i, j, k]
+            suffix = 1.0
+            for j in range(a.shape[1] - 1, -1, -1):
+                out[i, j, k] *= suffix
+                suffix *= a[i, j, k]
+    return out
+
+
+@numba.njit(cache=True)
+def prod_middle(a):
+    """np.prod(a, axis=1) of a 3-D array (Numba's np.prod takes no axis)."""
+    out = np.ones((a.shape[0], a.shape[2]))
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            for k in range(a.shape[2]):
+                out[i, k] *= a[i, j, k]
+    return out
 
 
 @numba.njit(cache=True)
@@ -199,25 +218,35 @@ def sum_to_shape2(g, x):
 
 
 @numba.njit(cache=True)
-def max_axis0(a):
-    """np.max(a, axis=0) of a 2-D array (Numba's np.max takes no axis)."""
-    out = a[0].copy()
-    for i in range(1, a.shape[0]):
-        for j in range(a.shape[1]):
-            out[j] = max(out[j], a[i, j])
+def sum_to_shape(g, x):
+    """sum_to_shape2 for arrays of any rank: each entry of g added to the entry of x's shape
+    it was broadcast from (C order, offsets computed entry by entry)."""
+    out = np.zeros(x.shape)
+    if g.shape == x.shape:
+        out += g
+        return out
+    flat = out.reshape(out.size)
+    for index in np.ndindex(g.shape):
+        offset = 0
+        for k in range(g.ndim):
+            offset = offset * x.shape[k] + (index[k] if x.shape[k] != 1 else 0)
+        flat[offset] += g[index]
     return out
 
 
 @numba.njit(cache=True)
-def max_axis1(a):
-    return max_axis0(a.T)
+def max_middle(a):
+    """np.max(a, axis=1) of a 3-D array (Numba's np.max takes no axis)."""
+    if a.shape[1] == 0:
+        raise ValueError("zero-size array to reduction operation maximum which has no identity")
+    out = a[:, 0, :].copy()
+    for i in range(a.shape[0]):
+        for j in range(1, a.shape[1]):
+            for k in range(a.shape[2]):
+                out[i, k] = max(out[i, k], a[i, j, k])
+    return out
 
 
 @numba.njit(cache=True)
-def min_axis0(a):
-    return -max_axis0(-a)  # negation is exact: the same entries are chosen
-
-
-@numba.njit(cache=True)
-def min_axis1(a):
-    return -max_axis0(-a.T)
+def min_middle(a):
+    return -max_middle(-a)  # negation is exact: the same entries are chosen

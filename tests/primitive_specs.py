@@ -40,6 +40,7 @@ Shape = tuple
 S: Shape = ()        # a Python float
 V: Shape = (4,)
 M: Shape = (3, 4)
+T: Shape = (2, 3, 4)
 
 UNARY = ((S,), (V,), (M,))
 ARRAY1 = ((V,), (M,))
@@ -211,7 +212,9 @@ _ARRAYS = {
             Case("{0}.sum()", ((-3, 3),), ARRAY1),
             Case("np.sum({0}, axis=0)", ((-3, 3),), ARRAY1),
             Case("np.sum({0}, axis=1)", ((-3, 3),), ((M,),)),
-            Case("{0}.sum(axis=1)", ((-3, 3),), ((M,),))),
+            Case("{0}.sum(axis=1)", ((-3, 3),), ((M,),)),
+            Case("np.sum({0}, axis=0, keepdims=True) * {0}", ((-3, 3),), ARRAY1 + ((T,),)),
+            Case("{0}.sum(axis=-2)", ((-3, 3),), ((T,),))),
     "dot": (Case("{0} @ {1}", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
             Case("np.dot({0}, {1})", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
             Case("np.matmul({0}, {1})", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
@@ -242,14 +245,21 @@ _ARRAYS = {
                   extreme_not_unique),
              Case("np.max({0})", ((-3, 3),), ARRAY1, extreme_not_unique),
              Case("np.amax({0})", ((-3, 3),), ARRAY1, extreme_not_unique),
-             Case("{0}.max()", ((-3, 3),), ARRAY1, extreme_not_unique)),
+             Case("{0}.max()", ((-3, 3),), ARRAY1, extreme_not_unique),
+             Case("np.max({0}, axis=1)", ((-3, 3),), ((T,),), extreme_not_unique),
+             Case("np.max({0}, axis=-1, keepdims=True) * {0}", ((-3, 3),), ((T,),),
+                  extreme_not_unique)),
     "amin": (Case("np.min({0}, axis=1)", ((-3, 3),), ((M,),), extreme_not_unique),
+             Case("{0}.min(axis=0)", ((-3, 3),), ((T,),), extreme_not_unique),
              Case("np.min({0})", ((-3, 3),), ARRAY1, extreme_not_unique),
              Case("np.amin({0})", ((-3, 3),), ARRAY1, extreme_not_unique),
              Case("{0}.min()", ((-3, 3),), ARRAY1, extreme_not_unique)),
     "prod": (Case("np.prod({0})", ((0.5, 1.5),), ARRAY1),
              Case("{0}.prod()", ((0.5, 1.5),), ARRAY1),
-             Case("np.prod({0})", ((-1.5, 1.5),), ARRAY1, prepare=one_zero)),
+             Case("np.prod({0})", ((-1.5, 1.5),), ARRAY1, prepare=one_zero),
+             Case("np.prod({0}, axis=0)", ((0.5, 1.5),), ((V,), (M,), (T,))),
+             Case("{0}.prod(axis=1, keepdims=True) * {0}", ((0.5, 1.5),), ((M,), (T,))),
+             Case("np.prod({0}, axis=-1)", ((-1.5, 1.5),), ((M,), (T,)), prepare=one_zero)),
     "cumsum": (Case("np.cumsum({0})", ((-3, 3),), ((V,),)),
                Case("{0}.cumsum()", ((-3, 3),), ((V,),))),
     "ravel": (Case("np.ravel({0})", ((-3, 3),), ARRAY1),
@@ -265,9 +275,19 @@ _ARRAYS = {
     "concatenate": (Case("np.concatenate(({0}, {1}))", ((-3, 3), (-3, 3)),
                          (((3,), (4,)), ((2, 4), (3, 4)))),
                     Case("np.concatenate(({0}, {1}, {0}))", ((-3, 3), (-3, 3)),
-                         (((3,), (4,)),))),
-    "stack": (Case("np.stack(({0}, {1}))", ((-3, 3), (-3, 3)), ((V, V),)),
-              Case("np.stack(({0}, {1}, {0}))", ((-3, 3), (-3, 3)), ((V, V),))),
+                         (((3,), (4,)),)),
+                    Case("np.concatenate([{0}, {1}], axis=1)", ((-3, 3), (-3, 3)),
+                         (((3, 2), (3, 4)), ((2, 1, 3), (2, 2, 3)))),
+                    Case("np.concatenate([{1}, {0}], axis=-1)", ((-3, 3), (-3, 3)),
+                         (((2, 3, 1), (2, 3, 2)),)),
+                    Case("np.hstack(({0}, {1}))", ((-3, 3), (-3, 3)),
+                         (((3,), (4,)), ((3, 2), (3, 4)))),
+                    Case("np.vstack([{0}, {1}])", ((-3, 3), (-3, 3)), (((2, 4), (3, 4)),))),
+    "stack": (Case("np.stack(({0}, {1}))", ((-3, 3), (-3, 3)), ((V, V), (M, M))),
+              Case("np.stack(({0}, {1}, {0}))", ((-3, 3), (-3, 3)), ((V, V),)),
+              Case("np.stack([{0}, {1}], axis=1)", ((-3, 3), (-3, 3)), ((V, V), (M, M))),
+              Case("np.stack(({0}, {1}), axis=-1)", ((-3, 3), (-3, 3)), ((M, M), (T, T))),
+              Case("np.vstack(({0}, {1}, {0}))", ((-3, 3), (-3, 3)), ((V, V),))),
 }
 
 # --- element access, slices, creation, writes (primitives/indexing.py) ----------------------
@@ -317,7 +337,10 @@ COMPOSITES: dict[str, tuple[Case, ...]] = {
              Case("np.clip({0}, {1}, 2.0)", ((-3, 1.9), (-1, 1)), BINARY,
                   lambda a: near_tie()(a) or near_value(2.0)(a))),
     "reciprocal": (Case("np.reciprocal({0})", ((0.5, 3),), UNARY),),
-    "norm": (Case("np.linalg.norm({0})", ((-3, 3),), ARRAY1),),
+    "norm": (Case("np.linalg.norm({0})", ((-3, 3),), ARRAY1),
+             Case("np.linalg.norm({0}, axis=1)", ((-3, 3),), ((M,), (T,))),
+             Case("np.linalg.norm({0}, axis=0, keepdims=True) * {0}", ((-3, 3),),
+                  ARRAY1 + ((T,),))),
     "mean": (Case("np.mean({0})", ((-3, 3),), ARRAY1),
              Case("np.mean({0}, axis=0)", ((-3, 3),), ((M,),)),
              Case("{0}.mean(axis=1)", ((-3, 3),), ((M,),))),

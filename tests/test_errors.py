@@ -339,7 +339,7 @@ def test_refused_messages_say_what_is_wrong():
              f_class: "class", f_nested_def: "nested function", f_global: "global",
              f_nonlocal: "nonlocal", f_varargs: "*args", f_kwargs: "**kwargs",
              f_star_call: "star", f_string: "string", f_fstring: "string",
-             f_list: "list", f_listcomp: "comprehension", f_dict: "dict", f_set: "set",
+             f_list: "list", f_list_to_helper: "list", f_listcomp: "comprehension", f_dict: "dict", f_set: "set",
              f_attribute: "attribute",
              f_for_else: "else", f_while_else: "else", f_keyword: "keyword",
              f_keyword_helper: "keyword", f_dtype: "keyword"}
@@ -564,6 +564,24 @@ def f_returns_array(x):
     return x  # E:returns_array
 
 
+def f_join_ranks(x):
+    y = np.concatenate([x, np.ones((2, 2))])  # E:join_ranks
+    return np.sum(y)
+
+
+def f_join_axis(x):
+    y = np.stack((x, x), axis=2)  # E:join_axis
+    return np.sum(y)
+
+
+def f_list_to_helper(x):
+    return _first([x, x])  # E:list_to_helper
+
+
+def _first(values):
+    return values[0][0]
+
+
 CALL_CASES = [
     # (fn, args, exception, marker, token)
     (f_det, (1.5,), UnsupportedOperationError, "det", "np.linalg.eigvalsh"),
@@ -598,6 +616,8 @@ CALL_CASES = [
     (f_returns_tuple, (1.5, 2.5), UnsupportedOperationError, "returns_tuple", "return"),
     (f_returns_int, (1.5, 3), UnsupportedOperationError, "returns_int", "return"),
     (f_returns_array, (X(),), UnsupportedOperationError, "returns_array", "return"),
+    (f_join_ranks, (X(),), UnsupportedOperationError, "join_ranks", "np.concatenate"),
+    (f_join_axis, (X(),), UnsupportedOperationError, "join_axis", "np.stack"),
 ]
 
 

@@ -78,6 +78,8 @@ class ExpressionLowering(NumpyLowering):
     def expr_Tuple(self, node):
         return tuple(self.check_value(e, self.expr(e), allow_tuple=True) for e in node.elts)
 
+    expr_List = expr_Tuple  # only the arrays of np.concatenate([...]) and its kind get here
+
     def expr_Attribute(self, node):
         base = self.expr(node.value)
         if isinstance(base, Resolved):

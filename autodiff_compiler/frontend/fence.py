@@ -62,10 +62,23 @@ def check(parsed: ParsedFunction) -> None:
             and isinstance(body[0].value.value, str):
         body = body[1:]  # the docstring
     stack = list(reversed(body))
+    joined_lists: set[int] = set()
     while stack:
         node = stack.pop()
-        _check_node(parsed, node)
+        if id(node) not in joined_lists:
+            _check_node(parsed, node)
+        if _is_join(node) and node.args and isinstance(node.args[0], gast.List):
+            joined_lists.add(id(node.args[0]))
         stack.extend(reversed([c for c in gast.iter_child_nodes(node) if isinstance(c, gast.AST)]))
+
+
+_JOINS = ("concatenate", "stack", "hstack", "vstack")
+
+
+def _is_join(node) -> bool:
+    """np.concatenate([a, b]) and its kind take a list literal of arrays, read as a tuple."""
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+        and node.func.attr in _JOINS
 
 
 def _check_node(parsed: ParsedFunction, node) -> None:
@@ -81,7 +94,7 @@ def _check_node(parsed: ParsedFunction, node) -> None:
         for keyword in node.keywords:
             if keyword.arg not in ("axis", "keepdims"):
                 _refuse(parsed, keyword.value, "keyword arguments in calls are not supported "
-                        "(except axis= and keepdims= of reductions)")
+                        "(except axis= and keepdims= of NumPy functions)")
     if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
         targets = node.targets if isinstance(node, gast.Assign) else [node.target]
         for target in targets:

@@ -18,7 +18,9 @@ _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transp
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
           "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "trace": (1, 1), "diag": (1, 1),
           "hstack": (1, 1), "vstack": (1, 1)}
-_TAKES_AXIS = ("sum", "mean", "max", "min")
+_REDUCTIONS = ("sum", "mean", "max", "min", "prod", "norm")
+_TAKES_AXIS = _REDUCTIONS + ("concatenate", "stack")
+_ALONG_MIDDLE = {"max": "amax", "min": "amin", "prod": "prod"}
 
 
 class ShapeOf:
@@ -45,7 +47,7 @@ class NumpyLowering:
         if not low <= len(args) <= high:
             self.error(node, f"np.{name}() takes {low} argument(s)", unsupported=True)
         if name in ("concatenate", "stack", "hstack", "vstack"):
-            return self.join(node, name, args[0])
+            return self.join(node, name, args[0], axis)
         if name == "reshape":  # a shape: numbers, a tuple of them, or x.shape
             x = self.check_value(node, args[0])
             shape = tuple(args[1:]) if len(args) > 2 else args[1]
@@ -68,28 +70,22 @@ class NumpyLowering:
             return self.b("transpose", x) if x.type.ndim == 2 else x
         if axis is not None:
             axis %= x.type.ndim
-        if name in ("max", "min"):
-            if axis is not None and x.type.ndim != 2:
-                self.error(node, f"np.{name} with axis= is supported on 2-D arrays",
-                           unsupported=True)
-            extreme = self.b("a" + name, x, attrs={"axis": axis})
-            return self.keep_axis(extreme, axis, keepdims)
-        if name in ("prod", "cumsum", "ravel"):
+        if name in _ALONG_MIDDLE:
+            return self.keep_axis(self.reduce_along(name, x, axis), axis, keepdims)
+        if name in ("cumsum", "ravel"):
             if name == "cumsum" and x.type.ndim != 1:
                 self.error(node, "np.cumsum is supported on 1-D arrays", unsupported=True)
             return self.b(name, x)
         if name in ("solve", "inv", "det", "trace", "diag"):
             return self.linear_algebra(node, name, x, values[1:])
         if name == "norm":
-            return self.b("sqrt", self.b("sum", self.b("mul", x, x), attrs={"axis": None}))
+            squares = self.b("sum", self.b("mul", x, x), attrs={"axis": axis})
+            return self.keep_axis(self.b("sqrt", squares), axis, keepdims)
         total = self.b("sum", x, attrs={"axis": axis})
         if name == "sum":
             return self.keep_axis(total, axis, keepdims)
         axes = range(x.type.ndim) if axis is None else [axis]
-        count = None
-        for k in axes:
-            dim = self.b("dim", x, attrs={"axis": k})
-            count = dim if count is None else self.b("mul", count, dim)
+        count = self.product_of([self.b("dim", x, attrs={"axis": k}) for k in axes])
         return self.keep_axis(self.b("truediv", total, self.b("cast_float", count)), axis,
                               keepdims)
 
@@ -97,8 +93,9 @@ class NumpyLowering:
         """(axis, keepdims) of a reduction's keywords (constants)."""
         keywords = {k.arg: k.value for k in node.keywords}
         found = {}
-        for key, kind in (("axis", "int"), ("keepdims", "bool")):
-            if key in keywords and name in _TAKES_AXIS:
+        for key, kind, names in (("axis", "int", _TAKES_AXIS),
+                                 ("keepdims", "bool", _REDUCTIONS)):
+            if key in keywords and name in names:
                 value = self.expr(keywords.pop(key))
                 if not isinstance(value, Const) or value.type.kind != kind:
                     self.error(node, f"{key}= must be a constant {kind}")
@@ -111,8 +108,32 @@ class NumpyLowering:
                        unsupported=True)
         return found.get("axis"), found.get("keepdims", False)
 
+    def reduce_along(self, name: str, x: Value, axis) -> Value:
+        """np.max/min/prod: of every entry, or along one axis, which the array is reshaped to
+        hold in the middle of three, (before, along, after), so one runtime loop serves any
+        rank and axis."""
+        prim = _ALONG_MIDDLE[name]
+        if axis is None or x.type.ndim == 1:
+            return self.b(prim, x, attrs={"axis": None})
+        dims = [self.b("dim", x, attrs={"axis": k}) for k in range(x.type.ndim)]
+        before, after = (self.product_of(part) for part in (dims[:axis], dims[axis + 1:]))
+        middle = self.b("reshape", x, before, dims[axis], after)
+        reduced = self.b(prim, middle, attrs={"axis": 1})
+        return self.b("reshape", reduced, *(dims[:axis] + dims[axis + 1:]))
+
+    def product_of(self, dims: list[Value]) -> Value:
+        total = dims[0] if dims else const(1)
+        for dim in dims[1:]:
+            total = self.b("mul", total, dim)
+        return total
+
     def keep_axis(self, value: Value, axis, keepdims: bool) -> Value:
-        return self.b("expand_dims", value, attrs={"axis": axis}) if keepdims else value
+        """The reduced axis put back with length one (keepdims=True)."""
+        if not keepdims:
+            return value
+        if not value.type.is_array:  # a 1-D array reduced to a number
+            return self.b.op("full", const(1), value, hint="full").result
+        return self.b("expand_dims", value, attrs={"axis": axis})
 
     def elementwise_function(self, node, name: str, args: list[Value]) -> Value:
         """np.where, np.clip, np.logaddexp, np.reciprocal (scalars or arrays)."""
@@ -145,24 +166,27 @@ class NumpyLowering:
             return self.b("solve", matrix, self.cast(rhs, Type("float", rhs.type.ndim)))
         return self.b(name, matrix)
 
-    def join(self, node, name: str, parts) -> Value:
-        """np.concatenate((a, b, ...)) along axis 0, np.stack((a, b, ...)) of 1-D arrays."""
+    def join(self, node, name: str, parts, axis) -> Value:
+        """np.concatenate / np.stack of a tuple or list of arrays along `axis` (default 0);
+        np.hstack and np.vstack as NumPy defines them through those two."""
         if not isinstance(parts, tuple) or not parts:
-            self.error(node, f"np.{name} takes a tuple of arrays", unsupported=True)
+            self.error(node, f"np.{name} takes a tuple or list of arrays", unsupported=True)
         arrays = [self.check_value(node, p) for p in parts]
         ndims = {a.type.ndim for a in arrays}
-        if len(ndims) != 1 or 0 in ndims or (name in ("stack", "vstack") and ndims != {1}
-                                               and name == "stack"):
-            self.error(node, f"np.{name} takes arrays of one rank (stack: 1-D)",
-                       unsupported=True)
-        arrays = [self.cast(a, Type("float", a.type.ndim)) for a in arrays]
-        if name == "hstack":  # along the last axis of 1-D arrays, the first of 2-D ones
-            name = "concatenate" if ndims == {1} else None
+        if len(ndims) != 1 or 0 in ndims:
+            self.error(node, f"np.{name} takes arrays of one rank", unsupported=True)
+        ndim = ndims.pop()
+        if name == "hstack":  # along the first axis of 1-D arrays, the second of others
+            name, axis = "concatenate", 0 if ndim == 1 else 1
         elif name == "vstack":
-            name = "stack" if ndims == {1} else "concatenate"
-        if name is None:
-            self.error(node, "np.hstack of 2-D arrays is not supported yet", unsupported=True)
-        return self.b(name, *arrays)
+            name, axis = ("stack", 0) if ndim == 1 else ("concatenate", 0)
+        axis = axis or 0
+        rank = ndim + (name == "stack")
+        if not -rank <= axis < rank:
+            self.error(node, f"np.{name}: axis {axis} is out of bounds for the result's "
+                       f"{rank} dimensions", unsupported=True)
+        arrays = [self.cast(a, Type("float", ndim)) for a in arrays]
+        return self.b(name, *arrays, attrs={"axis": axis % rank})
 
     def create_array(self, node, kind: str) -> Value:
         """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy, np.arange

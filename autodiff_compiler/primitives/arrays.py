@@ -3,8 +3,9 @@ broadcasting.
 
 Broadcasting follows NumPy: an operand of lower rank is aligned to the trailing axes, so its
 adjoint sums the cotangent over the leading axes (`sum_leading`); a scalar operand's adjoint
-sums over all. Equal-rank operands must have equal shapes for now: size-1 broadcasting makes
-the adjoint's in-place add fail at run time with NumPy's shape error, never a wrong result.
+sums over all; and an axis of length one that was stretched to the other operand's length
+gets the cotangent summed along it (`sum_to_shape`, decided at run time from the shapes).
+Max, min and prod along an axis run on the array reshaped to (before, axis, after).
 Products (np.dot, @) call the loops of autodiff_compiler.runtime, so Numba needs no BLAS.
 """
 
@@ -70,17 +71,21 @@ defprim("sum_leading", infer=lambda g, count, **_: [Type("float", g.ndim - count
 
 def unbroadcast(b, g, operand):
     """The part of cotangent g that belongs to `operand` (summed over broadcast axes: the
-    leading axes it lacks, and, for 1-D and 2-D arrays, its axes of length one)."""
+    leading axes it lacks, and its axes of length one)."""
     extra = g.type.ndim - operand.type.ndim
     if extra > 0:
         g = b("sum_leading", g, attrs={"count": extra})
-    if operand.type.is_array and operand.type.ndim <= 2 and g.type.is_array:
+    if operand.type.is_array and g.type.is_array:
         g = b("sum_to_shape", g, operand)
     return g
 
 
 defprim("sum_to_shape", infer=lambda g, x, **_: [g],
-        emit=lambda op, a: call(f"rt.sum_to_shape{op.operands[1].type.ndim}", a))
+        emit=lambda op, a: call(_sum_to_shape_helper(op.operands[1].type.ndim), a))
+
+
+def _sum_to_shape_helper(ndim: int) -> str:
+    return f"rt.sum_to_shape{ndim}" if ndim <= 2 else "rt.sum_to_shape"
 
 
 @defvjp("sum")
@@ -141,21 +146,23 @@ def _emit_method(method: str):
     return lambda op, a: ast.Call(ast.Attribute(a[0], method, ast.Load()), [], [])
 
 
-def _emit_extreme(name: str):
+def _emit_along(name: str, whole: str):
+    """np.<whole>(x) without an axis; along axis 1 of a 3-D array (the frontend reshapes any
+    other axis to that form), the runtime loop rt.<name>_middle: Numba's np.max, np.min and
+    np.prod take no axis."""
     def emit(op, args):
-        axis = op.attrs.get("axis")
-        if axis is None:
-            return call(f"np.{name}", args)
-        return call(f"rt.{name}_axis{axis}", args)  # Numba's np.max takes no axis
+        if op.attrs.get("axis") is None:
+            return call(whole, args)
+        return call(f"rt.{name}_middle", args)
 
     return emit
 
 
-defprim("amax", infer=_reduced, emit=_emit_extreme("max"),
+defprim("amax", infer=_reduced, emit=_emit_along("max", "np.max"),
         spec={"arity": 1, "array": True, "kinks": True})
-defprim("amin", infer=_reduced, emit=_emit_extreme("min"),
+defprim("amin", infer=_reduced, emit=_emit_along("min", "np.min"),
         spec={"arity": 1, "array": True, "kinks": True})
-defprim("prod", infer=_reduced, emit=lambda op, a: call("np.prod", a),
+defprim("prod", infer=_reduced, emit=_emit_along("prod", "np.prod"),
         spec={"arity": 1, "array": True})
 defprim("cumsum", infer=lambda t, **_: [Type("float", 1)],
         emit=lambda op, a: call("np.cumsum", a), spec={"arity": 1, "array": True})
@@ -172,13 +179,17 @@ defprim("reshape_like", infer=lambda g, x, **_: [Type("float", x.ndim)],
         emit=lambda op, a: ast.Call(ast.Attribute(call("np.ascontiguousarray", [a[0]]),
                                                   "reshape", ast.Load()),
                                     [ast.Attribute(a[1], "shape", ast.Load())], []))
-defprim("prod_of_others", infer=lambda t, **_: [t], emit=lambda op, a: call("rt.prod_of_others", a))
-defprim("concatenate", infer=lambda *t, **_: [t[0]],
-        emit=lambda op, a: call("np.concatenate", [ast.Tuple(list(a), ast.Load())]),
+defprim("prod_of_others", infer=lambda t, **_: [t],
+        emit=_emit_along("prod_of_others", "rt.prod_of_others"))
+def _emit_join(name: str):
+    return lambda op, a: ast.Call(ast.parse(f"np.{name}", mode="eval").body,
+                                  [ast.Tuple(list(a), ast.Load())], _axis_keyword(op))
+
+
+defprim("concatenate", infer=lambda *t, **_: [t[0]], emit=_emit_join("concatenate"),
         spec={"array": True})
-defprim("stack", infer=lambda *t, **_: [Type("float", 2)],
-        emit=lambda op, a: call("np.stack", [ast.Tuple(list(a), ast.Load())]),
-        spec={"array": True})
+defprim("stack", infer=lambda *t, **_: [Type("float", t[0].ndim + 1)],
+        emit=_emit_join("stack"), spec={"array": True})
 
 
 def _extreme_mask(b, op):
@@ -207,8 +218,15 @@ defvjp("amin")(_extreme_vjp)
 
 @defvjp("prod")
 def _prod_vjp(b, op, g):
-    (x,) = op.operands  # products of the other entries: exact with zeros, unlike prod / x
-    return (lambda: b.mul(g, b("prod_of_others", x)),)
+    """g times the product of the other entries: exact with zeros, unlike prod / x."""
+    (x,) = op.operands
+    axis = op.attrs.get("axis")
+
+    def x_bar():
+        spread = g if axis is None else b("spread", g, x, attrs={"axis": axis})
+        return b.mul(spread, b("prod_of_others", x, attrs={"axis": axis}))
+
+    return (x_bar,)
 
 
 @defvjp("cumsum")
@@ -231,26 +249,30 @@ def _reshape_like_vjp(b, op, g):
     return (lambda: b("reshape_like", g, op.operands[0]), None)
 
 
-def _part(b, g, start, stop, axis_index=None):
-    layout = (("s", True, True, False),) if axis_index is None else (("i",),)
-    operands = (start, stop) if axis_index is None else (axis_index,)
-    return b("slice", g, *operands, attrs={"layout": layout + (("s", False, False, False),)
-                                           * (g.type.ndim - 1)})
+def _part(b, g, axis: int, start=None, stop=None, index=None):
+    """g[..., start:stop, ...] or g[..., index, ...], the range or index at `axis`."""
+    whole = ("s", False, False, False)
+    here, operands = (("i",), (index,)) if index is not None else \
+        (("s", True, True, False), (start, stop))
+    layout = (whole,) * axis + (here,) + (whole,) * (g.type.ndim - axis - 1)
+    return b("slice", g, *operands, attrs={"layout": layout})
 
 
 @defvjp("concatenate")
 def _concatenate_vjp(b, op, g):
+    axis = op.attrs["axis"]
     thunks, start = [], const(0)
     for array in op.operands:
-        stop = b.add(start, b("dim", array, attrs={"axis": 0}))
-        thunks.append(lambda s=start, e=stop: _part(b, g, s, e))
+        stop = b.add(start, b("dim", array, attrs={"axis": axis}))
+        thunks.append(lambda s=start, e=stop: _part(b, g, axis, s, e))
         start = stop
     return tuple(thunks)
 
 
 @defvjp("stack")
 def _stack_vjp(b, op, g):
-    return tuple((lambda k=k: _part(b, g, None, None, const(k)))
+    axis = op.attrs["axis"]
+    return tuple((lambda k=k: _part(b, g, axis, index=const(k)))
                  for k in range(len(op.operands)))
 
 
@@ -262,7 +284,7 @@ def _concatenate_jvp(b, op, dots):
     if all(d is None for d in dots):
         return [None]
     parts = [d if d is not None else b("zeros_like", x) for x, d in zip(op.operands, dots)]
-    return [b(op.prim.name, *parts)]
+    return [b(op.prim.name, *parts, attrs=op.attrs)]
 
 
 PRIMITIVES["concatenate"].jvp = _concatenate_jvp
@@ -272,7 +294,9 @@ PRIMITIVES["stack"].jvp = _concatenate_jvp
 def _prod_jvp(b, op, dots):
     if dots[0] is None:
         return [None]
-    return [b("sum", b.mul(dots[0], b("prod_of_others", op.operands[0])), attrs={"axis": None})]
+    axis = op.attrs.get("axis")
+    others = b("prod_of_others", op.operands[0], attrs={"axis": axis})
+    return [b("sum", b.mul(dots[0], others), attrs={"axis": axis})]
 
 
 PRIMITIVES["prod"].jvp = _prod_jvp
