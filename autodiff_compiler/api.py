@@ -111,7 +111,7 @@ class GradFunction:
     def lower(self, *args, **kwargs) -> Artifact:
         """Compile (without running) for these arguments; returns the artifact."""
         _, types = self._prepare(args, kwargs)
-        return self._artifact(types, mode="jacfwd" if self.mode == "forward" else "grad")
+        return self._artifact(types, mode="jvp" if self.mode == "forward" else "grad")
 
     def _artifact(self, types: list[Type], argnums=None, mode: str = "grad") -> Artifact:
         argnums = self.argnums if argnums is None else argnums
@@ -179,7 +179,8 @@ Usable as @grad, @grad(argnums=(0, 1)) or grad(f, argnums=1). checkpoint=K (or "
 stores the state of long top-level loops every K steps instead of taping every step; "auto"
 does so (every sqrt(steps)) for top-level loops whose inner counted loops record a tape; the
 default None tapes everything.
-mode="forward" computes the gradient with vector tangents instead (cheaper for few inputs).
+mode="forward" computes the gradient by tangent sweeps instead, one per input entry (cheaper
+for few inputs).
 target="cuda" returns a numba.cuda device function computing the gradient (kernels.py)."""
 grad.__name__ = "grad"
 value_and_grad = _decorator(with_value=True)

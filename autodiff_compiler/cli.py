@@ -134,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "default: from annotations, see above)")
     show.add_argument("--mode", choices=("reverse", "forward", "hessian"), default="reverse",
                       help="which derivative code to show: the adjoint (reverse, default), "
-                           "the vector tangent code (forward) or forward over reverse "
-                           "(hessian)")
+                           "the tangent code (forward) or forward over reverse "
+                           "(hessian: the Hessian-vector product)")
     show.add_argument("--no-jit", action="store_true",
                       help="run the built-in example's gradient without Numba (TARGETs are "
                            "only compiled to source, never run)")
@@ -314,7 +314,7 @@ def _show(options, out) -> int:
         raise UsageError(str(exc)) from None
     try:
         _, types = transform._prepare(args, {})
-        mode = {"reverse": "grad", "forward": "jacfwd", "hessian": "hessian"}[options.mode]
+        mode = {"reverse": "grad", "forward": "jvp", "hessian": "hvp"}[options.mode]
         artifact = transform._artifact(types, mode=mode)
     except GradientInputError as exc:
         raise UsageError(str(exc)) from None

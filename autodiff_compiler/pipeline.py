@@ -84,19 +84,17 @@ def derivative(primal: Function, argnums: list[int], mode: str, checkpoint=None)
     grad     (args) -> (out, grads...)                      reverse, seeded with 1
     vjp      (args, out cotangents) -> (outs..., grads...)   reverse
     jvp      (args, tangents) -> (outs..., tangents...)      forward, one direction
-    jacfwd   like jvp, each tangent with a trailing axis of k directions
     hvp      (args, tangents) -> (out, grads..., out tangent, grad tangents...)
-    hessian  like hvp with k directions: forward over reverse"""
+                                                            forward over reverse"""
     if mode in ("grad", "vjp"):
         return reverse_mode(primal, argnums, seeded=mode == "vjp", checkpoint=checkpoint,
                             reuse_tapes=True)
-    if mode in ("jvp", "jacfwd"):
-        return forward_mode(primal, argnums, vector=mode == "jacfwd")
-    if mode in ("hvp", "hessian"):  # tangents do not go through checkpoints
+    if mode == "jvp":
+        return forward_mode(primal, argnums)
+    if mode == "hvp":  # tangents do not go through checkpoints
         adjoint = reverse_mode(primal, argnums)
         verify(adjoint)
-        return forward_mode(adjoint, argnums, vector=mode == "hessian",
-                            name=f"{primal.name}_{mode}")
+        return forward_mode(adjoint, argnums, name=f"{primal.name}_hvp")
     raise ValueError(f"unknown derivative mode {mode!r}")
 
 

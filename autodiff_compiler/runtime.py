@@ -106,6 +106,35 @@ def prod_of_others_middle(a):
 
 
 @numba.njit(cache=True)
+def prod_of_others_tangent(x, x_dot):
+    """The tangent of prod_of_others(x) along x_dot (its forward mode, for Hessians)."""
+    shape = (1, x.size, 1)
+    return prod_of_others_tangent_middle(np.ascontiguousarray(x).reshape(shape),
+                                         np.ascontiguousarray(x_dot).reshape(shape)
+                                         ).reshape(x.shape)
+
+
+@numba.njit(cache=True)
+def prod_of_others_tangent_middle(a, a_dot):
+    """prod_of_others_middle with its prefix and suffix products carried as dual numbers:
+    exact when entries are zero, like the products themselves."""
+    out = np.empty(a.shape)
+    n = a.shape[1]
+    prefix, prefix_dot = np.empty(n), np.empty(n)
+    for i in range(a.shape[0]):
+        for k in range(a.shape[2]):
+            p, p_dot = 1.0, 0.0
+            for j in range(n):
+                prefix[j], prefix_dot[j] = p, p_dot
+                p, p_dot = p * a[i, j, k], p_dot * a[i, j, k] + p * a_dot[i, j, k]
+            s, s_dot = 1.0, 0.0
+            for j in range(n - 1, -1, -1):
+                out[i, j, k] = prefix_dot[j] * s + prefix[j] * s_dot
+                s, s_dot = s * a[i, j, k], s_dot * a[i, j, k] + s * a_dot[i, j, k]
+    return out
+
+
+@numba.njit(cache=True)
 def prod_middle(a):
     """np.prod(a, axis=1) of a 3-D array (Numba's np.prod takes no axis)."""
     out = np.ones((a.shape[0], a.shape[2]))

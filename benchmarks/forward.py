@@ -6,10 +6,10 @@ directory).
 
 A  ODE trajectory R^4 -> R^1000: Lotka-Volterra with 4 parameters, 1000 RK4 steps (a helper
    `lv_rhs(u, p, du)` writes the right-hand side into an array), the prey population after
-   every step. Jacobian 1000 x 4: jacfwd takes one vector sweep of 4 directions, jacrev one
-   adjoint sweep per output (1000). Target: jacfwd faster than jacrev.
+   every step. Jacobian 1000 x 4: jacfwd takes one tangent sweep per parameter (4), jacrev
+   one adjoint sweep per output (1000). Target: jacfwd faster than jacrev.
 B  Rosenbrock, n = 1000, R^1000 -> R (a loop): grad (reverse, one adjoint sweep) against
-   grad(mode="forward") (ceil(1000 / 16) vector sweeps of 16 directions).
+   grad(mode="forward") (one tangent sweep per input entry, 1000).
    Target: reverse faster than forward.
 C  Hessian-vector product of the same Rosenbrock function (forward over reverse, one sweep)
    against its gradient. Target: hvp / grad <= 4.
@@ -135,7 +135,7 @@ def _compile(row, name, fn):
 def run_ode(n, repeats, warmup, rounds) -> dict:
     import numba  # noqa: F401  (fail here, not in the middle, when Numba is missing)
 
-    from autodiff_compiler import jacfwd, jacrev, jvp
+    from autodiff_compiler import jacfwd, jacrev
 
     row = {"label": f"A ODE R^4 -> R^{n} (LV, RK4)", "error": None, "checks": []}
     args = lv_args(n)
@@ -165,20 +165,8 @@ def run_ode(n, repeats, warmup, rounds) -> dict:
             numeric = central_difference(lambda q: primal(q, *args[1:]), p, e)
             worst = max(worst, compare(j_fwd[:, k], numeric)[1])
         row["checks"].append(("jacfwd vs central differences", worst, JAC_FD_RTOL))
-    def jvp_columns():
-        # diagnostic: the same Jacobian by 4 scalar jvp sweeps (one direction each)
-        rest = (0.0, 0.0, 0.0, 0)
-        return [jvp(lv_trajectory, args, (e, *rest), jit=True)[1] for e in np.eye(4)]
-
-    try:
-        _compile(row, "jvp4", jvp_columns)
-        _, rel = compare(np.stack(jvp_columns(), axis=1), j_fwd)
-        row["checks"].append(("4 jvp columns vs jacfwd", rel, AGREE_RTOL))
-    except Exception as exc:  # noqa: BLE001  (a crash is a result to report)
-        row["error"] = f"jvp: {type(exc).__name__}: {exc}"
-        return row
     times = blocked_medians({"primal": lambda: primal(*args), "fwd": lambda: jf(*args),
-                             "rev": lambda: jr(*args), "jvp4": jvp_columns},
+                             "rev": lambda: jr(*args)},
                             repeats, warmup, rounds)
     for name, (med, best, _) in times.items():
         row[name], row[f"{name}_min"] = med, best
@@ -266,22 +254,19 @@ def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
     if not ode["error"]:
         ratio = ode["fwd"] / ode["rev"]
         print(f"{ode['label']:44} {_ms(ode['primal'])} {'1.00x':>9}")
-        print(f"{'  jacfwd (1 sweep, 4 directions)':44} {_ms(ode['fwd'])} "
+        print(f"{'  jacfwd (4 tangent sweeps)':44} {_ms(ode['fwd'])} "
               f"{ode['fwd'] / ode['primal']:8.2f}x {'jacfwd < jacrev':>20} "
               f"{verdict(ratio < 1.0):>5}")
         print(f"{f'  jacrev ({opts.n_out} adjoint sweeps)':44} {_ms(ode['rev'])} "
               f"{ode['rev'] / ode['primal']:8.2f}x {f'(jacfwd/jacrev {ratio:.3f})':>26}")
-        print(f"{'  (diagnostic: 4 scalar jvp sweeps)':44} {_ms(ode['jvp4'])} "
-              f"{ode['jvp4'] / ode['primal']:8.2f}x")
     if not ros["error"]:
         ratio = ros["rev"] / ros["fwd"]
         hvp_ratio = ros["hvp"] / ros["rev"]
-        sweeps = -(-opts.n_in // 16)
         print(f"{ros['label']:44} {_ms(ros['primal'])} {'1.00x':>9}")
         print(f"{'  grad reverse (1 adjoint sweep)':44} {_ms(ros['rev'])} "
               f"{ros['rev'] / ros['primal']:8.2f}x {'reverse < forward':>20} "
               f"{verdict(ratio < 1.0):>5}")
-        print(f"{f'  grad forward ({sweeps} sweeps of 16)':44} {_ms(ros['fwd'])} "
+        print(f"{f'  grad forward ({opts.n_in} tangent sweeps)':44} {_ms(ros['fwd'])} "
               f"{ros['fwd'] / ros['primal']:8.2f}x {f'(reverse/forward {ratio:.3f})':>26}")
         print(f"{'  hvp (forward over reverse)':44} {_ms(ros['hvp'])} "
               f"{ros['hvp'] / ros['primal']:8.2f}x "
@@ -291,7 +276,7 @@ def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
     for row in (ode, ros):
         if row["error"]:
             continue
-        names = [k for k in ("primal", "fwd", "rev", "hvp", "jvp4") if k in row]
+        names = [k for k in ("primal", "fwd", "rev", "hvp") if k in row]
         print(f"  {row['label']}:")
         print("    min ms " + " / ".join(f"{k} {1e3 * row[k + '_min']:.3f}" for k in names))
         print("    first call (transform + write + Numba compile) s "

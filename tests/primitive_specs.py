@@ -359,6 +359,7 @@ INTERNAL: dict[str, str] = {
     "sum_leading": "adjoint of broadcasting: sums a cotangent over leading axes",
     "reverse_cumsum": "adjoint of np.cumsum",
     "prod_of_others": "partials of np.prod (products of the other entries)",
+    "prod_of_others_tangent": "tangent of prod_of_others, for Hessians of np.prod",
     "reshape_like": "adjoint of ravel/reshape: back to the operand's shape",
     "sum_all": "adjoint of np.full's fill value",
     "index_add": "adjoint of an element read: scatter-add into an adjoint buffer",

@@ -564,6 +564,10 @@ def f_returns_array(x):
     return x  # E:returns_array
 
 
+def f_library_python_function(x):
+    return np.sum(np.tri(3) * x[0])  # E:library_python_function
+
+
 def f_join_ranks(x):
     y = np.concatenate([x, np.ones((2, 2))])  # E:join_ranks
     return np.sum(y)
@@ -616,6 +620,8 @@ CALL_CASES = [
     (f_returns_tuple, (1.5, 2.5), UnsupportedOperationError, "returns_tuple", "return"),
     (f_returns_int, (1.5, 3), UnsupportedOperationError, "returns_int", "return"),
     (f_returns_array, (X(),), UnsupportedOperationError, "returns_array", "return"),
+    (f_library_python_function, (X(),), UnsupportedOperationError,
+     "library_python_function", "np.tri"),
     (f_join_ranks, (X(),), UnsupportedOperationError, "join_ranks", "np.concatenate"),
     (f_join_axis, (X(),), UnsupportedOperationError, "join_axis", "np.stack"),
 ]

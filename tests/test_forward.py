@@ -164,12 +164,8 @@ ALL_CASES = ([("corpus-" + c.id, c) for c in CORPUS]
 # expects the error (strict xfail), so supporting them later turns the test into a failure
 # that asks for the entry to be removed.
 UNSUPPORTED = {
-    # vector forward mode (jacfwd, grad(mode="forward"), hessian): np.full / np.full_like
-    # with a differentiated fill value
-    "forward_grad": {"arrays-full_active", "arrays-full_scalar", "arrays-like_creators"},
-    "hessian": {"arrays-full_active", "arrays-full_scalar", "arrays-like_creators",
-                # forward over reverse: "an array whose tangent is zero on one path only"
-                "regression-named_element_recurrence"},
+    # forward over reverse: "an array whose tangent is zero on one path only"
+    "hessian": {"regression-named_element_recurrence"},
     "hvp": {"regression-named_element_recurrence"},
 }
 
@@ -292,7 +288,7 @@ def test_hvp_matches_differences_of_the_gradient_everywhere(name, case):
 
 @_cases_for("hessian")
 def test_hessian_times_v_is_hvp_everywhere(name, case):
-    # vector forward over reverse (all directions) against one direction; symmetry
+    # forward over reverse along unit directions against a random direction; symmetry
     rng = _rng(name + "/hessian")
     args = case.fresh_args()
     floats = [k for k, a in enumerate(args) if _is_float(a)]
@@ -427,6 +423,24 @@ def lotka_volterra(p, u0, h, n):
     return out
 
 
+def layer_map(x, a):
+    # whole-array operations: a product, broadcasting, reductions along axes, joins
+    h = np.tanh(a @ x)
+    scores = np.outer(h, x) - np.max(a, axis=1, keepdims=True)
+    return np.concatenate([h * np.sum(scores, axis=0)[:h.shape[0]], np.cumsum(x) * x])
+
+
+def whole_array_energy(x, a):
+    y = np.tanh(a @ x)
+    m = np.max(y)
+    return np.log(np.sum(np.exp(y - m))) + m + 0.5 * np.linalg.norm(x) ** 2 \
+        + np.prod(np.cos(x) + 2.0) + np.sum(np.linalg.solve(a @ a.T + 3.0 * np.eye(3), y) * y)
+
+
+def products(x):
+    return np.prod(x) + np.sum(np.prod(x.reshape(2, 3), axis=1) ** 2)
+
+
 def _x(n, lo=-1.0, hi=1.0):
     return np.linspace(lo, hi, n) + 0.05 * np.sin(np.arange(n))
 
@@ -452,6 +466,8 @@ JACOBIAN_CASES = [
     ("lotka_volterra_4_to_30", lotka_volterra, (LV_P, LV_U0, 0.05, 30), 0),
     ("lotka_volterra_all", lotka_volterra, (LV_P, LV_U0, 0.05, 30), (0, 1, 2)),
     ("ring_50", ring, (_x(50),), 0),
+    ("layer_map_x", layer_map, (_x(4), np.cos(np.arange(12.0)).reshape(3, 4)), 0),
+    ("layer_map_x_a", layer_map, (_x(4), np.cos(np.arange(12.0)).reshape(3, 4)), (0, 1)),
 ]
 jacobian_cases = pytest.mark.parametrize("name, fn, args, argnums", JACOBIAN_CASES,
                                          ids=[c[0] for c in JACOBIAN_CASES])
@@ -617,6 +633,11 @@ HESSIAN_CASES = [
     ("gmm_mu_log_w", gmm_nll, (GMM_MU, GMM_LOG_W, GMM_DATA), (0, 1)),
     ("rk4_p", rk4_loss, (RK4_P, RK4_Y0, 0.1, 40), 0),
     ("rk4_p_y0_h", rk4_loss, (RK4_P, RK4_Y0, 0.1, 40), (0, 1, 2)),
+    ("products_with_a_zero", products, (np.array([0.5, 0.0, -1.2, 0.8, 1.5, -0.7]),), 0),
+    ("products", products, (_x(6, 0.3, 1.4),), 0),
+    ("whole_array_x", whole_array_energy, (_x(4), np.sin(np.arange(12.0)).reshape(3, 4)), 0),
+    ("whole_array_x_a", whole_array_energy, (_x(4), np.sin(np.arange(12.0)).reshape(3, 4)),
+     (0, 1)),
 ]
 hessian_cases = pytest.mark.parametrize("name, fn, args, argnums", HESSIAN_CASES,
                                         ids=[c[0] for c in HESSIAN_CASES])
@@ -774,7 +795,7 @@ def sin_chain(x):
 @pytest.mark.parametrize("fn, expected", [(swap_first_two, [1.0, 2.0]),
                                           (read_then_overwrite, [12.0, 0.0])],
                          ids=["swap_first_two", "read_then_overwrite"])
-def test_vector_tangent_of_an_element_read_survives_a_later_write(fn, expected):
+def test_tangent_of_an_element_read_survives_a_later_write(fn, expected):
     x = np.array([2.0, 5.0])
     np.testing.assert_allclose(grad(fn, jit=False)(x.copy()), expected, rtol=1e-15)
     np.testing.assert_allclose(jvp(fn, (x.copy(),), (np.eye(2)[0],), jit=False)[1],

@@ -1,11 +1,10 @@
-"""Forward mode: the tangent function (JVP), for one direction or k at once.
+"""Forward mode: the tangent function (JVP), one direction per sweep.
 
 Each op is followed by its tangent: x_dot for every active value, computed by the primitive's
 jvp rule (Griewank & Walther ch. 3: the tangent propagation v_dot = sum_k d phi/d u_k u_k_dot).
 Control flow is kept as it is: an `if` yields its results' tangents too, a loop carries them.
-No tape is needed. In vector mode each tangent carries k directions in a trailing axis (a
-scalar's tangent is a vector of k, an array's tangent has shape + (k,)), so one sweep gives k
-columns of a Jacobian.
+No tape is needed; a tangent has its primal's type, so every array operation's rule applies
+unchanged. One sweep gives one column of a Jacobian.
 
 The transform accepts generated reverse-mode code too (tapes, adjoint buffers): tangents of
 taped values go to tangent tapes. That is forward-over-reverse: the JVP of a gradient is a
@@ -27,32 +26,28 @@ _STRUCTURAL = {"if", "for", "while", "yield", "return"}
 
 
 class ForwardTransform:
-    def __init__(self, fn: Function, wrt: list[int], vector: bool, outputs=()):
+    def __init__(self, fn: Function, wrt: list[int], outputs=()):
         self.fn = fn
         self.wrt = wrt
-        self.vector = vector
         self.activity = analyze(fn, wrt, outputs)
         self.dots: dict[int, Value] = {}
         self.storage = Namer(storage_names(fn) | {v.hint for v in fn.params})
         self.storage_dots: dict[str, str] = {}
-        self.width: Value | None = None
-        self.zero_vector: Value | None = None
 
     def active(self, v) -> bool:
         return self.activity.active(v)
 
-    def tangent_type(self, t: Type) -> Type:
-        return Type("float", t.ndim + self.vector)
+    @staticmethod
+    def tangent_type(t: Type) -> Type:
+        return Type("float", t.ndim)
 
     def dot(self, v):
         return self.dots.get(id(v))
 
     def zero(self, b: Builder, t: Type):
         """A zero tangent for a value of type t."""
-        if not t.is_array and not self.vector:
-            return const(0.0)
         if not t.is_array:
-            return self.zero_vector
+            return const(0.0)
         raise UnsupportedOperationError("an array whose tangent is zero on one path only is "
                                         "not supported in forward mode yet")
 
@@ -75,11 +70,6 @@ class ForwardTransform:
         self.dots.update((id(p), d) for p, d in zip(outputs, seeds[len(self.wrt):]))
         body = Region(self.fn.params + seeds)
         b = Builder(body, None, fold=True)
-        if self.vector:
-            first = seeds[0]
-            self.width = b("dim", first, attrs={"axis": first.type.ndim - 1}, hint="k")
-            self.zero_vector = b.op("new_array", self.width, attrs={"fill": 0.0},
-                                    hint="zero_dot").result
         for k, seed in zip(self.wrt, seeds):
             if self.fn.params[k].type.is_float:
                 self.dots[id(self.fn.params[k])] = seed
@@ -111,12 +101,6 @@ class ForwardTransform:
             return
         if op.prim.jvp is None:
             raise UnsupportedOperationError(f"'{op.prim.name}' has no forward-mode rule", op.loc)
-        if self.vector and any(v.type.is_array for v in list(op.operands) + op.results):
-            # tangents carry directions in a trailing axis, which NumPy's broadcasting of
-            # whole arrays would misalign
-            raise UnsupportedOperationError(
-                "vector forward mode (jacfwd, hessian, grad(mode='forward')) does not support "
-                "whole-array operations yet; use jvp, jacrev or grad", op.loc)
         for result, tangent in zip(op.results, op.prim.jvp(b, op, dots)):
             if tangent is not None:
                 if not isinstance(tangent, Const) and tangent.hint != result.hint + "_dot":
@@ -175,8 +159,6 @@ class ForwardTransform:
     # --- arrays ----------------------------------------------------------------------------------
     def zeros_shaped_like(self, b: Builder, array: Value, hint: str) -> Value:
         dims = [b("dim", array, attrs={"axis": k}) for k in range(array.type.ndim)]
-        if self.vector:
-            dims.append(self.width)
         return b.op("new_array", *dims, attrs={"fill": 0.0}, hint=hint).result
 
     def op_getitem(self, op: Op, b: Builder) -> None:
@@ -184,7 +166,6 @@ class ForwardTransform:
         array = op.operands[0]
         if self.active(op.results[0]) and self.dot(array) is not None:
             self.dots[id(op.results[0])] = b("getitem", self.dot(array), *op.operands[1:],
-                                             attrs={"copy": self.vector},
                                              hint=op.results[0].hint + "_dot")
 
     def _write(self, op: Op, b: Builder) -> None:
@@ -226,9 +207,6 @@ class ForwardTransform:
         b.append(op)
         result = op.results[0]
         if self.active(result) and self.dot(op.operands[-1]) is not None:
-            if self.vector:
-                raise UnsupportedOperationError("np.full with a differentiated fill value is "
-                                                "not supported in vector forward mode", op.loc)
             self.dots[id(result)] = b.op("full", *op.operands[:-1], self.dot(op.operands[-1]),
                                          hint=result.hint + "_dot").result
 
@@ -237,8 +215,7 @@ class ForwardTransform:
         b.append(op)
         if self.storage_active(op):
             attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]), kind="float")
-            extra = [self.width] if self.vector else []
-            b.append(Op(op.prim, op.operands + extra, [], [], attrs, op.loc))
+            b.append(Op(op.prim, op.operands, [], [], attrs, op.loc))
 
     def op_tape_push(self, op: Op, b: Builder) -> None:
         b.append(op)
@@ -273,16 +250,15 @@ class ForwardTransform:
     op_checkpoint_restore = _refuse
 
 
-def forward_mode(fn: Function, wrt: list[int], vector: bool = False,
-                 name: str | None = None) -> Function:
-    """The tangent function of `fn`: takes fn's arguments then one tangent per `wrt` argument
-    (with a trailing axis of k directions when `vector`); returns (outputs..., tangents...)."""
-    return ForwardTransform(fn, wrt, vector).run(name or fn.name + "_jvp")
+def forward_mode(fn: Function, wrt: list[int], name: str | None = None) -> Function:
+    """The tangent function of `fn`: takes fn's arguments then one tangent per `wrt` argument;
+    returns (outputs..., tangents...)."""
+    return ForwardTransform(fn, wrt).run(name or fn.name + "_jvp")
 
 
 
 def kernel_tangent(fn: Function, wrt: list[int], outputs, name: str | None = None) -> Function:
     """The tangent kernel: the kernel's arguments, the tangents of the `wrt` arrays, then the
     arrays receiving the tangents of its outputs."""
-    transform = ForwardTransform(fn, wrt, vector=False, outputs=outputs)
+    transform = ForwardTransform(fn, wrt, outputs=outputs)
     return transform.run(name or fn.name + "_tangent", outputs)

@@ -190,10 +190,14 @@ class NumpyLowering:
 
     def create_array(self, node, kind: str) -> Value:
         """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy, np.arange
-        (integers), np.linspace."""
+        (integers), np.linspace, np.eye(n)."""
         args = [self.expr(a) for a in node.args]
         if kind in ("arange", "linspace"):
             return self.ramp(node, kind, [self.check_value(node, a) for a in args])
+        if kind == "eye":
+            if len(args) != 1 or args[0].type != Type("int"):
+                self.error(node, "np.eye takes one integer (the size)", unsupported=True)
+            return self.b("eye", args[0])
         like = kind.endswith("_like") or kind == "copy"
         if like:
             source = self.check_value(node.args[0], args[0]) if args else None

@@ -39,6 +39,7 @@ _CREATORS = {
     np.zeros: "zeros", np.ones: "ones", np.empty: "empty", np.full: "full",
     np.zeros_like: "zeros_like", np.ones_like: "ones_like", np.empty_like: "empty_like",
     np.full_like: "full_like", np.copy: "copy", np.arange: "arange", np.linspace: "linspace",
+    np.eye: "eye", np.identity: "eye",
 }
 
 _ARRAY_FUNCTIONS = {
@@ -115,10 +116,22 @@ def classify(obj, name: str) -> Resolved:
         return Resolved("array", obj, name)
     if isinstance(obj, (bool, int, float, np.bool_, np.integer, np.floating)):
         return Resolved("constant", obj.item() if isinstance(obj, np.generic) else obj, name)
+    if _is_library(obj):
+        return Resolved("unknown", obj, name)  # no rule, and its source is not ours to read
     if inspect.isfunction(obj) or inspect.isfunction(getattr(obj, "py_func", None)) \
             or hasattr(obj, "__autodiff_wrapped__"):
         return Resolved("function", obj, name)  # Python source we can read and inline
     return Resolved("unknown", obj, name)
+
+
+_LIBRARIES = ("numpy", "scipy", "numba", "math", "builtins")
+
+
+def _is_library(obj) -> bool:
+    """A function of NumPy, SciPy or Numba: some are written in Python, but reading their
+    source would differentiate an implementation detail (keywords, dispatch, dtype logic)."""
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0] in _LIBRARIES and not hasattr(obj, "__autodiff_wrapped__")
 
 
 def _closure_vars(fn) -> dict:

@@ -181,6 +181,8 @@ defprim("reshape_like", infer=lambda g, x, **_: [Type("float", x.ndim)],
                                     [ast.Attribute(a[1], "shape", ast.Load())], []))
 defprim("prod_of_others", infer=lambda t, **_: [t],
         emit=_emit_along("prod_of_others", "rt.prod_of_others"))
+defprim("prod_of_others_tangent", infer=lambda t, t_dot, **_: [t],
+        emit=_emit_along("prod_of_others_tangent", "rt.prod_of_others_tangent"))
 def _emit_join(name: str):
     return lambda op, a: ast.Call(ast.parse(f"np.{name}", mode="eval").body,
                                   [ast.Tuple(list(a), ast.Load())], _axis_keyword(op))
@@ -302,6 +304,15 @@ def _prod_jvp(b, op, dots):
 PRIMITIVES["prod"].jvp = _prod_jvp
 
 
+def _prod_of_others_jvp(b, op, dots):
+    if dots[0] is None:
+        return [None]
+    return [b("prod_of_others_tangent", op.operands[0], dots[0], attrs=op.attrs)]
+
+
+PRIMITIVES["prod_of_others"].jvp = _prod_of_others_jvp
+
+
 def _extreme_jvp(b, op, dots):
     if dots[0] is None:
         return [None]
@@ -336,6 +347,8 @@ def _emit_eye_like(op, args):
 
 
 defprim("eye_like", infer=lambda a, **_: [Type("float", 2)], emit=_emit_eye_like)
+defprim("eye", infer=lambda n, **_: [Type("float", 2)], differentiable=False, cheap=True,
+        emit=lambda op, a: call("np.eye", a))
 
 
 @defvjp("solve")

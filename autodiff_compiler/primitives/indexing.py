@@ -36,12 +36,7 @@ def _getitem_type(array: Type, *indices: Type, **_) -> list[Type]:
 
 
 def _emit_getitem(op, args):
-    """x[i, j]; a row read of a tangent array is copied (attr copy), not a view that a later
-    write into the array would change."""
-    read = _subscript(args[0], args[1:])
-    if op.attrs.get("copy") and op.results[0].type.is_array:
-        return ast.Call(ast.Attribute(read, "copy", ast.Load()), [], [])
-    return read
+    return _subscript(args[0], args[1:])
 
 
 defprim("getitem", infer=_getitem_type, emit=_emit_getitem, cheap=True)
