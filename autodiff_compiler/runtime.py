@@ -279,3 +279,31 @@ def max_middle(a):
 @numba.njit(cache=True)
 def min_middle(a):
     return -max_middle(-a)  # negation is exact: the same entries are chosen
+
+
+# --- writes through an array of indices ---------------------------------------------------------
+
+@numba.njit(cache=True)
+def last_writes(index, n):
+    """Whether each position of `index` is the last one naming its entry of an axis of length
+    n (-1 names entry n - 1, as in NumPy): `y[index] = v` keeps the writes of those positions."""
+    named = np.zeros(n, dtype=np.bool_)
+    last = np.zeros(index.shape[0], dtype=np.bool_)
+    for k in range(index.shape[0] - 1, -1, -1):
+        entry = index[k] % n
+        if not named[entry]:
+            named[entry] = True
+            last[k] = True
+    return last
+
+
+@numba.njit(cache=True)
+def take_last_writes(buffer, index):
+    """buffer[index] with zeros at the positions whose write a later position overrides: the
+    cotangent of v in `y[index] = v`, `buffer` being y's adjoint (rows of it for a 2-D y)."""
+    last = last_writes(index, buffer.shape[0])
+    out = np.zeros((index.shape[0],) + buffer.shape[1:])
+    for k in range(index.shape[0]):
+        if last[k]:
+            out[k] = buffer[index[k]]
+    return out

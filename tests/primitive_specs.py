@@ -325,6 +325,20 @@ _INDEXING = {
                      SCALAR1),
                 Case("y = np.zeros_like({0})\ny[1] = {1}\ny[1] += {1} * {0}[1]\ny * {0}",
                      ((-3, 3), (-3, 3)), ((V, S),))),
+    # idx from np.arange: repeated entries (the last write is kept), negative ones (-1 names
+    # the last entry), rows of a 2-D array; v an array, a number, or one row for every index
+    "take_set": (Case("y = np.copy({0})\ny[np.arange(3) % 2] = {1}\ny", ((-3, 3), (-3, 3)),
+                      ((V, (3,)), (V, S))),
+                 Case("y = np.copy({0})\ny[np.arange(4) % 2 - 1] = {1}\ny[1] *= {1}[0]\ny",
+                      ((-3, 3), (-3, 3)), ((V, (4,)),)),
+                 Case("y = np.copy({0})\ny[np.arange(-2, 2)] += {1} * {0}[0]\ny",
+                      ((-3, 3), (-3, 3)), ((V, (4,)), (V, S))),
+                 Case("y = np.copy({0})\ny[np.arange(5) % 3 - 1] -= {1}\ny", ((-3, 3), (-3, 3)),
+                      ((V, (5,)),)),
+                 Case("y = np.copy({0})\ny[np.arange(4) % 2] = {1}\ny", ((-3, 3), (-3, 3)),
+                      ((M, (4, 4)), (M, (4,)), (M, S))),
+                 Case("y = np.copy({0})\ny[np.arange(-1, 2), :] *= {1}\ny",
+                      ((-3, 3), (-3, 3)), ((M, (3, 4)), (M, S)))),
 }
 
 SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXING}
@@ -353,6 +367,7 @@ INTERNAL: dict[str, str] = {
     "tape_value": "a tape handed back to the caller for reuse by the next call",
     "sum_to_shape": "adjoint of broadcasting along axes of length one",
     "take_add": "adjoint of fancy indexing: adds repeated indices up",
+    "take_last": "adjoint of a write through an array of indices: the kept writes' cotangents",
     "eye_like": "adjoint of np.trace: an identity of the matrix's shape",
     # adjoint and tangent helpers, emitted by vjp/jvp rules
     "spread": "adjoint of np.sum: the cotangent spread back over the summed axes",

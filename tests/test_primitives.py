@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from primitive_specs import COMPOSITES, INTERNAL, SPECS, Case, M
+from primitive_specs import COMPOSITES, INTERNAL, SPECS, Case, M, V
 
 from autodiff_compiler import check_grad, jvp, value_and_grad
 from autodiff_compiler.ad.forward import ForwardTransform
@@ -240,6 +240,8 @@ _JIT_CASES = [
     ("select", SPECS["select"][0], (M, (4,))),
     ("concatenate", SPECS["concatenate"][0], ((2, 4), (3, 4))),
     ("setitem", SPECS["setitem"][1], (M, ())),
+    ("take_set", SPECS["take_set"][1], (V, (4,))),
+    ("take_set", SPECS["take_set"][4], (M, (4, 4))),
 ]
 
 

@@ -94,6 +94,11 @@ class ForwardTransform:
         return []
 
     def apply_rule(self, op: Op, b: Builder) -> None:
+        if not op.results and op.operands and self.active(op.operands[0]):
+            # a statement writing into an active array, with no op_<name> method: dropping
+            # it would lose the tangent of what it writes
+            raise UnsupportedOperationError(f"forward mode: '{op.prim.name}' writes into an "
+                                            "array with a tangent and has no rule", op.loc)
         if not any(self.active(r) for r in op.results):
             return
         dots = [self.dot(v) if self.active(v) else None for v in op.operands]
@@ -169,19 +174,26 @@ class ForwardTransform:
                                              hint=op.results[0].hint + "_dot")
 
     def _write(self, op: Op, b: Builder) -> None:
-        """setitem / index_add / array_add: the same write on the tangents."""
+        """setitem / take_set / index_add / take_add / array_add: the same write on the
+        tangents (the scatter-adds of generated reverse code too: forward over reverse)."""
         b.append(op)
         target = op.operands[0]
         if self.active(target) and self.dot(target) is None:
             raise UnsupportedOperationError("forward mode: a write makes an array active that "
                                             "has no tangent storage", op.loc)
-        if self.active(target):
-            value = self.dot(op.operands[-1]) or (const(0.0) if op.prim.name == "slice_set"
-                                                  else self.zero(b, op.operands[-1].type))
-            b.op(op.prim.name, self.dot(target), *op.operands[1:-1], value, attrs=op.attrs,
-                 result_types=[])
+        if not self.active(target):
+            return
+        value = self.dot(op.operands[-1])
+        if value is None and not op.prim.writes:
+            return  # adds a zero tangent
+        if value is None:
+            value = const(0.0) if op.prim.name in ("slice_set", "take_set") \
+                else self.zero(b, op.operands[-1].type)
+        b.op(op.prim.name, self.dot(target), *op.operands[1:-1], value, attrs=op.attrs,
+             result_types=[])
 
     op_setitem = op_index_add = op_array_add = op_slice_set = op_slice_add = _write
+    op_take_set = op_take_add = _write
 
     def _new_array(self, op: Op, b: Builder) -> None:
         b.append(op)

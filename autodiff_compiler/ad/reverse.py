@@ -247,6 +247,8 @@ class ReverseTransform:
                 self.reverse_setitem(op, b, adj)
             elif name == "slice_set":
                 self.reverse_slice_set(op, b, adj)
+            elif name == "take_set":
+                self.reverse_take_set(op, b, adj)
             elif op.results and id(op.results[0]) in adj:
                 self.reverse_simple(op, b, adj, adj.pop(id(op.results[0])))
             elif op.results and id(op.results[0]) in self.buffers:
@@ -255,7 +257,7 @@ class ReverseTransform:
     def reverse_simple(self, op: Op, b: Builder, adj: dict, g) -> None:
         if op.prim.vjp is None:
             raise UnsupportedOperationError(f"'{op.prim.name}' has no derivative rule", op.loc)
-        for operand, thunk in zip(op.operands, op.prim.vjp(b, op, g)):
+        for position, (operand, thunk) in enumerate(zip(op.operands, op.prim.vjp(b, op, g))):
             if thunk is None or not self.active(operand):
                 continue
             contribution = thunk()
@@ -266,6 +268,8 @@ class ReverseTransform:
                      attrs=contribution.attrs, result_types=[])
             elif isinstance(contribution, WholeArray):
                 b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
+            elif op.attrs.get("shape_of") == position:  # the contribution has its shape
+                self.accumulate(b, adj, operand, contribution)
             else:
                 self.accumulate(b, adj, operand, unbroadcast(b, contribution, operand))
 
@@ -345,6 +349,23 @@ class ReverseTransform:
                  hint=value.hint + "_bar").result
         b.op("slice_set", buffer, *parts, const(0.0), attrs=op.attrs, result_types=[])
         self.accumulate(b, adj, value, unbroadcast(b, g, value))
+
+    def reverse_take_set(self, op: Op, b: Builder, adj: dict) -> None:
+        """a[idx] = v: v_bar += a_bar[idx] at the positions of idx whose write was kept (the
+        last to name each entry: NumPy keeps the last of repeated writes, so earlier ones have
+        no effect and get no gradient); a_bar[idx] is then cleared."""
+        array, index, value = op.operands
+        if not self.active(array):
+            return
+        if self.kernel:
+            raise UnsupportedOperationError("writes through an array of indices are not "
+                                            "supported in kernels", op.loc)
+        buffer = self.buffer(array)
+        g = b("take_last", buffer, index, hint=value.hint + "_bar")
+        b.op("take_set", buffer, index, const(0.0), result_types=[])
+        if not op.attrs.get("same_shape"):
+            g = unbroadcast(b, g, value)
+        self.accumulate(b, adj, value, g)
 
     def scatter_prim(self, indices) -> str:
         """`index_add`, or in a kernel `atomic_add` unless the element is the thread's own

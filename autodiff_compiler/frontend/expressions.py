@@ -197,6 +197,32 @@ class ExpressionLowering(NumpyLowering):
                        "or 2-D array", unsupported=True)
         return self.b("take", array, index, hint=_hint_of(node.value) + "_taken")
 
+    def indexes_with_array(self, node) -> bool:
+        """Whether a subscript's first index is an array of indices (`y[idx]`, `y[idx, :]`).
+        The index is lowered into a scratch region, so nothing is emitted."""
+        first = (node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice])[0]
+        if isinstance(first, gast.Slice) or _is_none(first):
+            return False
+        with self.region(Region(), dict(self.env)):
+            index = self.expr(first)
+        return isinstance(index, Value) and index.type.is_array
+
+    def index_array_target(self, node) -> tuple[Value, Value]:
+        """(array, indices) of a write through an array of indices: `y[idx] = v` into a 1-D
+        or 2-D y (rows of a 2-D one), or `y[idx, :] = v`."""
+        array = self.value(node.value)
+        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if not array.type.is_array or len(index_nodes) > array.type.ndim or \
+                not all(_is_full_slice(i) for i in index_nodes[1:]):
+            self.error(node, "a write through an array of indices takes the form y[idx] = v "
+                       "or y[idx, :] = v", unsupported=True)
+        index = self.value(index_nodes[0])
+        if index.type.kind != "int" or index.type.ndim != 1 or array.type.ndim > 2:
+            self.error(node, "a write through an array of indices takes a 1-D array of "
+                       "integers, into a 1-D or 2-D array", unsupported=True)
+        self.check_writable(node, array)
+        return array, index
+
     def integer(self, node) -> Value:
         value = self.scalar(node)
         if value.type.kind == "float":
@@ -219,7 +245,9 @@ class ExpressionLowering(NumpyLowering):
         return array, indices
 
     # --- operators ---------------------------------------------------------------------------
-    def binop(self, node, op, left, right) -> Value:
+    def binop(self, node, op, left, right, attrs=None) -> Value:
+        """left op right; `attrs` {"shape_of": 0} where the result is known to have the
+        shape of `left` (so its adjoint needs no summing over broadcast axes)."""
         for side in (left, right):
             self.check_value(node, side)
         if isinstance(op, gast.MatMult):
@@ -227,7 +255,7 @@ class ExpressionLowering(NumpyLowering):
         name = _BINOPS.get(type(op))
         if name is None:
             self.error(node, f"operator {type(op).__name__} is not supported", unsupported=True)
-        return self.b(name, left, right)
+        return self.b(name, left, right, attrs=attrs)
 
     def expr_BinOp(self, node):
         return self.binop(node, node.op, self.expr(node.left), self.expr(node.right))
@@ -368,6 +396,11 @@ class ExpressionLowering(NumpyLowering):
 
 def _is_none(node) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
+
+
+def _is_full_slice(node) -> bool:
+    return isinstance(node, gast.Slice) and node.lower is None and node.upper is None and \
+        node.step is None
 
 
 def _hint_of(node) -> str:

@@ -222,6 +222,9 @@ class Lowering(ExpressionLowering):
             if stmt.value is not None:
                 self.assign(stmt.target, self.expr(stmt.value))
         elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript) \
+                and self.indexes_with_array(stmt.target):
+            self.update_through_index(stmt)
+        elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript) \
                 and self.is_slice(stmt.target):
             current = self.slice_copy(stmt.target)
             self.store_slice(stmt.target, self.binop(stmt, stmt.op, current,
@@ -260,6 +263,33 @@ class Lowering(ExpressionLowering):
         if array in self.params:
             self.written_params.add(self.params.index(array))
 
+    def update_through_index(self, stmt) -> None:
+        """y[idx] += v (-=, *=, ...): y[idx] = y[idx] + v with y[idx] read first, as NumPy
+        does, so a repeated index is updated once. The sum has the shape of y[idx] (the write
+        fails otherwise): attrs say so, and the reverse sweep needs no shape from them."""
+        array, index = self.index_array_target(stmt.target)
+        if isinstance(stmt.op, gast.MatMult):
+            self.error(stmt, "'@=' through an array of indices is not supported",
+                       unsupported=True)
+        current = self.b("take", array, index, hint=array.hint + "_taken")
+        updated = self.binop(stmt, stmt.op, current, self.expr(stmt.value),
+                             attrs={"shape_of": 0})
+        self.store_through_index(stmt.target, array, index, updated, same_shape=True)
+
+    def store_through_index(self, node, array: Value, index: Value, value,
+                            same_shape: bool = False) -> None:
+        """y[idx] = v: v (a number, or an array of len(idx) entries or rows, or one row to
+        repeat) written at the entries or rows named by idx; NumPy keeps the last of repeated
+        writes. `same_shape`: v has the shape of y[idx] (no broadcasting)."""
+        value = self.check_value(node, value)
+        if value.type.ndim > array.type.ndim:
+            self.error(node, "the value written has more axes than the array", unsupported=True)
+        self.b.op("take_set", array, index, self.cast(value, Type(
+            array.type.kind, value.type.ndim)), attrs={"same_shape": same_shape},
+            result_types=[])
+        if array in self.params:
+            self.written_params.add(self.params.index(array))
+
     def check_writable(self, node, array: Value) -> None:
         if id(array) in self.sliced:
             self.error(node, "an array that is sliced (a view) cannot also be written; copy "
@@ -281,6 +311,9 @@ class Lowering(ExpressionLowering):
             self.written_params.add(self.params.index(array))
 
     def assign(self, target, value) -> None:
+        if isinstance(target, gast.Subscript) and self.indexes_with_array(target):
+            self.store_through_index(target, *self.index_array_target(target), value)
+            return
         if isinstance(target, gast.Subscript) and self.is_slice(target):
             self.store_slice(target, value)
             return

@@ -185,3 +185,14 @@ def _take_vjp(b, op, g):
 
 for _name in ("expand_dims", "take"):
     PRIMITIVES[_name].jvp = linear_jvp
+
+
+# --- writes through an array of indices: y[idx] = v, y[idx, :] = v ---------------------------
+# NumPy keeps the last of repeated writes (`y[idx] += v` is `y[idx] = y[idx] + v`, so repeated
+# indices add once too): the reverse transform (reverse_take_set) gives a gradient only to the
+# values that were kept, through `take_last`. Forward mode writes the tangents the same way.
+defprim("take_set", infer=lambda *t, **_: [], pure=False, statement=True, writes=True,
+        emit=lambda op, a: ast.Assign([_subscript(a[0], [a[1]], ast.Store)], a[2]))
+defprim("take_last", infer=lambda buffer, idx, **_: [Type("float", buffer.ndim)], cheap=True,
+        emit=lambda op, a: call("rt.take_last_writes", a))
+PRIMITIVES["take_last"].jvp = linear_jvp
