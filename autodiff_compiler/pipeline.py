@@ -13,6 +13,7 @@ import numpy as np
 from . import __version__, primitives  # noqa: F401  (registers the primitives)
 from .ad.forward import forward_mode
 from .ad.reverse import reverse_mode
+from .analysis.aliasing import check_views
 from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
 from .codegen.emit import emit_module
@@ -72,6 +73,7 @@ def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int],
     the modes."""
     primal = cse(lower_function(parsed, types))
     verify(primal)
+    check_views(primal)
     adjoint = derivative(primal, argnums, mode, checkpoint)
     verify(adjoint)
     origin = f"{parsed.filename}:{parsed.first_line} ({parsed.node.name})"

@@ -163,11 +163,7 @@ ALL_CASES = ([("corpus-" + c.id, c) for c in CORPUS]
 # Operations that raise UnsupportedOperationError in one mode, by design for now: the test
 # expects the error (strict xfail), so supporting them later turns the test into a failure
 # that asks for the entry to be removed.
-UNSUPPORTED = {
-    # forward over reverse: "an array whose tangent is zero on one path only"
-    "hessian": {"regression-named_element_recurrence"},
-    "hvp": {"regression-named_element_recurrence"},
-}
+UNSUPPORTED: dict[str, set[str]] = {}
 
 
 def _cases_for(kind: str | None = None):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ..analysis.activity import analyze
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder, const
-from ..ir.core import Const, Function, Op, Region, Value, storage_names
+from ..ir.core import Const, Function, Op, Region, Value, storage_names, walk_ops
 from ..ir.names import Namer
 from ..ir.types import Type
 from ..transforms.dce import dce
@@ -30,6 +30,7 @@ class ForwardTransform:
         self.fn = fn
         self.wrt = wrt
         self.activity = analyze(fn, wrt, outputs)
+        self.written = {id(op.operands[0]) for op in walk_ops(fn.body) if op.prim.writes}
         self.dots: dict[int, Value] = {}
         self.storage = Namer(storage_names(fn) | {v.hint for v in fn.params})
         self.storage_dots: dict[str, str] = {}
@@ -44,15 +45,14 @@ class ForwardTransform:
     def dot(self, v):
         return self.dots.get(id(v))
 
-    def zero(self, b: Builder, t: Type):
-        """A zero tangent for a value of type t."""
-        if not t.is_array:
+    def zero(self, b: Builder, v: Value):
+        """A zero tangent for v (an array of zeros shaped like v, for an array)."""
+        if not v.type.is_array:
             return const(0.0)
-        raise UnsupportedOperationError("an array whose tangent is zero on one path only is "
-                                        "not supported in forward mode yet")
+        return self.zeros_shaped_like(b, v, v.hint + "_dot")
 
     def dot_or_zero(self, b: Builder, v):
-        return self.dot(v) or self.zero(b, v.type)
+        return self.dot(v) or self.zero(b, v)
 
     def storage_dot(self, name: str) -> str:
         if name not in self.storage_dots:
@@ -107,6 +107,10 @@ class ForwardTransform:
         if op.prim.jvp is None:
             raise UnsupportedOperationError(f"'{op.prim.name}' has no forward-mode rule", op.loc)
         for result, tangent in zip(op.results, op.prim.jvp(b, op, dots)):
+            if tangent is not None and id(result) in self.written:
+                # a tangent the rule shares with another value (x_dot for x * 1.0) must not
+                # see the writes into this array's tangent
+                tangent = b.op("copy", tangent, hint=result.hint + "_dot").result
             if tangent is not None:
                 if not isinstance(tangent, Const) and tangent.hint != result.hint + "_dot":
                     tangent.hint = result.hint + "_dot"
@@ -188,7 +192,7 @@ class ForwardTransform:
             return  # adds a zero tangent
         if value is None:
             value = const(0.0) if op.prim.name in ("slice_set", "take_set") \
-                else self.zero(b, op.operands[-1].type)
+                else self.zero(b, op.operands[-1])
         b.op(op.prim.name, self.dot(target), *op.operands[1:-1], value, attrs=op.attrs,
              result_types=[])
 

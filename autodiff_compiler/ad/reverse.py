@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from ..analysis.activity import analyze
+from ..analysis.aliasing import snapshot_overwritten_operands
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder, const
 from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
@@ -124,9 +125,12 @@ class ReverseTransform:
 
     def _load(self, v, ctx: ReverseContext) -> Value:
         if v.type.is_array:
+            what = f"the values '{v.hint[:-5]}' has here (a later write in the loop changes " \
+                "them)" if self.producer[id(v)].attrs.get("snapshot") else \
+                "an array computed inside a loop"
             raise UnsupportedOperationError(
-                "an array computed inside a loop is needed by the reverse sweep, and arrays "
-                "are not taped yet; compute it element by element", self.producer_loc(v))
+                f"the reverse sweep needs {what}, and arrays are not taped yet; compute it "
+                "element by element", self.producer_loc(v))
         self.plan.tape(v)
         copy = Value(v.type, v.hint)
         ctx.loaded.append((v, copy))
@@ -214,8 +218,8 @@ class ReverseTransform:
         wanted = [self.fn.params[k] for k in self.wrt]
         for op in walk_ops(self.fn.body):
             for r in op.results:
-                mutable = op.prim.name in _MUTABLE_ARRAYS or id(r) in self.written \
-                    or id(r) in self.read_by_element
+                made = op.prim.name in _MUTABLE_ARRAYS and not op.attrs.get("snapshot")
+                mutable = made or id(r) in self.written or id(r) in self.read_by_element
                 if r.type.is_array and self.active(r) and mutable:
                     info = self.plan.region_of(r)
                     if not info.once:
@@ -566,5 +570,6 @@ def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,
     steps instead of a full tape (ad.checkpoint). With `reuse_tapes`, the tapes allocated in
     the function body are trailing arguments and results: the caller hands back the last
     call's arrays, so repeated calls reuse their memory."""
+    snapshot_overwritten_operands(fn, wrt)
     transform = ReverseTransform(fn, wrt, checkpoint, reuse_tapes=reuse_tapes)
     return transform.run(name or fn.name + ("_vjp" if seeded else "_grad"), seeded)

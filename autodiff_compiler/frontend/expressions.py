@@ -146,10 +146,9 @@ class ExpressionLowering(NumpyLowering):
             len(index_nodes) < base.type.ndim
 
     def slice_read(self, node, array: Value, index_nodes) -> Value:
-        """x[a:b], x[i, :], x[:, j], x[i] of a 2-D array: a view (so sliced arrays must not be
-        written anywhere in the function: checked when they are written)."""
+        """x[a:b], x[i, :], x[:, j], x[i] of a 2-D array: a view (analysis.aliasing checks
+        how it is used around writes into the array)."""
         layout, operands = self.slice_layout(node, array, index_nodes)
-        self.sliced[id(array)] = node
         return self.b("slice", array, *operands, attrs={"layout": layout},
                       hint=_hint_of(node.value) + "_part")
 

@@ -49,7 +49,6 @@ class Lowering(ExpressionLowering):
         self.call_stack = (parsed.fn,)
         self.constants: dict = {}
         self.constant_values: dict[int, str] = {}  # value id -> the user's name
-        self.sliced: dict[int, object] = {}  # arrays read through views -> a slice node
         self.env: dict[str, object] = {}
         self.b: Builder | None = None
 
@@ -162,7 +161,6 @@ class Lowering(ExpressionLowering):
         sub = Lowering(parsed, [])
         sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
         sub.constants, sub.constant_values = self.constants, self.constant_values
-        sub.sliced = self.sliced
         sub.call_stack = self.call_stack + (parsed.fn,)
         sub.env, sub.named = self.bind_arguments(node, parsed, callee.name), set()
         stmts, _ = _split_docstring(parsed.node.body)
@@ -291,9 +289,6 @@ class Lowering(ExpressionLowering):
             self.written_params.add(self.params.index(array))
 
     def check_writable(self, node, array: Value) -> None:
-        if id(array) in self.sliced:
-            self.error(node, "an array that is sliced (a view) cannot also be written; copy "
-                       "the slice first", unsupported=True)
         if id(array) in self.constant_values:
             self.error(node, f"'{self.constant_values[id(array)]}' is an array from outside the "
                        "function (a global or closure variable), read as a constant: it cannot "

@@ -106,7 +106,7 @@ def _full_vjp(b, op, g):
 defprim("sum_all", infer=lambda t, **_: [Type(t.kind)], emit=lambda op, a: call("np.sum", a))
 
 
-# --- slices: x[a:b], x[i, :], x[:, j] (views; arrays that are sliced are never written) ---
+# --- slices: x[a:b], x[i, :], x[:, j] (views; analysis.aliasing guards writes into their arrays) ---
 def _slice_parts(op, args) -> list[ast.expr]:
     """The subscript of a slice op: its layout says, per axis, an index ("i") or a slice
     ("s", has_lower, has_upper, has_step) taking operands in order."""

@@ -3,8 +3,8 @@
 A pure op whose primitive, operands and attributes equal those of an op seen earlier in the
 same region or an enclosing one (which dominates it in structured code) is dropped and its
 result replaced. Reading `x[i]` three times thus becomes one read with one adjoint, and one
-scatter into x_bar. Element reads are forgotten after any effect (an array write may change
-them).
+scatter into x_bar. Ops that read an array's contents (element reads, slices, x * x,
+np.sum(x), ...) are forgotten after any effect: an array write may change what they give.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 from ..ir.core import Const, Function, Op, Region, walk_ops
 
 _CONTROL = ("if", "for", "while", "yield", "return")
-_READS = ("getitem", "slice", "take")  # results that depend on an array's current contents
 
 
 def _key(op: Op, subst: dict[int, object]):
+    """(whether the result depends on an array's current contents, the op's identity)."""
     operands = tuple(("c", v.value, v.type) if isinstance(v, Const) else id(subst.get(id(v), v))
                      for v in op.operands)
-    return op.prim.name, operands, tuple(sorted(op.attrs.items()))
+    reads = op.prim.name != "dim" and any(v.type.is_array for v in op.operands)
+    return reads, op.prim.name, operands, tuple(sorted(op.attrs.items()))
 
 
 def _has_effect(op: Op) -> bool:
@@ -44,11 +45,11 @@ def cse(fn: Function) -> Function:
             inherited = dict(available)
             if op.prim.name in ("for", "while") and _has_effect(op):
                 # a write in any iteration may change what a read in the next one sees
-                inherited = {k: v for k, v in inherited.items() if k[0] not in _READS}
+                inherited = {k: v for k, v in inherited.items() if not k[0]}
             for sub in op.regions:
                 todo.append((sub, dict(inherited)))
             if _has_effect(op):
-                for key in [k for k in available if k[0] in _READS]:
+                for key in [k for k in available if k[0]]:
                     del available[key]
             kept.append(op)
         region.ops = kept

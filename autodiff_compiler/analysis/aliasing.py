@@ -1,0 +1,192 @@
+"""Arrays that share memory, and arrays the reverse sweep would read too late.
+
+NumPy's slices, transposes, reshapes, ravels and new axes are views: they share the memory of
+the array they come from, their root, so a write into the root shows through them. The IR
+treats an array as one value that writes change in place, so two things need care.
+
+The program's meaning (`check_views`, every mode). A view read after a write into its root,
+a write into a view, and a write into an array that an `if` picked or a loop carried (it may
+be either of two arrays) are refused with the line and a caret: the compiler cannot follow
+that sharing, and a program it misreads would give silently wrong values and derivatives.
+
+The adjoint (`snapshot_overwritten_operands`, reverse mode). The reverse sweep runs after the
+whole forward sweep, so it sees an array in the state the last write left it. An operation
+whose derivative reads an array's contents (a nonlinear one: x * x, np.max(x), A @ x), or a
+view of it, gets a snapshot of the operand (a copy made just before it) when a later write
+would overwrite the operand: the arrays version of Tapenade's to-be-recorded analysis
+(Hascoet & Pascual, ACM TOMS 2013), recording by copy. Reads of single elements are recorded
+by the reverse transform itself.
+"""
+
+from __future__ import annotations
+
+from ..errors import UnsupportedOperationError
+from ..ir.core import Function, Op, Region, Value, walk_ops
+from ..primitives.registry import PRIMITIVES, linear_jvp
+from .activity import analyze
+
+VIEWS = ("slice", "transpose", "reshape", "ravel", "expand_dims")
+# linear in their float operands besides those whose jvp is linear_jvp: their derivatives
+# never read those operands' contents
+_LINEAR = ("add", "sub", "neg", "copy", "getitem", "concatenate", "stack", "cast_float", "full")
+_LOOPS = ("for", "while")
+
+
+def _is_view(op: Op | None) -> bool:
+    return op is not None and op.prim.name in VIEWS and not op.attrs.get("copy")
+
+
+def _reads_contents(op: Op, operand: Value) -> bool:
+    """Whether `op`'s derivative reads the contents of the array `operand`."""
+    if not operand.type.is_array:
+        return False
+    if operand.type.kind != "float":
+        return True  # indices and masks
+    return not (op.prim.writes or op.prim.jvp is linear_jvp or op.prim.name in _LINEAR)
+
+
+class Program:
+    """Positions of the ops of a function in program order (pre-order), the span of each op's
+    regions, producers of values and the writes into each array."""
+
+    def __init__(self, fn: Function):
+        self.fn = fn
+        self.position: dict[int, int] = {}
+        self.end: dict[int, int] = {}
+        self.producer: dict[int, Op] = {}
+        self.arg_owner: dict[int, Op] = {}
+        self.region_of: dict[int, Region] = {id(op): fn.body for op in fn.body.ops}
+        order = list(walk_ops(fn.body))
+        for k, op in enumerate(order):
+            self.position[id(op)] = k
+            self.producer.update((id(r), op) for r in op.results)
+            for region in op.regions:
+                self.arg_owner.update((id(a), op) for a in region.args)
+                self.region_of.update((id(inner), region) for inner in region.ops)
+        for op in reversed(order):  # inner ops come later in pre-order: their ends are known
+            inner = [self.end[id(i)] for region in op.regions for i in region.ops]
+            self.end[id(op)] = max(inner, default=self.position[id(op)])
+        self.loops = [op for op in order if op.prim.name in _LOOPS]
+        self.writes: dict[int, list[Op]] = {}
+        for op in order:
+            if op.prim.writes:
+                self.writes.setdefault(id(self.root(op.operands[0])), []).append(op)
+
+    def root(self, v: Value) -> Value:
+        """The array whose memory a view `v` shares (v itself when it is not a view)."""
+        op = self.producer.get(id(v))
+        while _is_view(op):
+            v = op.operands[0]
+            op = self.producer.get(id(v))
+        return v
+
+    def inside(self, loop: Op, position: int) -> bool:
+        return self.position[id(loop)] < position <= self.end[id(loop)]
+
+    def written_between(self, array: Value, made: int, read: int) -> Op | None:
+        """A write into `array`'s root that runs after position `made` and before the read at
+        position `read`: later in program order, or anywhere in a loop around the read that
+        does not also hold `made` (the next iteration's read comes after it)."""
+        for write in self.writes.get(id(self.root(array)), ()):
+            at = self.position[id(write)]
+            if made < at < read:
+                return write
+            if any(self.inside(loop, at) and self.inside(loop, read)
+                   and not self.inside(loop, made) for loop in self.loops):
+                return write
+        return None
+
+    def written_after(self, array: Value, op: Op) -> bool:
+        """Whether a write into `array`'s root can run after `op` (later in program order,
+        or in a loop around op)."""
+        at = self.position[id(op)]
+        return self.written_between(array, at, len(self.position)) is not None
+
+
+def check_views(fn: Function) -> None:
+    """Refuse the sharing of memory the IR cannot follow (see the module docstring)."""
+    program = Program(fn)
+    for op in walk_ops(fn.body):
+        if op.prim.writes:
+            _check_write_target(program, op)
+        for v in op.operands:
+            made = program.producer.get(id(v))
+            if not _is_view(made) or id(program.root(v)) not in program.writes:
+                continue
+            if op.prim.name == "yield" or op.regions:
+                raise UnsupportedOperationError(
+                    "a view of an array that is written cannot enter or leave a loop or an "
+                    "if; copy it (np.copy) where it is made", made.loc)
+            write = program.written_between(v, program.position[id(made)],
+                                            program.position[id(op)])
+            if write is not None:
+                raise UnsupportedOperationError(
+                    f"'{v.hint}' is a view{_line(made, ' made at')} of an array written "
+                    f"after it{_line(write, ' at')}: NumPy's view would show the new values "
+                    "here; copy it (np.copy) where it is made if the old ones are meant",
+                    op.loc)
+
+
+def _line(op: Op, what: str) -> str:
+    return f"{what} line {op.loc.line}" if op.loc is not None else ""
+
+
+def _check_write_target(program: Program, op: Op) -> None:
+    target = op.operands[0]
+    made = program.producer.get(id(target))
+    if _is_view(made):
+        raise UnsupportedOperationError(
+            f"'{target.hint}' is a view{_line(made, ' made at')} of another array: writing "
+            "into it would change that array too; write into that array directly, or copy "
+            "the view (np.copy) first", op.loc)
+    if id(target) in program.arg_owner or (made is not None and made.regions
+                                           and not _fresh_in_every_branch(program, made,
+                                                                          target)):
+        raise UnsupportedOperationError(
+            f"'{target.hint}' may be one of several arrays (picked by an if, or carried "
+            "around a loop): writing into it is not supported; write into a copy "
+            "(np.copy) made after the if or before the write", op.loc)
+
+
+def _fresh_in_every_branch(program: Program, op: Op, result: Value) -> bool:
+    """Whether every branch of an `if` yields, for `result`, an array it made itself (so the
+    result shares memory with nothing else)."""
+    if op.prim.name != "if":
+        return False
+    k = op.results.index(result)
+    for region in op.regions:
+        yielded = region.ops[-1].operands[k]
+        made = program.producer.get(id(yielded))
+        if made is None or _is_view(made) or made.regions \
+                or program.region_of.get(id(made)) is not region:
+            return False
+    return True
+
+
+def snapshot_overwritten_operands(fn: Function, wrt: list[int]) -> Function:
+    """Give each operation whose derivative reads an array that a later write overwrites a
+    copy of that array taken just before it (slices: the slice is copied). Changes `fn` in
+    place and returns it."""
+    activity = analyze(fn, wrt)
+    program = Program(fn)
+    for op in list(walk_ops(fn.body)):
+        if op.regions or op.prim.name in ("yield", "return") \
+                or not any(activity.active(r) for r in op.results) and not op.prim.writes:
+            continue
+        taken: dict[int, Value] = {}
+        for k, operand in enumerate(op.operands):
+            reads = _reads_contents(op, operand) or (k == 0 and _is_view(op))
+            if not reads or not program.written_after(operand, op):
+                continue
+            if op.prim.name == "slice":
+                op.attrs = dict(op.attrs, copy=True)
+                continue
+            if id(operand) not in taken:
+                region = program.region_of[id(op)]
+                snapshot = Op(PRIMITIVES["copy"], [operand],
+                              [Value(operand.type, operand.hint + "_then")], [],
+                              {"snapshot": True}, op.loc)
+                region.ops.insert(region.ops.index(op), snapshot)
+                taken[id(operand)] = snapshot.result
+            op.operands[k] = taken[id(operand)]
+    return fn
