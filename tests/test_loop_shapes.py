@@ -1,6 +1,7 @@
 """Loop shapes that change the generated code: descending loops (emitted as a loop counting
-up that derives its index) and tapes of nested loops (allocated once at their full size when
-every trip count is known before the outer loop, grown on demand otherwise)."""
+up that derives its index), tapes of nested loops (allocated once at their full size when
+every trip count is known before the outer loop, grown on demand otherwise) and reverse
+loops whose iterations are independent (run first to last, ad.order)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,62 @@ def nest_under_while(x, n):
             s = math.sin(s) + x[i] * x[j]
         i += 1
     return s
+
+
+def weighted_sums(x, a, n):
+    s = 0.0
+    for k in range(3):
+        for i in range(n):
+            s += a * math.sin(x[i]) * x[i]
+        s = s * 0.5
+    return s
+
+
+def nested_sums(x, y, n):
+    s = 0.0
+    for i in range(n):
+        for j in range(i, n):
+            s += x[i] * y[j] * y[i]
+    return s
+
+
+def mirrored_reads(x, n):
+    b = x * 2.0
+    s = 0.0
+    for i in range(n):
+        s += b[i] * b[n - 1 - i] * x[i]
+    return s
+
+
+def last_write_wins(x, n):
+    a = np.zeros(2)
+    for i in range(n):
+        a[0] = x[i] * (i + 1.0)
+        a[1] += a[0] * x[i]
+    return a[0] + a[1]
+
+
+def chained(x, n):
+    s = 0.5
+    for i in range(n):
+        s = s * math.cos(x[i]) + x[i]
+    return s
+
+
+ORDER_CASES = [(weighted_sums, (X, 0.7, 9), (0, 1), True), (nested_sums, (X, X[::-1], 9), (0, 1), True),
+               (mirrored_reads, (X, 9), 0, True), (last_write_wins, (X, 9), 0, False),
+               (chained, (X, 9), 0, False)]
+
+
+@pytest.mark.parametrize("fn, args, argnums, forwards", ORDER_CASES,
+                         ids=[c[0].__name__ for c in ORDER_CASES])
+def test_reverse_loops_with_independent_iterations_run_forwards(fn, args, argnums, forwards):
+    source = grad(fn, argnums=argnums, jit=False).lower(*args).source
+    reverse = source[source.index("# reverse sweep"):]
+    assert ("_back in range" not in reverse) == forwards, reverse
+    value, _ = value_and_grad(fn, argnums=argnums, jit=False)(*args)
+    assert value == pytest.approx(fn(*args), rel=1e-14)
+    assert check_grad(fn, *args, argnums=argnums) < TOL
 
 
 CASES = [(descending, (X, 9)), (descending, (X, 0)), (descending_stride, (X, 9)),
