@@ -4,13 +4,12 @@ The reverse of a counted loop visits the iterations last to first because each o
 general, reads what the later ones left: the adjoints of the carried values and the tape,
 a stack. When the reverse body leaves every carried adjoint as it found it, reads no tape
 and writes only by accumulation (`a_bar[i] += g`) into arrays that it does not read, its
-iterations are independent up to the order of those sums: the loop is what Tapenade's
-II-LOOP directive declares (independent iterations; Hascoët & Pascual, "The Tapenade
-Automatic Differentiation tool", ACM TOMS 39(3), 2013), found here from the adjoint code
-itself. Such a loop runs in the primal loop's own order, which Numba compiles tighter than
-a descending range and which walks memory forwards. Sums of adjoints of values from outside
-the loop (its other carried values) then add up in the other order: the gradient differs
-by rounding only.
+iterations are independent up to the order of those sums (what Tapenade's `$AD II-LOOP`
+directive lets a user declare; here it is read off the adjoint code itself). Such a loop
+runs in the primal loop's own order, which Numba compiles tighter than a descending range
+and which walks memory forwards. Sums of adjoints of values from outside the loop (its
+other carried values) then add up in the other order: the gradient differs by rounding
+only.
 """
 
 from __future__ import annotations

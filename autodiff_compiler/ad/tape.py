@@ -5,7 +5,8 @@ its values in plain variables: the reverse sweep reads them directly. A region t
 times (a loop body and everything inside one) records each value the reverse sweep reads in
 a typed array, one per value, indexed by a counter of that region's executions: pushed after
 the value is defined, popped at the start of the region's reverse (LIFO, Griewank & Walther
-ch. 4). Arrays are allocated once, before the outermost loop, sized by its trip count; a tape
+ch. 4). Arrays are allocated once, before the outermost loop, sized by its trip count (times
+those of the counted loops in between when their bounds are known before it); any other tape
 of a region nested in two or more loops doubles when full. Only values the reverse sweep
 actually asks for are taped (Tapenade's to-be-recorded analysis); cheap values whose inputs
 are available are recomputed instead.
