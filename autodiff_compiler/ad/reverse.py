@@ -5,8 +5,9 @@ accumulating adjoints (x_bar) of active values (Griewank & Walther, "Evaluating 
 2nd ed., ch. 3-4). Structured control flow reverses structurally:
 - `if`: the same condition chooses which branch's reverse runs; adjoints of values from
   outside the branch that it updates become the reverse `if`'s results.
-- `for`: a `for` over the same range backwards; the adjoints of the carried values, and of
-  values from outside the loop that it reads, are the reverse loop's carried values.
+- `for`: a `for` over the same range backwards (forwards when its iterations are
+  independent, ad.order); the adjoints of the carried values, and of values from outside
+  the loop that it reads, are the reverse loop's carried values.
 Primal values that the rules read are served by ad.tape (direct, recomputed, or taped).
 Arrays have adjoint buffers (`np.zeros_like`) that reads of elements scatter into.
 """
@@ -28,6 +29,7 @@ from ..transforms.cse import cse
 from ..transforms.dce import dce
 from ..transforms.simplify import simplify
 from . import checkpoint
+from .order import independent_iterations
 from .tape import TapePlan
 
 # Relative costs for choosing between taping a value and recomputing it in the reverse sweep:
@@ -511,8 +513,10 @@ class ReverseTransform:
             recorded = self.plan.forward_sweep(body, record=True)
             rev = checkpoint.reverse_segments(ck, b, recorded, region, starts, reversed_range)
         else:
-            rev = b.op("for", *bounds(), *starts, regions=[region],
-                       result_types=[F64] * len(args))
+            forwards = op.prim.name == "for" and not self.kernel \
+                and independent_iterations(region, len(carried))
+            rev = b.op("for", *(op.operands[:3] if forwards else bounds()), *starts,
+                       regions=[region], result_types=[F64] * len(args))
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
         adj.update((id(f), r) for f, r in zip(frees, rev.results[len(carried):]))

@@ -5,7 +5,8 @@ its values in plain variables: the reverse sweep reads them directly. A region t
 times (a loop body and everything inside one) records each value the reverse sweep reads in
 a typed array, one per value, indexed by a counter of that region's executions: pushed after
 the value is defined, popped at the start of the region's reverse (LIFO, Griewank & Walther
-ch. 4). Arrays are allocated once, before the outermost loop, sized by its trip count; a tape
+ch. 4). Arrays are allocated once, before the outermost loop, sized by its trip count (times
+those of the counted loops in between when their bounds are known before it); any other tape
 of a region nested in two or more loops doubles when full. Only values the reverse sweep
 actually asks for are taped (Tapenade's to-be-recorded analysis); cheap values whose inputs
 are available are recomputed instead.
@@ -165,11 +166,42 @@ class TapePlan:
             ops.extend(self._push(r, info) for r in results if id(r) in taped)
         return ops
 
-    @staticmethod
-    def _growable(info: RegionInfo) -> bool:
-        """Tapes sized at the outer loop may be too small: nested, or under a while."""
-        return bool(info.taped) and (info.loops_deep > 1
-                                     or info.outer_loop.prim.name == "while")
+    def _growable(self, info: RegionInfo) -> bool:
+        """Tapes sized at the outer loop may be too small: nested loops whose trip counts
+        are not known before the outer loop starts, or a while."""
+        return bool(info.taped) and self._inner_loops(info) is None
+
+    def _inner_loops(self, info: RegionInfo) -> list[Op] | None:
+        """The counted loops between `info`'s outer loop and its region, when the outer loop
+        is counted too and all their bounds are defined before it: the region then runs at
+        most the product of their trip counts times the outer one's, and its tapes can be
+        allocated at that size once (no check for room inside the loops). None otherwise."""
+        outer = info.outer_loop
+        if outer.prim.name != "for":
+            return None
+        loops: list[Op] = []
+        while info.owner is not outer:
+            if info.owner.prim.name == "while":
+                return None
+            if info.owner.prim.name == "for":
+                if not all(self._defined_before(v, outer) for v in info.owner.operands[:3]):
+                    return None
+                loops.append(info.owner)
+            info = self.info[id(info.parent)]
+        return loops
+
+    def _defined_before(self, value: Value, loop: Op) -> bool:
+        """Whether `value` is a constant, a parameter or defined in a region enclosing
+        `loop` (so before it, the IR being SSA)."""
+        region = self.def_region.get(id(value))
+        if region is None:
+            return True
+        enclosing = self.info[id(self.op_region[id(loop)])]
+        while enclosing is not None:
+            if enclosing.region is region:
+                return True
+            enclosing = None if enclosing.parent is None else self.info[id(enclosing.parent)]
+        return False
 
     def _tape_set(self, info: RegionInfo) -> dict:
         return {"tapes": [self.tape_names[id(v)] for v in info.taped], "counter": info.counter}
@@ -208,14 +240,22 @@ class TapePlan:
                          hint="n_" + loop.regions[0].args[0].hint)
         else:
             capacity = const(WHILE_TAPE_START)
-        if any(i.loops_deep > 1 for i in infos):
-            capacity = b("max2", b("mul", capacity, const(2)), const(16))
+        doubled = None
         for info in infos:
+            inner = self._inner_loops(info)
+            if inner is None:
+                doubled = doubled or b("max2", b("mul", capacity, const(2)), const(16))
+                size = doubled if info.loops_deep > 1 else capacity
+            else:
+                size = capacity
+                for inner_loop in reversed(inner):
+                    hint = "n_" + inner_loop.regions[0].args[0].hint
+                    size = b("mul", size, b("trip_count", *inner_loop.operands[:3]), hint=hint)
             region.ops.append(_tape_op("counter_init", [], {"counter": info.counter}, loop.loc))
             for value in info.taped:
                 name = self.tape_names[id(value)]
                 attrs = {"tape": name, "kind": value.type.kind}
-                operands = [capacity]
+                operands = [size]
                 if reuse:
                     self.tape_inputs[name] = Value(Type(value.type.kind, 1), name + "_in")
                     operands.append(self.tape_inputs[name])

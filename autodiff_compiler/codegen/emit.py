@@ -289,12 +289,111 @@ class Emitter:
         lb, ub, step, *inits = op.operands
         body = op.regions[0]
         self.assign(body.args[1:], [self.expr(v) for v in inits], depth)
+        if isinstance(step, Const) and step.value < 0:
+            self.emit_descending_for(op, depth)
+            return
         bounds = [self.expr(lb), self.expr(ub), self.expr(step)]
         if isinstance(step, Const) and step.value == 1:
             bounds = bounds[1:2] if isinstance(lb, Const) and lb.value == 0 else bounds[:2]
         header = unparse(ast.Call(ast.Name("range", ast.Load()), bounds, []))
         self.line(depth, f"for {self.namer.name(body.args[0])} in {header}:")
         self.emit_region(body, depth + 1, body.args[1:])
+
+    def emit_descending_for(self, op: Op, depth: int) -> None:
+        """`for i in range(start, stop, -s)` (s a positive constant) as a loop counting up
+        from 0 that derives its index, `i = start - s * t`: Numba compiles range(n) loops
+        much tighter than loops with a negative step, and the reverse sweep runs every
+        counted loop backwards. A start that is more than arithmetic on variables, or that
+        reads a variable the body assigns, is evaluated once before the loop."""
+        lb, ub, step = op.operands[:3]
+        body = op.regions[0]
+        stride = -step.value
+        start = self.expr(lb)
+        if not _is_arithmetic(start) or self._assigned_in(body, lb):
+            name = self.namer.fresh(lb.hint)
+            self.line(depth, f"{name} = {unparse(start)}")
+            start = ast.Name(name, ast.Load())
+        count = _difference(start, self.expr(ub))
+        if stride != 1:
+            count = ast.BinOp(_offset(count, stride - 1), ast.FloorDiv(), constant(stride))
+        index = self.namer.name(body.args[0])
+        if not self.uses.get(id(body.args[0])):
+            self.line(depth, f"for {index} in range({unparse(count)}):")
+            self.emit_region(body, depth + 1, body.args[1:])
+            return
+        counter = self.namer.fresh(index + "_back")
+        steps = ast.Name(counter, ast.Load())
+        if stride != 1:
+            steps = ast.BinOp(constant(stride), ast.Mult(), steps)
+        self.line(depth, f"for {counter} in range({unparse(count)}):")
+        self.line(depth + 1, f"{index} = {unparse(ast.BinOp(start, ast.Sub(), steps))}")
+        self.emit_region(body, depth + 1, body.args[1:])
+
+    def _assigned_in(self, body: Region, value) -> bool:
+        """Whether a variable that the expression of `value` reads is also assigned inside
+        `body` (loop variables share names): then it cannot be re-read in every iteration."""
+        read = {self.namer.names[r] for r in self._reads([value]) if r in self.namer.names}
+        defined = list(body.args)
+        defined += [r for op in walk_ops(body) for r in op.results]
+        return any(self.namer.names.get(id(v)) in read for v in defined)
+
+
+def _is_arithmetic(node: ast.expr) -> bool:
+    """Names, constants and array sizes (`a.shape[k]`) combined by +, - and * (cheap to
+    evaluate in every iteration)."""
+    if isinstance(node, (ast.Name, ast.Constant)):
+        return True
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute):
+        return node.value.attr == "shape" and isinstance(node.value.value, ast.Name) \
+            and isinstance(node.slice, ast.Constant)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return _is_arithmetic(node.operand)
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult))
+            and _is_arithmetic(node.left) and _is_arithmetic(node.right))
+
+
+def _split_offset(node: ast.expr) -> tuple[ast.expr | None, int]:
+    """node as (base, k) with node == base + k; base None for an integer constant."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return None, node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        base, k = _split_offset(node.operand)
+        if base is None:
+            return None, -k
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) \
+            and isinstance(node.right, ast.Constant) and type(node.right.value) is int:
+        base, k = _split_offset(node.left)
+        sign = 1 if isinstance(node.op, ast.Add) else -1
+        return base, k + sign * node.right.value
+    return node, 0
+
+
+def _offset(node: ast.expr | None, k: int) -> ast.expr:
+    """node + k, written without a zero or a double sign."""
+    if node is not None:
+        node, k0 = _split_offset(node)
+        k += k0
+    if node is None:
+        return constant(k)
+    if k == 0:
+        return node
+    op = ast.Add() if k > 0 else ast.Sub()
+    return ast.BinOp(node, op, ast.Constant(abs(k)))
+
+
+def _difference(a: ast.expr, b: ast.expr) -> ast.expr:
+    """a - b with integer offsets folded: (n - 1) - (-1) is n, (m - 1) - (d - 1) is m - d."""
+    a_base, a_k = _split_offset(a)
+    b_base, b_k = _split_offset(b)
+    if a_base is not None and b_base is not None and ast.dump(a_base) == ast.dump(b_base):
+        a_base = b_base = None
+    if b_base is None:
+        base = a_base
+    elif a_base is None:
+        base = ast.UnaryOp(ast.USub(), b_base)
+    else:
+        base = ast.BinOp(a_base, ast.Sub(), b_base)
+    return _offset(base, a_k - b_k)
 
 
 def _carried_through(fn: Function) -> dict:

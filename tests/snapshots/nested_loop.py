@@ -18,9 +18,9 @@ def nested_loop_grad(A, x):
     A_bar = np.zeros_like(A)
     x_bar = np.zeros_like(x)
     s_bar = 1.0
-    for i_1 in range(dim - 1, -1, -1):
+    for i_1 in range(dim):
         # line 48: for j in range(i, A.shape[1]):
-        for j_1 in range(A.shape[1] - 1, i_1 - 1, -1):
+        for j_1 in range(i_1, A.shape[1]):
             # line 49: s += A[i, j] * math.exp(x[j]) * x[i]
             A_i = A[i_1, j_1]
             exp = math.exp(x[j_1])

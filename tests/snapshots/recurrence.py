@@ -19,7 +19,7 @@ def recurrence_grad(r, x0, n, tape_x_in):
         k__ += 1
     # reverse sweep
     x_bar, r_bar = (1.0, 0.0)
-    for __1 in range(n - 1, -1, -1):
+    for __1 in range(n):
         k__ -= 1
         x_1 = tape_x[k__]
         # line 56: x = r * x * (1.0 - x)

@@ -1,0 +1,54 @@
+"""Which reverse loops may run their iterations first to last.
+
+The reverse of a counted loop visits the iterations last to first because each one, in
+general, reads what the later ones left: the adjoints of the carried values and the tape,
+a stack. When the reverse body leaves every carried adjoint as it found it, reads no tape
+and writes only by accumulation (`a_bar[i] += g`) into arrays that it does not read, its
+iterations are independent up to the order of those sums (what Tapenade's `$AD II-LOOP`
+directive lets a user declare; here it is read off the adjoint code itself). Such a loop
+runs in the primal loop's own order, which Numba compiles tighter than a descending range
+and which walks memory forwards. Sums of adjoints of values from outside the loop (its
+other carried values) then add up in the other order: the gradient differs by rounding
+only.
+"""
+
+from __future__ import annotations
+
+from ..ir.core import Op, Region, Value, walk_ops
+
+# ops that add into an array (their first operand) and do nothing else
+ACCUMULATIONS = ("index_add", "array_add", "slice_add", "take_add")
+# impure ops that structure the code without touching memory
+STRUCTURE = ("for", "if", "yield", "comment")
+
+
+def independent_iterations(region: Region, carried: int) -> bool:
+    """Whether the reverse loop body `region` (block args: the index, then `carried` carried
+    adjoints, then the sums of outside adjoints) may run its iterations in any order."""
+    yielded = region.ops[-1].operands
+    if not all(_passed_through(yielded[k], region.args[1 + k], region) for k in range(carried)):
+        return False
+    ops = list(walk_ops(region))
+    if any(not op.prim.pure and op.prim.name not in ACCUMULATIONS + STRUCTURE for op in ops):
+        return False  # a tape, a counter, a write, an allocation
+    targets = {id(op.operands[0]) for op in ops if op.prim.name in ACCUMULATIONS}
+    return not any(id(v) in targets for op in ops for v in _reads(op))
+
+
+def _passed_through(value: Value, arg: Value, region: Region) -> bool:
+    """Whether `value` is `arg`, possibly carried unchanged through loops of `region`."""
+    producers = {id(r): (op, k) for op in region.ops for k, r in enumerate(op.results)}
+    while value is not arg:
+        op, k = producers.get(id(value), (None, 0))
+        if op is None or op.prim.name != "for":
+            return False
+        body = op.regions[0]
+        if body.ops[-1].operands[k] is not body.args[1 + k]:
+            return False
+        value = op.operands[3 + k]
+    return True
+
+
+def _reads(op: Op):
+    """The operands `op` reads (an accumulation does not read its target)."""
+    return op.operands[1:] if op.prim.name in ACCUMULATIONS else op.operands
