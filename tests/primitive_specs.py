@@ -147,6 +147,16 @@ _SMOOTH = {
     # sign is not differentiable (Primitive.differentiable is False: zero derivative); the
     # product keeps an active path through the function
     "sign": (Case("np.sign({0}) * {0}", ((-3, 3),), UNARY, near_value(0.0)),),
+    "arcsinh": _function("np.arcsinh", "math.asinh", (-3, 3)),
+    "arccosh": _function("np.arccosh", "math.acosh", (1.2, 4)),
+    "arctanh": _function("np.arctanh", "math.atanh", (-0.9, 0.9)),
+    "exp2": _function("np.exp2", None, (-2, 2)),
+    "cbrt": _function("np.cbrt", None, (-3, 3), avoid=near_value(0.0)),
+    "erf": (Case("math.erf({0})", ((-2, 2),), SCALAR1),),
+    "erfc": (Case("math.erfc({0})", ((-2, 2),), SCALAR1),),
+    # floor and ceil, like sign, are steps (zero derivative away from the integers)
+    "floor": (Case("np.floor({0}) * {0}", ((-3, 3),), UNARY, near_values(-2, -1, 0, 1, 2)),),
+    "ceil": (Case("np.ceil({0}) * {0}", ((-3, 3),), UNARY, near_values(-2, -1, 0, 1, 2)),),
 }
 
 # --- arithmetic (primitives/arith.py) --------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 import sys
 import zlib
 from pathlib import Path
@@ -260,3 +261,14 @@ def test_numba_matches_cpython(name, case, shapes, module_dir):
     out, dot = jvp(f, _copies(args), tangents, jit=False)
     jit_out, jit_dot = jvp(f, _copies(args), tangents, jit=True)
     assert _close(jit_out, out, JIT_RTOL) and _close(jit_dot, dot, JIT_RTOL)
+
+
+def test_math_erf_of_an_array_is_refused():
+    from autodiff_compiler import grad
+    from autodiff_compiler.errors import UnsupportedOperationError
+
+    def f(x):
+        return np.sum(math.erf(x) * x)
+
+    with pytest.raises(UnsupportedOperationError, match="NumPy has no such function"):
+        grad(f, jit=False)(np.linspace(-2.0, 2.0, 7))

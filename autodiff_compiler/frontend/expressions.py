@@ -8,6 +8,7 @@ out of bounds). Calls resolve to primitives through frontend.resolve.
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from ..ir.builder import const
 from ..ir.core import Const, Region, Value
@@ -355,7 +356,9 @@ class ExpressionLowering(NumpyLowering):
         if callee.name.startswith("math."):
             for arg_node, arg in zip(node.args, args):
                 if arg.type.is_array:
-                    self.error(arg_node, f"{callee.name}() does not take arrays; use np.{name}",
+                    instead = f"use np.{name}" if hasattr(np, name) else \
+                        "NumPy has no such function: loop over the entries"
+                    self.error(arg_node, f"{callee.name}() does not take arrays; {instead}",
                                unsupported=True)
         if name == "fpow":  # math.pow always computes in floats
             name, args = "pow", [self.cast(a, Type("float")) for a in args]

@@ -29,6 +29,9 @@ _FUNCTION_PRIMS = {
     np.abs: "abs", np.absolute: "abs", np.sign: "sign", math.pow: "fpow", np.power: "pow",
     np.square: "square",
     np.minimum: "min2", np.maximum: "max2",
+    math.asinh: "arcsinh", np.arcsinh: "arcsinh", math.acosh: "arccosh", np.arccosh: "arccosh",
+    math.atanh: "arctanh", np.arctanh: "arctanh", np.exp2: "exp2", np.cbrt: "cbrt",
+    math.erf: "erf", math.erfc: "erfc", np.floor: "floor", np.ceil: "ceil",
 }
 if hasattr(np, "asin"):  # NumPy 2 array-API aliases
     _FUNCTION_PRIMS.update({np.asin: "arcsin", np.acos: "arccos", np.atan: "arctan",

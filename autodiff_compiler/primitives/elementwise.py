@@ -37,7 +37,18 @@ _FUNCTIONS = {
     "fabs": ("math.fabs", "np.abs", 1, (0.2, 3)),
     "sign": (None, "np.sign", 1, (-3, 3)),
     "square": (None, "np.square", 1, (-3, 3)),
+    "arcsinh": ("math.asinh", "np.arcsinh", 1, (-3, 3)),
+    "arccosh": ("math.acosh", "np.arccosh", 1, (1.2, 4)),
+    "arctanh": ("math.atanh", "np.arctanh", 1, (-0.9, 0.9)),
+    "exp2": (None, "np.exp2", 1, (-2, 2)),
+    "cbrt": (None, "np.cbrt", 1, (0.2, 4)),
+    "erf": ("math.erf", None, 1, (-2, 2)),  # numbers only: NumPy has no erf
+    "erfc": ("math.erfc", None, 1, (-2, 2)),
+    "floor": (None, "np.floor", 1, (-3, 3)),
+    "ceil": (None, "np.ceil", 1, (-3, 3)),
 }
+# piecewise constant: derivative zero wherever it exists
+_STEPS = ("sign", "floor", "ceil")
 
 
 def _emitter(math_name, numpy_name):
@@ -54,7 +65,7 @@ def _float_result(*types: Type, **_) -> list[Type]:
 
 for _name, (_math, _np, _arity, _domain) in _FUNCTIONS.items():
     defprim(_name, infer=_float_result, emit=_emitter(_math, _np),
-            differentiable=_name != "sign",
+            differentiable=_name not in _STEPS,
             spec={"arity": _arity, "domain": [_domain] * _arity})
 
 
@@ -163,9 +174,48 @@ def _square(b, op, g, x):
     return b.mul(g, b.mul(const(2.0), x))
 
 
-@defvjp("sign")
-def _sign_vjp(b, op, g):
-    return (None,)
+@_rule("arcsinh")
+def _arcsinh(b, op, g, x):
+    return b.div(g, b("sqrt", b.add(b.mul(x, x), const(1.0))))
+
+
+@_rule("arccosh")
+def _arccosh(b, op, g, x):
+    return b.div(g, b("sqrt", b.sub(b.mul(x, x), const(1.0))))
+
+
+@_rule("arctanh")
+def _arctanh(b, op, g, x):
+    return b.div(g, b.sub(const(1.0), b.mul(x, x)))
+
+
+@_rule("exp2")
+def _exp2(b, op, g, x):
+    return b.mul(g, b.mul(op.result, const(math.log(2.0))))
+
+
+@_rule("cbrt")
+def _cbrt(b, op, g, x):
+    return b.div(g, b.mul(const(3.0), b.mul(op.result, op.result)))
+
+
+def _gaussian(b, x):
+    """2 / sqrt(pi) * exp(-x^2), the derivative of erf."""
+    return b.mul(const(2.0 / math.sqrt(math.pi)), b("exp", b.neg(b.mul(x, x))))
+
+
+@_rule("erf")
+def _erf(b, op, g, x):
+    return b.mul(g, _gaussian(b, x))
+
+
+@_rule("erfc")
+def _erfc(b, op, g, x):
+    return b.neg(b.mul(g, _gaussian(b, x)))
+
+
+for _name in _STEPS:
+    defvjp(_name)(lambda b, op, g: (None,))
 
 
 def _sum_of_squares(b, x, y):
