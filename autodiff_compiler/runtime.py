@@ -221,6 +221,19 @@ def det(a):
 
 
 @numba.njit(cache=True)
+def slogdet(a):
+    """np.linalg.slogdet: (sign, log|det|) from the LU factors, summing logarithms so that
+    large matrices do not overflow (a singular matrix raises, as in det and solve)."""
+    lu, _, sign = lu_factor(a)
+    total = 0.0
+    for i in range(a.shape[0]):
+        if lu[i, i] < 0.0:
+            sign = -sign
+        total += np.log(abs(lu[i, i]))
+    return sign, total
+
+
+@numba.njit(cache=True)
 def scatter_add(buffer, index, values):
     """buffer[index] += values, adding repeated indices up (NumPy's np.add.at)."""
     for k in range(index.shape[0]):

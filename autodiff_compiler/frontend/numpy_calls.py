@@ -16,7 +16,7 @@ _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transp
           "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "where": (3, 3),
           "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
-          "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "trace": (1, 1), "diag": (1, 1),
+          "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1), "diag": (1, 1),
           "hstack": (1, 1), "vstack": (1, 1)}
 _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "norm")
 _TAKES_AXIS = _REDUCTIONS + ("concatenate", "stack")
@@ -76,7 +76,7 @@ class NumpyLowering:
             if name == "cumsum" and x.type.ndim != 1:
                 self.error(node, "np.cumsum is supported on 1-D arrays", unsupported=True)
             return self.b(name, x)
-        if name in ("solve", "inv", "det", "trace", "diag"):
+        if name in ("solve", "inv", "det", "slogdet", "trace", "diag"):
             return self.linear_algebra(node, name, x, values[1:])
         if name == "norm":
             squares = self.b("sum", self.b("mul", x, x), attrs={"axis": axis})
@@ -152,8 +152,8 @@ class NumpyLowering:
         return b("logaddexp", self.cast(x, Type("float", x.type.ndim)),
                  self.cast(y, Type("float", y.type.ndim)))
 
-    def linear_algebra(self, node, name: str, matrix: Value, rest: list[Value]) -> Value:
-        """np.linalg.solve/inv/det of square matrices, np.trace, np.diag."""
+    def linear_algebra(self, node, name: str, matrix: Value, rest: list[Value]):
+        """np.linalg.solve/inv/det/slogdet of square matrices, np.trace, np.diag."""
         if name == "diag":
             return self.b("diag", matrix)
         if matrix.type.ndim != 2:
@@ -164,6 +164,8 @@ class NumpyLowering:
                 self.error(node, "np.linalg.solve takes a 1-D or 2-D right-hand side",
                            unsupported=True)
             return self.b("solve", matrix, self.cast(rhs, Type("float", rhs.type.ndim)))
+        if name == "slogdet":  # (sign, log|det|); the sign's derivative is zero
+            return self.b("det_sign", matrix), self.b("logabsdet", matrix)
         return self.b(name, matrix)
 
     def join(self, node, name: str, parts, axis) -> Value:

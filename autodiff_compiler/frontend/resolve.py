@@ -52,6 +52,7 @@ _ARRAY_FUNCTIONS = {
     np.logaddexp: "logaddexp", np.reciprocal: "reciprocal", np.linalg.norm: "norm",
     np.ravel: "ravel", np.reshape: "reshape", np.concatenate: "concatenate",
     np.stack: "stack", np.linalg.solve: "solve", np.linalg.inv: "inv", np.linalg.det: "det",
+    np.linalg.slogdet: "slogdet",
     np.trace: "trace", np.diag: "diag", np.hstack: "hstack", np.vstack: "vstack",
 }
 

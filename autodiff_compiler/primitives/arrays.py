@@ -337,6 +337,11 @@ defprim("inv", infer=lambda a, **_: [Type("float", 2)], emit=lambda op, a: call(
         spec={"arity": 1, "array": True})
 defprim("det", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("rt.det", a),
         spec={"arity": 1, "array": True})
+defprim("logabsdet", infer=lambda a, **_: [Type("float", 0)], cheap=False,
+        emit=lambda op, a: ast.Subscript(call("rt.slogdet", a), ast.Constant(1), ast.Load()),
+        spec={"arity": 1, "array": True})
+defprim("det_sign", infer=lambda a, **_: [Type("float", 0)], differentiable=False,
+        emit=lambda op, a: ast.Subscript(call("rt.slogdet", a), ast.Constant(0), ast.Load()))
 defprim("trace", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("np.trace", a),
         spec={"arity": 1, "array": True})
 defprim("diag", infer=lambda a, **_: [Type("float", 3 - a.ndim)],
@@ -380,6 +385,12 @@ def _det_vjp(b, op, g):
     return (lambda: b.mul(b.mul(g, op.result), b("transpose", b("inv", a))),)
 
 
+@defvjp("logabsdet")
+def _logabsdet_vjp(b, op, g):
+    """d log|det A| = tr(A^-1 dA): A_bar = g A^-T."""
+    return (lambda: b.mul(g, b("transpose", b("inv", op.operands[0]))),)
+
+
 @defvjp("trace")
 def _trace_vjp(b, op, g):
     return (lambda: b.mul(g, b("eye_like", op.operands[0])),)
@@ -416,6 +427,15 @@ def _det_jvp(b, op, dots):
 PRIMITIVES["solve"].jvp = _solve_jvp
 PRIMITIVES["inv"].jvp = _inv_jvp
 PRIMITIVES["det"].jvp = _det_jvp
+
+
+def _logabsdet_jvp(b, op, dots):
+    if dots[0] is None:
+        return [None]
+    return [b("trace", b("dot", b("inv", op.operands[0]), dots[0]))]
+
+
+PRIMITIVES["logabsdet"].jvp = _logabsdet_jvp
 PRIMITIVES["trace"].jvp = linear_jvp
 PRIMITIVES["diag"].jvp = linear_jvp
 
