@@ -372,6 +372,10 @@ COMPOSITES: dict[str, tuple[Case, ...]] = {
              Case("np.mean({0}, axis=0)", ((-3, 3),), ((M,),)),
              Case("{0}.mean(axis=1)", ((-3, 3),), ((M,),))),
     "float": (Case("float({0}) * {0}", ((-3, 3),), SCALAR1),),
+    # start + step * (0, 1, ...): the stop only sets the count (kept away from a count change)
+    "arange_float": (Case("np.arange({0}, 1.55, 0.25) ** 2", ((-0.94, -0.8),), SCALAR1),
+                     Case("np.arange(0.5, 2.45, {0}) ** 2", ((0.3, 0.32),), SCALAR1),
+                     Case("np.arange(4.0) * {0}", ((-3, 3),), SCALAR1)),
 }
 
 # --- primitives only the compiler's generated code uses --------------------------------------

@@ -663,6 +663,23 @@ def test_rk4_matches_a_hand_derivative_of_one_step_for_linear_rhs():
     np.testing.assert_allclose(gy0, [2.0 * y_end, 2.0 * y_end * t_end + 0.5], rtol=1e-13)
 
 
+def _over_float_times(x, h):
+    s = 0.0
+    for t in np.arange(0.0, 1.0, h):
+        s += x[0] * math.sin(t + x[1])
+    return s
+
+
+def test_loop_over_a_float_arange():
+    # np.arange(0.0, 1.0, 0.3) has 4 entries; the step is differentiated too
+    x, h = np.array([0.7, -0.2]), 0.3
+    times = h * np.arange(4)
+    expected = [np.sum(np.sin(times + x[1])), x[0] * np.sum(np.cos(times + x[1])),
+                x[0] * np.sum(np.arange(4) * np.cos(times + x[1]))]
+    got = grad(_over_float_times, argnums=(0, 1), jit=False)(x, h)
+    np.testing.assert_allclose(np.concatenate([got[0], [got[1]]]), expected, rtol=1e-13)
+
+
 # --- Numba agrees with CPython ---------------------------------------------------------------
 
 NUMBA_IDS = ["rk4", "recurrence_in_place", "matrix_sub", "full_active"]

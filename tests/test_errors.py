@@ -486,13 +486,6 @@ def f_array_condition(x):
     return s
 
 
-def f_iterate_arange(x, n):
-    s = 0.0
-    for t in np.arange(0.0, 1.0, 0.25):  # E:iterate_arange
-        s += x[0] * t
-    return s
-
-
 def f_range_float(x, y):
     s = 0.0
     for i in range(y):  # E:range_float
@@ -605,8 +598,6 @@ CALL_CASES = [
     (f_array_max, (X(), 1.0), UnsupportedOperationError, "array_max", "x,"),
     (f_array_condition, (X(),), UnsupportedOperationError, "array_condition", "x > 0.0"),
     (f_slice_then_write, (X(),), UnsupportedOperationError, "slice_then_write", "return"),
-    (f_iterate_arange, (X(), 4), UnsupportedOperationError, "iterate_arange",
-     "np.arange"),
     (f_range_float, (X(), 4.0), AutodiffSyntaxError, "range_float", "y)"),
     (f_range_float_const, (X(),), AutodiffSyntaxError, "range_float_const", "4.0"),
     (f_one_branch, (1.5,), AutodiffSyntaxError, "one_branch", "y"),

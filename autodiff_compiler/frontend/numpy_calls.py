@@ -225,18 +225,29 @@ class NumpyLowering:
         """np.arange(stop) / (start, stop[, step]) of integers; np.linspace(a, b, n) as
         a + (b - a) * (0, 1/(n-1), ..., 1), so its derivative w.r.t. a and b follows."""
         if kind == "arange":
-            if not 1 <= len(args) <= 3 or any(a.type != Type("int") for a in args):
-                self.error(node, "np.arange takes 1 to 3 integers (use np.linspace for floats)",
-                           unsupported=True)
+            if not 1 <= len(args) <= 3 or any(a.type.is_array or a.type.kind == "bool"
+                                              for a in args):
+                self.error(node, "np.arange takes 1 to 3 numbers", unsupported=True)
             bounds = ([const(0)] + args + [const(1)])[:3] if len(args) == 1 else \
                 (args + [const(1)])[:3]
-            return self.b("arange", *bounds)
+            if all(a.type == Type("int") for a in bounds):
+                return self.b("arange", *bounds)
+            return self.float_ramp(*(self.cast(a, Type("float")) for a in bounds))
         if len(args) != 3 or args[2].type != Type("int"):
             self.error(node, "np.linspace takes start, stop and an integer count",
                        unsupported=True)
         start, stop = (self.cast(a, Type("float")) for a in args[:2])
         unit = self.b("unit_ramp", args[2])
         return self.b("add", start, self.b("mul", self.b("sub", stop, start), unit))
+
+    def float_ramp(self, start: Value, stop: Value, step: Value) -> Value:
+        """np.arange with floats: start + step * (0, 1, ..., n - 1), n = ceil((stop - start)
+        / step) as NumPy counts, so the derivative w.r.t. start and step follows."""
+        b = self.b
+        count = b("max2", b("cast_int", b("ceil", b("truediv", b("sub", stop, start), step))),
+                  const(0))
+        steps = b("cast_float", b("arange", const(0), count, const(1)))
+        return b("add", start, b("mul", step, steps))
 
     def shape_of(self, node, shape) -> list[Value]:
         if isinstance(shape, ShapeOf):
