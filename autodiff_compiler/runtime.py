@@ -69,6 +69,32 @@ def grow(tape, needed):
 
 
 @numba.njit(cache=True)
+def cumsum_middle(a):
+    """np.cumsum(a, axis=1) of a 3-D array (Numba's np.cumsum takes no axis)."""
+    out = np.empty(a.shape)
+    for i in range(a.shape[0]):
+        for k in range(a.shape[2]):
+            total = 0.0
+            for j in range(a.shape[1]):
+                total += a[i, j, k]
+                out[i, j, k] = total
+    return out
+
+
+@numba.njit(cache=True)
+def reverse_cumsum_middle(g):
+    """out[:, j, :] = sum of g[:, j:, :] (the adjoint of cumsum_middle)."""
+    out = np.empty(g.shape)
+    for i in range(g.shape[0]):
+        for k in range(g.shape[2]):
+            total = 0.0
+            for j in range(g.shape[1] - 1, -1, -1):
+                total += g[i, j, k]
+                out[i, j, k] = total
+    return out
+
+
+@numba.njit(cache=True)
 def reverse_cumsum(g):
     """out[i] = sum of g[i:] (the adjoint of np.cumsum)."""
     out = np.empty(g.shape[0])

@@ -19,7 +19,7 @@ _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transp
           "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1), "diag": (1, 1),
           "hstack": (1, 1), "vstack": (1, 1)}
 _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "norm")
-_TAKES_AXIS = _REDUCTIONS + ("concatenate", "stack")
+_TAKES_AXIS = _REDUCTIONS + ("concatenate", "stack", "cumsum")
 _ALONG_MIDDLE = {"max": "amax", "min": "amin", "prod": "prod"}
 
 
@@ -71,10 +71,10 @@ class NumpyLowering:
         if axis is not None:
             axis %= x.type.ndim
         if name in _ALONG_MIDDLE:
-            return self.keep_axis(self.reduce_along(name, x, axis), axis, keepdims)
-        if name in ("cumsum", "ravel"):
-            if name == "cumsum" and x.type.ndim != 1:
-                self.error(node, "np.cumsum is supported on 1-D arrays", unsupported=True)
+            return self.keep_axis(self.along_axis(_ALONG_MIDDLE[name], x, axis), axis, keepdims)
+        if name == "cumsum":
+            return self.along_axis("cumsum", x, axis, reduces=False)
+        if name == "ravel":
             return self.b(name, x)
         if name in ("solve", "inv", "det", "slogdet", "trace", "diag"):
             return self.linear_algebra(node, name, x, values[1:])
@@ -108,18 +108,17 @@ class NumpyLowering:
                        unsupported=True)
         return found.get("axis"), found.get("keepdims", False)
 
-    def reduce_along(self, name: str, x: Value, axis) -> Value:
-        """np.max/min/prod: of every entry, or along one axis, which the array is reshaped to
-        hold in the middle of three, (before, along, after), so one runtime loop serves any
-        rank and axis."""
-        prim = _ALONG_MIDDLE[name]
+    def along_axis(self, prim: str, x: Value, axis, reduces: bool = True) -> Value:
+        """np.max/min/prod/cumsum: of every entry, or along one axis, which the array is
+        reshaped to hold in the middle of three, (before, along, after), so one runtime loop
+        serves any rank and axis."""
         if axis is None or x.type.ndim == 1:
             return self.b(prim, x, attrs={"axis": None})
         dims = [self.b("dim", x, attrs={"axis": k}) for k in range(x.type.ndim)]
         before, after = (self.product_of(part) for part in (dims[:axis], dims[axis + 1:]))
         middle = self.b("reshape", x, before, dims[axis], after)
-        reduced = self.b(prim, middle, attrs={"axis": 1})
-        return self.b("reshape", reduced, *(dims[:axis] + dims[axis + 1:]))
+        along = self.b(prim, middle, attrs={"axis": 1})
+        return self.b("reshape", along, *(dims[:axis] + dims[axis + 1:] if reduces else dims))
 
     def product_of(self, dims: list[Value]) -> Value:
         total = dims[0] if dims else const(1)

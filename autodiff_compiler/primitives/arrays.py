@@ -164,10 +164,14 @@ defprim("amin", infer=_reduced, emit=_emit_along("min", "np.min"),
         spec={"arity": 1, "array": True, "kinks": True})
 defprim("prod", infer=_reduced, emit=_emit_along("prod", "np.prod"),
         spec={"arity": 1, "array": True})
-defprim("cumsum", infer=lambda t, **_: [Type("float", 1)],
-        emit=lambda op, a: call("np.cumsum", a), spec={"arity": 1, "array": True})
-defprim("reverse_cumsum", infer=lambda t, **_: [Type("float", 1)],
-        emit=lambda op, a: call("rt.reverse_cumsum", a))
+def _running(t: Type, axis=None, **_) -> list[Type]:
+    return [Type("float", 1 if axis is None else t.ndim)]
+
+
+defprim("cumsum", infer=_running, emit=_emit_along("cumsum", "np.cumsum"),
+        spec={"arity": 1, "array": True})
+defprim("reverse_cumsum", infer=_running,
+        emit=_emit_along("reverse_cumsum", "rt.reverse_cumsum"))
 defprim("ravel", infer=lambda t, **_: [Type("float", 1)], emit=_emit_method("ravel"),
         spec={"arity": 1, "array": True})
 defprim("reshape", infer=lambda t, *dims, **_: [Type("float", len(dims))],
@@ -233,7 +237,15 @@ def _prod_vjp(b, op, g):
 
 @defvjp("cumsum")
 def _cumsum_vjp(b, op, g):
-    return (lambda: b("reverse_cumsum", g),)
+    """Sums of the later cotangents; without an axis np.cumsum runs over x flattened."""
+    (x,) = op.operands
+
+    def x_bar():
+        running = b("reverse_cumsum", g, attrs=op.attrs)
+        return running if x.type.ndim == running.type.ndim else \
+            b("reshape_like", running, x)
+
+    return (x_bar,)
 
 
 @defvjp("ravel")
