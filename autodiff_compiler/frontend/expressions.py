@@ -97,7 +97,7 @@ class ExpressionLowering(NumpyLowering):
             if node.attr == "ndim":
                 return const(base.type.ndim)
             if node.attr in ("copy", "sum", "mean", "dot", "max", "min", "prod", "cumsum",
-                             "ravel", "flatten", "reshape"):
+                             "ravel", "flatten", "reshape", "var", "std", "squeeze"):
                 return Method(base, "ravel" if node.attr == "flatten" else node.attr)
             if node.attr == "T":
                 return self.b("transpose", base) if base.type.ndim == 2 else base

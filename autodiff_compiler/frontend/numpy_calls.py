@@ -17,9 +17,10 @@ _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transp
           "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
           "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1), "diag": (1, 1),
-          "hstack": (1, 1), "vstack": (1, 1)}
-_REDUCTIONS = ("sum", "mean", "max", "min", "prod", "norm")
-_TAKES_AXIS = _REDUCTIONS + ("concatenate", "stack", "cumsum")
+          "hstack": (1, 1), "vstack": (1, 1), "var": (1, 1), "std": (1, 1), "squeeze": (1, 1),
+          "flip": (1, 1)}
+_REDUCTIONS = ("sum", "mean", "max", "min", "prod", "norm", "var", "std")
+_TAKES_AXIS = _REDUCTIONS + ("concatenate", "stack", "cumsum", "squeeze", "flip")
 _ALONG_MIDDLE = {"max": "amax", "min": "amin", "prod": "prod"}
 
 
@@ -57,6 +58,9 @@ class NumpyLowering:
         if name in ("where", "clip", "logaddexp", "reciprocal"):
             return self.elementwise_function(node, name, values)
         x = values[0]
+        if not x.type.is_array and name in ("sum", "mean", "max", "min", "prod") \
+                and axis is None:  # of a number: the number (NumPy's 0-d arrays)
+            return self.cast(x, Type("float"))
         if not x.type.is_array:
             self.error(node, f"np.{name}() takes an array", unsupported=True)
         x = self.cast(x, Type("float", x.type.ndim))
@@ -68,26 +72,74 @@ class NumpyLowering:
             return self.b("outer", x, self.cast(values[1], Type("float", 1)))
         if name == "transpose":
             return self.b("transpose", x) if x.type.ndim == 2 else x
+        if name in _REDUCTIONS:
+            return self.reduction(node, name, x, self.axes_of(node, axis, x.type.ndim),
+                                  keepdims)
+        if isinstance(axis, tuple):
+            self.error(node, f"np.{name} takes one axis", unsupported=True)
         if axis is not None:
             axis %= x.type.ndim
-        if name in _ALONG_MIDDLE:
-            return self.keep_axis(self.along_axis(_ALONG_MIDDLE[name], x, axis), axis, keepdims)
         if name == "cumsum":
             return self.along_axis("cumsum", x, axis, reduces=False)
+        if name in ("squeeze", "flip"):
+            return self.reorder(node, name, x, axis)
         if name == "ravel":
             return self.b(name, x)
-        if name in ("solve", "inv", "det", "slogdet", "trace", "diag"):
-            return self.linear_algebra(node, name, x, values[1:])
-        if name == "norm":
-            squares = self.b("sum", self.b("mul", x, x), attrs={"axis": axis})
-            return self.keep_axis(self.b("sqrt", squares), axis, keepdims)
-        total = self.b("sum", x, attrs={"axis": axis})
-        if name == "sum":
-            return self.keep_axis(total, axis, keepdims)
-        axes = range(x.type.ndim) if axis is None else [axis]
-        count = self.product_of([self.b("dim", x, attrs={"axis": k}) for k in axes])
-        return self.keep_axis(self.b("truediv", total, self.b("cast_float", count)), axis,
-                              keepdims)
+        return self.linear_algebra(node, name, x, values[1:])
+
+    def axes_of(self, node, axis, ndim: int):
+        """The reduced axes, sorted and non-negative (None: all of them)."""
+        if axis is None:
+            return None
+        axes = sorted({a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))})
+        if any(not -ndim <= a < ndim for a in (axis if isinstance(axis, tuple) else (axis,))):
+            self.error(node, f"axis {axis} is out of bounds for {ndim} dimensions",
+                       unsupported=True)
+        return None if len(axes) == ndim else tuple(axes)
+
+    def reduction(self, node, name: str, x: Value, axes, keepdims: bool) -> Value:
+        """np.sum/mean/max/min/prod/var/std and np.linalg.norm over `axes` (None: all)."""
+        b = self.b
+        if name == "mean":
+            total = self.reduction(node, "sum", x, axes, False)
+            count = self.product_of([b("dim", x, attrs={"axis": k}) for k in
+                                     (range(x.type.ndim) if axes is None else axes)])
+            value = b("truediv", total, b("cast_float", count))
+        elif name in ("var", "std"):  # the mean square deviation (ddof = 0, as NumPy)
+            deviation = b("sub", x, self.reduction(node, "mean", x, axes, True))
+            value = self.reduction(node, "mean", b("mul", deviation, deviation), axes, False)
+            value = b("sqrt", value) if name == "std" else value
+        elif name == "norm":
+            value = b("sqrt", self.reduction(node, "sum", b("mul", x, x), axes, False))
+        elif axes is None:
+            value = b(_ALONG_MIDDLE.get(name, "sum"), x, attrs={"axis": None})
+        else:
+            value = x
+            for axis in reversed(axes):  # the later axes first: the earlier keep their numbers
+                value = b("sum", value, attrs={"axis": axis}) if name == "sum" else \
+                    self.along_axis(_ALONG_MIDDLE[name], value, axis)
+        return self.keep_axes(value, axes, x.type.ndim) if keepdims else value
+
+    def keep_axes(self, value: Value, axes, ndim: int) -> Value:
+        """The reduced axes put back with length one (keepdims=True)."""
+        if not value.type.is_array:
+            return self.b.op("full", *[const(1)] * ndim, value, hint="full").result
+        for axis in axes:
+            value = self.b("expand_dims", value, attrs={"axis": axis})
+        return value
+
+    def reorder(self, node, name: str, x: Value, axis) -> Value:
+        """np.flip (a view with steps of -1) and np.squeeze(x, axis) (a reshape that drops an
+        axis, which must have length one)."""
+        if name == "flip":
+            layout = tuple(("s", False, False, axis in (None, k)) for k in range(x.type.ndim))
+            steps = [const(-1) for k in range(x.type.ndim) if axis in (None, k)]
+            return self.b("slice", x, *steps, attrs={"layout": layout})
+        if axis is None:
+            self.error(node, "np.squeeze needs axis= (the rank must be known when compiling)",
+                       unsupported=True)
+        dims = [self.b("dim", x, attrs={"axis": k}) for k in range(x.type.ndim) if k != axis]
+        return self.b("reshape", x, *dims)
 
     def axis_keyword(self, node, name: str):
         """(axis, keepdims) of a reduction's keywords (constants)."""
@@ -97,14 +149,14 @@ class NumpyLowering:
                                  ("keepdims", "bool", _REDUCTIONS)):
             if key in keywords and name in names:
                 value = self.expr(keywords.pop(key))
-                if not isinstance(value, Const) or value.type.kind != kind:
-                    self.error(node, f"{key}= must be a constant {kind}")
-                found[key] = value.value
+                parts = value if isinstance(value, tuple) and key == "axis" else (value,)
+                if not parts or any(not isinstance(p, Const) or p.type.kind != kind
+                                    for p in parts):
+                    self.error(node, f"{key}= must be a constant {kind} (or a tuple of them)")
+                found[key] = value.value if isinstance(value, Const) else \
+                    tuple(p.value for p in parts)
         if keywords:
             self.error(node, f"np.{name}(): keyword '{next(iter(keywords))}' is not supported",
-                       unsupported=True)
-        if found.get("keepdims") and found.get("axis") is None:
-            self.error(node, "keepdims=True is supported together with an axis",
                        unsupported=True)
         return found.get("axis"), found.get("keepdims", False)
 
@@ -125,14 +177,6 @@ class NumpyLowering:
         for dim in dims[1:]:
             total = self.b("mul", total, dim)
         return total
-
-    def keep_axis(self, value: Value, axis, keepdims: bool) -> Value:
-        """The reduced axis put back with length one (keepdims=True)."""
-        if not keepdims:
-            return value
-        if not value.type.is_array:  # a 1-D array reduced to a number
-            return self.b.op("full", const(1), value, hint="full").result
-        return self.b("expand_dims", value, attrs={"axis": axis})
 
     def elementwise_function(self, node, name: str, args: list[Value]) -> Value:
         """np.where, np.clip, np.logaddexp, np.reciprocal (scalars or arrays)."""
