@@ -84,25 +84,13 @@ def cumsum_middle(a):
 @numba.njit(cache=True)
 def reverse_cumsum_middle(g):
     """out[:, j, :] = sum of g[:, j:, :] (the adjoint of cumsum_middle)."""
-    out = np.empty(g.shape)
-    for i in range(g.shape[0]):
-        for k in range(g.shape[2]):
-            total = 0.0
-            for j in range(g.shape[1] - 1, -1, -1):
-                total += g[i, j, k]
-                out[i, j, k] = total
-    return out
+    return cumsum_middle(g[:, ::-1, :])[:, ::-1, :]
 
 
 @numba.njit(cache=True)
 def reverse_cumsum(g):
     """out[i] = sum of g[i:] (the adjoint of np.cumsum)."""
-    out = np.empty(g.shape[0])
-    total = 0.0
-    for i in range(g.shape[0] - 1, -1, -1):
-        total += g[i]
-        out[i] = total
-    return out
+    return np.cumsum(g[::-1])[::-1]
 
 
 @numba.njit(cache=True)

@@ -1,4 +1,4 @@
-"""Assertions shared by the gradient test modules."""
+"""Assertions and argument helpers shared by the gradient test modules."""
 
 import numpy as np
 
@@ -16,3 +16,13 @@ def assert_untouched(saved, args):
             np.testing.assert_array_equal(after, before)
         else:
             assert after == before
+
+
+def copies(args) -> list:
+    """The arguments with every array copied (for functions that write into them)."""
+    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+
+
+def on_copies(fn):
+    """fn run on copies of its arguments (for the numerical check of functions that write)."""
+    return lambda *args: fn(*copies(args))

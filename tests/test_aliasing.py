@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import assert_untouched
+from checks import assert_untouched, copies
 
 from autodiff_compiler import grad, jvp, value_and_grad
 from autodiff_compiler.errors import UnsupportedOperationError
@@ -97,36 +97,33 @@ supported = pytest.mark.parametrize("fn, args", SUPPORTED,
                                          enumerate(SUPPORTED)])
 
 
-def _copies(args):
-    return tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in args)
-
 
 @supported
 def test_gradient_and_value_match_numpy(fn, args):
-    error = check_grad(fn, *_copies(args))
+    error = check_grad(fn, *copies(args))
     assert error < 1e-7, f"{fn.__name__}: relative error {error:.3g}"
-    given = _copies(args)
+    given = copies(args)
     value, _ = value_and_grad(fn, jit=False)(*given)
-    assert value == pytest.approx(fn(*_copies(args)), rel=1e-14)
+    assert value == pytest.approx(fn(*copies(args)), rel=1e-14)
     assert_untouched(given, args)
 
 
 @supported
 def test_forward_mode_agrees_with_reverse(fn, args):
-    gradient = grad(fn, jit=False)(*_copies(args))
+    gradient = grad(fn, jit=False)(*copies(args))
     direction = np.cos(np.arange(X.size)).reshape(X.shape)
     tangents = (direction.copy(),) + tuple(0.0 for _ in args[1:])
-    value, derivative = jvp(fn, _copies(args), tangents, jit=False)
+    value, derivative = jvp(fn, copies(args), tangents, jit=False)
     assert derivative == pytest.approx(float(np.sum(gradient * direction)), rel=1e-12)
-    assert value == pytest.approx(fn(*_copies(args)), rel=1e-14)
+    assert value == pytest.approx(fn(*copies(args)), rel=1e-14)
     assert_untouched((direction,), tangents)  # the caller's tangent is not written
 
 
 @pytest.mark.numba
 @supported
 def test_numba_compiled_gradient_matches_python(fn, args):
-    python = grad(fn, jit=False)(*_copies(args))
-    compiled = grad(fn, jit=True)(*_copies(args))
+    python = grad(fn, jit=False)(*copies(args))
+    compiled = grad(fn, jit=True)(*copies(args))
     np.testing.assert_allclose(compiled, python, rtol=1e-13, atol=1e-15)
 
 
@@ -207,7 +204,7 @@ REFUSED = [
 @pytest.mark.parametrize("fn, args, message", REFUSED, ids=[f.__name__ for f, _, _ in REFUSED])
 def test_refused_at_the_line_before_running(fn, args, message):
     line = next(k + 1 for k, text in enumerate(_LINES) if text.endswith(f"# E:{fn.__name__}"))
-    given = _copies(args)
+    given = copies(args)
     with pytest.raises(UnsupportedOperationError, match=message) as info:
         grad(fn, jit=False)(*given)
     assert f"{__file__}:{line}:" in str(info.value)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from checks import as_tuple, assert_untouched
+from checks import as_tuple, assert_untouched, copies, on_copies
 
 from autodiff_compiler import check_grad, grad, numerical_grad, value_and_grad
 from autodiff_compiler.gradcheck import relative_error
@@ -536,13 +536,6 @@ cases = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 BY_ID = {c.id: c for c in CASES}
 
 
-def _copies(args):
-    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
-
-
-def _on_copies(fn):
-    """fn run on copies of its arguments (for the numerical check of functions that write)."""
-    return lambda *args: fn(*_copies(args))
 
 
 def test_case_ids_are_unique():
@@ -554,7 +547,7 @@ def test_gradient_matches_central_differences(case: Case):
     args = case.fresh_args()
     analytic = grad(case.fn, argnums=case.argnums, jit=False)(*args)
     assert_untouched(case.fresh_args(), args)
-    numeric = numerical_grad(_on_copies(case.fn), *args, argnums=case.argnums)
+    numeric = numerical_grad(on_copies(case.fn), *args, argnums=case.argnums)
     error = relative_error(as_tuple(analytic, case.argnums), as_tuple(numeric, case.argnums))
     assert error < TOL, f"{case.id}: relative error {error:.3g}\n{analytic}\n{numeric}"
     for a, n in zip(as_tuple(analytic, case.argnums), as_tuple(numeric, case.argnums)):
@@ -567,7 +560,7 @@ def test_gradient_matches_central_differences(case: Case):
 def test_check_grad_agrees(case: Case):
     """check_grad itself (it evaluates f on fresh copies, so writes into arguments are fine)."""
     args = case.fresh_args()
-    saved = _copies(args)
+    saved = copies(args)
     error = check_grad(case.fn, *args, argnums=case.argnums, jit=False)
     assert error < TOL, f"{case.id}: relative error {error:.3g}"
     assert_untouched(saved, args)
@@ -576,7 +569,7 @@ def test_check_grad_agrees(case: Case):
 @cases
 def test_value_matches_plain_function(case: Case):
     args = case.fresh_args()
-    expected = case.fn(*_copies(args))
+    expected = case.fn(*copies(args))
     value, _ = value_and_grad(case.fn, argnums=case.argnums, jit=False)(*args)
     assert isinstance(value, float)
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-300)

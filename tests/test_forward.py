@@ -29,6 +29,7 @@ import zlib
 
 import numpy as np
 import pytest
+from checks import copies
 from corpus import CORPUS
 from regressions import CASES as REGRESSIONS
 from test_arrays_and_calls import CASES as ARRAY_CASES
@@ -77,9 +78,6 @@ def _zero_like(a):
     return np.zeros_like(a, dtype=np.float64) if isinstance(a, np.ndarray) else 0.0
 
 
-def _copies(args):
-    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-
 
 def _nums(argnums) -> list[int]:
     return [argnums] if isinstance(argnums, int) else list(argnums)
@@ -107,7 +105,7 @@ def _directional_fd(f, args, v, h=1e-4):
     arguments that stay fixed). Returns a list with one array per output."""
     total = None
     for offset, weight in STENCIL:
-        shifted = [a + offset * h * d if _is_float(a) else a for a, d in zip(_copies(args), v)]
+        shifted = [a + offset * h * d if _is_float(a) else a for a, d in zip(copies(args), v)]
         out = [weight * leaf for leaf in _leaves(f(*shifted))]
         total = out if total is None else [t + o for t, o in zip(total, out)]
     return [t / (12.0 * h) for t in total]
@@ -255,7 +253,7 @@ def _flat_gradient(fn, nums):
     g = grad(fn, argnums=tuple(nums), jit=False)
 
     def flat(*args):
-        return np.concatenate([np.ravel(np.asarray(p)) for p in g(*_copies(args))])
+        return np.concatenate([np.ravel(np.asarray(p)) for p in g(*copies(args))])
 
     return flat
 
@@ -477,14 +475,14 @@ def _per_output(jac, n_out: int, single_arg: bool) -> list[list[np.ndarray]]:
 
 @jacobian_cases
 def test_jacfwd_equals_jacrev_equals_differences(name, fn, args, argnums):
-    outputs = _leaves(fn(*_copies(args)))
+    outputs = _leaves(fn(*copies(args)))
     n_out = len(outputs)
     single_arg = isinstance(argnums, int)
-    jf = jacfwd(fn, argnums=argnums, jit=False)(*_copies(args))
-    jr = jacrev(fn, argnums=argnums, jit=False)(*_copies(args))
+    jf = jacfwd(fn, argnums=argnums, jit=False)(*copies(args))
+    jr = jacrev(fn, argnums=argnums, jit=False)(*copies(args))
     fwd = _per_output(jf, n_out, single_arg)
     rev = _per_output(jr, n_out, single_arg)
-    numeric = [_fd_jacobian(fn, _copies(args), k) for k in _nums(argnums)]
+    numeric = [_fd_jacobian(fn, copies(args), k) for k in _nums(argnums)]
     assert len(fwd) == len(rev) == n_out
     for o, out in enumerate(outputs):
         assert len(fwd[o]) == len(rev[o]) == len(_nums(argnums))
@@ -501,9 +499,9 @@ def test_jacfwd_equals_jacrev_equals_differences(name, fn, args, argnums):
 def test_dot_product_identity_array_and_tuple_outputs(name, fn, args, argnums):
     rng = _rng(name + "/dot")
     v = [_random_like(a, rng) if _is_float(a) else 0 for a in args]
-    out, out_dot = jvp(fn, _copies(args), v, jit=False)
-    _, pullback = vjp(fn, *_copies(args), jit=False)
-    expected = fn(*_copies(args))
+    out, out_dot = jvp(fn, copies(args), v, jit=False)
+    _, pullback = vjp(fn, *copies(args), jit=False)
+    expected = fn(*copies(args))
     assert isinstance(out, tuple) == isinstance(expected, tuple)
     assert isinstance(out, np.ndarray) == isinstance(expected, np.ndarray)
     _assert_agree(out, expected, rtol=1e-14, what=name)
@@ -659,7 +657,7 @@ def _fd_hessian(fn, args, nums) -> np.ndarray:
 def test_hessian_matches_differences_of_the_gradient(name, fn, args, argnums):
     nums = _nums(argnums)
     single = isinstance(argnums, int)
-    h = hessian(fn, argnums=argnums, jit=False)(*_copies(args))
+    h = hessian(fn, argnums=argnums, jit=False)(*copies(args))
     if single:
         assert np.shape(h) == np.shape(args[nums[0]]) * 2
     else:
@@ -669,7 +667,7 @@ def test_hessian_matches_differences_of_the_gradient(name, fn, args, argnums):
             for j, block in enumerate(row):
                 assert np.shape(block) == np.shape(args[nums[i]]) + np.shape(args[nums[j]])
     full = _full_matrix(h, args, nums, single)
-    numeric = _fd_hessian(fn, _copies(args), nums)
+    numeric = _fd_hessian(fn, copies(args), nums)
     error = _rel_error(full, numeric)
     assert error < 1e-6, f"{name}: relative error {error:.3g}"
     asym = float(np.max(np.abs(full - full.T)))
@@ -695,9 +693,9 @@ def _hvp_setup(name, args):
 @hvp_cases
 def test_hvp_matches_differences_of_the_gradient(name, fn, args):
     floats, v = _hvp_setup(name, args)
-    products = hvp(fn, _copies(args), v, jit=False)
+    products = hvp(fn, copies(args), v, jit=False)
     assert len(products) == len(args)
-    numeric = _directional_fd(_flat_gradient(fn, floats), _copies(args), v)[0]
+    numeric = _directional_fd(_flat_gradient(fn, floats), copies(args), v)[0]
     ours = np.concatenate([np.ravel(products[k]) for k in floats])
     for k, p in enumerate(products):
         assert (p is None) == (k not in floats)
@@ -710,9 +708,9 @@ def test_hvp_matches_differences_of_the_gradient(name, fn, args):
 @hvp_cases
 def test_hvp_equals_hessian_times_v(name, fn, args):
     floats, v = _hvp_setup(name, args)
-    products = hvp(fn, _copies(args), v, jit=False)
+    products = hvp(fn, copies(args), v, jit=False)
     single = len(floats) == 1
-    h = hessian(fn, argnums=floats[0] if single else tuple(floats), jit=False)(*_copies(args))
+    h = hessian(fn, argnums=floats[0] if single else tuple(floats), jit=False)(*copies(args))
     full = _full_matrix(h, args, floats, single)
     vec = np.concatenate([np.ravel(v[k]) for k in floats])
     ours = np.concatenate([np.ravel(products[k]) for k in floats])
@@ -747,8 +745,8 @@ FORWARD_GRAD_CASES = [
 @pytest.mark.parametrize("name, fn, args, argnums", FORWARD_GRAD_CASES,
                          ids=[c[0] for c in FORWARD_GRAD_CASES])
 def test_forward_grad_on_larger_functions(name, fn, args, argnums):
-    forward = grad(fn, argnums=argnums, mode="forward", jit=False)(*_copies(args))
-    reverse = grad(fn, argnums=argnums, jit=False)(*_copies(args))
+    forward = grad(fn, argnums=argnums, mode="forward", jit=False)(*copies(args))
+    reverse = grad(fn, argnums=argnums, jit=False)(*copies(args))
     _assert_agree(forward, reverse, what=name)
 
 
@@ -834,10 +832,10 @@ def test_vjp_of_a_function_that_writes_its_argument():
 def test_numba_jacfwd_and_jacrev_match_python():
     args = (LV_P, LV_U0, 0.05, 30)
     argnums = (0, 1, 2)
-    nb = jacfwd(lotka_volterra, argnums=argnums, jit=True)(*_copies(args))
-    py = jacfwd(lotka_volterra, argnums=argnums, jit=False)(*_copies(args))
-    rev_nb = jacrev(lotka_volterra, argnums=argnums, jit=True)(*_copies(args))
-    rev_py = jacrev(lotka_volterra, argnums=argnums, jit=False)(*_copies(args))
+    nb = jacfwd(lotka_volterra, argnums=argnums, jit=True)(*copies(args))
+    py = jacfwd(lotka_volterra, argnums=argnums, jit=False)(*copies(args))
+    rev_nb = jacrev(lotka_volterra, argnums=argnums, jit=True)(*copies(args))
+    rev_py = jacrev(lotka_volterra, argnums=argnums, jit=False)(*copies(args))
     assert [b.shape for b in nb] == [b.shape for b in py] == [(30, 4), (30, 2), (30,)]
     _assert_agree(nb, py, rtol=1e-12, what="jacfwd")
     _assert_agree(rev_nb, rev_py, rtol=1e-12, what="jacrev")
@@ -861,11 +859,11 @@ def test_numba_jvp_matches_python():
 @pytest.mark.parametrize("name, fn, args, argnums", [HESSIAN_CASES[0], HESSIAN_CASES[3]],
                          ids=[HESSIAN_CASES[0][0], HESSIAN_CASES[3][0]])
 def test_numba_hessian_and_hvp_match_python(name, fn, args, argnums):
-    nb = hessian(fn, argnums=argnums, jit=True)(*_copies(args))
-    py = hessian(fn, argnums=argnums, jit=False)(*_copies(args))
+    nb = hessian(fn, argnums=argnums, jit=True)(*copies(args))
+    py = hessian(fn, argnums=argnums, jit=False)(*copies(args))
     _assert_agree(nb, py, rtol=1e-12, what=name)
     floats, v = _hvp_setup(name, args)
-    hv_py = hvp(fn, _copies(args), v, jit=False)
-    hv_nb = hvp(fn, _copies(args), v, jit=True)
+    hv_py = hvp(fn, copies(args), v, jit=False)
+    hv_nb = hvp(fn, copies(args), v, jit=True)
     _assert_agree(tuple(hv_nb[k] for k in floats), tuple(hv_py[k] for k in floats),
                   rtol=1e-12, what=name)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import as_tuple, assert_untouched
+from checks import as_tuple, assert_untouched, copies, on_copies
 
 from autodiff_compiler import (
     UnsupportedOperationError,
@@ -176,12 +176,6 @@ cases = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 BY_ID = {c.id: c for c in CASES}
 
 
-def _copies(args):
-    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
-
-
-def _on_copies(fn):
-    return lambda *args: fn(*_copies(args))
 
 
 def _rng(name: str) -> np.random.Generator:
@@ -204,7 +198,7 @@ def test_gradient_matches_central_differences(case: Case):
     args = case.make_args()
     analytic = grad(case.fn, argnums=case.argnums, jit=False)(*args)
     assert_untouched(case.make_args(), args)
-    numeric = numerical_grad(_on_copies(case.fn), *args, argnums=case.argnums)
+    numeric = numerical_grad(on_copies(case.fn), *args, argnums=case.argnums)
     error = relative_error(as_tuple(analytic, case.argnums), as_tuple(numeric, case.argnums))
     assert error < TOL, f"{case.id}: relative error {error:.3g}\n{analytic}\n{numeric}"
     assert_untouched(case.make_args(), args)
@@ -213,7 +207,7 @@ def test_gradient_matches_central_differences(case: Case):
 @cases
 def test_value_matches_plain_function(case: Case):
     args = case.make_args()
-    expected = case.fn(*_copies(args))
+    expected = case.fn(*copies(args))
     value, _ = value_and_grad(case.fn, argnums=case.argnums, jit=False)(*args)
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-300)
     assert_untouched(case.make_args(), args)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checks import copies
 from primitive_specs import COMPOSITES, INTERNAL, SPECS, Case, M, V
 
 from autodiff_compiler import check_grad, jvp, value_and_grad
@@ -165,16 +166,13 @@ def _instance(name: str, case: Case, shapes, directory: Path):
     """(f, args, argnums) for one case and shape combination."""
     seed = SEED ^ zlib.crc32(_case_id(name, case, shapes).encode())
     args = _draw(case, shapes, seed)
-    out_shape = np.shape(_load(_module_source(case), directory)(*_copies(args)))
+    out_shape = np.shape(_load(_module_source(case), directory)(*copies(args)))
     rng = np.random.default_rng(seed + 1)
     weights = rng.uniform(0.5, 1.5, out_shape) * rng.choice([-1.0, 1.0], out_shape)
     f = _load(_module_source(case, out_shape, weights), directory)
     argnums = tuple(k for k, a in enumerate(args) if isinstance(a, (float, np.ndarray)))
     return f, args, argnums
 
-
-def _copies(args):
-    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
 
 
 def _close(a, b, rtol) -> bool:
@@ -189,10 +187,10 @@ def _primitives_of(gf, args) -> set[str]:
 
 def _run_case(name, case, shapes, check_reach, directory):
     f, args, argnums = _instance(name, case, shapes, directory)
-    expected = f(*_copies(args))
+    expected = f(*copies(args))
 
     vg = value_and_grad(f, argnums=argnums, jit=False)
-    value, grads = vg(*_copies(args))
+    value, grads = vg(*copies(args))
     context = (f"\n{name}: {case.template!r} at {args}\ntest function:\n"
                f"{inspect.getsource(f)}generated:\n{vg.source}")
     if check_reach:
@@ -200,7 +198,7 @@ def _run_case(name, case, shapes, check_reach, directory):
             f"{case.template!r} does not lower to {name!r}{context}"
     assert _close(value, expected, VALUE_RTOL), f"value {value} != {expected}{context}"
 
-    error = check_grad(f, *_copies(args), argnums=argnums, jit=False)
+    error = check_grad(f, *copies(args), argnums=argnums, jit=False)
     assert error < GRAD_TOL, f"gradient off central differences by {error:.3g}{context}" \
         f"\ngrad: {grads}"
 
@@ -209,7 +207,7 @@ def _run_case(name, case, shapes, check_reach, directory):
                 enumerate(args)]
     tangents = [float(t) if np.ndim(t) == 0 and k in argnums else t
                 for k, t in enumerate(tangents)]
-    primal_out, tangent_out = jvp(f, _copies(args), tangents, jit=False)
+    primal_out, tangent_out = jvp(f, copies(args), tangents, jit=False)
     assert _close(primal_out, expected, VALUE_RTOL), f"jvp value {primal_out} != {expected}"
     terms = [np.asarray(g) * np.asarray(tangents[k]) for g, k in zip(grads, argnums)]
     reference = sum(float(np.sum(t)) for t in terms)
@@ -252,14 +250,14 @@ _JIT_CASES = [
 def test_numba_matches_cpython(name, case, shapes, module_dir):
     assert shapes in case.shapes
     f, args, argnums = _instance(name, case, shapes, module_dir)
-    value, grads = value_and_grad(f, argnums=argnums, jit=False)(*_copies(args))
-    jit_value, jit_grads = value_and_grad(f, argnums=argnums, jit=True)(*_copies(args))
+    value, grads = value_and_grad(f, argnums=argnums, jit=False)(*copies(args))
+    jit_value, jit_grads = value_and_grad(f, argnums=argnums, jit=True)(*copies(args))
     assert _close(jit_value, value, JIT_RTOL)
     for g, jg in zip(grads, jit_grads):
         assert _close(jg, g, JIT_RTOL)
     tangents = [np.ones(np.shape(a)) if np.ndim(a) else 1.0 for a in args]
-    out, dot = jvp(f, _copies(args), tangents, jit=False)
-    jit_out, jit_dot = jvp(f, _copies(args), tangents, jit=True)
+    out, dot = jvp(f, copies(args), tangents, jit=False)
+    jit_out, jit_dot = jvp(f, copies(args), tangents, jit=True)
     assert _close(jit_out, out, JIT_RTOL) and _close(jit_dot, dot, JIT_RTOL)
 
 
