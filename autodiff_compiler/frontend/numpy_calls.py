@@ -16,9 +16,9 @@ _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transp
           "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "where": (3, 3),
           "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
-          "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1), "diag": (1, 1),
-          "hstack": (1, 1), "vstack": (1, 1), "var": (1, 1), "std": (1, 1), "squeeze": (1, 1),
-          "flip": (1, 1)}
+          "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1),
+          "diag": (1, 1), "triu": (1, 2), "tril": (1, 2), "hstack": (1, 1), "vstack": (1, 1),
+          "var": (1, 1), "std": (1, 1), "squeeze": (1, 1), "flip": (1, 1)}
 _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "norm", "var", "std")
 _TAKES_AXIS = _REDUCTIONS + ("concatenate", "stack", "cumsum", "squeeze", "flip")
 _ALONG_MIDDLE = {"max": "amax", "min": "amin", "prod": "prod"}
@@ -66,6 +66,8 @@ class NumpyLowering:
         x = self.cast(x, Type("float", x.type.ndim))
         if name == "dot":
             return self.product(node, x, values[1])
+        if name in ("triu", "tril"):
+            return self.linear_algebra(node, name, x, values[1:])
         if name == "outer":
             if x.type.ndim != 1 or values[1].type.ndim != 1:
                 self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
@@ -196,9 +198,17 @@ class NumpyLowering:
                  self.cast(y, Type("float", y.type.ndim)))
 
     def linear_algebra(self, node, name: str, matrix: Value, rest: list[Value]):
-        """np.linalg.solve/inv/det/slogdet of square matrices, np.trace, np.diag."""
+        """np.linalg.solve/inv/det/slogdet of square matrices, np.trace, np.diag, and
+        np.triu/np.tril (with a constant diagonal offset)."""
         if name == "diag":
             return self.b("diag", matrix)
+        if name in ("triu", "tril"):
+            offset = rest[0] if rest else const(0)
+            if matrix.type.ndim != 2 or not isinstance(offset, Const) \
+                    or offset.type.kind != "int":
+                self.error(node, f"np.{name} takes a 2-D array and a constant integer",
+                           unsupported=True)
+            return self.b(name, matrix, attrs={"k": offset.value})
         if matrix.type.ndim != 2:
             self.error(node, f"np.{name} takes a 2-D array", unsupported=True)
         if name == "solve":

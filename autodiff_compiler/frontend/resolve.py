@@ -54,7 +54,7 @@ _ARRAY_FUNCTIONS = {
     np.stack: "stack", np.linalg.solve: "solve", np.linalg.inv: "inv", np.linalg.det: "det",
     np.linalg.slogdet: "slogdet",
     np.trace: "trace", np.diag: "diag", np.hstack: "hstack", np.vstack: "vstack",
-    np.var: "var", np.std: "std", np.squeeze: "squeeze", np.flip: "flip",
+    np.triu: "triu", np.tril: "tril", np.var: "var", np.std: "std", np.squeeze: "squeeze", np.flip: "flip",
 }
 
 _BUILTINS = {

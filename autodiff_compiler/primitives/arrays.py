@@ -408,6 +408,17 @@ def _trace_vjp(b, op, g):
     return (lambda: b.mul(g, b("eye_like", op.operands[0])),)
 
 
+def _emit_triangle(name: str):
+    return lambda op, a: call(f"np.{name}", [a[0], ast.Constant(op.attrs["k"])])
+
+
+for _name in ("triu", "tril"):
+    defprim(_name, infer=lambda a, **_: [a], emit=_emit_triangle(_name), cheap=True,
+            spec={"arity": 1, "array": True})
+    defvjp(_name)(lambda b, op, g: (lambda: b(op.prim.name, g, attrs=op.attrs),))
+    PRIMITIVES[_name].jvp = linear_jvp
+
+
 @defvjp("diag")
 def _diag_vjp(b, op, g):
     return (lambda: b("diag", g),)
