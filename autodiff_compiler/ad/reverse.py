@@ -78,9 +78,10 @@ class ReverseTransform:
         self.written = {id(op.operands[0]) for op in walk_ops(fn.body)
                         if op.prim.writes}
         self.last_write, self.statement_of = _write_positions(fn)
-        # arrays whose elements or slices are read: their adjoints are scattered into buffers
+        # arrays whose elements or slices are read (their adjoints are scattered into buffers),
+        # or that an if or a loop reads from outside (their adjoints are added from inside it)
         self.read_by_element = {id(op.operands[0]) for op in walk_ops(fn.body)
-                                if op.prim.name in ("getitem", "slice")}
+                                if op.prim.name in ("getitem", "slice")} | _read_inside(fn)
 
     def active(self, v) -> bool:
         return self.activity.active(v)
@@ -556,6 +557,16 @@ def _write_positions(fn: Function):
             if op.prim.writes:
                 last_write[id(op.operands[0])] = index
     return last_write, statement_of
+
+
+def _read_inside(fn: Function) -> set[int]:
+    """Arrays read (with a derivative, or yielded) in an if's or a loop's region nested in
+    the region that made them."""
+    made_in = {id(r): region for region, _ in walk_regions(fn.body) for op in region.ops
+               for r in op.results}
+    return {id(v) for region, _ in walk_regions(fn.body) for op in region.ops
+            if op.prim.differentiable or op.prim.name == "yield" for v in op.operands
+            if v.type.is_array and made_in.get(id(v), region) is not region}
 
 
 def _check_scalar_output(fn: Function) -> None:
