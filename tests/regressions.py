@@ -339,6 +339,27 @@ def array_read_whole_in_a_branch(x, c):
     return s + np.sum(z)
 
 
+def array_of_a_loop_body_read_in_its_if(x):
+    s = 0.0
+    for i in range(3):
+        z = x * float(i + 1)
+        if i > 0:
+            s += np.sum(z * z)
+    return s
+
+
+def array_read_in_nested_branches(x, c):
+    z = x * 2.0
+    s = 0.0
+    if c > 0.0:
+        w = z * x
+        if c > 0.5:
+            s = np.sum(w * z)
+        else:
+            s = np.sum(w)
+    return s + np.sum(z)
+
+
 def array_read_whole_in_a_loop(x):
     z = np.sin(x)
     s = 0.0
@@ -452,6 +473,10 @@ CASES = [
     Case("array_kept_by_one_branch_taken", array_kept_by_one_branch, (V5, 1.0)),
     Case("array_kept_by_one_branch_not_taken", array_kept_by_one_branch, (V5, -1.0)),
     Case("array_read_whole_in_a_branch", array_read_whole_in_a_branch, (V5, 1.0)),
+    Case("array_of_a_loop_body_read_in_its_if", array_of_a_loop_body_read_in_its_if, (V5,)),
+    Case("array_read_in_nested_branches", array_read_in_nested_branches, (V5, 1.0)),
+    Case("array_read_in_nested_branches_inner_else", array_read_in_nested_branches,
+         (V5, 0.3)),
     Case("array_read_whole_in_a_loop", array_read_whole_in_a_loop, (V5,)),
     Case("array_read_whole_in_a_while", array_read_whole_in_a_while, (V5,)),
 ]
