@@ -360,6 +360,33 @@ def array_read_in_nested_branches(x, c):
     return s + np.sum(z)
 
 
+def branch_arrays_written_after(x, c):
+    if c > 0.0:
+        y = x * 2.0
+    else:
+        y = np.sin(x)
+    y[0] = 1.0
+    return np.sum(y * y)
+
+
+def branch_arrays_read_by_element(x, c):
+    if c > 0.0:
+        y = x * 2.0
+    else:
+        y = np.sin(x)
+    return y[1] * y[2] + np.sum(y)
+
+
+def branch_array_read_in_a_loop(x, c):
+    y = x * 2.0
+    if c > 0.0:
+        y = y * x
+    s = 0.0
+    for i in range(2):
+        s += np.sum(y * y)
+    return s
+
+
 def array_read_whole_in_a_loop(x):
     z = np.sin(x)
     s = 0.0
@@ -477,6 +504,12 @@ CASES = [
     Case("array_read_in_nested_branches", array_read_in_nested_branches, (V5, 1.0)),
     Case("array_read_in_nested_branches_inner_else", array_read_in_nested_branches,
          (V5, 0.3)),
+    Case("branch_arrays_written_after", branch_arrays_written_after, (V5, 1.0)),
+    Case("branch_arrays_written_after_else", branch_arrays_written_after, (V5, -1.0)),
+    Case("branch_arrays_read_by_element", branch_arrays_read_by_element, (V5, 1.0)),
+    Case("branch_arrays_read_by_element_else", branch_arrays_read_by_element, (V5, -1.0)),
+    Case("branch_array_read_in_a_loop", branch_array_read_in_a_loop, (V5, 1.0)),
+    Case("branch_array_read_in_a_loop_else", branch_array_read_in_a_loop, (V5, -1.0)),
     Case("array_read_whole_in_a_loop", array_read_whole_in_a_loop, (V5,)),
     Case("array_read_whole_in_a_while", array_read_whole_in_a_while, (V5,)),
 ]

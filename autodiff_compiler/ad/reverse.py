@@ -439,7 +439,7 @@ class ReverseTransform:
         return region, ctx, inner, local
 
     def reverse_if(self, op: Op, b: Builder, adj: dict) -> None:
-        gs = [adj.pop(id(r), None) for r in op.results]
+        gs = [self.buffers.get(id(r)) or adj.pop(id(r), None) for r in op.results]
         frees = self.free_adjoints(op, arrays=True)
         branches = [self.reverse_region(primal, b, adj, zip(primal.ops[-1].operands, gs))
                     for primal in op.regions]
