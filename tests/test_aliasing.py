@@ -15,7 +15,7 @@ import pytest
 from checks import assert_untouched
 
 from autodiff_compiler import grad, jvp, value_and_grad
-from autodiff_compiler.errors import UnsupportedOperationError
+from autodiff_compiler.errors import GradientInputError, UnsupportedOperationError
 from autodiff_compiler.gradcheck import check_grad
 
 # --- supported: views and operands read before the writes that change their arrays -----------
@@ -264,3 +264,20 @@ def test_refused_at_the_line_before_running(fn, args, message):
         grad(fn, jit=False)(*given)
     assert f"{__file__}:{line}:" in str(info.value)
     assert_untouched(given, args)
+
+
+def write_into_the_first(a, b):
+    a[0] = b[1] * 2.0
+    return np.sum(a * b)
+
+
+def test_arguments_sharing_memory_with_a_written_one_are_refused():
+    x = np.array([0.3, -0.8, 0.5, 1.2])
+    with pytest.raises(GradientInputError, match="arguments 0 and 1 share memory"):
+        value_and_grad(write_into_the_first, jit=False)(x, x)
+    with pytest.raises(GradientInputError, match="share memory"):
+        jvp(write_into_the_first, (x, x[::-1]), (x, x), jit=False)
+    rows = np.arange(8.0).reshape(2, 4)  # distinct rows of one array: no shared memory
+    value, gradient = value_and_grad(write_into_the_first, jit=False)(rows[0], rows[1])
+    assert value == write_into_the_first(rows[0].copy(), rows[1].copy())
+    np.testing.assert_array_equal(gradient, [0.0, 5.0, 6.0, 7.0])

@@ -583,4 +583,5 @@ def lower_function(parsed: ParsedFunction, arg_types: list[Type], kernel: bool =
     fn = lowering.lower()
     if lowering.written_params and not kernel:
         fn = Lowering(parsed, arg_types, lowering.written_params).lower()
+        fn.copied_params = sorted(lowering.written_params)
     return fn
