@@ -17,6 +17,7 @@ from .analysis.aliasing import check_views
 from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
 from .codegen.emit import emit_module
+from .errors import GradientInputError
 from .frontend.lower import lower_function
 from .frontend.reader import read_function
 from .frontend.source import ParsedFunction
@@ -43,6 +44,7 @@ class Artifact:
     def run(self, *args) -> tuple:
         """Call the compiled derivative; tapes that come back are kept for the next call
         (a call while another holds them gets fresh ones)."""
+        _check_unshared(self.primal.copied_params, args[:len(self.primal.params)])
         kinds = self.adjoint.tape_kinds
         if not kinds:
             return self.compiled(*args)
@@ -60,6 +62,19 @@ class Artifact:
     @property
     def primal_ir(self) -> str:
         return format_function(self.primal)
+
+
+def _check_unshared(written: list[int], args) -> None:
+    """Refuse an array argument the function writes into that shares memory with another
+    argument: NumPy would show the write through the other one; the compiled code, which
+    writes into a copy, would not."""
+    for k in written:
+        for j, other in enumerate(args):
+            if j != k and isinstance(other, np.ndarray) and np.shares_memory(args[k], other):
+                raise GradientInputError(
+                    f"arguments {k} and {j} share memory and the function writes into argument "
+                    f"{k}: NumPy would show the write through argument {j}; pass a copy "
+                    "(np.copy) of one of them")
 
 
 def parse(fn) -> ParsedFunction:

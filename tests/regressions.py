@@ -320,6 +320,92 @@ def enumerate_break(x, limit):
 
 
 # --------------------------------------------------------------------------------------
+# whole arrays made before an if or a loop and read inside it (their adjoints were lost)
+# --------------------------------------------------------------------------------------
+
+
+def array_kept_by_one_branch(x, c):
+    y = x * 2.0
+    if c > 0.0:
+        y = y + x * x
+    return np.sum(y * y)
+
+
+def array_read_whole_in_a_branch(x, c):
+    z = x * 2.0
+    s = 0.0
+    if c > 0.0:
+        s = np.sum(z * z)
+    return s + np.sum(z)
+
+
+def array_of_a_loop_body_read_in_its_if(x):
+    s = 0.0
+    for i in range(3):
+        z = x * float(i + 1)
+        if i > 0:
+            s += np.sum(z * z)
+    return s
+
+
+def array_read_in_nested_branches(x, c):
+    z = x * 2.0
+    s = 0.0
+    if c > 0.0:
+        w = z * x
+        if c > 0.5:
+            s = np.sum(w * z)
+        else:
+            s = np.sum(w)
+    return s + np.sum(z)
+
+
+def branch_arrays_written_after(x, c):
+    if c > 0.0:
+        y = x * 2.0
+    else:
+        y = np.sin(x)
+    y[0] = 1.0
+    return np.sum(y * y)
+
+
+def branch_arrays_read_by_element(x, c):
+    if c > 0.0:
+        y = x * 2.0
+    else:
+        y = np.sin(x)
+    return y[1] * y[2] + np.sum(y)
+
+
+def branch_array_read_in_a_loop(x, c):
+    y = x * 2.0
+    if c > 0.0:
+        y = y * x
+    s = 0.0
+    for i in range(2):
+        s += np.sum(y * y)
+    return s
+
+
+def array_read_whole_in_a_loop(x):
+    z = np.sin(x)
+    s = 0.0
+    for i in range(3):
+        s += np.dot(z, x) * i
+    return s
+
+
+def array_read_whole_in_a_while(x):
+    z = x * 2.0
+    s = 0.0
+    k = 0
+    while k < 3:
+        s += np.sum(z * z) * k
+        k += 1
+    return s
+
+
+# --------------------------------------------------------------------------------------
 # Test points
 # --------------------------------------------------------------------------------------
 
@@ -411,4 +497,19 @@ CASES = [
     Case("zip_break", zip_break, (POSITIVE, WITH_NEGATIVE), argnums=(0, 1)),
     Case("enumerate_break_index", enumerate_break, (POSITIVE, 3)),
     Case("enumerate_break_value", enumerate_break, (WITH_NEGATIVE, 10)),
+    Case("array_kept_by_one_branch_taken", array_kept_by_one_branch, (V5, 1.0)),
+    Case("array_kept_by_one_branch_not_taken", array_kept_by_one_branch, (V5, -1.0)),
+    Case("array_read_whole_in_a_branch", array_read_whole_in_a_branch, (V5, 1.0)),
+    Case("array_of_a_loop_body_read_in_its_if", array_of_a_loop_body_read_in_its_if, (V5,)),
+    Case("array_read_in_nested_branches", array_read_in_nested_branches, (V5, 1.0)),
+    Case("array_read_in_nested_branches_inner_else", array_read_in_nested_branches,
+         (V5, 0.3)),
+    Case("branch_arrays_written_after", branch_arrays_written_after, (V5, 1.0)),
+    Case("branch_arrays_written_after_else", branch_arrays_written_after, (V5, -1.0)),
+    Case("branch_arrays_read_by_element", branch_arrays_read_by_element, (V5, 1.0)),
+    Case("branch_arrays_read_by_element_else", branch_arrays_read_by_element, (V5, -1.0)),
+    Case("branch_array_read_in_a_loop", branch_array_read_in_a_loop, (V5, 1.0)),
+    Case("branch_array_read_in_a_loop_else", branch_array_read_in_a_loop, (V5, -1.0)),
+    Case("array_read_whole_in_a_loop", array_read_whole_in_a_loop, (V5,)),
+    Case("array_read_whole_in_a_while", array_read_whole_in_a_while, (V5,)),
 ]

@@ -15,7 +15,7 @@ import pytest
 from checks import assert_untouched, copies
 
 from autodiff_compiler import grad, jvp, value_and_grad
-from autodiff_compiler.errors import UnsupportedOperationError
+from autodiff_compiler.errors import GradientInputError, UnsupportedOperationError
 from autodiff_compiler.gradcheck import check_grad
 
 # --- supported: views and operands read before the writes that change their arrays -----------
@@ -80,6 +80,38 @@ def branch_made_arrays(x, c):
     return np.sum(y * x[1])
 
 
+def added_in_place_under_another_name(x):
+    y = x * 1.0
+    z = y
+    y += x
+    return np.sum(z * z)
+
+
+def _scale_in_place(a, b):
+    a *= b
+    return 0.0
+
+
+def helper_scales_the_callers_array(x):
+    y = x * 1.0
+    s = np.sum(y * y)
+    _scale_in_place(y, x)
+    return s + np.sum(y * y)
+
+
+def argument_updated_in_place(x):
+    w = x
+    x -= 0.5
+    return np.sum(w * x)
+
+
+def accumulated_in_place_in_a_loop(x):
+    acc = np.ones(x.shape[1])
+    for i in range(x.shape[0]):
+        acc += x[i] * x[i]
+    return np.sum(acc * acc)
+
+
 X = np.array([[0.3, -0.8, 0.5], [1.1, 0.2, -0.4]])
 SUPPORTED = [
     (transpose_then_write, (X,)),
@@ -91,6 +123,10 @@ SUPPORTED = [
     (overlapping_add, (X,)),
     (branch_made_arrays, (X, 1.0)),
     (branch_made_arrays, (X, -1.0)),
+    (added_in_place_under_another_name, (X,)),
+    (helper_scales_the_callers_array, (X,)),
+    (argument_updated_in_place, (X,)),
+    (accumulated_in_place_in_a_loop, (X,)),
 ]
 supported = pytest.mark.parametrize("fn, args", SUPPORTED,
                                     ids=[f"{f.__name__}-{k}" for k, (f, _) in
@@ -189,6 +225,20 @@ def overwritten_in_the_same_loop(x):
     return s
 
 
+def view_read_after_an_update_in_place(x):
+    y = x * 1.0
+    t = y.T
+    y += 1.0
+    return np.sum(t * t)  # E:view_read_after_an_update_in_place
+
+
+def update_in_place_of_a_view(x):
+    y = x * 1.0
+    row = y[0]
+    row += 1.0  # E:update_in_place_of_a_view
+    return np.sum(y * y)
+
+
 _LINES = Path(__file__).read_text().splitlines()
 REFUSED = [
     (view_read_after_write, (X,), "a view made at line"),
@@ -198,6 +248,8 @@ REFUSED = [
     (write_into_a_picked_array, (X, 1.0), "may be one of several arrays"),
     (write_into_a_carried_array, (X,), "may be one of several arrays"),
     (overwritten_in_the_same_loop, (X,), "a later write in the loop changes them"),
+    (view_read_after_an_update_in_place, (X,), "a view made at line"),
+    (update_in_place_of_a_view, (X,), "writing into it would change that array too"),
 ]
 
 
@@ -209,3 +261,20 @@ def test_refused_at_the_line_before_running(fn, args, message):
         grad(fn, jit=False)(*given)
     assert f"{__file__}:{line}:" in str(info.value)
     assert_untouched(given, args)
+
+
+def write_into_the_first(a, b):
+    a[0] = b[1] * 2.0
+    return np.sum(a * b)
+
+
+def test_arguments_sharing_memory_with_a_written_one_are_refused():
+    x = np.array([0.3, -0.8, 0.5, 1.2])
+    with pytest.raises(GradientInputError, match="arguments 0 and 1 share memory"):
+        value_and_grad(write_into_the_first, jit=False)(x, x)
+    with pytest.raises(GradientInputError, match="share memory"):
+        jvp(write_into_the_first, (x, x[::-1]), (x, x), jit=False)
+    rows = np.arange(8.0).reshape(2, 4)  # distinct rows of one array: no shared memory
+    value, gradient = value_and_grad(write_into_the_first, jit=False)(rows[0], rows[1])
+    assert value == write_into_the_first(rows[0].copy(), rows[1].copy())
+    np.testing.assert_array_equal(gradient, [0.0, 5.0, 6.0, 7.0])

@@ -30,6 +30,7 @@ from ..transforms.dce import dce
 from ..transforms.simplify import simplify
 from . import checkpoint
 from .order import independent_iterations
+from .positions import read_in_loops, write_positions
 from .tape import TapePlan
 
 # Relative costs for choosing between taping a value and recomputing it in the reverse sweep:
@@ -77,10 +78,11 @@ class ReverseTransform:
         self.producer = {id(r): op for op in walk_ops(fn.body) for r in op.results}
         self.written = {id(op.operands[0]) for op in walk_ops(fn.body)
                         if op.prim.writes}
-        self.last_write, self.statement_of = _write_positions(fn)
-        # arrays whose elements or slices are read: their adjoints are scattered into buffers
+        self.last_write, self.statement_of = write_positions(fn)
+        # arrays whose elements or slices are read (their adjoints are scattered into buffers),
+        # or that a loop reads from outside (their adjoints are added from inside it)
         self.read_by_element = {id(op.operands[0]) for op in walk_ops(fn.body)
-                                if op.prim.name in ("getitem", "slice")}
+                                if op.prim.name in ("getitem", "slice")} | read_in_loops(fn)
 
     def active(self, v) -> bool:
         return self.activity.active(v)
@@ -394,8 +396,9 @@ class ReverseTransform:
             return "atomic_add"
         return self.scatter_prim(indices)
 
-    def free_adjoints(self, op: Op) -> list[Value]:
-        """Active scalars read inside `op`'s regions but defined outside it."""
+    def free_adjoints(self, op: Op, arrays: bool = False) -> list[Value]:
+        """Active scalars (and with `arrays`, arrays without a buffer) read inside `op`'s
+        regions but defined outside it."""
         regions = [r for sub in op.regions for r, _ in walk_regions(sub)]
         inside = {id(v) for region in regions for v in region.args}
         inside |= {id(r) for sub in op.regions for o in walk_ops(sub) for r in o.results}
@@ -403,7 +406,9 @@ class ReverseTransform:
         for sub in op.regions:
             for o in walk_ops(sub):
                 for v in o.operands:
-                    if id(v) not in inside and self.active(v) and not v.type.is_array:
+                    if id(v) not in inside and self.active(v) and (not v.type.is_array or
+                                                                   arrays and id(v) not in
+                                                                   self.buffers):
                         free.setdefault(id(v), v)
         return list(free.values())
 
@@ -434,8 +439,8 @@ class ReverseTransform:
         return region, ctx, inner, local
 
     def reverse_if(self, op: Op, b: Builder, adj: dict) -> None:
-        gs = [adj.pop(id(r), None) for r in op.results]
-        frees = self.free_adjoints(op)
+        gs = [self.buffers.get(id(r)) or adj.pop(id(r), None) for r in op.results]
+        frees = self.free_adjoints(op, arrays=True)
         branches = [self.reverse_region(primal, b, adj, zip(primal.ops[-1].operands, gs))
                     for primal in op.regions]
         changed = []
@@ -446,12 +451,14 @@ class ReverseTransform:
             elif None not in values.values() and not self._defined_in(values, branches):
                 adj[id(f)] = next(iter(values.values()))  # the same outside value either way
         for region, ctx, inner, local in branches:
-            inner.op("yield", *(local.get(id(f)) or ZERO for f in changed), result_types=[])
+            inner.op("yield", *(local.get(id(f)) or _zero(inner, f) for f in changed),
+                     result_types=[])
             self._close(ctx, region)
         regions = [branch[0] for branch in branches]
         if not changed and all(len(r.ops) == 1 for r in regions):
             return
-        rev = b.op("if", op.operands[0], regions=regions, result_types=[F64] * len(changed))
+        rev = b.op("if", op.operands[0], regions=regions,
+                   result_types=[f.type if f.type.is_array else F64 for f in changed])
         for f, r in zip(changed, rev.results):
             r.hint = f.hint + "_bar"
             adj[id(f)] = r
@@ -526,6 +533,10 @@ class ReverseTransform:
 
 ZERO = const(0.0)
 
+
+def _zero(b: Builder, v: Value):
+    return b("zeros_like", v, hint=v.hint + "_bar") if v.type.is_array else ZERO
+
 # ops whose array results are mutable storage (adjoint in a buffer, not an SSA value)
 _MUTABLE_ARRAYS = ("new_array", "copy", "full")
 
@@ -543,19 +554,6 @@ def _prim(name):
     from ..primitives import get
 
     return get(name)
-
-
-def _write_positions(fn: Function):
-    """(array id -> index of the last top-level statement writing it, op id -> index of the
-    top-level statement containing the op)."""
-    last_write: dict[int, int] = {}
-    statement_of: dict[int, int] = {}
-    for index, top in enumerate(fn.body.ops):
-        for op in walk_ops(Region(ops=[top])):
-            statement_of[id(op)] = index
-            if op.prim.writes:
-                last_write[id(op.operands[0])] = index
-    return last_write, statement_of
 
 
 def _check_scalar_output(fn: Function) -> None:

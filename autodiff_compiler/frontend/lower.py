@@ -4,7 +4,8 @@ SSA is built directly from the structured AST (the structured case of Braun et a
 and Efficient Construction of Static Single Assignment Form", CC 2013): a map from variable
 names to their current value, copied into each branch and loop body; where branches meet, the
 names whose value differs become results of the `if` op; names assigned in a loop body and
-defined before it become the loop's carried block arguments. Loop-carried types are settled
+defined before it become the loop's carried block arguments (not arrays updated with y += v:
+NumPy writes those in place, and so does the IR). Loop-carried types are settled
 by re-lowering the body until they stop widening (int -> float), as Numba's unification does.
 
 Early returns from branches are lowered by appending the statements that follow the `if` to
@@ -234,7 +235,11 @@ class Lowering(ExpressionLowering):
             self.store(stmt.target, array, indices, updated)
         elif isinstance(stmt, gast.AugAssign):
             current = self.read_name(stmt.target, stmt.target.id)
-            self.assign(stmt.target, self.binop(stmt, stmt.op, current, self.expr(stmt.value)))
+            updated = self.binop(stmt, stmt.op, current, self.expr(stmt.value))
+            if isinstance(current, Value) and current.type.is_array:
+                self.update_in_place(stmt, current, updated)
+            else:
+                self.assign(stmt.target, updated)
         elif isinstance(stmt, gast.Expr):
             if not isinstance(stmt.value, gast.Constant):
                 self.expr(stmt.value)
@@ -260,6 +265,21 @@ class Lowering(ExpressionLowering):
             array.type.kind, value.type.ndim)), attrs={"layout": layout}, result_types=[])
         if array in self.params:
             self.written_params.add(self.params.index(array))
+
+    def update_in_place(self, stmt, current: Value, updated) -> None:
+        """y += v (-=, *=, ...) for an array y: NumPy writes the result into y's memory, so
+        every name, view and caller that shares y sees it; lowered as y[...] = y + v."""
+        updated = self.check_value(stmt, updated)
+        if updated.type.ndim > current.type.ndim or (
+                updated.type.kind == "float" and current.type.kind != "float"):
+            self.error(stmt, f"'{stmt.target.id}' cannot hold the result in place (NumPy "
+                       "refuses a wider shape or a float result in an int or bool array)",
+                       unsupported=True)
+        name = gast.copy_location(gast.Name(stmt.target.id, gast.Load(), None, None),
+                                  stmt.target)
+        whole = gast.copy_location(gast.Subscript(name, gast.Slice(None, None, None),
+                                                  gast.Store()), stmt.target)
+        self.store_slice(whole, updated)
 
     def update_through_index(self, stmt) -> None:
         """y[idx] += v (-=, *=, ...): y[idx] = y[idx] + v with y[idx] read first, as NumPy
@@ -390,7 +410,9 @@ class Lowering(ExpressionLowering):
     # --- loops -------------------------------------------------------------------------------
     def carried_names(self, node, exclude=()) -> tuple[list[str], list[str]]:
         """(names assigned in the loop body, those of them defined before: carried)."""
-        assigned = _assigned_names(node.body)
+        rebound = _assigned_names(node.body, augmented=False)
+        assigned = [n for n in _assigned_names(node.body) if n in rebound  # y += v: in place
+                    or not _is_array(self.env.get(n))]
         carried = [n for n in assigned if n not in exclude and n in self.env
                    and not isinstance(self.env[n], Undefined)]
         for name in carried:
@@ -516,8 +538,13 @@ def _contains_return(node) -> bool:
     return False
 
 
-def _assigned_names(stmts) -> list[str]:
-    """Names bound anywhere in `stmts`, in order of first binding."""
+def _is_array(value) -> bool:
+    return isinstance(value, Value) and value.type.is_array
+
+
+def _assigned_names(stmts, augmented: bool = True) -> list[str]:
+    """Names bound anywhere in `stmts`, in order of first binding (`augmented`: with the
+    targets of y += v)."""
     names: dict[str, None] = {}
     todo = list(reversed(stmts))
     while todo:
@@ -525,7 +552,8 @@ def _assigned_names(stmts) -> list[str]:
         targets = []
         if isinstance(node, gast.Assign):
             targets = node.targets
-        elif isinstance(node, (gast.AugAssign, gast.AnnAssign, gast.For)):
+        elif isinstance(node, (gast.AnnAssign, gast.For)) or \
+                augmented and isinstance(node, gast.AugAssign):
             targets = [node.target]
         flat = list(targets)
         while flat:
@@ -555,4 +583,5 @@ def lower_function(parsed: ParsedFunction, arg_types: list[Type], kernel: bool =
     fn = lowering.lower()
     if lowering.written_params and not kernel:
         fn = Lowering(parsed, arg_types, lowering.written_params).lower()
+        fn.copied_params = sorted(lowering.written_params)
     return fn

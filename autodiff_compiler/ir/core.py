@@ -85,6 +85,7 @@ class Function:
     constants: dict = field(default_factory=dict)  # module-level name -> array read as constant
     # kinds of the tapes passed in last and returned last (ad.reverse, reuse_tapes)
     tape_kinds: list = field(default_factory=list)
+    copied_params: list = field(default_factory=list)  # array parameters copied on entry
 
     @property
     def params(self) -> list[Value]:
