@@ -71,6 +71,17 @@ def overlapping_add(x):
     return np.sum(y * y)
 
 
+def read_in_loops_then_written(x):
+    # one copy of y before the loops serves every iteration: nothing in them writes y
+    y = x * 2.0
+    s = 0.0
+    for i in range(3):
+        for j in range(2):
+            s += np.sum(y * x) * (i + j)
+    y[0, 1] = 1.0
+    return s + np.sum(y * y)
+
+
 def branch_made_arrays(x, c):
     if c > 0.0:
         y = np.zeros(x.shape[1])
@@ -121,6 +132,7 @@ SUPPORTED = [
     (product_before_a_slice_write, (X,)),
     (shifted_update, (X,)),
     (overlapping_add, (X,)),
+    (read_in_loops_then_written, (X,)),
     (branch_made_arrays, (X, 1.0)),
     (branch_made_arrays, (X, -1.0)),
     (added_in_place_under_another_name, (X,)),
@@ -247,7 +259,7 @@ REFUSED = [
     (write_into_a_view, (X,), "writing into it would change that array too"),
     (write_into_a_picked_array, (X, 1.0), "may be one of several arrays"),
     (write_into_a_carried_array, (X,), "may be one of several arrays"),
-    (overwritten_in_the_same_loop, (X,), "a later write in the loop changes them"),
+    (overwritten_in_the_same_loop, (X,), "a later write changes them"),
     (view_read_after_an_update_in_place, (X,), "a view made at line"),
     (update_in_place_of_a_view, (X,), "writing into it would change that array too"),
 ]

@@ -129,7 +129,7 @@ class ReverseTransform:
 
     def _load(self, v, ctx: ReverseContext) -> Value:
         if v.type.is_array:
-            what = f"the values '{v.hint[:-5]}' has here (a later write in the loop changes " \
+            what = f"the values '{v.hint[:-5]}' has here (a later write changes " \
                 "them)" if self.producer[id(v)].attrs.get("snapshot") else \
                 "an array computed inside a loop"
             raise UnsupportedOperationError(

@@ -96,6 +96,22 @@ class Program:
                 return write
         return None
 
+    def snapshot_site(self, op: Op, array: Value) -> Op:
+        """Where a copy of `array` for `op` goes: before the outermost loop around op that
+        neither writes the array nor makes it (its contents stay the same through that loop,
+        so one copy serves every iteration), else right before op."""
+        at = self.position[id(op)]
+        writes = [self.position[id(w)] for w in self.writes.get(id(self.root(array)), ())]
+        made = self.producer.get(id(array)) or self.arg_owner.get(id(array))
+        site = op
+        for loop in sorted((lp for lp in self.loops if self.inside(lp, at)),
+                           key=lambda lp: -self.position[id(lp)]):
+            if any(self.inside(loop, w) for w in writes) or made is loop or \
+                    made is not None and self.inside(loop, self.position[id(made)]):
+                break
+            site = loop
+        return site
+
     def written_after(self, array: Value, op: Op) -> bool:
         """Whether a write into `array`'s root can run after `op` (later in program order,
         or in a loop around op)."""
@@ -165,15 +181,15 @@ def _fresh_in_every_branch(program: Program, op: Op, result: Value) -> bool:
 
 def snapshot_overwritten_operands(fn: Function, wrt: list[int]) -> Function:
     """Give each operation whose derivative reads an array that a later write overwrites a
-    copy of that array taken just before it (slices: the slice is copied). Changes `fn` in
-    place and returns it."""
+    copy of that array taken before it (just before, or before the loops around it that leave
+    the array alone; slices: the slice is copied). Changes `fn` in place and returns it."""
     activity = analyze(fn, wrt)
     program = Program(fn)
+    taken: dict[tuple[int, int], Value] = {}
     for op in list(walk_ops(fn.body)):
         if op.regions or op.prim.name in ("yield", "return") \
                 or not any(activity.active(r) for r in op.results) and not op.prim.writes:
             continue
-        taken: dict[int, Value] = {}
         for k, operand in enumerate(op.operands):
             reads = _reads_contents(op, operand) or (k == 0 and _is_view(op))
             if not reads or not program.written_after(operand, op):
@@ -181,12 +197,13 @@ def snapshot_overwritten_operands(fn: Function, wrt: list[int]) -> Function:
             if op.prim.name == "slice":
                 op.attrs = dict(op.attrs, copy=True)
                 continue
-            if id(operand) not in taken:
-                region = program.region_of[id(op)]
+            site = program.snapshot_site(op, operand)
+            if (id(site), id(operand)) not in taken:
+                region = program.region_of[id(site)]
                 snapshot = Op(PRIMITIVES["copy"], [operand],
                               [Value(operand.type, operand.hint + "_then")], [],
                               {"snapshot": True}, op.loc)
-                region.ops.insert(region.ops.index(op), snapshot)
-                taken[id(operand)] = snapshot.result
-            op.operands[k] = taken[id(operand)]
+                region.ops.insert(region.ops.index(site), snapshot)
+                taken[(id(site), id(operand))] = snapshot.result
+            op.operands[k] = taken[(id(site), id(operand))]
     return fn
