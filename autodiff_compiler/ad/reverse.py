@@ -163,7 +163,8 @@ class ReverseTransform:
     def buffer(self, array) -> Value:
         if id(array) not in self.buffers:
             raise UnsupportedOperationError("differentiating through an array that is not an "
-                                            "argument is not supported yet")
+                                            "argument is not supported yet",
+                                            self.producer_loc(array))
         return self.buffers[id(array)]
 
     # --- the transform --------------------------------------------------------------------------
