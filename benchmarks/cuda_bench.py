@@ -5,7 +5,7 @@ Run on a machine with an NVIDIA GPU (needs numba and numba-cuda, nothing from th
     python benchmarks/cuda_bench.py            # or: python -m benchmarks.cuda_bench
 
 It does, in about a minute or two (well under 5):
-1. `pytest tests/test_cuda.py` on the hardware (NUMBA_ENABLE_CUDASIM=0): device-function
+1. `pytest tests/test_cuda_*.py` on the hardware (NUMBA_ENABLE_CUDASIM=0): device-function
    gradients, adjoint and tangent kernels against the CPU, refusals; `--skip-tests` skips it.
 2. Times, for N = 10^7 samples (`--n`), the kernel
        loss[i] = 0.5 * (p2 * tanh(p0 * x[i] + p1) + p3 * x[i] - y[i])^2
@@ -94,9 +94,13 @@ def weighted_loss_cpu(x, y, params, loss_bar):
 # --------------------------------------------------------------------------------------------
 
 
+CUDA_TESTS = ["tests/test_cuda_device_functions.py", "tests/test_cuda_kernels.py",
+              "tests/test_cuda_kernel_source.py"]
+
+
 def run_tests(simulate: bool) -> tuple[bool, str]:
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1" if simulate else "0")
-    cmd = [sys.executable, "-m", "pytest", "tests/test_cuda.py", "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", *CUDA_TESTS, "-q", "-p", "no:cacheprovider",
            "-m", "numba or not numba"]
     print(f"$ NUMBA_ENABLE_CUDASIM={env['NUMBA_ENABLE_CUDASIM']} python {' '.join(cmd[1:])}",
           flush=True)
@@ -218,7 +222,7 @@ def main(args) -> int:
           f"(<= {GRAD_TOL:g}: {'ok' if 'gradient' not in failures else 'FAIL'})")
     print(f"params gradient: GPU {np.array2string(params_bar, precision=10)}")
     print(f"                 CPU {np.array2string(cpu_params_bar, precision=10)}")
-    print(f"tests/test_cuda.py: {tests}")
+    print(f"tests/test_cuda_*.py: {tests}")
     if failures:
         print("FAILED: " + ", ".join(failures))
         return 1

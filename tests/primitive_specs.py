@@ -442,6 +442,6 @@ INTERNAL: dict[str, str] = {
     "return": "terminator of the function",
     # non-differentiable plumbing (exempt by Primitive.differentiable as well)
     "trip_count": "loop trip counts of the reverse sweep",
-    "grid": "cuda.grid thread index (an int; tested by test_cuda.py)",
+    "grid": "cuda.grid thread index (an int; tested by test_cuda_*.py)",
     "atomic_add": "adjoint accumulation of CUDA kernels",
 }
