@@ -19,15 +19,15 @@ from .pipeline import Artifact, build, parse
 
 
 def _normalize_argnums(argnums, n_params: int) -> tuple[list[int], bool]:
-    single = isinstance(argnums, int)
+    single = isinstance(argnums, (int, np.integer))
     nums = [argnums] if single else list(argnums)
     if not nums:
         raise GradientInputError("argnums must name at least one argument")
     for k in nums:
-        if not isinstance(k, int) or not -n_params <= k < n_params:
+        if not isinstance(k, (int, np.integer)) or not -n_params <= k < n_params:
             raise GradientInputError(f"argnums {k!r} is out of range for a function of "
                                      f"{n_params} arguments")
-    nums = [k % n_params for k in nums]
+    nums = [int(k) % n_params for k in nums]
     if len(set(nums)) != len(nums):
         raise GradientInputError("argnums lists an argument twice")
     return nums, single

@@ -30,7 +30,7 @@ def _with_entry(args, k, index, value):
 
 def numerical_grad(f, *args, argnums=0, step=1e-4):
     """Central-difference gradient of scalar f w.r.t. argnums (same structure as grad)."""
-    nums = [argnums] if isinstance(argnums, int) else list(argnums)
+    nums = [argnums] if isinstance(argnums, (int, np.integer)) else list(argnums)
     args = [np.array(a, dtype=np.float64) if isinstance(a, (list, tuple)) else a for a in args]
     grads = []
     for k in nums:
@@ -47,7 +47,7 @@ def numerical_grad(f, *args, argnums=0, step=1e-4):
             # differences first, so that a locally constant f gives exactly zero
             g[index] = (8.0 * (values[1] - values[-1]) - (values[2] - values[-2])) / (12.0 * h)
         grads.append(g if isinstance(x, np.ndarray) else float(g))
-    return grads[0] if isinstance(argnums, int) else tuple(grads)
+    return grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
 
 
 def relative_error(analytic, numeric) -> float:
@@ -65,7 +65,7 @@ def check_grad(f, *args, argnums=0, tol=1e-7, raise_on_mismatch=False, jit=False
     plain = getattr(f, "__autodiff_wrapped__", f)
     analytic = grad(plain, argnums=argnums, jit=jit)(*args)
     numeric = numerical_grad(plain, *args, argnums=argnums)
-    if isinstance(argnums, int):
+    if isinstance(argnums, (int, np.integer)):
         analytic, numeric = (analytic,), (numeric,)
     error = relative_error(analytic, numeric)
     if raise_on_mismatch and not error < tol:

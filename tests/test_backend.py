@@ -1,12 +1,15 @@
 """The generated-module cache: content-addressed files, rebuilt when corrupt, and Numba
 failures reported with the generated file's path."""
 
+import importlib.util
+import linecache
 import math
+import sys
 
 import numpy as np
 import pytest
 
-from autodiff_compiler import grad, set_cache_dir
+from autodiff_compiler import grad, set_cache_dir, value_and_grad
 from autodiff_compiler.backend import cache
 
 
@@ -45,6 +48,45 @@ def test_the_default_directory_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setattr(cache, "_cache_dir", None)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache.cache_dir() == tmp_path / "autodiff_compiler"
+
+
+def _import_file(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("edited", ["x * x * x", "x * 3.0", "x - x * x", "(x + 1.0) * x"])
+def test_a_function_whose_file_was_edited_is_refused_until_reloaded(tmp_path, monkeypatch,
+                                                                    edited):
+    """inspect reads the file as it is now; the function object runs the code it was defined
+    with: a derivative of the edited text would not be the function's."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no .pyc of the first version
+    path = tmp_path / "edited.py"
+    path.write_text("def f(x):\n    return x + x * x\n")
+    old = _import_file(path).f
+    assert grad(old, jit=False)(2.0) == 5.0
+    path.write_text(f"def f(x):\n    return {edited}\n")
+    linecache.checkcache(str(path))
+    with pytest.raises(TypeError, match="changed after it was defined"):
+        grad(old, jit=False)(2.0)
+    new = _import_file(path).f  # defined again from the edited file
+    value, gradient = value_and_grad(new, jit=False)(2.0)
+    assert value == new(2.0)
+    assert gradient == pytest.approx((new(2.0 + 1e-6) - new(2.0 - 1e-6)) / 2e-6)
+
+
+def test_a_function_defined_twice_gets_the_second_definition():
+    def twice(x):
+        return x * 2.0
+
+    first = grad(twice, jit=False)(1.0)
+
+    def twice(x):
+        return x * 3.0
+
+    assert (first, grad(twice, jit=False)(1.0)) == (2.0, 3.0)
 
 
 @pytest.fixture(autouse=True)

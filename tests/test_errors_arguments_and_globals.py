@@ -22,6 +22,7 @@ from autodiff_compiler import (
     GradientInputError,
     UnsupportedOperationError,
     grad,
+    value_and_grad,
 )
 
 MARKERS = Markers(__file__)  # this file's markers
@@ -82,6 +83,34 @@ def test_writing_into_a_constant_array_is_refused(fn, array, name, token, jit):
         array[:] = saved
 
 
+def _make_scaled_sum(W):
+    def scaled_sum(x):
+        return np.sum(W * x)
+
+    return scaled_sum
+
+
+W = np.array([10.0, 20.0, 30.0])
+closure_sum = _make_scaled_sum(np.array([1.0, 2.0, 3.0]))  # its W is another array
+
+
+def f_two_arrays_named_alike(x):
+    # the global W here and the helper's captured array are two different constants
+    return np.sum(W * x) + closure_sum(x) * 100.0
+
+
+def f_two_arrays_named_alike_helper_first(x):
+    return closure_sum(x) * 100.0 + np.sum(W * x)
+
+
+@pytest.mark.parametrize("fn", [f_two_arrays_named_alike, f_two_arrays_named_alike_helper_first])
+def test_constant_arrays_of_the_same_name_stay_apart(fn):
+    x = np.array([0.5, 0.25, 1.0])
+    value, gradient = value_and_grad(fn, jit=False)(x)
+    assert value == pytest.approx(fn(x))
+    np.testing.assert_allclose(gradient, W + 100.0 * np.array([1.0, 2.0, 3.0]))
+
+
 # --- bad arguments: GradientInputError ---------------------------------------------------------
 
 def f_scaled(x, n):
@@ -125,6 +154,12 @@ def test_differentiating_wrt_int_array_is_refused():
 
 def test_int_array_is_fine_when_not_differentiated():
     assert grad(f_scaled, argnums=1, jit=False)(np.arange(4.0) + 1.0, 3.0) == 1.0
+
+
+def test_numpy_integer_argnums_are_ints():
+    x = np.arange(4.0) + 1.0
+    assert grad(f_scaled, argnums=np.int64(1), jit=False)(x, 3.0) == 1.0
+    assert grad(f_two, argnums=(np.int32(1),), jit=False)(2.0, 3.0) == (2.0,)
 
 
 @pytest.mark.parametrize("argnums", [2, -3, (0, 2), (0, 0), ()])

@@ -289,18 +289,19 @@ class ExpressionLowering(NumpyLowering):
         return result
 
     def expr_BoolOp(self, node):
-        """`a and b` -> if a: b else: False;  `a or b` -> if a: True else: b."""
+        """`a and b` -> b if a else a;  `a or b` -> a if a else b (Python's values: the
+        operand that decided, so `x or y` of floats is a float, not a bool)."""
         is_and = isinstance(node.op, gast.And)
-        result = self.condition(node.values[0])
+        result = self.scalar(node.values[0])
         for operand in node.values[1:]:
-            then_region, else_region = Region(), Region()
-            lazy, fixed = (then_region, else_region) if is_and else (else_region, then_region)
+            cond = result if result.type == BOOL else self.b("ne", result, const(0, result.type))
+            lazy = Region()
             with self.region(lazy, dict(self.env)):
-                self.b.op("yield", self.condition(operand), result_types=[])
-            with self.region(fixed, {}):
-                self.b.op("yield", const(not is_and), result_types=[])
-            result = self.b.op("if", result, regions=[then_region, else_region],
-                               result_types=[BOOL]).result
+                value = self.scalar(operand)
+            kept = const(not is_and) if result.type == BOOL else result
+            yields = [[value], [kept]] if is_and else [[kept], [value]]
+            regions = [lazy, Region()] if is_and else [Region(), lazy]
+            result = self.close_if(node, cond, regions, yields, ["choice"])[0]
         return result
 
     def expr_IfExp(self, node):

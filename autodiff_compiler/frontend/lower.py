@@ -95,7 +95,7 @@ class Lowering(ExpressionLowering):
                 name = key
                 break
         else:
-            name = f"{name}_const" if name not in self.constants else f"{name}_{id(array)}"
+            name = _fresh(f"{name}_const", self.constants)
             self.constants[name] = array
         value = self.b.op("constant_array", attrs={"name": name}, hint=name,
                           result_types=[Type(kind, array.ndim)]).result
@@ -536,6 +536,16 @@ def _contains_return(node) -> bool:
             return True
         todo.extend(gast.iter_child_nodes(n))
     return False
+
+
+def _fresh(name: str, taken) -> str:
+    """`name`, or `name_2`, `name_3`, ... : the first not in `taken` (deterministic, so the
+    generated source does not change between runs)."""
+    k, fresh = 1, name
+    while fresh in taken:
+        k += 1
+        fresh = f"{name}_{k}"
+    return fresh
 
 
 def _is_array(value) -> bool:

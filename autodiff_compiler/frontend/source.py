@@ -6,9 +6,12 @@ the line the user wrote.
 """
 
 from __future__ import annotations
+import __future__
 
+import dis
 import inspect
 import textwrap
+import types
 from dataclasses import dataclass
 
 import gast
@@ -62,6 +65,7 @@ def parse_function(fn) -> ParsedFunction:
         col = max(lines[0].find("lambda"), 0)
         loc = SourceLocation(filename, first_line, col, lines[0].rstrip())
         raise AutodiffSyntaxError("lambda functions are not supported; use a def", loc)
+    _check_unchanged(fn, dedented, filename, first_line)
     module = gast.parse(dedented)
     node = module.body[0]
     parsed = ParsedFunction(fn, node, filename, first_line, indent, [ln.rstrip("\n") for ln in lines])
@@ -76,3 +80,40 @@ def _indent_removed(original: str, dedented: str) -> int:
         if b.strip():
             return len(a) - len(b)
     return 0
+
+
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+
+def _check_unchanged(fn, text: str, filename: str, first_line: int) -> None:
+    """Refuse a function whose file was edited after it was defined: inspect reads the file as
+    it is now, so the derivative would be of the new text while `fn` runs the old code. The
+    text is compiled again and compared with fn's code: names, constants, lines and operators
+    (not the whole bytecode, which depends on the enclosing module and closures)."""
+    code = fn.__code__
+    try:
+        module = compile(text, filename, "exec", flags=code.co_flags & _FUTURE_FLAGS,
+                         dont_inherit=True)
+    except SyntaxError:
+        return  # gast.parse reports it
+    fresh = next((c for c in module.co_consts if isinstance(c, types.CodeType)
+                  and c.co_name == code.co_name), None)
+    if fresh is None or _fingerprint(fresh, first_line - 1) != _fingerprint(code, 0):
+        raise TypeError(f"the source of {fn.__qualname__} in {filename} changed after it was "
+                        "defined (the file was edited but not reloaded): reload the module "
+                        "(importlib.reload) or run the definition again")
+
+
+_OPERATORS = ("BINARY_", "COMPARE_", "UNARY_", "INPLACE_", "IS_OP", "CONTAINS_OP")
+
+
+def _fingerprint(code, line_shift: int) -> tuple:
+    names = set(code.co_names) | set(code.co_varnames) | set(code.co_freevars)
+    consts = tuple(repr(c) for c in code.co_consts if not isinstance(c, types.CodeType))
+    lines = tuple(sorted({line + line_shift for _, _, line in code.co_lines()
+                          if line is not None}))
+    operators = tuple((i.opname, i.argrepr) for i in dis.get_instructions(code)
+                      if i.opname.startswith(_OPERATORS))
+    return names, consts, lines, code.co_argcount, operators

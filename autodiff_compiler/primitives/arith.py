@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 
 from ..ir.builder import const
+from ..ir.core import Const
 from ..ir.types import BOOL, F64, I64, Type, promote
 from .registry import call, defprim, defvjp, multiplicative_jvps
 
@@ -154,13 +155,31 @@ def _mod_vjp(b, op, g):
 @defvjp("pow")
 def _pow_vjp(b, op, g):
     x, y = op.operands
+    return (lambda: b.mul(g, _pow_d_base(b, x, y)),
+            lambda: b.mul(g, b.mul(op.result, b("log", _zero_to_one(b, x)))))
 
-    def d_base():
-        if y.type.kind == "int" and getattr(y, "value", None) == 2:
-            return b.mul(g, b.mul(const(2.0), x))
-        return b.mul(g, b.mul(y, b("pow", x, b.sub(y, const(1, y.type)))))
 
-    return (d_base, lambda: b.mul(g, b.mul(op.result, b("log", x))))
+def _pow_d_base(b, x, y):
+    """d(x**y)/dx = y * x**(y-1), which is 0 where y == 0 (also at x == 0, where x**-1
+    would divide by zero): the exponent y-1 is replaced by 1 there."""
+    if isinstance(y, Const):
+        if y.value == 0:
+            return _zero_like(y)
+        if y.type.kind == "int" and y.value == 2:
+            return b.mul(const(2.0), x)
+        return b.mul(y, b("pow", x, b.sub(y, const(1, Type(y.type.kind)))))
+    one = const(1, Type(y.type.kind))
+    exponent = b("select", b("ne", y, const(0, one.type)), b.sub(y, one), one)
+    return b.mul(y, b("pow", x, exponent))
+
+
+def _zero_to_one(b, x):
+    """x with 0 replaced by 1 (unless x is a nonzero literal): d(0**y)/dy = 0**y * log(1) = 0,
+    since 0**y is constant (0) for y > 0."""
+    if isinstance(x, Const) and x.value != 0:
+        return x
+    kind = Type(x.type.kind)
+    return b("select", b("eq", x, const(0, kind)), const(1, kind), x)
 
 
 @defvjp("neg")
