@@ -214,3 +214,11 @@ def test_arrays_made_in_loops(fn, args, argnums, jit):
     ours = grad(fn, argnums=argnums, jit=jit)(*copies(args))
     numeric = numerical_grad(fn, *copies(args), argnums=argnums)
     assert _error(ours, numeric) < 1e-7
+
+
+@pytest.mark.parametrize("fn, args, argnums", CASES[:3], ids=IDS[:3])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.numba)])
+def test_checkpointed_loops_tape_arrays_per_segment(fn, args, argnums, jit):
+    ours = grad(fn, argnums=argnums, jit=jit, checkpoint=2)(*copies(args))
+    numeric = numerical_grad(fn, *copies(args), argnums=argnums)
+    assert _error(ours, numeric) < 1e-7

@@ -9,7 +9,9 @@ accumulating adjoints (x_bar) of active values (Griewank & Walther, "Evaluating 
   independent, ad.order); the adjoints of the carried values, and of values from outside
   the loop that it reads, are the reverse loop's carried values.
 Primal values that the rules read are served by ad.tape (direct, recomputed, or taped).
-Arrays have adjoint buffers (`np.zeros_like`) that reads of elements scatter into.
+Arrays have adjoint buffers (`np.zeros_like`) that reads of elements scatter into; those of
+arrays made in a loop are made afresh where each run of its body reverses. A loop carrying an
+array carries its adjoint, an array, through the reverse loop.
 """
 
 from __future__ import annotations
