@@ -49,8 +49,8 @@ class Artifact:
         if not kinds:
             return self.compiled(*args)
         tapes, self.tapes = self.tapes, None
-        if tapes is None:
-            tapes = [np.empty(0, dtype=_DTYPES[kind]) for kind in kinds]
+        if tapes is None:  # empty tapes of each one's type (arrays: rows of the value's rank)
+            tapes = [np.empty((0,) * t.ndim, dtype=_DTYPES[t.kind]) for t in kinds]
         results = self.compiled(*args, *tapes)
         self.tapes = list(results[-len(kinds):])
         return results[:-len(kinds)]

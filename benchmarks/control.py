@@ -280,7 +280,7 @@ def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
     module.rt = CountingRuntime(counter)
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     dtypes = {"float": np.float64, "int": np.int64, "bool": np.bool_}
-    tapes = [np.empty(0, dtype=dtypes[kind]) for kind in artifact.adjoint.tape_kinds]
+    tapes = [np.empty((0,) * t.ndim, dtype=dtypes[t.kind]) for t in artifact.adjoint.tape_kinds]
     result = getattr(module, entry if entry in defs else defs[-1])(*args, *tapes)
     return result[:len(result) - len(tapes)], counter   # the tapes it hands back are dropped
 

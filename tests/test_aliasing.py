@@ -116,6 +116,15 @@ def argument_updated_in_place(x):
     return np.sum(w * x)
 
 
+def overwritten_in_the_same_loop(x):
+    y = x * 1.0
+    s = 0.0
+    for i in range(3):
+        s += np.sum(y * y)
+        y[0, i] = 0.5
+    return s
+
+
 def accumulated_in_place_in_a_loop(x):
     acc = np.ones(x.shape[1])
     for i in range(x.shape[0]):
@@ -133,6 +142,7 @@ SUPPORTED = [
     (shifted_update, (X,)),
     (overlapping_add, (X,)),
     (read_in_loops_then_written, (X,)),
+    (overwritten_in_the_same_loop, (X,)),
     (branch_made_arrays, (X, 1.0)),
     (branch_made_arrays, (X, -1.0)),
     (added_in_place_under_another_name, (X,)),
@@ -228,15 +238,6 @@ def write_into_a_carried_array(x):
     return np.sum(y * u)
 
 
-def overwritten_in_the_same_loop(x):
-    y = x * 1.0
-    s = 0.0
-    for i in range(3):
-        s += np.sum(y * y)  # E:overwritten_in_the_same_loop
-        y[0, i] = 0.5
-    return s
-
-
 def view_read_after_an_update_in_place(x):
     y = x * 1.0
     t = y.T
@@ -259,7 +260,6 @@ REFUSED = [
     (write_into_a_view, (X,), "writing into it would change that array too"),
     (write_into_a_picked_array, (X, 1.0), "may be one of several arrays"),
     (write_into_a_carried_array, (X,), "may be one of several arrays"),
-    (overwritten_in_the_same_loop, (X,), "a later write changes them"),
     (view_read_after_an_update_in_place, (X,), "a view made at line"),
     (update_in_place_of_a_view, (X,), "writing into it would change that array too"),
 ]

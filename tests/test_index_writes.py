@@ -444,13 +444,6 @@ def read_a_slice_after_an_index_write(x, idx, v):
     return np.sum(head)  # E:read_a_slice_after_an_index_write
 
 
-def multiply_in_loop(x, idx, v):
-    y = x.copy()
-    for t in range(3):
-        y[idx] *= v * x[t]  # E:multiply_in_loop
-    return np.sum(y)
-
-
 REFUSED = [
     (into_3d, "into a 1-D or 2-D array"),
     (through_a_mask, "a 1-D array of integers"),
@@ -458,7 +451,6 @@ REFUSED = [
     (two_dimensional_index, "a 1-D array of integers"),
     (value_with_more_axes, "more axes than the array"),
     (read_a_slice_after_an_index_write, r"view made at line \d+ of an array written after it at line"),
-    (multiply_in_loop, "arrays are not taped yet"),
 ]
 
 

@@ -238,7 +238,7 @@ class ForwardTransform:
         if self.storage_active(op):
             attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]))
             value = self.dot_or_zero(b, op.operands[0])
-            b.append(Op(op.prim, [value], [], [], attrs, op.loc))
+            b.append(Op(op.prim, [value] * len(op.operands), [], [], attrs, op.loc))
 
     def op_tape_load(self, op: Op, b: Builder) -> None:
         b.append(op)

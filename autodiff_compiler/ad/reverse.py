@@ -9,7 +9,9 @@ accumulating adjoints (x_bar) of active values (Griewank & Walther, "Evaluating 
   independent, ad.order); the adjoints of the carried values, and of values from outside
   the loop that it reads, are the reverse loop's carried values.
 Primal values that the rules read are served by ad.tape (direct, recomputed, or taped).
-Arrays have adjoint buffers (`np.zeros_like`) that reads of elements scatter into.
+Arrays have adjoint buffers (`np.zeros_like`) that reads of elements scatter into; those of
+arrays made in a loop are made afresh where each run of its body reverses. A loop carrying an
+array carries its adjoint, an array, through the reverse loop.
 """
 
 from __future__ import annotations
@@ -114,10 +116,12 @@ class ReverseTransform:
     def _recompute_cost(self, v) -> float:
         """Cost of recomputing `v`, each input served the cheaper way (recomputed or taped)."""
         op = self.producer.get(id(v))
-        if op is None or op.regions or not op.prim.pure or len(op.results) != 1:
+        if op is None or op.regions or not op.prim.pure or len(op.results) != 1 \
+                or id(v) in self.written:  # an array written after it is made
             return math.inf
-        if op.prim.name in ("getitem", "slice", "take") and not self.read_is_final(op):
-            return math.inf  # the element may have been overwritten since
+        if op.prim.name in ("getitem", "slice", "take") and not self.read_is_final(op) or \
+                any(not self.read_is_final(op, a) for a in op.operands if a.type.is_array):
+            return math.inf  # the element or array may have been overwritten since
         own = 1 if op.prim.cheap else TRANSCENDENTAL_COST
         return own + sum(self._serve_cost(o) for o in op.operands)
 
@@ -128,14 +132,10 @@ class ReverseTransform:
         return min(TAPE_COST, self._recompute_cost(v))
 
     def _load(self, v, ctx: ReverseContext) -> Value:
-        if v.type.is_array:
-            what = f"the values '{v.hint[:-5]}' has here (a later write changes " \
-                "them)" if self.producer[id(v)].attrs.get("snapshot") else \
-                "an array computed inside a loop"
-            raise UnsupportedOperationError(
-                f"the reverse sweep needs {what}, and arrays are not taped yet; compute it "
-                "element by element", self.producer_loc(v))
-        self.plan.tape(v)
+        """Read `v` from its tape (arrays as rows: ad.tape); an array the region writes into
+        after making it is taped in the state its last write leaves."""
+        loc = self.producer_loc(v) or self.plan.region_of(v).owner.loc  # a loop's argument
+        self.plan.tape(v, loc, at_end=id(v) in self.written)
         copy = Value(v.type, v.hint)
         ctx.loaded.append((v, copy))
         return copy
@@ -215,7 +215,7 @@ class ReverseTransform:
         body = Region(params, forward + reverse.ops)
         param_names = self.fn.param_names + [v.hint for v in params[len(self.fn.params):]]
         adjoint = Function(name, body, self.fn.filename, None, param_names, self.fn.constants,
-                           [v.type.kind for v in self.plan.tape_inputs.values()])
+                           [v.type for v in self.plan.tape_inputs.values()])
         return dce(cse(simplify(adjoint)) if self.plan.fusions else adjoint)
 
     def allocate_buffers(self, b: Builder) -> None:
@@ -227,13 +227,10 @@ class ReverseTransform:
                 mutable = made or id(r) in self.written or id(r) in self.read_by_element
                 if r.type.is_array and self.active(r) and mutable:
                     info = self.plan.region_of(r)
-                    if not info.once:
-                        raise UnsupportedOperationError(
-                            "an array created inside a loop cannot be differentiated yet; "
-                            "create it before the loop", op.loc)
                     if info.parent is None:
                         wanted.append(r)
-                    else:  # made in a branch: its buffer is made where the branch reverses
+                    else:  # made in a branch or a loop: its buffer is made where that
+                        # region's run reverses (a fresh one for each run)
                         self.branch_arrays.setdefault(id(info.region), []).append(r)
         wanted += [p for p in self.fn.params if p.type.is_array and self.active(p)]
         for array in wanted:
@@ -320,10 +317,11 @@ class ReverseTransform:
         return any(i.taped for i in inner) and all(
             i.nearest_loop.prim.name == "for" for i in inner)
 
-    def read_is_final(self, read: Op) -> bool:
-        """Whether no write into the array can follow this element read (every write is in an
-        earlier top-level statement), so the reverse sweep may read the element again."""
-        array = id(read.operands[0])
+    def read_is_final(self, read: Op, operand=None) -> bool:
+        """Whether no write into the array (`operand`, else the first) can follow this read
+        (every write is in an earlier top-level statement), so the reverse sweep may read the
+        element or the array again."""
+        array = id(read.operands[0] if operand is None else operand)
         return array not in self.written or \
             self.statement_of[id(read)] > self.last_write[array]
 
@@ -489,12 +487,15 @@ class ReverseTransform:
         if not carried and not self.touches_active_arrays(op):
             return
         for j in carried:
-            if carried_args[j].type.is_array:
-                raise UnsupportedOperationError("arrays carried through a loop cannot be "
-                                                "differentiated yet", op.loc)
+            if carried_args[j].type.is_array and (id(carried_args[j]) in self.buffers or
+                                                  id(op.results[j]) in self.buffers):
+                raise UnsupportedOperationError("an array carried through a loop cannot be "
+                                                "read by element or written", op.loc)
         gs = [adj.pop(id(op.results[j]), None) for j in carried]
         frees = self.free_adjoints(op)
-        args = [Value(F64, carried_args[j].hint + "_bar") for j in carried]
+        # carried arrays carry array adjoints (zeros where no adjoint reaches them)
+        args = [Value(_adjoint_type(carried_args[j]), carried_args[j].hint + "_bar")
+                for j in carried]
         args += [Value(F64, f.hint + "_bar") for f in frees]
         inner_adj = dict(adj)
         inner_adj.update((id(f), a) for f, a in zip(frees, args[len(carried):]))
@@ -502,12 +503,15 @@ class ReverseTransform:
         seeds = [(yielded[j], a) for j, a in zip(carried, args)]
         region, ctx, inner, local = self.reverse_region(body, b, inner_adj, seeds,
                                                         [index] + args, popped)
-        outs = [local.get(id(carried_args[j])) or ZERO for j in carried]
+        outs = [local.get(id(carried_args[j])) or _zero(inner, carried_args[j])
+                for j in carried]
         outs += [local[id(f)] for f in frees]
         inner.op("yield", *outs, result_types=[])
         self._close(ctx, region)
-        starts = [g or ZERO for g in gs] + [adj.get(id(f)) or ZERO for f in frees]
-        if self.fusable(op, carried, gs, region, outs, args):
+        starts = [g or _zero(b, op.results[j]) for j, g in zip(carried, gs)]
+        starts += [adj.get(id(f)) or ZERO for f in frees]
+        arrays = any(a.type.is_array for a in args)
+        if not arrays and self.fusable(op, carried, gs, region, outs, args):
             totals = [Value(F64, f.hint + "_bar") for f in frees]
             self.plan.fusions[id(op)] = Fusion(region, [g or ZERO for g in gs], totals)
             for f, total in zip(frees, totals):
@@ -524,7 +528,7 @@ class ReverseTransform:
             forwards = op.prim.name == "for" and not self.kernel \
                 and independent_iterations(region, len(carried))
             rev = b.op("for", *(op.operands[:3] if forwards else bounds()), *starts,
-                       regions=[region], result_types=[F64] * len(args))
+                       regions=[region], result_types=[a.type for a in args])
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
         adj.update((id(f), r) for f, r in zip(frees, rev.results[len(carried):]))
@@ -537,6 +541,10 @@ ZERO = const(0.0)
 
 def _zero(b: Builder, v: Value):
     return b("zeros_like", v, hint=v.hint + "_bar") if v.type.is_array else ZERO
+
+
+def _adjoint_type(v: Value):
+    return v.type if v.type.is_array else F64
 
 # ops whose array results are mutable storage (adjoint in a buffer, not an SSA value)
 _MUTABLE_ARRAYS = ("new_array", "copy", "full")

@@ -10,6 +10,17 @@ those of the counted loops in between when their bounds are known before it); an
 of a region nested in two or more loops doubles when full. Only values the reverse sweep
 actually asks for are taped (Tapenade's to-be-recorded analysis); cheap values whose inputs
 are available are recomputed instead.
+
+Arrays are taped as rows: the tape of an array value has one more axis, (capacity,) + its
+shape. A push copies the value into the row (tape[k] = value); a load reads the row back as a
+view (rows are never written after their push). The row shape is taken from the first push:
+the tape is allocated before the loop with empty rows and reallocated with the value's shape
+at the first push of a run (counter 0); a later push whose value has another shape raises a
+ValueError naming the source line (the rows must all have one shape). An array that the
+region writes into after making it is pushed at the end of the region's run, so the row holds
+the state its last write leaves, as the reverse sweep expects. Tapes handed back by the
+caller (reuse) have the value's rank plus one; the first push replaces them when their rows
+have another shape.
 """
 
 from __future__ import annotations
@@ -53,6 +64,8 @@ class TapePlan:
         self.def_region: dict[int, Region] = {}
         self.op_region: dict[int, Region] = {}
         self.tape_names: dict[int, str] = {}
+        self.at_end: set[int] = set()  # arrays pushed at the end of their region's run
+        self.where: dict[int, str] = {}  # array value id -> "file:line" for shape errors
         self.lifts: dict[int, list[tuple[Value, Value, Region]]] = {}
         self.lifted: dict[int, Value] = {}
         self.trip_counts: dict[int, Value] = {}
@@ -87,9 +100,15 @@ class TapePlan:
         region = self.def_region.get(id(value))
         return None if region is None else self.info[id(region)]
 
-    def tape(self, value: Value) -> str:
-        """Name of `value`'s tape, creating it (and its region's counter) on first use."""
+    def tape(self, value: Value, loc=None, at_end: bool = False) -> str:
+        """Name of `value`'s tape, creating it (and its region's counter) on first use. An
+        array `at_end` is pushed when its region's run ends (it is written after it is made);
+        `loc` names the line for the error raised when its shape changes between pushes."""
         if id(value) not in self.tape_names:
+            if value.type.is_array:
+                self.where[id(value)] = f"{loc.filename}:{loc.line}" if loc else self.fn.name
+                if at_end:
+                    self.at_end.add(id(value))
             info = self.region_of(value)
             if info.counter is None:
                 loop = info.outer_loop
@@ -131,6 +150,8 @@ class TapePlan:
         if record and self._growable(info) and info.nearest_loop.prim.name == "while":
             ops.append(_tape_op("tape_grow", [], self._tape_set(info), None))
         ops.extend(self._push(v, info) for v in region.args if id(v) in taped)
+        at_end = {k for k in taped if k in self.at_end}  # pushed before the yield instead
+        taped -= at_end
         for op in region.ops:
             if op.prim.name == "return":
                 continue
@@ -142,6 +163,7 @@ class TapePlan:
             if record and op.prim.name == "for" and not info.once:
                 ops.extend(self._reserve(op))
             if op.prim.name == "yield" and record and info.counter is not None and info.taped:
+                ops.extend(self._push(v, info) for v in info.taped if id(v) in at_end)
                 ops.append(_tape_op("counter_advance", [], {"counter": info.counter}, None))
             inner_record = record and checkpoint is None
             regions = [Region(sub.args, self.forward_sweep(sub, inner_record))
@@ -220,7 +242,12 @@ class TapePlan:
 
     def _push(self, value: Value, info: RegionInfo) -> Op:
         attrs = {"tape": self.tape_names[id(value)], "counter": info.counter}
-        return _tape_op("tape_push", [value], attrs, None)
+        if not value.type.is_array:
+            return _tape_op("tape_push", [value], attrs, None)
+        attrs.update(ndim=value.type.ndim, where=self.where[id(value)], hint=value.hint)
+        # the push reads the array twice (its shape, then its values): as two operands, so
+        # the emitter gives it a name instead of inlining its expression
+        return _tape_op("tape_push", [value, value], attrs, None)
 
     def tapes_under(self, loop: Op) -> bool:
         return any(i.outer_loop is loop and i.taped for i in self.info.values())
@@ -254,10 +281,11 @@ class TapePlan:
             region.ops.append(_tape_op("counter_init", [], {"counter": info.counter}, loop.loc))
             for value in info.taped:
                 name = self.tape_names[id(value)]
-                attrs = {"tape": name, "kind": value.type.kind}
+                attrs = {"tape": name, "kind": value.type.kind, "ndim": value.type.ndim}
                 operands = [size]
                 if reuse:
-                    self.tape_inputs[name] = Value(Type(value.type.kind, 1), name + "_in")
+                    tape_type = Type(value.type.kind, value.type.ndim + 1)
+                    self.tape_inputs[name] = Value(tape_type, name + "_in")
                     operands.append(self.tape_inputs[name])
                     attrs["reuse"] = True
                 region.ops.append(_tape_op("tape_alloc", operands, attrs, loop.loc))

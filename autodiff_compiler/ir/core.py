@@ -83,7 +83,7 @@ class Function:
     docstring: str | None = None
     param_names: list[str] = field(default_factory=list)
     constants: dict = field(default_factory=dict)  # module-level name -> array read as constant
-    # kinds of the tapes passed in last and returned last (ad.reverse, reuse_tapes)
+    # types of the tapes passed in last and returned last (ad.reverse, reuse_tapes)
     tape_kinds: list = field(default_factory=list)
     copied_params: list = field(default_factory=list)  # array parameters copied on entry
 

@@ -35,8 +35,9 @@ def _emit_alloc(op, args):
     """tape = np.empty(capacity) (a second operand: rows of that many directions); with
     `reuse`, the second operand is the last call's tape, taken when it is big enough."""
     dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
-    sizes = args[:1] if op.attrs.get("reuse") else args
-    shape = sizes[0] if len(sizes) == 1 else ast.Tuple(list(sizes), ast.Load())
+    sizes = list(args[:1] if op.attrs.get("reuse") else args)
+    sizes += [ast.Constant(0)] * op.attrs.get("ndim", 0)  # array rows: shaped at the first push
+    shape = sizes[0] if len(sizes) == 1 else ast.Tuple(sizes, ast.Load())
     value = ast.Call(ast.parse("np.empty", mode="eval").body, [shape], [ast.keyword("dtype", dtype)])
     if op.attrs.get("reuse"):
         previous = args[1]
@@ -47,9 +48,23 @@ def _emit_alloc(op, args):
 
 
 def _emit_push(op, args):
+    """tape[k] = value; an array's rows take its shape at the first push of a run (k == 0),
+    and a value of another shape later is refused."""
     slot = _tape_slot(op)
     slot.ctx = ast.Store()
-    return ast.Assign([slot], args[0])
+    push = ast.Assign([slot], args[0])
+    if not op.attrs.get("ndim"):
+        return push
+    tape, counter, value = op.attrs["tape"], op.attrs["counter"], ast.unparse(args[0])
+    message = (f"{op.attrs['where']}: '{op.attrs['hint']}' has another shape than in the "
+               "loop's first iteration; the reverse sweep tapes it as rows of one shape")
+    check = ast.parse(
+        f"if {tape}.shape[1:] != {value}.shape:\n"
+        f"    if {counter} != 0:\n"
+        f"        raise ValueError({message!r})\n"
+        f"    {tape} = np.empty(({tape}.shape[0],) + {value}.shape, dtype={tape}.dtype)\n"
+    ).body[0]
+    return [check, push]
 
 
 def _emit_grow(op, args):
