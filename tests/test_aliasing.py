@@ -132,6 +132,25 @@ def accumulated_in_place_in_a_loop(x):
     return np.sum(acc * acc)
 
 
+def read_after_its_update_in_a_loop(x):
+    # the next iteration's update overwrites the y that y * y read
+    y = x * 1.0
+    s = 0.0
+    for i in range(3):
+        y += x
+        s += np.sum(y * y)
+    return s
+
+
+def read_after_an_element_write_in_a_loop(x):
+    y = x * 1.0
+    s = 0.0
+    for i in range(3):
+        y[0, i] = s + 0.5
+        s += np.sum(np.sin(y))
+    return s
+
+
 X = np.array([[0.3, -0.8, 0.5], [1.1, 0.2, -0.4]])
 SUPPORTED = [
     (transpose_then_write, (X,)),
@@ -149,6 +168,8 @@ SUPPORTED = [
     (helper_scales_the_callers_array, (X,)),
     (argument_updated_in_place, (X,)),
     (accumulated_in_place_in_a_loop, (X,)),
+    (read_after_its_update_in_a_loop, (X,)),
+    (read_after_an_element_write_in_a_loop, (X,)),
 ]
 supported = pytest.mark.parametrize("fn, args", SUPPORTED,
                                     ids=[f"{f.__name__}-{k}" for k, (f, _) in

@@ -113,10 +113,19 @@ class Program:
         return site
 
     def written_after(self, array: Value, op: Op) -> bool:
-        """Whether a write into `array`'s root can run after `op` (later in program order,
-        or in a loop around op)."""
+        """Whether a write into `array`'s root can run after `op`: later in program order,
+        or anywhere in a loop around op that does not also make the array (the next
+        iteration's writes run after op, even those before it in the loop's body)."""
         at = self.position[id(op)]
-        return self.written_between(array, at, len(self.position)) is not None
+        root = self.root(array)
+        maker = self.producer.get(id(root)) or self.arg_owner.get(id(root))
+        made = self.position[id(maker)] if maker is not None else -1
+        for write in self.writes.get(id(root), ()):
+            w = self.position[id(write)]
+            if w > at or any(self.inside(loop, w) and self.inside(loop, at)
+                             and not self.inside(loop, made) for loop in self.loops):
+                return True
+        return False
 
 
 def check_views(fn: Function) -> None:
