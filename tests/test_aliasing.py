@@ -151,6 +151,44 @@ def read_after_an_element_write_in_a_loop(x):
     return s
 
 
+def tanh_then_element_write(x):
+    # tanh's derivative reads its result, which the write changes
+    h = np.tanh(x)
+    h[0, 0] = h[0, 0] * 2.0
+    return np.sum(h * h)
+
+
+def exp_then_scaled_in_place(x):
+    h = np.exp(x)
+    h *= 2.0
+    return np.sum(h * h)
+
+
+ROWS = np.array([1, 0, 1])
+
+
+def exp_then_index_write(x):
+    h = np.exp(x[0])
+    h[ROWS] = x[0, 0] * h[ROWS]
+    return np.sum(h * x[1])
+
+
+def branch_results_then_written(x, c):
+    if c > 0.0:
+        h = np.tanh(x)
+    else:
+        h = np.exp(x)
+    h[0, 1] = h[0, 1] * 3.0
+    return np.sum(h * x)
+
+
+def copy_of_a_result_written(x):
+    y = np.tanh(x)
+    z = y.copy()
+    z[0, 0] = 1.0
+    return np.sum(z * y)
+
+
 X = np.array([[0.3, -0.8, 0.5], [1.1, 0.2, -0.4]])
 SUPPORTED = [
     (transpose_then_write, (X,)),
@@ -170,6 +208,12 @@ SUPPORTED = [
     (accumulated_in_place_in_a_loop, (X,)),
     (read_after_its_update_in_a_loop, (X,)),
     (read_after_an_element_write_in_a_loop, (X,)),
+    (tanh_then_element_write, (X,)),
+    (exp_then_scaled_in_place, (X,)),
+    (exp_then_index_write, (X,)),
+    (branch_results_then_written, (X, 1.0)),
+    (branch_results_then_written, (X, -1.0)),
+    (copy_of_a_result_written, (X,)),
 ]
 supported = pytest.mark.parametrize("fn, args", SUPPORTED,
                                     ids=[f"{f.__name__}-{k}" for k, (f, _) in

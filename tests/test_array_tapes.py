@@ -222,3 +222,32 @@ def test_checkpointed_loops_tape_arrays_per_segment(fn, args, argnums, jit):
     ours = grad(fn, argnums=argnums, jit=jit, checkpoint=2)(*copies(args))
     numeric = numerical_grad(fn, *copies(args), argnums=argnums)
     assert _error(ours, numeric) < 1e-7
+
+
+def rnn_with_index_writes(x, idx, n):
+    h = x * 1.0
+    s = 0.0
+    for t in range(n):
+        h = np.tanh(h + x)
+        h[idx] = h[idx] * 2.0
+        s += np.sum(h * h)
+    return s
+
+
+def updated_after_made_in_a_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        h = np.exp(x * (i + 1.0))
+        h += x
+        s += np.sum(h * h)
+    return s
+
+
+@pytest.mark.parametrize("fn, args", [(rnn_with_index_writes, (X5 * 0.5, np.array([1, 1]), 4)),
+                                      (updated_after_made_in_a_loop, (X5 * 0.3, 3))])
+@pytest.mark.parametrize("checkpoint", [None, 2, "sqrt"])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.numba)])
+def test_loop_made_arrays_written_after_a_result_read(fn, args, checkpoint, jit):
+    ours = grad(fn, jit=jit, checkpoint=checkpoint)(*copies(args))
+    numeric = numerical_grad(fn, *copies(args))
+    assert _error(ours, numeric) < 1e-7

@@ -32,8 +32,9 @@ class Checkpoint:
 
 def plan(loop: Op, policy, namer, mutable: set[int]) -> Checkpoint:
     """Storage and segment size for checkpointing `loop` (a counted `for`). The arrays saved
-    with each segment's state are those the loop reads or writes that are written anywhere
-    in the function (`mutable`): when the segment runs again they must hold what they held."""
+    with each segment's state are those made before the loop that it reads or writes and that
+    are written anywhere in the function (`mutable`): when the segment runs again they must
+    hold what they held."""
     region = Region()
     b = Builder(region, loop.loc, fold=True)
     trips = b("trip_count", *loop.operands[:3], hint="n_steps")
@@ -48,8 +49,10 @@ def plan(loop: Op, policy, namer, mutable: set[int]) -> Checkpoint:
     for arg in body.args[1:]:
         ck.carried.append((arg, namer.fresh("checkpoint_" + arg.hint)))
     touched = {}
+    made_inside = {id(r) for op in walk_ops(body) for r in op.results}  # made again each time
     for op in walk_ops(body):
-        if op.operands and op.operands[0].type.is_array and id(op.operands[0]) in mutable:
+        if op.operands and op.operands[0].type.is_array and id(op.operands[0]) in mutable \
+                and id(op.operands[0]) not in made_inside:
             touched.setdefault(id(op.operands[0]), op.operands[0])
     for array in touched.values():
         ck.arrays.append((array, namer.fresh("checkpoint_" + array.hint)))

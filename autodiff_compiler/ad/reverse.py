@@ -272,6 +272,8 @@ class ReverseTransform:
                     self.scatter_prim_for(operand, contribution.indices)
                 b.op(prim, self.buffer(operand), *contribution.indices, contribution.g,
                      attrs=contribution.attrs, result_types=[])
+            elif isinstance(contribution, WholeArray) and id(operand) not in self.buffers:
+                self.accumulate(b, adj, operand, b("copy", contribution.g))  # g: a buffer
             elif isinstance(contribution, WholeArray):
                 b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
             elif op.attrs.get("shape_of") == position:  # the contribution has its shape

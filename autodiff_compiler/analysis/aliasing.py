@@ -21,6 +21,7 @@ by the reverse transform itself.
 from __future__ import annotations
 
 from ..errors import UnsupportedOperationError
+from ..ir.builder import Builder
 from ..ir.core import Function, Op, Region, Value, walk_ops
 from ..primitives.registry import PRIMITIVES, linear_jvp
 from .activity import analyze
@@ -193,6 +194,7 @@ def snapshot_overwritten_operands(fn: Function, wrt: list[int]) -> Function:
     copy of that array taken before it (just before, or before the loops around it that leave
     the array alone; slices: the slice is copied). Changes `fn` in place and returns it."""
     activity = analyze(fn, wrt)
+    _copy_overwritten_results(fn, activity)
     program = Program(fn)
     taken: dict[tuple[int, int], Value] = {}
     for op in list(walk_ops(fn.body)):
@@ -216,3 +218,56 @@ def snapshot_overwritten_operands(fn: Function, wrt: list[int]) -> Function:
                 taken[(id(site), id(operand))] = snapshot.result
             op.operands[k] = taken[(id(site), id(operand))]
     return fn
+
+
+def _copy_overwritten_results(fn: Function, activity) -> None:
+    """Give the program a copy of each array result that a later write changes and that the
+    op's own derivative reads, so the derivative sees the result as the op made it."""
+    program = Program(fn)
+    for op in list(walk_ops(fn.body)):
+        if op.regions or op.prim.writes or op.prim.vjp is None:
+            continue
+        for result in op.results:
+            if result.type.is_array and activity.active(result) \
+                    and _written(program, result) and _derivative_reads(op, result):
+                _continue_with_copy(fn, program, op, result)
+
+
+def _written(program: Program, value: Value) -> bool:
+    """Whether the program writes into `value`, itself or as the result of an `if` that
+    yields it."""
+    if id(value) in program.writes:
+        return True
+    for op in walk_ops(program.fn.body):
+        if op.prim.name == "if":
+            for region in op.regions:
+                yielded = region.ops[-1].operands if region.ops else []
+                if any(v is value and _written(program, op.results[k])
+                       for k, v in enumerate(yielded)):
+                    return True
+    return False
+
+
+def _derivative_reads(op: Op, result: Value) -> bool:
+    """Whether op's vjp rule reads `result` (built once into a scratch region)."""
+    seen = []
+
+    def note(v):
+        seen.append(v is result)
+        return v
+
+    builder = Builder(Region(), op.loc, resolve=note)
+    for entry in op.prim.vjp(builder, op, Value(result.type, "g")):
+        if callable(entry):
+            entry()
+    return any(seen)
+
+
+def _continue_with_copy(fn: Function, program: Program, op: Op, result: Value) -> None:
+    """Insert `copy = copy(result)` right after op and make every later use read the copy."""
+    region = program.region_of[id(op)]
+    copied = Op(PRIMITIVES["copy"], [result], [Value(result.type, result.hint)], [], {},
+                op.loc)
+    for user in walk_ops(fn.body):
+        user.operands = [copied.result if v is result else v for v in user.operands]
+    region.ops.insert(region.ops.index(op) + 1, copied)
