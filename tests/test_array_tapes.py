@@ -251,3 +251,51 @@ def test_loop_made_arrays_written_after_a_result_read(fn, args, checkpoint, jit)
     ours = grad(fn, jit=jit, checkpoint=checkpoint)(*copies(args))
     numeric = numerical_grad(fn, *copies(args))
     assert _error(ours, numeric) < 1e-7
+
+
+# --- views and index reads of an array rebound each iteration (its adjoint is a value) -------
+
+
+def rotated_each_iteration(x, n):
+    h = x * 1.0
+    s = 0.0
+    for i in range(n):
+        h2 = np.concatenate((h[1:], h[0:1]))
+        h = np.tanh(h2 * x)
+        s += np.sum(h)
+    return s
+
+
+def view_kept_past_the_rebinding(x, n):
+    h = x * 1.0
+    s = 0.0
+    for i in range(n):
+        v = h[0:2]
+        h = np.tanh(h * x)
+        s += np.sum(v * h[0:2])
+    return s
+
+
+def gathered_each_iteration(x, n, idx):
+    h = x * 1.0
+    s = 0.0
+    for i in range(n):
+        h = np.tanh(h[idx] * x + h[::-1])
+        s += np.sum(h[1:] * h[:-1])
+    return s
+
+
+CARRIED_VIEWS = [
+    (rotated_each_iteration, (X5, 3)),
+    (view_kept_past_the_rebinding, (X5, 3)),
+    (gathered_each_iteration, (X5, 3, np.array([4, 0, 0, 2, 1]))),
+]
+
+
+@pytest.mark.parametrize("fn, args", CARRIED_VIEWS, ids=[f.__name__ for f, _ in CARRIED_VIEWS])
+@pytest.mark.parametrize("checkpoint", [None, 2])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.numba)])
+def test_views_of_carried_arrays(fn, args, checkpoint, jit):
+    ours = grad(fn, jit=jit, checkpoint=checkpoint)(*copies(args))
+    numeric = numerical_grad(fn, *copies(args))
+    assert _error(ours, numeric) < 1e-7

@@ -26,7 +26,7 @@ from ..ir.builder import Builder, const
 from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
 from ..ir.types import F64, I64
 from ..primitives.arrays import unbroadcast
-from ..primitives.indexing import Scatter, WholeArray
+from ..primitives.indexing import Scatter, WholeArray, dense_contribution
 from ..transforms.cse import cse
 from ..transforms.dce import dce
 from ..transforms.simplify import simplify
@@ -267,13 +267,15 @@ class ReverseTransform:
             if thunk is None or not self.active(operand):
                 continue
             contribution = thunk()
-            if isinstance(contribution, Scatter):
+            if isinstance(contribution, (Scatter, WholeArray)) and id(operand) not in self.buffers:
+                # an array whose adjoint is a value (carried around a loop), not a buffer
+                self.accumulate(b, adj, operand, dense_contribution(
+                    b, operand, contribution, self.scatter_prim_for))
+            elif isinstance(contribution, Scatter):
                 prim = contribution.prim if contribution.prim != "index_add" else \
                     self.scatter_prim_for(operand, contribution.indices)
                 b.op(prim, self.buffer(operand), *contribution.indices, contribution.g,
                      attrs=contribution.attrs, result_types=[])
-            elif isinstance(contribution, WholeArray) and id(operand) not in self.buffers:
-                self.accumulate(b, adj, operand, b("copy", contribution.g))  # g: a buffer
             elif isinstance(contribution, WholeArray):
                 b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
             elif op.attrs.get("shape_of") == position:  # the contribution has its shape

@@ -92,6 +92,20 @@ class WholeArray:
     g: Value
 
 
+def dense_contribution(b, operand: Value, contribution, scatter_prim) -> Value:
+    """A Scatter or WholeArray contribution as a new array shaped like `operand` (for an
+    operand whose adjoint is a value rather than a buffer); `scatter_prim(operand, indices)`
+    picks the add of an index_add."""
+    if isinstance(contribution, WholeArray):
+        return b("copy", contribution.g)  # g may be a buffer the sweep changes later
+    prim = contribution.prim if contribution.prim != "index_add" else \
+        scatter_prim(operand, contribution.indices)
+    total = b("zeros_like", operand)
+    b.op(prim, total, *contribution.indices, contribution.g, attrs=contribution.attrs,
+         result_types=[])
+    return total
+
+
 @defvjp("copy")
 def _copy_vjp(b, op, g):
     return (lambda: WholeArray(g),)
