@@ -299,3 +299,53 @@ def test_views_of_carried_arrays(fn, args, checkpoint, jit):
     ours = grad(fn, jit=jit, checkpoint=checkpoint)(*copies(args))
     numeric = numerical_grad(fn, *copies(args))
     assert _error(ours, numeric) < 1e-7
+
+
+# --- inner loops reading an array an outer loop rebinds (its adjoint leaves the inner loop) --
+
+
+def read_in_an_inner_loop(x, n):
+    y = x * 1.0
+    s = 0.0
+    for i in range(n):
+        for j in range(2):
+            s += np.sum(y * x)
+        y = np.tanh(y)
+    return s
+
+
+def added_in_an_inner_loop(x, n):
+    y = x * 1.0
+    s = 0.0
+    for i in range(n):
+        z = y * 1.0
+        for j in range(2):
+            z += np.sin(y) * 0.5
+            s += np.sum(z * z)
+        y = np.tanh(z)
+    return s
+
+
+def read_in_an_inner_while(x, n):
+    y = x * 1.0
+    s = 0.0
+    for i in range(n):
+        k = 0
+        while k < 3:
+            s += np.sum(np.sin(y) * x)
+            k += 1
+        y = np.tanh(y * x)
+    return s
+
+
+INNER_READS = [(read_in_an_inner_loop, (X5, 3)), (added_in_an_inner_loop, (X5, 3)),
+               (read_in_an_inner_while, (X5, 3))]
+
+
+@pytest.mark.parametrize("fn, args", INNER_READS, ids=[f.__name__ for f, _ in INNER_READS])
+@pytest.mark.parametrize("checkpoint", [None, 2])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.numba)])
+def test_inner_loops_reading_a_carried_array(fn, args, checkpoint, jit):
+    ours = grad(fn, jit=jit, checkpoint=checkpoint)(*copies(args))
+    numeric = numerical_grad(fn, *copies(args))
+    assert _error(ours, numeric) < 1e-7

@@ -496,11 +496,10 @@ class ReverseTransform:
                 raise UnsupportedOperationError("an array carried through a loop cannot be "
                                                 "read by element or written", op.loc)
         gs = [adj.pop(id(op.results[j]), None) for j in carried]
-        frees = self.free_adjoints(op)
+        frees = self.free_adjoints(op, arrays=True)  # arrays: an outer loop's carried ones
         # carried arrays carry array adjoints (zeros where no adjoint reaches them)
-        args = [Value(_adjoint_type(carried_args[j]), carried_args[j].hint + "_bar")
-                for j in carried]
-        args += [Value(F64, f.hint + "_bar") for f in frees]
+        args = [Value(_adjoint_type(v), v.hint + "_bar")
+                for v in [carried_args[j] for j in carried] + frees]
         inner_adj = dict(adj)
         inner_adj.update((id(f), a) for f, a in zip(frees, args[len(carried):]))
         yielded = body.ops[-1].operands
@@ -513,7 +512,7 @@ class ReverseTransform:
         inner.op("yield", *outs, result_types=[])
         self._close(ctx, region)
         starts = [g or _zero(b, op.results[j]) for j, g in zip(carried, gs)]
-        starts += [adj.get(id(f)) or ZERO for f in frees]
+        starts += [adj.get(id(f)) or _zero(b, f) for f in frees]
         arrays = any(a.type.is_array for a in args)
         if not arrays and self.fusable(op, carried, gs, region, outs, args):
             totals = [Value(F64, f.hint + "_bar") for f in frees]
