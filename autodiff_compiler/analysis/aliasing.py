@@ -224,28 +224,26 @@ def _copy_overwritten_results(fn: Function, activity) -> None:
     """Give the program a copy of each array result that a later write changes and that the
     op's own derivative reads, so the derivative sees the result as the op made it."""
     program = Program(fn)
+    written = _written(program)
     for op in list(walk_ops(fn.body)):
         if op.regions or op.prim.writes or op.prim.vjp is None:
             continue
         for result in op.results:
-            if result.type.is_array and activity.active(result) \
-                    and _written(program, result) and _derivative_reads(op, result):
+            if result.type.is_array and id(result) in written and activity.active(result) \
+                    and _derivative_reads(op, result):
                 _continue_with_copy(fn, program, op, result)
 
 
-def _written(program: Program, value: Value) -> bool:
-    """Whether the program writes into `value`, itself or as the result of an `if` that
-    yields it."""
-    if id(value) in program.writes:
-        return True
+def _written(program: Program) -> set[int]:
+    """The arrays the program writes into: themselves, or as what an `if` yields for a
+    result that is written (outer ifs come first in pre-order)."""
+    written = set(program.writes)
     for op in walk_ops(program.fn.body):
         if op.prim.name == "if":
-            for region in op.regions:
-                yielded = region.ops[-1].operands if region.ops else []
-                if any(v is value and _written(program, op.results[k])
-                       for k, v in enumerate(yielded)):
-                    return True
-    return False
+            for k, result in enumerate(op.results):
+                if id(result) in written:
+                    written.update(id(region.ops[-1].operands[k]) for region in op.regions)
+    return written
 
 
 def _derivative_reads(op: Op, result: Value) -> bool:
