@@ -113,6 +113,17 @@ def index_writes_in_branches(x, idx, v, c):
     return weighted_sum(y)
 
 
+FIXED = np.array([3, 0, 3])
+
+
+def constant_index_in_a_branch(x, v, c):
+    # the index array is made in the branch: the reverse sweep reads it from there
+    y = x.copy()
+    if c > 0.0:
+        y[FIXED] += v * c
+    return weighted_sum(y)
+
+
 def rows(x, idx, r, w):
     z = np.zeros((4, 3))
     z[idx] = r               # one row per index
@@ -166,6 +177,8 @@ CASES = [
          lambda: (_x(), REPEATED.copy(), _x(5), 0.6), (0, 2, 3)),
     Case("index_writes_in_other_branch", index_writes_in_branches,
          lambda: (_x(), REPEATED.copy(), _x(5), -0.6), (0, 2, 3)),
+    Case("constant_index_in_a_branch", constant_index_in_a_branch,
+         lambda: (_x(), _x(3), 0.6), (0, 1, 2)),
     Case("rows", rows, lambda: (_x(), np.array([2, 0, -2, 3]), np.arange(12.0).reshape(4, 3)
                                 / 7.0, _x(3)), (0, 2, 3)),
     Case("written_by_helper", written_by_helper, lambda: (_x(), REPEATED.copy(), _x(5)),

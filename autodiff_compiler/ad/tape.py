@@ -305,7 +305,7 @@ def _placeholder(region: Region, value: Value):
     if not value.type.is_array:
         return const(0, value.type)
     empty = Builder(region).op("new_array", *[const(0)] * value.type.ndim,
-                               attrs={"fill": None}, hint=value.hint)
+                               attrs={"fill": None, "kind": value.type.kind}, hint=value.hint)
     return empty.result
 
 

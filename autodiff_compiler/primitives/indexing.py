@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..ir.core import Value
 from ..ir.types import I64, Type
-from .registry import PRIMITIVES, call, defprim, defvjp, linear_jvp
+from .registry import PRIMITIVES, call, defprim, defvjp, dotted, linear_jvp
 
 
 @dataclass
@@ -67,14 +67,22 @@ def _shape(args: list[ast.expr]) -> ast.expr:
     return args[0] if len(args) == 1 else ast.Tuple(list(args), ast.Load())
 
 
-def _new_array(*dims: Type, **_) -> list[Type]:
-    return [Type("float", len(dims))]
+def _new_array(*dims: Type, kind: str = "float", **_) -> list[Type]:
+    return [Type(kind, len(dims))]
+
+
+def _emit_new_array(op, args: list[ast.expr]) -> ast.Call:
+    made = call(_CREATORS[op.attrs["fill"]], [_shape(args)])
+    kind = op.attrs.get("kind", "float")
+    if kind != "float":  # an empty int or bool array (a branch's placeholder)
+        made.keywords.append(ast.keyword("dtype", dotted(_DTYPES[kind])))
+    return made
 
 
 # Array creation: np.zeros / np.ones / np.empty (attrs fill) and np.full, shapes as operands.
 _CREATORS = {0.0: "np.zeros", 1.0: "np.ones", None: "np.empty"}
-defprim("new_array", infer=_new_array, pure=False, differentiable=False,
-        emit=lambda op, a: call(_CREATORS[op.attrs["fill"]], [_shape(a)]))
+_DTYPES = {"int": "np.int64", "bool": "np.bool_"}
+defprim("new_array", infer=_new_array, pure=False, differentiable=False, emit=_emit_new_array)
 defprim("full", infer=lambda *t, **_: [Type("float", len(t) - 1)], pure=False,
         emit=lambda op, a: call("np.full", [_shape(a[:-1]), a[-1]]))
 defprim("copy", infer=lambda t, **_: [t], pure=False,
