@@ -164,6 +164,21 @@ def exp_then_scaled_in_place(x):
     return np.sum(h * h)
 
 
+def same_expression_then_one_updated(x):
+    # two equal computations are two arrays: the update changes only the second
+    w = x * 2.0
+    y = x * 2.0
+    y *= x
+    return np.sum(w * x) + np.sum(y * y)
+
+
+def same_expression_then_one_written(x):
+    w = np.sin(x)
+    y = np.sin(x)
+    y[0, 1] = 5.0
+    return np.sum(w * x) + np.sum(y * y)
+
+
 ROWS = np.array([1, 0, 1])
 
 
@@ -214,6 +229,8 @@ SUPPORTED = [
     (branch_results_then_written, (X, 1.0)),
     (branch_results_then_written, (X, -1.0)),
     (copy_of_a_result_written, (X,)),
+    (same_expression_then_one_updated, (X,)),
+    (same_expression_then_one_written, (X,)),
 ]
 supported = pytest.mark.parametrize("fn, args", SUPPORTED,
                                     ids=[f"{f.__name__}-{k}" for k, (f, _) in

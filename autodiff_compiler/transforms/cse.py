@@ -5,6 +5,7 @@ same region or an enclosing one (which dominates it in structured code) is dropp
 result replaced. Reading `x[i]` three times thus becomes one read with one adjoint, and one
 scatter into x_bar. Ops that read an array's contents (element reads, slices, x * x,
 np.sum(x), ...) are forgotten after any effect: an array write may change what they give.
+An array that is written into is storage of its own: it is never merged with another.
 """
 
 from __future__ import annotations
@@ -27,8 +28,21 @@ def _has_effect(op: Op) -> bool:
     return any(not o.prim.pure and o.prim.name not in _CONTROL for o in ops)
 
 
+def _written(fn: Function) -> set[int]:
+    """The arrays written into: write targets, and what an `if` yields for a written result
+    (outer ifs come first in pre-order)."""
+    written = {id(op.operands[0]) for op in walk_ops(fn.body) if op.prim.writes}
+    for op in walk_ops(fn.body):
+        if op.prim.name == "if":
+            for k, result in enumerate(op.results):
+                if id(result) in written:
+                    written.update(id(region.ops[-1].operands[k]) for region in op.regions)
+    return written
+
+
 def cse(fn: Function) -> Function:
     """Remove repeated pure computations in place; returns `fn`."""
+    written = _written(fn)
     subst: dict[int, object] = {}
     todo: list[tuple[Region, dict]] = [(fn.body, {})]
     while todo:
@@ -36,7 +50,8 @@ def cse(fn: Function) -> Function:
         kept = []
         for op in region.ops:
             op.operands = [subst.get(id(v), v) for v in op.operands]
-            if op.prim.pure and not op.regions and len(op.results) == 1:
+            if op.prim.pure and not op.regions and len(op.results) == 1 \
+                    and id(op.results[0]) not in written:
                 key = _key(op, subst)
                 if key in available:
                     subst[id(op.results[0])] = available[key]
