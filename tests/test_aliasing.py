@@ -372,3 +372,23 @@ def test_arguments_sharing_memory_with_a_written_one_are_refused():
     value, gradient = value_and_grad(write_into_the_first, jit=False)(rows[0], rows[1])
     assert value == write_into_the_first(rows[0].copy(), rows[1].copy())
     np.testing.assert_array_equal(gradient, [0.0, 5.0, 6.0, 7.0])
+
+
+def copied_then_written_beside_a_loop_run_forwards(x):
+    # the loop's reverse runs inside it (its adjoint code is simplified): y = x * 1.0 stays
+    # an array of its own
+    y = x * 1.0
+    w = np.tanh(x)
+    for i in range(3):
+        y[1:] = w[:-1] * 0.7
+    y = np.tanh(w * x + w)
+    w[0] = x[1] * x[0]
+    return np.sum(y * x) + np.sum(w * x)
+
+
+def test_a_copy_is_not_folded_into_its_source_when_either_is_written():
+    fn = copied_then_written_beside_a_loop_run_forwards
+    x = np.array([0.3, -0.8, 0.5, 1.1, 0.2])
+    value, _ = value_and_grad(fn, jit=False)(x.copy())
+    assert value == pytest.approx(fn(x.copy()))
+    assert check_grad(fn, x.copy()) < 1e-7

@@ -28,7 +28,7 @@ def _has_effect(op: Op) -> bool:
     return any(not o.prim.pure and o.prim.name not in _CONTROL for o in ops)
 
 
-def _written(fn: Function) -> set[int]:
+def written_arrays(fn: Function) -> set[int]:
     """The arrays written into: write targets, and what an `if` yields for a written result
     (outer ifs come first in pre-order)."""
     written = {id(op.operands[0]) for op in walk_ops(fn.body) if op.prim.writes}
@@ -42,7 +42,7 @@ def _written(fn: Function) -> set[int]:
 
 def cse(fn: Function) -> Function:
     """Remove repeated pure computations in place; returns `fn`."""
-    written = _written(fn)
+    written = written_arrays(fn)
     subst: dict[int, object] = {}
     todo: list[tuple[Region, dict]] = [(fn.body, {})]
     while todo:

@@ -13,6 +13,7 @@ import operator
 
 from ..ir.core import Const
 from ..ir.types import promote
+from .cse import written_arrays
 
 _CONST_OPS = {
     "add": operator.add,
@@ -86,6 +87,7 @@ def simplify(fn):
     from ..ir.builder import Builder
     from ..ir.core import Region
 
+    written = written_arrays(fn)  # x * 1.0 stays a new array where either one is written
     subst: dict[int, object] = {}
     todo = [fn.body]
     while todo:
@@ -94,7 +96,8 @@ def simplify(fn):
         for op in region.ops:
             op.operands = [subst.get(id(v), v) for v in op.operands]
             todo.extend(op.regions)
-            if op.prim.name in _FOLDABLE and len(op.results) == 1:
+            if op.prim.name in _FOLDABLE and len(op.results) == 1 and \
+                    not any(id(v) in written for v in op.results + op.operands):
                 emitted = Region()
                 folded = fold(Builder(emitted, op.loc, fold=True), op.prim.name,
                               tuple(op.operands), op.attrs)
