@@ -349,3 +349,24 @@ def test_inner_loops_reading_a_carried_array(fn, args, checkpoint, jit):
     ours = grad(fn, jit=jit, checkpoint=checkpoint)(*copies(args))
     numeric = numerical_grad(fn, *copies(args))
     assert _error(ours, numeric) < 1e-7
+
+
+def read_whole_then_written_in_a_later_loop(x, n):
+    # the first loop reads y as a whole (y is a linear operand: no copy of it is made); a
+    # checkpointed run of it again must see y as it was then, not as the second loop leaves it
+    y = x * 1.0
+    z = x * 2.0
+    for i in range(2):
+        z = np.tanh(y * x + y)
+    for i in range(n):
+        y[1:] = z[:-1] * 0.7
+        z = np.concatenate((z[1:], y[0:1]))
+    return np.sum(y * z)
+
+
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.numba)])
+def test_checkpointed_loops_save_arrays_read_as_any_operand(jit):
+    fn, args = read_whole_then_written_in_a_later_loop, (X5 * 0.5, 3)
+    ours = grad(fn, jit=jit, checkpoint=2)(*copies(args))
+    numeric = numerical_grad(fn, *copies(args))
+    assert _error(ours, numeric) < 1e-7

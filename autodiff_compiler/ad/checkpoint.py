@@ -51,9 +51,9 @@ def plan(loop: Op, policy, namer, mutable: set[int]) -> Checkpoint:
     touched = {}
     made_inside = {id(r) for op in walk_ops(body) for r in op.results}  # made again each time
     for op in walk_ops(body):
-        if op.operands and op.operands[0].type.is_array and id(op.operands[0]) in mutable \
-                and id(op.operands[0]) not in made_inside:
-            touched.setdefault(id(op.operands[0]), op.operands[0])
+        for v in op.operands:
+            if v.type.is_array and id(v) in mutable and id(v) not in made_inside:
+                touched.setdefault(id(v), v)
     for array in touched.values():
         ck.arrays.append((array, namer.fresh("checkpoint_" + array.hint)))
     for (value, name), init in zip(ck.carried, loop.operands[3:]):
