@@ -14,8 +14,11 @@ whole forward sweep, so it sees an array in the state the last write left it. An
 whose derivative reads an array's contents (a nonlinear one: x * x, np.max(x), A @ x), or a
 view of it, gets a snapshot of the operand (a copy made just before it) when a later write
 would overwrite the operand: the arrays version of Tapenade's to-be-recorded analysis
-(Hascoet & Pascual, ACM TOMS 2013), recording by copy. Reads of single elements are recorded
-by the reverse transform itself.
+(Hascoet & Pascual, ACM TOMS 2013), recording by copy; the copy is taken before the loops
+around the operation that leave the array alone. An operation whose derivative reads its own
+result (np.exp, np.tanh, /) keeps that result when the program later writes into it: the
+program goes on with a copy. Reads of single elements are recorded by the reverse transform
+itself.
 """
 
 from __future__ import annotations
