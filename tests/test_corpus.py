@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from checks import as_tuple
+from checks import as_tuple, assert_untouched
 from corpus import CORPUS, Case
 
 from autodiff_compiler import check_grad, grad, value_and_grad
@@ -59,12 +59,7 @@ def test_arguments_are_not_mutated(case: Case):
     saved = case.fresh_args()
     grad(case.fn, argnums=case.argnums, jit=False)(*args)
     value_and_grad(case.fn, argnums=case.argnums, jit=False)(*args)
-    for before, after in zip(saved, args):
-        if isinstance(before, np.ndarray):
-            assert after.dtype == before.dtype
-            np.testing.assert_array_equal(after, before)
-        else:
-            assert after == before
+    assert_untouched(saved, args)
 
 
 # Different shapes: 1-D and 2-D arrays, several scalars, int arguments, tuple argnums,

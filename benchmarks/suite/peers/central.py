@@ -26,33 +26,32 @@ def version() -> str:
     return f"central differences (numba {numba.__version__} primal)"
 
 
+def _difference(f, args, x: float, put) -> float:
+    """(f(x + h) - f(x - h)) / 2h, `put(value)` placing the perturbed entry into args."""
+    h = EPS3 * max(1.0, abs(x))
+    put(x + h)
+    up = f(*args)
+    put(x - h)
+    down = f(*args)
+    put(x)
+    return (up - down) / (2.0 * h)
+
+
 def central_gradient(f, args, argnums) -> list:
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     parts = []
     for k in argnums:
         base = args[k]
         if isinstance(base, np.ndarray):
-            g = np.empty(base.shape)
-            flat, out = base.reshape(-1), g.reshape(-1)
+            flat, g = base.reshape(-1), np.empty(base.shape)
+            out = g.reshape(-1)
             for i in range(flat.shape[0]):
-                x = flat[i]
-                h = EPS3 * max(1.0, abs(x))
-                flat[i] = x + h
-                up = f(*args)
-                flat[i] = x - h
-                down = f(*args)
-                flat[i] = x
-                out[i] = (up - down) / (2.0 * h)
+                out[i] = _difference(f, args, float(flat[i]),
+                                     lambda v, i=i, flat=flat: flat.__setitem__(i, v))
             parts.append(g)
         else:
-            x = float(base)
-            h = EPS3 * max(1.0, abs(x))
-            args[k] = x + h
-            up = f(*args)
-            args[k] = x - h
-            down = f(*args)
-            args[k] = base
-            parts.append(np.array((up - down) / (2.0 * h)))
+            parts.append(np.array(_difference(f, args, float(base),
+                                              lambda v, k=k: args.__setitem__(k, v))))
     return parts
 
 

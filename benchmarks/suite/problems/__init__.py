@@ -60,10 +60,9 @@ FULL = [
     Instance("mc_greeks", "mc", "MC Greeks 10000 x 252", {"paths": 10_000, "steps": 252}),
 ]
 
+_IN_FULL = {inst.name: inst for inst in FULL}
 QUICK = [
-    Instance("gmm_d2_K5", "gmm", "GMM 1k d=2 K=5", {"d": 2, "k": 5}),
-    Instance("ba1", "ba", "BA ba1 (p=31843)", {"file": "ba1_n49_m7776_p31843.txt"}),
-    Instance("lstm_l2_c1024", "lstm", "LSTM l=2 c=1024", {"file": "lstm_l2_c1024.txt"}),
+    _IN_FULL["gmm_d2_K5"], _IN_FULL["ba1"], _IN_FULL["lstm_l2_c1024"],
     Instance("ode_lorenz96", "ode", "RK4 Lorenz-96 N=40 1000 steps [quick]", {"nsteps": 1000},
              check={"nsteps": 200}),
     Instance("garch", "garch", "GARCH(1,1) T=20000 [quick]", {"T": 20_000}),
