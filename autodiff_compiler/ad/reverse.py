@@ -281,7 +281,7 @@ class ReverseTransform:
             elif op.attrs.get("shape_of") == position:  # the contribution has its shape
                 self.accumulate(b, adj, operand, contribution)
             else:
-                self.accumulate(b, adj, operand, unbroadcast(b, contribution, operand))
+                self.accumulate(b, adj, operand, unbroadcast(b, contribution, operand, op))
 
     def fusable(self, op: Op, carried, gs, region: Region, outs, args) -> bool:
         """Whether the reverse of a top-level counted loop can run inside the loop itself,

@@ -69,13 +69,15 @@ defprim("sum_leading", infer=lambda g, count, **_: [Type("float", g.ndim - count
         emit=_emit_sum_leading)
 
 
-def unbroadcast(b, g, operand):
+def unbroadcast(b, g, operand, op=None):
     """The part of cotangent g that belongs to `operand` (summed over broadcast axes: the
-    leading axes it lacks, and its axes of length one)."""
+    leading axes it lacks, and its axes of length one). When `operand` is the only array
+    among the operands of `op`, nothing was broadcast against it: g has its shape already."""
     extra = g.type.ndim - operand.type.ndim
     if extra > 0:
         g = b("sum_leading", g, attrs={"count": extra})
-    if operand.type.is_array and g.type.is_array:
+    alone = op is not None and all(o is operand or not o.type.is_array for o in op.operands)
+    if operand.type.is_array and g.type.is_array and not alone:
         g = b("sum_to_shape", g, operand)
     return g
 
