@@ -26,6 +26,7 @@ from .ir.printer import format_function
 from .ir.types import Type
 from .ir.verifier import verify
 from .transforms.cse import cse
+from .transforms.views import remake_views_after_writes
 
 _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
 
@@ -86,7 +87,7 @@ def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int],
               mode: str = "grad", checkpoint=None) -> Artifact:
     """Source to generated source, without touching the disk or Numba. See `derivative` for
     the modes."""
-    primal = cse(lower_function(parsed, types))
+    primal = cse(remake_views_after_writes(lower_function(parsed, types)))
     verify(primal)
     check_views(primal)
     adjoint = derivative(primal, argnums, mode, checkpoint)

@@ -450,20 +450,12 @@ def value_with_more_axes(x, idx, v):
     return np.sum(y)
 
 
-def read_a_slice_after_an_index_write(x, idx, v):
-    y = x.copy()
-    head = y[:2]
-    y[idx] = v
-    return np.sum(head)  # E:read_a_slice_after_an_index_write
-
-
 REFUSED = [
     (into_3d, "into a 1-D or 2-D array"),
     (through_a_mask, "a 1-D array of integers"),
     (index_then_integer, r"takes the form y\[idx\] = v or y\[idx, :\] = v"),
     (two_dimensional_index, "a 1-D array of integers"),
     (value_with_more_axes, "more axes than the array"),
-    (read_a_slice_after_an_index_write, r"view made at line \d+ of an array written after it at line"),
 ]
 
 

@@ -3,9 +3,9 @@
 * Coverage: every primitive of the registry that user code can differentiate through (the
   `Primitive.differentiable` ones not listed in INTERNAL) has a reverse rule, a forward rule,
   a printer (`emit`) and a SPECS entry; SPECS and INTERNAL name only existing primitives.
-  A reverse rule is `prim.vjp`, or a `ReverseTransform.reverse_<name>` method where the
-  transform differentiates the op itself (setitem); a forward rule is `prim.jvp`, or a
-  `ForwardTransform.op_<name>` method (getitem, copy, full, setitem).
+  A reverse rule is `prim.vjp`, or `prim.reverse` where the transform differentiates the op
+  as a whole (setitem, if, for); a forward rule is `prim.jvp`, or `prim.forward` (getitem,
+  copy, full, setitem).
 * For each case of SPECS and COMPOSITES and each of its shape combinations, a generated
   module-level function `f(x0, x1, ...)` returning the template's value (array values are
   reduced by `np.sum(value * W)` with fixed random weights W, so every entry matters):
@@ -32,9 +32,9 @@ import pytest
 from checks import copies
 from primitive_specs import COMPOSITES, INTERNAL, SPECS, Case, M, V
 
+import autodiff_compiler.ad.forward
+import autodiff_compiler.ad.reverse  # noqa: F401  (and their reverse rules)
 from autodiff_compiler import check_grad, jvp, value_and_grad
-from autodiff_compiler.ad.forward import ForwardTransform
-from autodiff_compiler.ad.reverse import ReverseTransform
 from autodiff_compiler.ir.core import walk_ops
 from autodiff_compiler.primitives import PRIMITIVES
 
@@ -56,11 +56,11 @@ def _needs_rules(name: str) -> bool:
 
 
 def _has_reverse_rule(name: str) -> bool:
-    return PRIMITIVES[name].vjp is not None or hasattr(ReverseTransform, "reverse_" + name)
+    return PRIMITIVES[name].vjp is not None or PRIMITIVES[name].reverse is not None
 
 
 def _has_forward_rule(name: str) -> bool:
-    return PRIMITIVES[name].jvp is not None or hasattr(ForwardTransform, "op_" + name)
+    return PRIMITIVES[name].jvp is not None or PRIMITIVES[name].forward is not None
 
 
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))

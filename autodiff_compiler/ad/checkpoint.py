@@ -13,10 +13,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir.builder import Builder, const
+from ..ir.builder import Builder
 from ..ir.clone import clone_op
-from ..ir.core import Op, Region, Value, walk_ops
+from ..ir.core import Op, Region, Value, const, walk_ops
 from ..ir.types import I64
+from ..primitives.arith import (
+    add_p,
+    cast_float_p,
+    cast_int_p,
+    eq_p,
+    floordiv_p,
+    min2_p,
+    mod_p,
+    mul_p,
+    sub_p,
+    trip_count_p,
+)
+from ..primitives.control import checkpoint_load_p, for_p, if_p, yield_p
+from ..primitives.elementwise import sqrt_p
 
 
 @dataclass(eq=False)
@@ -37,12 +51,12 @@ def plan(loop: Op, policy, namer, mutable: set[int]) -> Checkpoint:
     hold what they held."""
     region = Region()
     b = Builder(region, loop.loc, fold=True)
-    trips = b("trip_count", *loop.operands[:3], hint="n_steps")
+    trips = b(trip_count_p, *loop.operands[:3], hint="n_steps")
     if policy in ("sqrt", "auto"):
-        every = b("add", b("cast_int", b("sqrt", b("cast_float", trips))), const(1), hint="every")
+        every = b(add_p, b(cast_int_p, b(sqrt_p, b(cast_float_p, trips))), const(1), hint="every")
     else:
         every = const(int(policy))
-    segments = b("floordiv", b("add", trips, b("sub", every, const(1))), every,
+    segments = b(floordiv_p, b(add_p, trips, b(sub_p, every, const(1))), every,
                  hint="n_segments")
     ck = Checkpoint(loop, region.ops, trips, every, segments)
     body = loop.regions[0]
@@ -75,17 +89,17 @@ def save_ops(ck: Checkpoint) -> list[Op]:
     index = ck.loop.regions[0].args[0]
     region = Region()
     b = Builder(region, ck.loop.loc, fold=True)
-    count = b("floordiv", b("sub", index, lb), step, hint="step_count")
-    starts = b("eq", b("mod", count, ck.every), const(0))
+    count = b(floordiv_p, b(sub_p, index, lb), step, hint="step_count")
+    starts = b(eq_p, b(mod_p, count, ck.every), const(0))
     segment = Region()
     sb = Builder(segment, ck.loop.loc)
-    seg = sb("floordiv", count, ck.every, hint="segment")
+    seg = sb(floordiv_p, count, ck.every, hint="segment")
     for value, name in ck.carried + ck.arrays:
         _store_op(segment, "checkpoint_save", [seg, value], name, ck.loop.loc)
-    sb.op("yield", result_types=[])
+    sb.op(yield_p, result_types=[])
     otherwise = Region()
-    Builder(otherwise).op("yield", result_types=[])
-    b.op("if", starts, regions=[segment, otherwise], result_types=[])
+    Builder(otherwise).op(yield_p, result_types=[])
+    b.op(if_p, starts, regions=[segment, otherwise], result_types=[])
     return region.ops
 
 
@@ -98,10 +112,10 @@ def reverse_segments(ck: Checkpoint, b: Builder, recorded_body: list[Op], revers
     seg_region = Region([Value(I64, "segment")] + [Value(a.type, a.hint) for a in args])
     sb = b.child(seg_region)
     seg = seg_region.args[0]
-    first = sb("mul", seg, ck.every, hint="first_step")
-    last = sb("min2", sb("add", first, ck.every), ck.trips, hint="end_step")
+    first = sb(mul_p, seg, ck.every, hint="first_step")
+    last = sb(min2_p, sb(add_p, first, ck.every), ck.trips, hint="end_step")
     begin, end = sb.add(lb, sb.mul(first, step)), sb.add(lb, sb.mul(last, step))
-    restored = [sb.op("checkpoint_load", seg, attrs={"name": name}, hint=value.hint,
+    restored = [sb.op(checkpoint_load_p, seg, attrs={"name": name}, hint=value.hint,
                       result_types=[value.type]).result for value, name in ck.carried]
     for array, name in ck.arrays:
         _store_op(seg_region, "checkpoint_restore", [seg, array], name, loop.loc)
@@ -110,8 +124,8 @@ def reverse_segments(ck: Checkpoint, b: Builder, recorded_body: list[Op], revers
                  [Value(r.type, r.hint) for r in loop.results],
                  [Region(body.args, recorded_body)], loop.attrs, loop.loc)
     seg_region.ops.append(clone_op(forward, {}))
-    segment_reverse = sb.op("for", *reversed_range(sb, begin, end, step), *seg_region.args[1:],
+    segment_reverse = sb.op(for_p, *reversed_range(sb, begin, end, step), *seg_region.args[1:],
                             regions=[reverse_body], result_types=[a.type for a in args])
-    sb.op("yield", *segment_reverse.results, result_types=[])
-    return b.op("for", b.sub(ck.segments, const(1)), const(-1), const(-1), *starts,
+    sb.op(yield_p, *segment_reverse.results, result_types=[])
+    return b.op(for_p, b.sub(ck.segments, const(1)), const(-1), const(-1), *starts,
                 regions=[seg_region], result_types=[a.type for a in args])

@@ -15,10 +15,28 @@ from __future__ import annotations
 
 from ..analysis.activity import analyze
 from ..errors import UnsupportedOperationError
-from ..ir.builder import Builder, const
-from ..ir.core import Const, Function, Op, Region, Value, storage_names, walk_ops
+from ..ir.builder import Builder
+from ..ir.core import Const, Function, Op, Region, Value, const, storage_names, walk_ops
 from ..ir.names import Namer
 from ..ir.types import Type
+from ..primitives.control import (
+    checkpoint_alloc_p,
+    checkpoint_load_p,
+    checkpoint_restore_p,
+    checkpoint_save_p,
+    for_p,
+    if_p,
+    return_p,
+    tape_alloc_p,
+    tape_grow_p,
+    tape_load_p,
+    tape_push_p,
+    tape_reserve_p,
+    while_p,
+    yield_p,
+)
+from ..primitives.indexing import copy_p, dim_p, full_p, getitem_p, new_array_p, zeros_like_p
+from ..primitives.registry import storage_node
 from ..transforms.dce import dce
 
 # ops whose tangent is handled by the transform itself rather than a rule
@@ -60,7 +78,7 @@ class ForwardTransform:
         return self.storage_dots[name]
 
     def storage_active(self, op: Op, key: str = "tape") -> bool:
-        return self.activity.active("storage:" + op.attrs[key])
+        return self.activity.active(storage_node(op.attrs[key]))
 
     # --- the transform ---------------------------------------------------------------------
     def run(self, name: str, outputs=()) -> Function:
@@ -75,19 +93,18 @@ class ForwardTransform:
                 self.dots[id(self.fn.params[k])] = seed
         self.transform_region(self.fn.body, b)
         outs = self.fn.body.ops[-1].operands
-        b.op("return", *outs, *(self.dot_or_zero(b, v) for v in outs), result_types=[])
+        b.op(return_p, *outs, *(self.dot_or_zero(b, v) for v in outs), result_types=[])
         names = self.fn.param_names + [s.hint for s in seeds]
         return dce(Function(name, body, self.fn.filename, None, names, self.fn.constants))
 
     def transform_region(self, region: Region, b: Builder) -> list:
         """Copy `region`'s ops with tangents into b's region; return the end op's operands."""
         for op in region.ops:
-            if op.prim.name in ("yield", "return"):
+            if op.prim.terminator:
                 return op.operands
             b.loc = op.loc
-            handler = getattr(self, "op_" + op.prim.name, None)
-            if handler is not None:
-                handler(op, b)
+            if op.prim.forward is not None:  # writes, region ops, arrays, tapes
+                op.prim.forward(self, op, b)
             else:
                 b.append(op)
                 self.apply_rule(op, b)
@@ -110,7 +127,7 @@ class ForwardTransform:
             if tangent is not None and id(result) in self.written:
                 # a tangent the rule shares with another value (x_dot for x * 1.0) must not
                 # see the writes into this array's tangent
-                tangent = b.op("copy", tangent, hint=result.hint + "_dot").result
+                tangent = b.op(copy_p, tangent, hint=result.hint + "_dot").result
             if tangent is not None:
                 if not isinstance(tangent, Const) and tangent.hint != result.hint + "_dot":
                     tangent.hint = result.hint + "_dot"
@@ -124,7 +141,7 @@ class ForwardTransform:
         inner = b.child(region)
         ends = self.transform_region(primal, inner)
         tangents = [self.dot_or_zero(inner, ends[j]) for j in yields_for]
-        inner.op("yield", *ends, *tangents, result_types=[])
+        inner.op(yield_p, *ends, *tangents, result_types=[])
         return region
 
     def op_if(self, op: Op, b: Builder) -> None:
@@ -140,7 +157,7 @@ class ForwardTransform:
                   if self.active(a) or self.active(r)]
         arg_dots = {}
         for index, primal in enumerate(op.regions):
-            args = primal.args[1:] if op.prim.name == "for" else primal.args
+            args = primal.args[1:] if op.prim is for_p else primal.args
             extra = [Value(self.tangent_type(args[j].type), args[j].hint + "_dot") for j in active]
             arg_dots[index] = extra
             self.dots.update((id(args[j]), d) for j, d in zip(active, extra))
@@ -151,7 +168,7 @@ class ForwardTransform:
             else:  # the while condition: same values, no tangents to yield
                 region = Region(primal.args + arg_dots[index])
                 ends = self.transform_region(primal, b.child(region))
-                b.child(region).op("yield", *ends, result_types=[])
+                b.child(region).op(yield_p, *ends, result_types=[])
                 regions.append(region)
         starts = [self.dot_or_zero(b, inits[j]) for j in active]
         dots = [Value(self.tangent_type(op.results[j].type), op.results[j].hint + "_dot")
@@ -167,46 +184,23 @@ class ForwardTransform:
 
     # --- arrays ----------------------------------------------------------------------------------
     def zeros_shaped_like(self, b: Builder, array: Value, hint: str) -> Value:
-        dims = [b("dim", array, attrs={"axis": k}) for k in range(array.type.ndim)]
-        return b.op("new_array", *dims, attrs={"fill": 0.0}, hint=hint).result
+        dims = [b(dim_p, array, attrs={"axis": k}) for k in range(array.type.ndim)]
+        return b.op(new_array_p, *dims, attrs={"fill": 0.0}, hint=hint).result
 
     def op_getitem(self, op: Op, b: Builder) -> None:
         b.append(op)
         array = op.operands[0]
         if self.active(op.results[0]) and self.dot(array) is not None:
-            self.dots[id(op.results[0])] = b("getitem", self.dot(array), *op.operands[1:],
+            self.dots[id(op.results[0])] = b(getitem_p, self.dot(array), *op.operands[1:],
                                              hint=op.results[0].hint + "_dot")
-
-    def _write(self, op: Op, b: Builder) -> None:
-        """setitem / take_set / index_add / take_add / array_add: the same write on the
-        tangents (the scatter-adds of generated reverse code too: forward over reverse)."""
-        b.append(op)
-        target = op.operands[0]
-        if self.active(target) and self.dot(target) is None:
-            raise UnsupportedOperationError("forward mode: a write makes an array active that "
-                                            "has no tangent storage", op.loc)
-        if not self.active(target):
-            return
-        value = self.dot(op.operands[-1])
-        if value is None and not op.prim.writes:
-            return  # adds a zero tangent
-        if value is None:
-            value = const(0.0) if op.prim.name in ("slice_set", "take_set") \
-                else self.zero(b, op.operands[-1])
-        b.op(op.prim.name, self.dot(target), *op.operands[1:-1], value, attrs=op.attrs,
-             result_types=[])
-
-    op_setitem = op_index_add = op_array_add = op_slice_set = op_slice_add = _write
-    op_take_set = op_take_add = _write
 
     def _new_array(self, op: Op, b: Builder) -> None:
         b.append(op)
         result = op.results[0]
         if self.active(result):
-            source = op.operands[0] if op.prim.name == "zeros_like" else result
+            source = op.operands[0] if op.prim is zeros_like_p else result
             self.dots[id(result)] = self.zeros_shaped_like(b, source, result.hint + "_dot")
 
-    op_new_array = op_zeros_like = _new_array
 
     def op_copy(self, op: Op, b: Builder) -> None:
         b.append(op)
@@ -215,7 +209,7 @@ class ForwardTransform:
             return
         hint = result.hint + "_dot"
         if self.dot(source) is not None:
-            self.dots[id(result)] = b.op("copy", self.dot(source), hint=hint).result
+            self.dots[id(result)] = b.op(copy_p, self.dot(source), hint=hint).result
         else:  # a copy of a constant, made active by later writes
             self.dots[id(result)] = self.zeros_shaped_like(b, source, hint)
 
@@ -223,7 +217,7 @@ class ForwardTransform:
         b.append(op)
         result = op.results[0]
         if self.active(result) and self.dot(op.operands[-1]) is not None:
-            self.dots[id(result)] = b.op("full", *op.operands[:-1], self.dot(op.operands[-1]),
+            self.dots[id(result)] = b.op(full_p, *op.operands[:-1], self.dot(op.operands[-1]),
                                          hint=result.hint + "_dot").result
 
     # --- tapes of generated reverse code (forward-over-reverse) ---------------------------------
@@ -254,7 +248,6 @@ class ForwardTransform:
         dots = [self.storage_dots[t] for t in tapes if t in self.storage_dots]
         b.append(Op(op.prim, op.operands, [], [], dict(op.attrs, tapes=tapes + dots), op.loc))
 
-    op_tape_reserve = op_tape_grow
 
     def _refuse(self, op: Op, b: Builder) -> None:
         if self.storage_active(op, "name"):
@@ -262,8 +255,23 @@ class ForwardTransform:
                                             "supported", op.loc)
         b.append(op)
 
-    op_checkpoint_alloc = op_checkpoint_save = op_checkpoint_load = _refuse
-    op_checkpoint_restore = _refuse
+
+# forward-mode rules of the ops whose tangent needs the transform's state (those of writes
+# are with their primitives, in primitives/indexing.py)
+if_p.forward = ForwardTransform.op_if
+for_p.forward = ForwardTransform.op_for
+while_p.forward = ForwardTransform.op_while
+getitem_p.forward = ForwardTransform.op_getitem
+new_array_p.forward = zeros_like_p.forward = ForwardTransform._new_array
+copy_p.forward = ForwardTransform.op_copy
+full_p.forward = ForwardTransform.op_full
+tape_alloc_p.forward = ForwardTransform.op_tape_alloc
+tape_push_p.forward = ForwardTransform.op_tape_push
+tape_load_p.forward = ForwardTransform.op_tape_load
+tape_grow_p.forward = tape_reserve_p.forward = ForwardTransform.op_tape_grow
+for _checkpoint_op in (checkpoint_alloc_p, checkpoint_save_p, checkpoint_load_p,
+                       checkpoint_restore_p):
+    _checkpoint_op.forward = ForwardTransform._refuse
 
 
 def forward_mode(fn: Function, wrt: list[int], name: str | None = None) -> Function:

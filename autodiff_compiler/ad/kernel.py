@@ -13,8 +13,10 @@ import math
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
 from ..ir.core import Function, Op, Region, Value, walk_ops
+from ..primitives.control import comment_p, return_p
+from ..primitives.indexing import getitem_p
 from ..transforms.dce import dce
-from .reverse import ReverseTransform, _prim
+from .reverse import ReverseTransform
 
 
 def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Function:
@@ -30,7 +32,7 @@ def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Fun
                                             "parameter in a 1-element array)")
     b = Builder(Region(), None, fold=True, resolve=transform.resolve)
     reverse = b.region
-    reverse.ops.append(Op(_prim("comment"), [], [], [], {"text": "reverse sweep"}, None))
+    reverse.ops.append(Op(comment_p, [], [], [], {"text": "reverse sweep"}, None))
     extra = []
     for array in outputs + [fn.params[k] for k in wrt]:
         extra.append(Value(array.type, array.hint + "_bar"))
@@ -41,7 +43,7 @@ def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Fun
         raise UnsupportedOperationError("a loop in this kernel needs a tape, which a thread "
                                         "cannot keep yet; write the loop so that its values "
                                         "can be recomputed", info.outer_loop.loc)
-    b.op("return", result_types=[])
+    b.op(return_p, result_types=[])
     body = Region(fn.params + extra, transform.plan.forward_sweep(fn.body) + reverse.ops)
     names = fn.param_names + [v.hint for v in extra]
     return dce(Function(name or fn.name + "_adjoint", body, fn.filename, None, names,
@@ -55,7 +57,7 @@ def _kernel_outputs(fn: Function, wrt: list[int]) -> list[Value]:
     for op in walk_ops(fn.body):
         if op.prim.writes:
             writes.setdefault(id(op.operands[0]), []).append(op)
-        elif op.prim.name == "getitem":
+        elif op.prim is getitem_p:
             reads.add(id(op.operands[0]))
     outputs = []
     for k, param in enumerate(fn.params):
@@ -84,7 +86,7 @@ def _writes_on_a_path(region: Region, array) -> float:
     for op in region.ops:
         if op.prim.writes and op.operands[0] is array:
             total += 1
-        elif op.prim.name == "if":
+        elif op.prim.branches:
             total += max(_writes_on_a_path(r, array) for r in op.regions)
         elif op.regions and any(_writes_on_a_path(r, array) for r in op.regions):
             total = math.inf  # a loop

@@ -15,11 +15,14 @@ only.
 from __future__ import annotations
 
 from ..ir.core import Op, Region, Value, walk_ops
+from ..primitives.control import comment_p, for_p, while_p
 
-# ops that add into an array (their first operand) and do nothing else
-ACCUMULATIONS = ("index_add", "array_add", "slice_add", "take_add")
-# impure ops that structure the code without touching memory
-STRUCTURE = ("for", "if", "yield", "comment")
+
+def _structure(op: Op) -> bool:
+    """An impure op that structures the code without touching memory (a while loop counts
+    its trips on a tape, so it is not one)."""
+    return (op.prim.region and op.prim is not while_p) or op.prim.terminator \
+        or op.prim is comment_p
 
 
 def independent_iterations(region: Region, carried: int) -> bool:
@@ -29,9 +32,9 @@ def independent_iterations(region: Region, carried: int) -> bool:
     if not all(_passed_through(yielded[k], region.args[1 + k], region) for k in range(carried)):
         return False
     ops = list(walk_ops(region))
-    if any(not op.prim.pure and op.prim.name not in ACCUMULATIONS + STRUCTURE for op in ops):
+    if any(not (op.prim.pure or op.prim.accumulates or _structure(op)) for op in ops):
         return False  # a tape, a counter, a write, an allocation
-    targets = {id(op.operands[0]) for op in ops if op.prim.name in ACCUMULATIONS}
+    targets = {id(op.operands[0]) for op in ops if op.prim.accumulates}
     return not any(id(v) in targets for op in ops for v in _reads(op))
 
 
@@ -40,7 +43,7 @@ def _passed_through(value: Value, arg: Value, region: Region) -> bool:
     producers = {id(r): (op, k) for op in region.ops for k, r in enumerate(op.results)}
     while value is not arg:
         op, k = producers.get(id(value), (None, 0))
-        if op is None or op.prim.name != "for":
+        if op is None or op.prim is not for_p:
             return False
         body = op.regions[0]
         if body.ops[-1].operands[k] is not body.args[1 + k]:
@@ -51,4 +54,4 @@ def _passed_through(value: Value, arg: Value, region: Region) -> bool:
 
 def _reads(op: Op):
     """The operands `op` reads (an accumulation does not read its target)."""
-    return op.operands[1:] if op.prim.name in ACCUMULATIONS else op.operands
+    return op.operands[1:] if op.prim.accumulates else op.operands

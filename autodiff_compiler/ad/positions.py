@@ -28,7 +28,7 @@ def read_in_loops(fn: Function) -> set[int]:
     found = set()
     for region, _ in walk_regions(fn.body):
         for op in region.ops:
-            if op.prim.differentiable or op.prim.name == "yield":
+            if op.prim.differentiable or op.prim.terminator:
                 found.update(id(v) for v in op.operands if v.type.is_array
                              and _loop_between(region, made_in.get(id(v), region), up))
     return found
@@ -37,6 +37,6 @@ def read_in_loops(fn: Function) -> set[int]:
 def _loop_between(region: Region, home: Region, up: dict) -> bool:
     while region is not home and id(region) in up:
         op, region = up[id(region)]
-        if op.prim.name in ("for", "while"):
+        if op.prim.loop:
             return True
     return False

@@ -22,11 +22,23 @@ from dataclasses import dataclass
 from ..analysis.activity import analyze
 from ..analysis.aliasing import snapshot_overwritten_operands
 from ..errors import UnsupportedOperationError
-from ..ir.builder import Builder, const
-from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
+from ..ir.builder import Builder
+from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops, walk_regions
 from ..ir.types import F64, I64
+from ..primitives.arith import trip_count_p
 from ..primitives.arrays import unbroadcast
-from ..primitives.indexing import Scatter, WholeArray, dense_contribution
+from ..primitives.control import comment_p, for_p, if_p, return_p, tape_value_p, while_p, yield_p
+from ..primitives.gpu import atomic_add_p, grid_p
+from ..primitives.indexing import (
+    Scatter,
+    WholeArray,
+    array_add_p,
+    copy_p,
+    dense_contribution,
+    getitem_p,
+    index_add_p,
+    zeros_like_p,
+)
 from ..transforms.cse import cse
 from ..transforms.dce import dce
 from ..transforms.simplify import simplify
@@ -84,7 +96,7 @@ class ReverseTransform:
         # arrays whose elements or slices are read (their adjoints are scattered into buffers),
         # or that a loop reads from outside (their adjoints are added from inside it)
         self.read_by_element = {id(op.operands[0]) for op in walk_ops(fn.body)
-                                if op.prim.name in ("getitem", "slice")} | read_in_loops(fn)
+                                if op.prim.element_read} | read_in_loops(fn)
 
     def active(self, v) -> bool:
         return self.activity.active(v)
@@ -109,7 +121,7 @@ class ReverseTransform:
         op = self.producer[id(v)]
         region = Region()
         Builder(region, op.loc, resolve=self.resolve).op(
-            op.prim.name, *op.operands, attrs=op.attrs, hint=v.hint, result_types=[v.type])
+            op.prim, *op.operands, attrs=op.attrs, hint=v.hint, result_types=[v.type])
         ctx.prelude.extend(region.ops)
         return region.ops[-1].result
 
@@ -119,7 +131,7 @@ class ReverseTransform:
         if op is None or op.regions or not op.prim.pure or len(op.results) != 1 \
                 or id(v) in self.written:  # an array written after it is made
             return math.inf
-        if op.prim.name in ("getitem", "slice", "take") and not self.read_is_final(op) or \
+        if _reads_part(op) and not self.read_is_final(op) or \
                 any(not self.read_is_final(op, a) for a in op.operands if a.type.is_array):
             return math.inf  # the element or array may have been overwritten since
         own = 1 if op.prim.cheap else TRANSCENDENTAL_COST
@@ -145,7 +157,7 @@ class ReverseTransform:
         if not self.active(v):
             return
         if id(v) in self.buffers:  # a mutable array: its adjoint lives in its buffer
-            b.op("array_add", self.buffers[id(v)], g, result_types=[])
+            b.op(array_add_p, self.buffers[id(v)], g, result_types=[])
             return
         total = b.add(adj[id(v)], g) if id(v) in adj else g
         if self._is_new(total) and not total.hint.endswith("_bar"):
@@ -181,7 +193,7 @@ class ReverseTransform:
                                                 self.fn.body.ops[-1].loc)
         reverse = Region()
         b = Builder(reverse, None, fold=True, resolve=self.resolve)
-        reverse.ops.append(Op(_prim("comment"), [], [], [], {"text": "reverse sweep"}, None))
+        reverse.ops.append(Op(comment_p, [], [], [], {"text": "reverse sweep"}, None))
         self.allocate_buffers(b)
         adj = {}
         for out, seed in zip(outs, seeds):
@@ -189,28 +201,28 @@ class ReverseTransform:
         if self.checkpoint is not None and any(
                 self.checkpointed(op) for op in self.fn.body.ops):
             # restoring checkpoints rewinds arrays: return copies of array outputs
-            outs = [b.op("copy", v, hint=v.hint).result if v.type.is_array else v for v in outs]
+            outs = [b.op(copy_p, v, hint=v.hint).result if v.type.is_array else v for v in outs]
         self.reverse_ops(self.fn.body, b, adj)
         grads = []
         for k in self.wrt:
             p = self.fn.params[k]
             grads.append(self.buffers[id(p)] if p.type.is_array else adj.get(id(p), const(0.0)))
-        ret = b.op("return", *outs, *grads, result_types=[])
+        ret = b.op(return_p, *outs, *grads, result_types=[])
         params = self.fn.body.args + (seeds if seeded else [])
         forward = self.plan.forward_sweep(self.fn.body)
         if self.plan.tape_inputs:  # the tapes go back to the caller, for the next call
             reverse.ops.pop()
             params = params + list(self.plan.tape_inputs.values())
-            taken = [Op(_prim("tape_value"), [], [Value(v.type, name)], [], {"tape": name},
+            taken = [Op(tape_value_p, [], [Value(v.type, name)], [], {"tape": name},
                         None) for name, v in self.plan.tape_inputs.items()]
             reverse.ops += taken + [Op(ret.prim, ret.operands + [t.result for t in taken], [],
                                        [], ret.attrs, ret.loc)]
         if self.plan.fusions:  # fused loops add into the arguments' buffers as they go
-            early = [o for o in reverse.ops if o.prim.name == "zeros_like"
+            early = [o for o in reverse.ops if o.prim is zeros_like_p
                      and any(o.operands[0] is p for p in self.fn.params)]
             reverse.ops = [o for o in reverse.ops if o not in early]
             forward = early + forward
-        if all(o.prim.name in ("comment", "return") for o in reverse.ops):
+        if all(o.prim is comment_p or o.prim.terminator for o in reverse.ops):
             reverse.ops = reverse.ops[-1:]  # everything ran inside fused loops
         body = Region(params, forward + reverse.ops)
         param_names = self.fn.param_names + [v.hint for v in params[len(self.fn.params):]]
@@ -223,7 +235,7 @@ class ReverseTransform:
         wanted = [self.fn.params[k] for k in self.wrt]
         for op in walk_ops(self.fn.body):
             for r in op.results:
-                made = op.prim.name in _MUTABLE_ARRAYS and not op.attrs.get("snapshot")
+                made = op.prim.fresh_array and not op.attrs.get("snapshot")
                 mutable = made or id(r) in self.written or id(r) in self.read_by_element
                 if r.type.is_array and self.active(r) and mutable:
                     info = self.plan.region_of(r)
@@ -235,26 +247,15 @@ class ReverseTransform:
         wanted += [p for p in self.fn.params if p.type.is_array and self.active(p)]
         for array in wanted:
             if array.type.is_array and id(array) not in self.buffers:
-                self.buffers[id(array)] = b("zeros_like", array, hint=array.hint + "_bar")
+                self.buffers[id(array)] = b(zeros_like_p, array, hint=array.hint + "_bar")
 
     def reverse_ops(self, region: Region, b: Builder, adj: dict) -> None:
         for op in reversed(region.ops):
-            name = op.prim.name
-            if name in ("yield", "return") or not op.prim.differentiable:
+            if op.prim.terminator or not op.prim.differentiable:
                 continue
             b.loc = op.loc
-            if name == "if":
-                self.reverse_if(op, b, adj)
-            elif name == "for":
-                self.reverse_for(op, b, adj)
-            elif name == "while":
-                self.reverse_while(op, b, adj)
-            elif name == "setitem":
-                self.reverse_setitem(op, b, adj)
-            elif name == "slice_set":
-                self.reverse_slice_set(op, b, adj)
-            elif name == "take_set":
-                self.reverse_take_set(op, b, adj)
+            if op.prim.reverse is not None:  # writes and region ops
+                op.prim.reverse(self, op, b, adj)
             elif op.results and id(op.results[0]) in adj:
                 self.reverse_simple(op, b, adj, adj.pop(id(op.results[0])))
             elif op.results and id(op.results[0]) in self.buffers:
@@ -272,12 +273,11 @@ class ReverseTransform:
                 self.accumulate(b, adj, operand, dense_contribution(
                     b, operand, contribution, self.scatter_prim_for))
             elif isinstance(contribution, Scatter):
-                prim = contribution.prim if contribution.prim != "index_add" else \
-                    self.scatter_prim_for(operand, contribution.indices)
+                prim = contribution.prim or self.scatter_prim_for(operand, contribution.indices)
                 b.op(prim, self.buffer(operand), *contribution.indices, contribution.g,
                      attrs=contribution.attrs, result_types=[])
             elif isinstance(contribution, WholeArray):
-                b.op("array_add", self.buffer(operand), contribution.g, result_types=[])
+                b.op(array_add_p, self.buffer(operand), contribution.g, result_types=[])
             elif op.attrs.get("shape_of") == position:  # the contribution has its shape
                 self.accumulate(b, adj, operand, contribution)
             else:
@@ -289,7 +289,7 @@ class ReverseTransform:
         iteration unchanged (so the order of the reverse iterations does not matter), it reads
         no tape, and it touches only the adjoint buffers of arguments. The reverse work then
         shares the forward sweep's pass over memory and, after CSE, its computations."""
-        if (self.kernel or op.prim.name != "for"
+        if (self.kernel or op.prim is not for_p
                 or self.plan.op_region[id(op)] is not self.fn.body
                 or self.plan.tapes_under(op)
                 or not all(g is None or isinstance(g, Const) for g in gs)
@@ -311,7 +311,7 @@ class ReverseTransform:
         spatial loops, whose per-step tape would otherwise stream through memory: recomputing
         one segment at a time keeps it in cache, faster as well as smaller). Inner while loops
         (iterative solves) are costlier to run again and keep their full tape."""
-        if self.checkpoint is None or op.prim.name != "for" \
+        if self.checkpoint is None or op.prim is not for_p \
                 or self.plan.op_region[id(op)] is not self.fn.body \
                 or not self.plan.tapes_under(op):
             return False
@@ -319,7 +319,7 @@ class ReverseTransform:
             return True
         inner = [i for i in self.plan.info.values() if i.outer_loop is op and i.loops_deep > 1]
         return any(i.taped for i in inner) and all(
-            i.nearest_loop.prim.name == "for" for i in inner)
+            i.nearest_loop.prim is for_p for i in inner)
 
     def read_is_final(self, read: Op, operand=None) -> bool:
         """Whether no write into the array (`operand`, else the first) can follow this read
@@ -332,71 +332,32 @@ class ReverseTransform:
     def touches_active_arrays(self, op: Op) -> bool:
         """Whether `op`'s regions read or write an active array (the reverse must run even
         when no scalar adjoint is carried through)."""
-        return any((inner.prim.name in ("getitem", "slice", "take") or inner.prim.writes)
+        return any((_reads_part(inner) or inner.prim.writes)
                    and self.active(inner.operands[0])
                    for sub in op.regions for inner in walk_ops(sub))
 
-    def reverse_setitem(self, op: Op, b: Builder, adj: dict) -> None:
-        """a[i] = v: v_bar += a_bar[i]; a_bar[i] = 0 (the overwritten element no longer
-        influences the output). The reverse sweep never reads a's contents, so the old value
-        need not be restored; element reads of written arrays are taped, not recomputed."""
-        array, *indices, value = op.operands
-        if not self.active(array):
-            return
-        buffer = self.buffer(array)
-        g = b.op("getitem", buffer, *indices, hint=value.hint + "_bar").result
-        if id(array) not in self.outputs:  # a kernel's output cotangents are read-only
-            b.op("setitem", buffer, *indices, const(0.0), result_types=[])
-        self.accumulate(b, adj, value, g)
+    def unbroadcast(self, b: Builder, g, operand, op=None):
+        return unbroadcast(b, g, operand, op)
 
-    def reverse_slice_set(self, op: Op, b: Builder, adj: dict) -> None:
-        """a[slice] = v: v_bar += (the slice of a_bar, summed to v's shape); that slice of
-        a_bar is then cleared (the overwritten elements no longer influence the output)."""
-        array, *parts, value = op.operands
-        if not self.active(array):
-            return
-        buffer = self.buffer(array)
-        g = b.op("slice", buffer, *parts, attrs=dict(op.attrs, copy=True),
-                 hint=value.hint + "_bar").result
-        b.op("slice_set", buffer, *parts, const(0.0), attrs=op.attrs, result_types=[])
-        self.accumulate(b, adj, value, unbroadcast(b, g, value))
-
-    def reverse_take_set(self, op: Op, b: Builder, adj: dict) -> None:
-        """a[idx] = v: v_bar += a_bar[idx] at the positions of idx whose write was kept (the
-        last to name each entry: NumPy keeps the last of repeated writes, so earlier ones have
-        no effect and get no gradient); a_bar[idx] is then cleared."""
-        array, index, value = op.operands
-        if not self.active(array):
-            return
-        if self.kernel:
-            raise UnsupportedOperationError("writes through an array of indices are not "
-                                            "supported in kernels", op.loc)
-        buffer = self.buffer(array)
-        g = b("take_last", buffer, index, hint=value.hint + "_bar")
-        b.op("take_set", buffer, index, const(0.0), result_types=[])
-        if not op.attrs.get("same_shape"):
-            g = unbroadcast(b, g, value)
-        self.accumulate(b, adj, value, g)
-
-    def scatter_prim(self, indices) -> str:
+    def scatter_prim(self, indices):
         """`index_add`, or in a kernel `atomic_add` unless the element is the thread's own
         (indexed by its cuda.grid(1) index)."""
-        if not self.kernel:
-            return "index_add"
-        return "index_add" if self._own_index(indices) else "atomic_add"
+        if not self.kernel or self._own_index(indices):
+            return index_add_p
+        return atomic_add_p
 
     def _own_index(self, indices) -> bool:
         producer = self.producer.get(id(indices[0])) if len(indices) == 1 else None
-        return producer is not None and producer.prim.name == "grid" and \
+        return producer is not None and producer.prim is grid_p and \
             producer.attrs["ndim"] == 1
 
-    def scatter_prim_for(self, array, indices) -> str:
+    def scatter_prim_for(self, array, indices):
         """A plain add only where no other thread can touch the element: every read of the
         array in the kernel is at the thread's own cuda.grid(1) index."""
         if self.kernel and not all(self._own_index(op.operands[1:]) for op in
-                                   walk_ops(self.fn.body) if op.prim.name == "getitem"
+                                   walk_ops(self.fn.body) if op.prim is getitem_p
                                    and op.operands[0] is array):
-            return "atomic_add"
+            return atomic_add_p
         return self.scatter_prim(indices)
 
     def free_adjoints(self, op: Op, arrays: bool = False) -> list[Value]:
@@ -433,7 +394,7 @@ class ReverseTransform:
         ctx = self._open(primal, popped)
         inner = b.child(region)
         for array in self.branch_arrays.get(id(primal), ()):
-            self.buffers[id(array)] = inner("zeros_like", array, hint=array.hint + "_bar")
+            self.buffers[id(array)] = inner(zeros_like_p, array, hint=array.hint + "_bar")
         local = dict(adj)
         for v, g in seeds:
             if g is not None:
@@ -454,13 +415,13 @@ class ReverseTransform:
             elif None not in values.values() and not self._defined_in(values, branches):
                 adj[id(f)] = next(iter(values.values()))  # the same outside value either way
         for region, ctx, inner, local in branches:
-            inner.op("yield", *(local.get(id(f)) or _zero(inner, f) for f in changed),
+            inner.op(yield_p, *(local.get(id(f)) or _zero(inner, f) for f in changed),
                      result_types=[])
             self._close(ctx, region)
         regions = [branch[0] for branch in branches]
         if not changed and all(len(r.ops) == 1 for r in regions):
             return
-        rev = b.op("if", op.operands[0], regions=regions,
+        rev = b.op(if_p, op.operands[0], regions=regions,
                    result_types=[f.type if f.type.is_array else F64 for f in changed])
         for f, r in zip(changed, rev.results):
             r.hint = f.hint + "_bar"
@@ -509,7 +470,7 @@ class ReverseTransform:
         outs = [local.get(id(carried_args[j])) or _zero(inner, carried_args[j])
                 for j in carried]
         outs += [local[id(f)] for f in frees]
-        inner.op("yield", *outs, result_types=[])
+        inner.op(yield_p, *outs, result_types=[])
         self._close(ctx, region)
         starts = [g or _zero(b, op.results[j]) for j, g in zip(carried, gs)]
         starts += [adj.get(id(f)) or _zero(b, f) for f in frees]
@@ -528,9 +489,9 @@ class ReverseTransform:
             recorded = self.plan.forward_sweep(body, record=True)
             rev = checkpoint.reverse_segments(ck, b, recorded, region, starts, reversed_range)
         else:
-            forwards = op.prim.name == "for" and not self.kernel \
+            forwards = op.prim is for_p and not self.kernel \
                 and independent_iterations(region, len(carried))
-            rev = b.op("for", *(op.operands[:3] if forwards else bounds()), *starts,
+            rev = b.op(for_p, *(op.operands[:3] if forwards else bounds()), *starts,
                        regions=[region], result_types=[a.type for a in args])
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
@@ -543,29 +504,24 @@ ZERO = const(0.0)
 
 
 def _zero(b: Builder, v: Value):
-    return b("zeros_like", v, hint=v.hint + "_bar") if v.type.is_array else ZERO
+    return b(zeros_like_p, v, hint=v.hint + "_bar") if v.type.is_array else ZERO
 
 
 def _adjoint_type(v: Value):
     return v.type if v.type.is_array else F64
 
-# ops whose array results are mutable storage (adjoint in a buffer, not an SSA value)
-_MUTABLE_ARRAYS = ("new_array", "copy", "full")
+def _reads_part(op: Op) -> bool:
+    """Whether `op` reads elements of its first operand (x[i], x[a:b], x[idx])."""
+    return op.prim.element_read or op.prim.gathers
 
 
 def reversed_range(b: Builder, lb, ub, step):
     """Bounds of range(lb, ub, step) run backwards."""
     if getattr(step, "value", None) in (1, -1):
         return b.sub(ub, step), b.sub(lb, step), b.neg(step)
-    n = b("trip_count", lb, ub, step)
+    n = b(trip_count_p, lb, ub, step)
     last = b.add(lb, b.mul(b.sub(n, const(1)), step))
     return last, b.sub(lb, step), b.neg(step)
-
-
-def _prim(name):
-    from ..primitives import get
-
-    return get(name)
 
 
 def _check_scalar_output(fn: Function) -> None:
@@ -583,7 +539,13 @@ def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,
     `checkpoint` (an int K or "sqrt"), top-level counted loops store their state every K
     steps instead of a full tape (ad.checkpoint). With `reuse_tapes`, the tapes allocated in
     the function body are trailing arguments and results: the caller hands back the last
-    call's arrays, so repeated calls reuse their memory."""
-    snapshot_overwritten_operands(fn, wrt)
+    call's arrays, so repeated calls reuse their memory. `fn` itself is left unchanged."""
+    fn = snapshot_overwritten_operands(fn, wrt)
     transform = ReverseTransform(fn, wrt, checkpoint, reuse_tapes=reuse_tapes)
     return transform.run(name or fn.name + ("_vjp" if seeded else "_grad"), seeded)
+
+
+# the reverse rules of the region ops (those of writes are with their primitives)
+if_p.reverse = ReverseTransform.reverse_if
+for_p.reverse = ReverseTransform.reverse_for
+while_p.reverse = ReverseTransform.reverse_while

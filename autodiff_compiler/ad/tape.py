@@ -27,11 +27,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir.builder import Builder, const
+from ..ir.builder import Builder
 from ..ir.clone import clone_op
-from ..ir.core import Function, Op, Region, Value
+from ..ir.core import Function, Op, Region, Value, const
 from ..ir.names import Namer
 from ..ir.types import I64, Type
+from ..primitives.arith import add_p, max2_p, mul_p, trip_count_p
+from ..primitives.control import (
+    counter_advance_p,
+    counter_init_p,
+    counter_retreat_p,
+    for_p,
+    return_p,
+    tape_alloc_p,
+    tape_grow_p,
+    tape_load_p,
+    tape_push_p,
+    tape_reserve_p,
+    while_p,
+    yield_p,
+)
+from ..primitives.indexing import new_array_p
 from .checkpoint import save_ops
 
 # initial length of a tape under a while loop (doubles when full)
@@ -88,7 +104,7 @@ class TapePlan:
                 for r in op.results:
                     self.def_region[id(r)] = region
                 for sub in op.regions:
-                    is_loop = op.prim.name in ("for", "while")
+                    is_loop = op.prim.loop
                     info = RegionInfo(sub, op, region, parent.once and not is_loop)
                     info.outer_loop = parent.outer_loop or (op if is_loop else None)
                     info.nearest_loop = op if is_loop else parent.nearest_loop
@@ -112,7 +128,7 @@ class TapePlan:
             info = self.region_of(value)
             if info.counter is None:
                 loop = info.outer_loop
-                label = loop.regions[0].args[0].hint if loop.prim.name == "for" else "while"
+                label = loop.regions[0].args[0].hint if loop.prim is for_p else "while"
                 info.counter = self.namer.fresh("k_" + label)
             self.tape_names[id(value)] = self.namer.fresh("tape_" + value.hint)
             info.taped.append(value)
@@ -147,24 +163,24 @@ class TapePlan:
         info = self.info[id(region)]
         ops: list[Op] = []
         taped = {id(v) for v in info.taped} if record else set()
-        if record and self._growable(info) and info.nearest_loop.prim.name == "while":
-            ops.append(_tape_op("tape_grow", [], self._tape_set(info), None))
+        if record and self._growable(info) and info.nearest_loop.prim is while_p:
+            ops.append(_tape_op(tape_grow_p, [], self._tape_set(info), None))
         ops.extend(self._push(v, info) for v in region.args if id(v) in taped)
         at_end = {k for k in taped if k in self.at_end}  # pushed before the yield instead
         taped -= at_end
         for op in region.ops:
-            if op.prim.name == "return":
+            if op.prim is return_p:
                 continue
             checkpoint = self.checkpoints.get(id(op))
-            if info.once and op.regions and op.prim.name in ("for", "while"):
+            if info.once and op.regions and op.prim.loop:
                 if checkpoint is not None:
                     ops.extend(checkpoint.setup)
                 ops.extend(self._allocate(op, checkpoint, self.reuse and info.parent is None))
-            if record and op.prim.name == "for" and not info.once:
+            if record and op.prim is for_p and not info.once:
                 ops.extend(self._reserve(op))
-            if op.prim.name == "yield" and record and info.counter is not None and info.taped:
+            if op.prim is yield_p and record and info.counter is not None and info.taped:
                 ops.extend(self._push(v, info) for v in info.taped if id(v) in at_end)
-                ops.append(_tape_op("counter_advance", [], {"counter": info.counter}, None))
+                ops.append(_tape_op(counter_advance_p, [], {"counter": info.counter}, None))
             inner_record = record and checkpoint is None
             regions = [Region(sub.args, self.forward_sweep(sub, inner_record))
                        for sub in op.regions]
@@ -199,13 +215,13 @@ class TapePlan:
         most the product of their trip counts times the outer one's, and its tapes can be
         allocated at that size once (no check for room inside the loops). None otherwise."""
         outer = info.outer_loop
-        if outer.prim.name != "for":
+        if outer.prim is not for_p:
             return None
         loops: list[Op] = []
         while info.owner is not outer:
-            if info.owner.prim.name == "while":
+            if info.owner.prim is while_p:
                 return None
-            if info.owner.prim.name == "for":
+            if info.owner.prim is for_p:
                 if not all(self._defined_before(v, outer) for v in info.owner.operands[:3]):
                     return None
                 loops.append(info.owner)
@@ -235,19 +251,19 @@ class TapePlan:
         if not infos:
             return []
         region = Region()
-        count = Builder(region, loop.loc)("trip_count", *loop.operands[:3], hint="n_inner")
+        count = Builder(region, loop.loc)(trip_count_p, *loop.operands[:3], hint="n_inner")
         for info in infos:
-            region.ops.append(_tape_op("tape_reserve", [count], self._tape_set(info), loop.loc))
+            region.ops.append(_tape_op(tape_reserve_p, [count], self._tape_set(info), loop.loc))
         return region.ops
 
     def _push(self, value: Value, info: RegionInfo) -> Op:
         attrs = {"tape": self.tape_names[id(value)], "counter": info.counter}
         if not value.type.is_array:
-            return _tape_op("tape_push", [value], attrs, None)
+            return _tape_op(tape_push_p, [value], attrs, None)
         attrs.update(ndim=value.type.ndim, where=self.where[id(value)], hint=value.hint)
         # the push reads the array twice (its shape, then its values): as two operands, so
         # the emitter gives it a name instead of inlining its expression
-        return _tape_op("tape_push", [value, value], attrs, None)
+        return _tape_op(tape_push_p, [value, value], attrs, None)
 
     def tapes_under(self, loop: Op) -> bool:
         return any(i.outer_loop is loop and i.taped for i in self.info.values())
@@ -262,8 +278,8 @@ class TapePlan:
         b = Builder(region, loop.loc)
         if checkpoint is not None:
             capacity = checkpoint.every
-        elif loop.prim.name == "for":
-            capacity = b("trip_count", *loop.operands[:3],
+        elif loop.prim is for_p:
+            capacity = b(trip_count_p, *loop.operands[:3],
                          hint="n_" + loop.regions[0].args[0].hint)
         else:
             capacity = const(WHILE_TAPE_START)
@@ -271,14 +287,14 @@ class TapePlan:
         for info in infos:
             inner = self._inner_loops(info)
             if inner is None:
-                doubled = doubled or b("max2", b("mul", capacity, const(2)), const(16))
+                doubled = doubled or b(max2_p, b(mul_p, capacity, const(2)), const(16))
                 size = doubled if info.loops_deep > 1 else capacity
             else:
                 size = capacity
                 for inner_loop in reversed(inner):
                     hint = "n_" + inner_loop.regions[0].args[0].hint
-                    size = b("mul", size, b("trip_count", *inner_loop.operands[:3]), hint=hint)
-            region.ops.append(_tape_op("counter_init", [], {"counter": info.counter}, loop.loc))
+                    size = b(mul_p, size, b(trip_count_p, *inner_loop.operands[:3]), hint=hint)
+            region.ops.append(_tape_op(counter_init_p, [], {"counter": info.counter}, loop.loc))
             for value in info.taped:
                 name = self.tape_names[id(value)]
                 attrs = {"tape": name, "kind": value.type.kind, "ndim": value.type.ndim}
@@ -288,15 +304,15 @@ class TapePlan:
                     self.tape_inputs[name] = Value(tape_type, name + "_in")
                     operands.append(self.tape_inputs[name])
                     attrs["reuse"] = True
-                region.ops.append(_tape_op("tape_alloc", operands, attrs, loop.loc))
+                region.ops.append(_tape_op(tape_alloc_p, operands, attrs, loop.loc))
         return region.ops
 
     def loads(self, info: RegionInfo, wanted: list[tuple[Value, Value]]) -> list[Op]:
         """The start of a region's reverse: step its counter back, read its taped values."""
-        ops = [_tape_op("counter_retreat", [], {"counter": info.counter}, None)]
+        ops = [_tape_op(counter_retreat_p, [], {"counter": info.counter}, None)]
         for primal, copy in wanted:
             attrs = {"tape": self.tape_names[id(primal)], "counter": info.counter}
-            ops.append(Op(_prim("tape_load"), [], [copy], [], attrs, None))
+            ops.append(Op(tape_load_p, [], [copy], [], attrs, None))
         return ops
 
 
@@ -304,7 +320,7 @@ def _placeholder(region: Region, value: Value):
     """What a branch yields for a value the other branch defines: zero, or an empty array."""
     if not value.type.is_array:
         return const(0, value.type)
-    empty = Builder(region).op("new_array", *[const(0)] * value.type.ndim,
+    empty = Builder(region).op(new_array_p, *[const(0)] * value.type.ndim,
                                attrs={"fill": None, "kind": value.type.kind}, hint=value.hint)
     return empty.result
 
@@ -332,18 +348,12 @@ def _count_iterations(operands, results, regions, count: Value):
     counter = Value(I64, "n_iter")
     body.args = body.args + [counter]
     end = body.ops[-1]
-    increment = Builder(Region(), end.loc).op("add", counter, const(1), hint="n_iter")
+    increment = Builder(Region(), end.loc).op(add_p, counter, const(1), hint="n_iter")
     body.ops[-1:] = [increment, Op(end.prim, end.operands + increment.results, [], [],
                                    end.attrs, end.loc)]
     return operands + [const(0)], results + [count]
 
 
-def _prim(name):
-    from ..primitives import get
-
-    return get(name)
-
-
-def _tape_op(name: str, operands, attrs, loc) -> Op:
-    return Op(_prim(name), list(operands), [], [], attrs, loc)
+def _tape_op(prim, operands, attrs, loc) -> Op:
+    return Op(prim, list(operands), [], [], attrs, loc)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir.core import Function, Op, walk_ops
+from ..primitives.registry import storage_node
 
 
 @dataclass
@@ -24,17 +25,6 @@ class Activity:
         return key in self.varied and key in self.useful
 
 
-# Ops of generated code (tapes, checkpoints) that store into or load from named storage: the
-# storage is a node of the flow graph too, so derivative code can itself be differentiated.
-_STORES = {"tape_push": "tape", "checkpoint_save": "name"}
-_LOADS = {"tape_load": "tape", "checkpoint_load": "name"}
-
-
-def _storage(op: Op) -> str:
-    key = _STORES.get(op.prim.name) or _LOADS.get(op.prim.name) or "name"
-    return "storage:" + op.attrs[key]
-
-
 def _float(v) -> bool:
     return isinstance(v, str) or v.type.is_float
 
@@ -44,33 +34,20 @@ def _key(v):
 
 
 def _flows(op: Op):
-    """(source, destination) pairs along which derivatives flow, for one op."""
-    name = op.prim.name
-    if name == "if":
-        for region in op.regions:
-            yield from zip(region.ops[-1].operands, op.results)
-    elif name == "for":
-        body = op.regions[0]
-        carried = body.args[1:]
-        yield from zip(op.operands[3:], carried)
-        yield from zip(body.ops[-1].operands, carried)
-        yield from zip(carried, op.results)
-        yield from zip(op.operands[3:], op.results)  # zero-trip loops
-    elif name == "while":
-        carried = op.regions[1].args
-        yield from zip(op.operands, carried)
-        yield from zip(op.regions[1].ops[-1].operands, carried)
-        yield from zip(carried, op.results)
-        yield from zip(op.operands, op.results)
-    elif op.prim.writes or name in ("index_add", "array_add", "slice_add", "take_add"):
+    """(source, destination) pairs along which derivatives flow, for one op: its primitive's
+    flow rule (region ops), else what its traits say. Ops of generated code that store into
+    or load from named storage (tapes, checkpoints) have the storage as a node of the graph,
+    so derivative code can itself be differentiated."""
+    prim = op.prim
+    if prim.flow is not None:
+        yield from prim.flow(op)
+    elif prim.writes or prim.accumulates:
         yield op.operands[-1], op.operands[0]  # the value flows into the array
-    elif name in _STORES:
-        yield op.operands[-1], _storage(op)
-    elif name in _LOADS:
-        yield _storage(op), op.results[0]
-    elif name == "checkpoint_restore":
-        yield _storage(op), op.operands[1]
-    elif op.prim.differentiable and op.prim.name not in ("yield", "return"):
+    elif prim.stores:
+        yield op.operands[-1], storage_node(op.attrs[prim.stores])
+    elif prim.loads:
+        yield storage_node(op.attrs[prim.loads]), op.results[0]
+    elif prim.differentiable and not prim.terminator:
         for src in op.operands:
             for dst in op.results:
                 yield src, dst

@@ -25,28 +25,15 @@ from __future__ import annotations
 
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
+from ..ir.clone import clone_function
 from ..ir.core import Function, Op, Region, Value, walk_ops
-from ..primitives.registry import PRIMITIVES, linear_jvp
+from ..primitives.indexing import copy_p
 from .activity import analyze
-
-VIEWS = ("slice", "transpose", "reshape", "ravel", "expand_dims")
-# linear in their float operands besides those whose jvp is linear_jvp: their derivatives
-# never read those operands' contents
-_LINEAR = ("add", "sub", "neg", "copy", "getitem", "concatenate", "stack", "cast_float", "full")
-_LOOPS = ("for", "while")
 
 
 def _is_view(op: Op | None) -> bool:
-    return op is not None and op.prim.name in VIEWS and not op.attrs.get("copy")
-
-
-def _reads_contents(op: Op, operand: Value) -> bool:
-    """Whether `op`'s derivative reads the contents of the array `operand`."""
-    if not operand.type.is_array:
-        return False
-    if operand.type.kind != "float":
-        return True  # indices and masks
-    return not (op.prim.writes or op.prim.jvp is linear_jvp or op.prim.name in _LINEAR)
+    """Whether op's result may share memory with its first operand (the view trait)."""
+    return op is not None and op.prim.is_view(op)
 
 
 class Program:
@@ -70,7 +57,7 @@ class Program:
         for op in reversed(order):  # inner ops come later in pre-order: their ends are known
             inner = [self.end[id(i)] for region in op.regions for i in region.ops]
             self.end[id(op)] = max(inner, default=self.position[id(op)])
-        self.loops = [op for op in order if op.prim.name in _LOOPS]
+        self.loops = [op for op in order if op.prim.loop]
         self.writes: dict[int, list[Op]] = {}
         for op in order:
             if op.prim.writes:
@@ -142,7 +129,7 @@ def check_views(fn: Function) -> None:
             made = program.producer.get(id(v))
             if not _is_view(made) or id(program.root(v)) not in program.writes:
                 continue
-            if op.prim.name == "yield" or op.regions:
+            if op.prim.terminator or op.regions:
                 raise UnsupportedOperationError(
                     "a view of an array that is written cannot enter or leave a loop or an "
                     "if; copy it (np.copy) where it is made", made.loc)
@@ -180,7 +167,7 @@ def _check_write_target(program: Program, op: Op) -> None:
 def _fresh_in_every_branch(program: Program, op: Op, result: Value) -> bool:
     """Whether every branch of an `if` yields, for `result`, an array it made itself (so the
     result shares memory with nothing else)."""
-    if op.prim.name != "if":
+    if not op.prim.branches:
         return False
     k = op.results.index(result)
     for region in op.regions:
@@ -193,28 +180,29 @@ def _fresh_in_every_branch(program: Program, op: Op, result: Value) -> bool:
 
 
 def snapshot_overwritten_operands(fn: Function, wrt: list[int]) -> Function:
-    """Give each operation whose derivative reads an array that a later write overwrites a
-    copy of that array taken before it (just before, or before the loops around it that leave
-    the array alone; slices: the slice is copied). Changes `fn` in place and returns it."""
+    """A copy of `fn` in which each operation whose derivative reads an array that a later
+    write overwrites reads a copy of that array taken before it (just before, or before the
+    loops around it that leave the array alone; views: the view is copied)."""
+    fn = clone_function(fn)
     activity = analyze(fn, wrt)
     _copy_overwritten_results(fn, activity)
     program = Program(fn)
     taken: dict[tuple[int, int], Value] = {}
     for op in list(walk_ops(fn.body)):
-        if op.regions or op.prim.name in ("yield", "return") \
+        if op.regions or op.prim.terminator \
                 or not any(activity.active(r) for r in op.results) and not op.prim.writes:
             continue
         for k, operand in enumerate(op.operands):
-            reads = _reads_contents(op, operand) or (k == 0 and _is_view(op))
+            reads = op.prim.reads_contents(op, operand) or (k == 0 and _is_view(op))
             if not reads or not program.written_after(operand, op):
                 continue
-            if op.prim.name == "slice":
+            if k == 0 and op.prim.element_read and _is_view(op):  # a slice: copy the part
                 op.attrs = dict(op.attrs, copy=True)
                 continue
             site = program.snapshot_site(op, operand)
             if (id(site), id(operand)) not in taken:
                 region = program.region_of[id(site)]
-                snapshot = Op(PRIMITIVES["copy"], [operand],
+                snapshot = Op(copy_p, [operand],
                               [Value(operand.type, operand.hint + "_then")], [],
                               {"snapshot": True}, op.loc)
                 region.ops.insert(region.ops.index(site), snapshot)
@@ -242,7 +230,7 @@ def _written(program: Program) -> set[int]:
     result that is written (outer ifs come first in pre-order)."""
     written = set(program.writes)
     for op in walk_ops(program.fn.body):
-        if op.prim.name == "if":
+        if op.prim.branches:
             for k, result in enumerate(op.results):
                 if id(result) in written:
                     written.update(id(region.ops[-1].operands[k]) for region in op.regions)
@@ -267,7 +255,7 @@ def _derivative_reads(op: Op, result: Value) -> bool:
 def _continue_with_copy(fn: Function, program: Program, op: Op, result: Value) -> None:
     """Insert `copy = copy(result)` right after op and make every later use read the copy."""
     region = program.region_of[id(op)]
-    copied = Op(PRIMITIVES["copy"], [result], [Value(result.type, result.hint)], [], {},
+    copied = Op(copy_p, [result], [Value(result.type, result.hint)], [], {},
                 op.loc)
     for user in walk_ops(fn.body):
         user.operands = [copied.result if v is result else v for v in user.operands]

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..ir.core import Const, Function, Op, Region, storage_names, walk_ops
 from ..ir.names import Namer
+from ..primitives.control import comment_p, for_p, if_p, return_p, while_p, yield_p
 
 INDENT = "    "
 
@@ -68,7 +69,7 @@ class Emitter:
                 and len(op.results) == 1 and self.uses.get(id(op.results[0]), 0) == 1)
 
     def _expression_if(self, op: Op) -> bool:
-        return (op.prim.name == "if" and len(op.results) == 1
+        return (op.prim.branches and len(op.results) == 1
                 and self.uses.get(id(op.results[0]), 0) == 1
                 and all(self._is_expression(r) for r in op.regions))
 
@@ -76,7 +77,7 @@ class Emitter:
         """Give a loop's block args, results and (if read only by the loop) inits one name,
         and let values computed only to be yielded be written straight into their target."""
         for op in walk_ops(self.fn.body):
-            if op.prim.name == "for":
+            if op.prim is for_p:
                 body = op.regions[0]
                 self.namer.name(body.args[0])
                 for init, arg, res in zip(op.operands[3:], body.args[1:], op.results):
@@ -85,7 +86,7 @@ class Emitter:
                     self.namer.alias(arg, name)
                     self.namer.alias(res, name)
                 self._coalesce_yield(body, body.args[1:], loop=True)
-            elif op.prim.name == "while":
+            elif op.prim is while_p:
                 before, body = op.regions
                 for init, arg, res, test_arg in zip(op.operands, body.args, op.results,
                                                     before.args):
@@ -94,7 +95,7 @@ class Emitter:
                     for value in (arg, res, test_arg):
                         self.namer.alias(value, name)
                 self._coalesce_yield(body, body.args, loop=True)
-            elif op.prim.name == "if":
+            elif op.prim is if_p:
                 for region in op.regions:
                     self._coalesce_yield(region, op.results, loop=False)
 
@@ -120,7 +121,7 @@ class Emitter:
                     or id(value) in self.namer.names:
                 continue
             producer = region.ops[k]
-            if producer.regions and producer.prim.name != "if" or \
+            if producer.regions and not producer.prim.branches or \
                     not producer.regions and len(producer.results) != 1:
                 continue
             name = self.namer.name(target)
@@ -154,7 +155,7 @@ class Emitter:
             return constant(v.value)
         if id(v) in self.inlined:
             op = self.producer[id(v)]
-            if op.prim.name == "if":
+            if op.prim.branches:
                 return self.choice(op)
             return op.prim.emit(op, [self.expr(o) for o in op.operands])
         return ast.Name(self.namer.name(v), ast.Load())
@@ -209,25 +210,12 @@ class Emitter:
         return len(op.results) == 1 and id(op.results[0]) in self.inlined
 
     def _silent(self, op: Op) -> bool:
-        return self._is_inlined(op) or op.prim.name == "yield"
+        return self._is_inlined(op) or op.prim is yield_p
 
     def emit_op(self, op: Op, depth: int, yield_to) -> None:
-        name = op.prim.name
-        if name == "yield":
-            self.assign(yield_to, [self.expr(v) for v in op.operands], depth)
-        elif name == "return":
-            values = [self.expr(v) for v in op.operands]
-            value = values[0] if len(values) == 1 else ast.Tuple(values, ast.Load())
-            self.line(depth, unparse(ast.Return(value if values else None)))
-        elif name == "comment":
-            self.line(depth, "# " + op.attrs["text"])
-        elif name == "if":
-            if not self._is_inlined(op):
-                self.emit_if(op, depth)
-        elif name == "for":
-            self.emit_for(op, depth)
-        elif name == "while":
-            self.emit_while(op, depth)
+        structured = _STRUCTURED.get(op.prim)
+        if structured is not None:  # region ops, their terminators and comments
+            structured(self, op, depth, yield_to)
         elif op.prim.statement:
             stmts = op.prim.emit(op, [self.expr(v) for v in op.operands])
             for stmt in stmts if isinstance(stmts, list) else [stmts]:
@@ -236,7 +224,20 @@ class Emitter:
             self.assign(op.results, [op.prim.emit(op, [self.expr(v) for v in op.operands])],
                         depth)
 
-    def emit_if(self, op: Op, depth: int) -> None:
+    def emit_yield(self, op: Op, depth: int, yield_to) -> None:
+        self.assign(yield_to, [self.expr(v) for v in op.operands], depth)
+
+    def emit_return(self, op: Op, depth: int, yield_to=None) -> None:
+        values = [self.expr(v) for v in op.operands]
+        value = values[0] if len(values) == 1 else ast.Tuple(values, ast.Load())
+        self.line(depth, unparse(ast.Return(value if values else None)))
+
+    def emit_comment(self, op: Op, depth: int, yield_to=None) -> None:
+        self.line(depth, "# " + op.attrs["text"])
+
+    def emit_if(self, op: Op, depth: int, yield_to=None) -> None:
+        if self._is_inlined(op):
+            return
         then_region, else_region = op.regions
         test = self.expr(op.operands[0])
         if self._is_expression(then_region) and self._is_expression(else_region) \
@@ -271,7 +272,7 @@ class Emitter:
         return all(id(o.results[0]) in self.inlined for o in region.ops[:-1]
                    if len(o.results) == 1) and all(len(o.results) == 1 for o in region.ops[:-1])
 
-    def emit_while(self, op: Op, depth: int) -> None:
+    def emit_while(self, op: Op, depth: int, yield_to=None) -> None:
         before, body = op.regions
         self.assign(body.args, [self.expr(v) for v in op.operands], depth)
         test = before.ops[-1].operands[0]
@@ -285,7 +286,7 @@ class Emitter:
             self.line(depth + 1, unparse(stop))
         self.emit_region(body, depth + 1, body.args)
 
-    def emit_for(self, op: Op, depth: int) -> None:
+    def emit_for(self, op: Op, depth: int, yield_to=None) -> None:
         lb, ub, step, *inits = op.operands
         body = op.regions[0]
         self.assign(body.args[1:], [self.expr(v) for v in inits], depth)
@@ -400,9 +401,9 @@ def _carried_through(fn: Function) -> dict:
     """Block argument id -> the value its loop body yields at the same position."""
     pairs = {}
     for op in walk_ops(fn.body):
-        if op.prim.name in ("for", "while"):
+        if op.prim.loop:
             body = op.regions[-1]
-            args = body.args[1:] if op.prim.name == "for" else body.args
+            args = body.args[1:] if op.prim is for_p else body.args
             pairs.update((id(a), y) for a, y in zip(args, body.ops[-1].operands))
     return pairs
 
@@ -455,3 +456,14 @@ def emit_module(functions: list[Function], origin: str, version: str, cuda: bool
     if extra:
         parts.append("\n\n" + extra)
     return "".join(parts)
+
+
+# how each region op, terminator and comment is written (other ops: their primitive's emit)
+_STRUCTURED = {
+    yield_p: Emitter.emit_yield,
+    return_p: Emitter.emit_return,
+    comment_p: Emitter.emit_comment,
+    if_p: Emitter.emit_if,
+    for_p: Emitter.emit_for,
+    while_p: Emitter.emit_while,
+}

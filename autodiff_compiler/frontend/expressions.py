@@ -10,9 +10,13 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ..ir.builder import const
-from ..ir.core import Const, Region, Value
+from ..ir.core import Const, Region, Value, const
 from ..ir.types import BOOL, Type
+from ..primitives.arith import and_p, mul_p, ne_p, neg_p, not_p
+from ..primitives.arrays import expand_dims_p, transpose_p
+from ..primitives.elementwise import abs_p, pow_p
+from ..primitives.gpu import grid_p
+from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take_p
 from .numpy_calls import _TAKES_AXIS, NumpyLowering, ShapeOf
 from .resolve import Resolved, lookup_attribute
 
@@ -65,7 +69,7 @@ class ExpressionLowering(NumpyLowering):
 
     def condition(self, node) -> Value:
         value = self.scalar(node)
-        return value if value.type == BOOL else self.b("ne", value, const(0, value.type))
+        return value if value.type == BOOL else self.b(ne_p, value, const(0, value.type))
 
     # --- leaves ----------------------------------------------------------------------------
     def expr_Constant(self, node):
@@ -100,11 +104,11 @@ class ExpressionLowering(NumpyLowering):
                              "ravel", "flatten", "reshape", "var", "std", "squeeze"):
                 return Method(base, "ravel" if node.attr == "flatten" else node.attr)
             if node.attr == "T":
-                return self.b("transpose", base) if base.type.ndim == 2 else base
+                return self.b(transpose_p, base) if base.type.ndim == 2 else base
             if node.attr == "size":
-                size = self.b("dim", base, attrs={"axis": 0})
+                size = self.b(dim_p, base, attrs={"axis": 0})
                 for axis in range(1, base.type.ndim):
-                    size = self.b("mul", size, self.b("dim", base, attrs={"axis": axis}))
+                    size = self.b(mul_p, size, self.b(dim_p, base, attrs={"axis": axis}))
                 return size
         self.error(node, f"attribute '.{node.attr}' is not supported", unsupported=True)
 
@@ -117,7 +121,7 @@ class ExpressionLowering(NumpyLowering):
             ndim = base.array.type.ndim
             if not -ndim <= axis.value < ndim:
                 self.error(node.slice, f"axis {axis.value} is out of range for a {ndim}-d array")
-            return self.b("dim", base.array, attrs={"axis": axis.value % ndim})
+            return self.b(dim_p, base.array, attrs={"axis": axis.value % ndim})
         if isinstance(base, tuple):
             index = self.expr(node.slice)
             if not isinstance(index, Const) or index.type.kind != "int":
@@ -135,7 +139,7 @@ class ExpressionLowering(NumpyLowering):
                     any(isinstance(i, gast.Slice) for i in index_nodes):
                 return self.slice_read(node, base, index_nodes)
         array, indices = self.element(node, base)
-        return self.b("getitem", array, *indices, hint=_hint_of(node.value) + "_i")
+        return self.b(getitem_p, array, *indices, hint=_hint_of(node.value) + "_i")
 
     def is_slice(self, node) -> bool:
         """Whether a subscript takes a slice (not only integers, one per axis)."""
@@ -150,7 +154,7 @@ class ExpressionLowering(NumpyLowering):
         """x[a:b], x[i, :], x[:, j], x[i] of a 2-D array: a view (analysis.aliasing checks
         how it is used around writes into the array)."""
         layout, operands = self.slice_layout(node, array, index_nodes)
-        return self.b("slice", array, *operands, attrs={"layout": layout},
+        return self.b(slice_p, array, *operands, attrs={"layout": layout},
                       hint=_hint_of(node.value) + "_part")
 
     def slice_copy(self, node) -> Value:
@@ -158,7 +162,7 @@ class ExpressionLowering(NumpyLowering):
         array = self.value(node.value)
         index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         layout, operands = self.slice_layout(node, array, index_nodes)
-        return self.b("slice", array, *operands, attrs={"layout": layout, "copy": True},
+        return self.b(slice_p, array, *operands, attrs={"layout": layout, "copy": True},
                       hint=_hint_of(node.value) + "_part")
 
     def slice_layout(self, node, array: Value, index_nodes):
@@ -187,7 +191,7 @@ class ExpressionLowering(NumpyLowering):
         value = array if full else self.slice_read(node, array, rest)
         for position, index in enumerate(index_nodes):
             if _is_none(index):
-                value = self.b("expand_dims", value, attrs={"axis": position})
+                value = self.b(expand_dims_p, value, attrs={"axis": position})
         return value
 
     def take(self, node, array: Value, index: Value) -> Value:
@@ -195,7 +199,7 @@ class ExpressionLowering(NumpyLowering):
         if index.type.kind != "int" or index.type.ndim != 1 or array.type.ndim > 2:
             self.error(node, "indexing with an array takes a 1-D array of integers, of a 1-D "
                        "or 2-D array", unsupported=True)
-        return self.b("take", array, index, hint=_hint_of(node.value) + "_taken")
+        return self.b(take_p, array, index, hint=_hint_of(node.value) + "_taken")
 
     def indexes_with_array(self, node) -> bool:
         """Whether a subscript's first index is an array of indices (`y[idx]`, `y[idx, :]`).
@@ -262,12 +266,12 @@ class ExpressionLowering(NumpyLowering):
 
     def expr_UnaryOp(self, node):
         if isinstance(node.op, gast.Not):
-            return self.b("not_", self.condition(node.operand))
+            return self.b(not_p, self.condition(node.operand))
         operand = self.value(node.operand)
         if isinstance(node.op, gast.USub):
             if isinstance(operand, Const) and operand.type.kind != "bool":
                 return const(-operand.value, operand.type)
-            return self.b("neg", operand)
+            return self.b(neg_p, operand)
         if isinstance(node.op, gast.UAdd):
             return operand
         self.error(node, "bitwise operators are not supported")
@@ -284,7 +288,7 @@ class ExpressionLowering(NumpyLowering):
             if result is not None and test.type.is_array:
                 self.error(node, "chained comparisons of arrays are not supported",
                            unsupported=True)
-            result = test if result is None else self.b("and_", result, test)
+            result = test if result is None else self.b(and_p, result, test)
             left = right
         return result
 
@@ -294,7 +298,7 @@ class ExpressionLowering(NumpyLowering):
         is_and = isinstance(node.op, gast.And)
         result = self.scalar(node.values[0])
         for operand in node.values[1:]:
-            cond = result if result.type == BOOL else self.b("ne", result, const(0, result.type))
+            cond = result if result.type == BOOL else self.b(ne_p, result, const(0, result.type))
             lazy = Region()
             with self.region(lazy, dict(self.env)):
                 value = self.scalar(operand)
@@ -322,7 +326,7 @@ class ExpressionLowering(NumpyLowering):
                     self.expr(a) for a in node.args])
             if node.args:
                 self.error(node, f".{callee.name}() takes no arguments")
-            return self.b.op("copy", callee.array, hint=callee.array.hint).result
+            return self.b.op(copy_p, callee.array, hint=callee.array.hint).result
         if isinstance(callee, Resolved) and callee.kind == "cuda":
             return self.grid_index(node)
         if isinstance(callee, Resolved) and callee.kind == "array_function":
@@ -345,7 +349,7 @@ class ExpressionLowering(NumpyLowering):
         ndim = self.expr(node.args[0]) if len(node.args) == 1 else None
         if not isinstance(ndim, Const) or ndim.value not in (1, 2):
             self.error(node, "cuda.grid takes the constant 1 or 2")
-        indices = tuple(self.b.op("grid", attrs={"ndim": ndim.value, "axis": axis},
+        indices = tuple(self.b.op(grid_p, attrs={"ndim": ndim.value, "axis": axis},
                                   hint="ij"[axis] if ndim.value == 2 else "i").result
                         for axis in range(ndim.value))
         return indices[0] if ndim.value == 1 else indices
@@ -374,7 +378,7 @@ class ExpressionLowering(NumpyLowering):
         if name == "len":
             if len(args) != 1 or not args[0].type.is_array:
                 self.error(node, "len() takes one array")
-            return self.b("len", args[0])
+            return self.b(len_p, args[0])
         for arg_node, arg in zip(node.args, args):
             if arg.type.is_array and name != "abs":
                 self.error(arg_node, f"{name}() on arrays is not supported; use np.{name}",
@@ -391,9 +395,9 @@ class ExpressionLowering(NumpyLowering):
                 result = self.b(name + "2", result, arg)
             return result
         if name == "abs" and len(args) == 1:
-            return self.b("abs", args[0])
+            return self.b(abs_p, args[0])
         if name == "pow" and len(args) == 2:
-            return self.b("pow", *args)
+            return self.b(pow_p, *args)
         self.error(node, f"{name}() with {len(args)} arguments is not supported")
 
 

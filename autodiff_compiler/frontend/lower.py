@@ -20,9 +20,19 @@ from contextlib import contextmanager
 import gast
 
 from ..errors import AutodiffSyntaxError, UnsupportedOperationError
-from ..ir.builder import Builder, const
-from ..ir.core import Const, Function, Region, Value
+from ..ir.builder import Builder
+from ..ir.core import Const, Function, Region, Value, const
 from ..ir.types import BOOL, F64, I64, Type, promote
+from ..primitives.control import if_p, return_p, yield_p
+from ..primitives.indexing import (
+    constant_array_p,
+    copy_p,
+    getitem_p,
+    setitem_p,
+    slice_set_p,
+    take_p,
+    take_set_p,
+)
 from . import resolve
 from .expressions import ExpressionLowering
 from .jumps import UNDEFINED
@@ -97,7 +107,7 @@ class Lowering(ExpressionLowering):
         else:
             name = _fresh(f"{name}_const", self.constants)
             self.constants[name] = array
-        value = self.b.op("constant_array", attrs={"name": name}, hint=name,
+        value = self.b.op(constant_array_p, attrs={"name": name}, hint=name,
                           result_types=[Type(kind, array.ndim)]).result
         self.constant_values[id(value)] = original
         return value
@@ -133,7 +143,7 @@ class Lowering(ExpressionLowering):
         self.b = Builder(body)
         for k in sorted(self.copied_params):
             self.b.loc = self.parsed.loc(node)
-            self.env[names[k]] = self.b.op("copy", body.args[k], hint=names[k]).result
+            self.env[names[k]] = self.b.op(copy_p, body.args[k], hint=names[k]).result
         stmts, doc = _split_docstring(node.body)
         self.locals = set(names) | set(_assigned_names(stmts))
         result = self.lower_block(stmts)
@@ -141,7 +151,7 @@ class Lowering(ExpressionLowering):
             self.error(node, "the function must end with 'return <value>'")
         if self.kernel and result:
             self.error(node, "a kernel returns nothing: it writes its outputs into arrays")
-        self.b.op("return", *(result or ()), result_types=[])
+        self.b.op(return_p, *(result or ()), result_types=[])
         return Function(node.name, body, self.parsed.filename, doc, names, self.constants)
 
     # --- calls of other Python functions ------------------------------------------------------
@@ -230,7 +240,7 @@ class Lowering(ExpressionLowering):
                                                      self.expr(stmt.value)))
         elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):
             array, indices = self.element(stmt.target)
-            current = self.b("getitem", array, *indices, hint=array.hint + "_i")
+            current = self.b(getitem_p, array, *indices, hint=array.hint + "_i")
             updated = self.binop(stmt, stmt.op, current, self.expr(stmt.value))
             self.store(stmt.target, array, indices, updated)
         elif isinstance(stmt, gast.AugAssign):
@@ -261,7 +271,7 @@ class Lowering(ExpressionLowering):
         self.check_writable(node, array)
         index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         layout, operands = self.slice_layout(node, array, index_nodes)
-        self.b.op("slice_set", array, *operands, self.cast(value, Type(
+        self.b.op(slice_set_p, array, *operands, self.cast(value, Type(
             array.type.kind, value.type.ndim)), attrs={"layout": layout}, result_types=[])
         if array in self.params:
             self.written_params.add(self.params.index(array))
@@ -289,7 +299,7 @@ class Lowering(ExpressionLowering):
         if isinstance(stmt.op, gast.MatMult):
             self.error(stmt, "'@=' through an array of indices is not supported",
                        unsupported=True)
-        current = self.b("take", array, index, hint=array.hint + "_taken")
+        current = self.b(take_p, array, index, hint=array.hint + "_taken")
         updated = self.binop(stmt, stmt.op, current, self.expr(stmt.value),
                              attrs={"shape_of": 0})
         self.store_through_index(stmt.target, array, index, updated, same_shape=True)
@@ -302,7 +312,7 @@ class Lowering(ExpressionLowering):
         value = self.check_value(node, value)
         if value.type.ndim > array.type.ndim:
             self.error(node, "the value written has more axes than the array", unsupported=True)
-        self.b.op("take_set", array, index, self.cast(value, Type(
+        self.b.op(take_set_p, array, index, self.cast(value, Type(
             array.type.kind, value.type.ndim)), attrs={"same_shape": same_shape},
             result_types=[])
         if array in self.params:
@@ -320,7 +330,7 @@ class Lowering(ExpressionLowering):
             self.error(node, "only single elements can be written (one index per axis)",
                        unsupported=True)
         self.check_writable(node, array)
-        self.b.op("setitem", array, *indices, self.cast(value, array.type.element),
+        self.b.op(setitem_p, array, *indices, self.cast(value, array.type.element),
                   result_types=[])
         if array in self.params:
             self.written_params.add(self.params.index(array))
@@ -371,8 +381,8 @@ class Lowering(ExpressionLowering):
         for region, values in zip(regions, yields):
             with self.region(region, {}):
                 casted = [self.cast(v, t) for v, t in zip(values, types)]
-                self.b.op("yield", *casted, result_types=[])
-        op = self.b.op("if", cond, regions=regions, result_types=types)
+                self.b.op(yield_p, *casted, result_types=[])
+        op = self.b.op(if_p, cond, regions=regions, result_types=types)
         for value, hint in zip(op.results, hints):
             value.hint = hint
         return op.results
@@ -439,7 +449,7 @@ class Lowering(ExpressionLowering):
     def close_loop(self, node, name, operands, regions, carried, assigned, yields, types,
                    exclude=()):
         with self.region(regions[-1], {}):
-            self.b.op("yield", *(self.cast(y, t) for y, t in zip(yields, types)),
+            self.b.op(yield_p, *(self.cast(y, t) for y, t in zip(yields, types)),
                       result_types=[])
         inits = [const(0, t) if isinstance(self.env[n], Placeholder) else self.cast(self.env[n], t)
                  for n, t in zip(carried, types)]
@@ -482,7 +492,7 @@ class Lowering(ExpressionLowering):
             env.update(zip(carried, before.args))
             with self.region(before, env):
                 self.b.loc = self.parsed.loc(node)
-                self.b.op("yield", self.condition(node.test), result_types=[])
+                self.b.op(yield_p, self.condition(node.test), result_types=[])
             body = Region(args=[Value(t, n) for n, t in zip(carried, types)])
             return [before, body], self.lower_body(node, body, carried, carried)
 

@@ -7,9 +7,38 @@ derivative rule lives in one place.
 
 from __future__ import annotations
 
-from ..ir.builder import const
-from ..ir.core import Const, Value
+from ..ir.core import Const, Value, const
 from ..ir.types import Type
+from ..primitives.arith import (
+    add_p,
+    cast_float_p,
+    cast_int_p,
+    max2_p,
+    min2_p,
+    mul_p,
+    select_p,
+    sub_p,
+    truediv_p,
+)
+from ..primitives.arrays import (
+    arange_p,
+    cumsum_p,
+    det_sign_p,
+    diag_p,
+    dot_p,
+    expand_dims_p,
+    eye_p,
+    logabsdet_p,
+    logaddexp_p,
+    outer_p,
+    reshape_p,
+    solve_p,
+    sum_p,
+    transpose_p,
+    unit_ramp_p,
+)
+from ..primitives.elementwise import ceil_p, sqrt_p
+from ..primitives.indexing import copy_p, dim_p, full_p, new_array_p, slice_p
 
 # np.<name> on arrays -> (least, most) positional arguments
 _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transpose": (1, 1),
@@ -38,7 +67,7 @@ class NumpyLowering:
         """np.dot / @ of 1-D and 2-D arrays."""
         if not (1 <= left.type.ndim <= 2 and 1 <= right.type.ndim <= 2):
             self.error(node, "matrix products take 1-D or 2-D arrays", unsupported=True)
-        return self.b("dot", self.cast(left, Type("float", left.type.ndim)),
+        return self.b(dot_p, self.cast(left, Type("float", left.type.ndim)),
                       self.cast(right, Type("float", right.type.ndim)))
 
     def array_function(self, node, name: str, args: list) -> Value:
@@ -52,7 +81,7 @@ class NumpyLowering:
         if name == "reshape":  # a shape: numbers, a tuple of them, or x.shape
             x = self.check_value(node, args[0])
             shape = tuple(args[1:]) if len(args) > 2 else args[1]
-            return self.b("reshape", self.cast(x, Type("float", x.type.ndim)),
+            return self.b(reshape_p, self.cast(x, Type("float", x.type.ndim)),
                           *self.shape_of(node, shape))
         values = [self.check_value(node, a) for a in args]
         if name in ("where", "clip", "logaddexp", "reciprocal"):
@@ -71,9 +100,9 @@ class NumpyLowering:
         if name == "outer":
             if x.type.ndim != 1 or values[1].type.ndim != 1:
                 self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
-            return self.b("outer", x, self.cast(values[1], Type("float", 1)))
+            return self.b(outer_p, x, self.cast(values[1], Type("float", 1)))
         if name == "transpose":
-            return self.b("transpose", x) if x.type.ndim == 2 else x
+            return self.b(transpose_p, x) if x.type.ndim == 2 else x
         if name in _REDUCTIONS:
             return self.reduction(node, name, x, self.axes_of(node, axis, x.type.ndim),
                                   keepdims)
@@ -82,7 +111,7 @@ class NumpyLowering:
         if axis is not None:
             axis %= x.type.ndim
         if name == "cumsum":
-            return self.along_axis("cumsum", x, axis, reduces=False)
+            return self.along_axis(cumsum_p, x, axis, reduces=False)
         if name in ("squeeze", "flip"):
             return self.reorder(node, name, x, axis)
         if name == "ravel":
@@ -104,30 +133,30 @@ class NumpyLowering:
         b = self.b
         if name == "mean":
             total = self.reduction(node, "sum", x, axes, False)
-            count = self.product_of([b("dim", x, attrs={"axis": k}) for k in
+            count = self.product_of([b(dim_p, x, attrs={"axis": k}) for k in
                                      (range(x.type.ndim) if axes is None else axes)])
-            value = b("truediv", total, b("cast_float", count))
+            value = b(truediv_p, total, b(cast_float_p, count))
         elif name in ("var", "std"):  # the mean square deviation (ddof = 0, as NumPy)
-            deviation = b("sub", x, self.reduction(node, "mean", x, axes, True))
-            value = self.reduction(node, "mean", b("mul", deviation, deviation), axes, False)
-            value = b("sqrt", value) if name == "std" else value
+            deviation = b(sub_p, x, self.reduction(node, "mean", x, axes, True))
+            value = self.reduction(node, "mean", b(mul_p, deviation, deviation), axes, False)
+            value = b(sqrt_p, value) if name == "std" else value
         elif name == "norm":
-            value = b("sqrt", self.reduction(node, "sum", b("mul", x, x), axes, False))
+            value = b(sqrt_p, self.reduction(node, "sum", b(mul_p, x, x), axes, False))
         elif axes is None:
             value = b(_ALONG_MIDDLE.get(name, "sum"), x, attrs={"axis": None})
         else:
             value = x
             for axis in reversed(axes):  # the later axes first: the earlier keep their numbers
-                value = b("sum", value, attrs={"axis": axis}) if name == "sum" else \
+                value = b(sum_p, value, attrs={"axis": axis}) if name == "sum" else \
                     self.along_axis(_ALONG_MIDDLE[name], value, axis)
         return self.keep_axes(value, axes, x.type.ndim) if keepdims else value
 
     def keep_axes(self, value: Value, axes, ndim: int) -> Value:
         """The reduced axes put back with length one (keepdims=True)."""
         if not value.type.is_array:
-            return self.b.op("full", *[const(1)] * ndim, value, hint="full").result
+            return self.b.op(full_p, *[const(1)] * ndim, value, hint="full").result
         for axis in axes:
-            value = self.b("expand_dims", value, attrs={"axis": axis})
+            value = self.b(expand_dims_p, value, attrs={"axis": axis})
         return value
 
     def reorder(self, node, name: str, x: Value, axis) -> Value:
@@ -136,12 +165,12 @@ class NumpyLowering:
         if name == "flip":
             layout = tuple(("s", False, False, axis in (None, k)) for k in range(x.type.ndim))
             steps = [const(-1) for k in range(x.type.ndim) if axis in (None, k)]
-            return self.b("slice", x, *steps, attrs={"layout": layout})
+            return self.b(slice_p, x, *steps, attrs={"layout": layout})
         if axis is None:
             self.error(node, "np.squeeze needs axis= (the rank must be known when compiling)",
                        unsupported=True)
-        dims = [self.b("dim", x, attrs={"axis": k}) for k in range(x.type.ndim) if k != axis]
-        return self.b("reshape", x, *dims)
+        dims = [self.b(dim_p, x, attrs={"axis": k}) for k in range(x.type.ndim) if k != axis]
+        return self.b(reshape_p, x, *dims)
 
     def axis_keyword(self, node, name: str):
         """(axis, keepdims) of a reduction's keywords (constants)."""
@@ -168,16 +197,16 @@ class NumpyLowering:
         serves any rank and axis."""
         if axis is None or x.type.ndim == 1:
             return self.b(prim, x, attrs={"axis": None})
-        dims = [self.b("dim", x, attrs={"axis": k}) for k in range(x.type.ndim)]
+        dims = [self.b(dim_p, x, attrs={"axis": k}) for k in range(x.type.ndim)]
         before, after = (self.product_of(part) for part in (dims[:axis], dims[axis + 1:]))
-        middle = self.b("reshape", x, before, dims[axis], after)
+        middle = self.b(reshape_p, x, before, dims[axis], after)
         along = self.b(prim, middle, attrs={"axis": 1})
-        return self.b("reshape", along, *(dims[:axis] + dims[axis + 1:] if reduces else dims))
+        return self.b(reshape_p, along, *(dims[:axis] + dims[axis + 1:] if reduces else dims))
 
     def product_of(self, dims: list[Value]) -> Value:
         total = dims[0] if dims else const(1)
         for dim in dims[1:]:
-            total = self.b("mul", total, dim)
+            total = self.b(mul_p, total, dim)
         return total
 
     def elementwise_function(self, node, name: str, args: list[Value]) -> Value:
@@ -187,21 +216,21 @@ class NumpyLowering:
             cond, x, y = args
             if cond.type.kind != "bool":
                 self.error(node, "np.where needs a boolean condition", unsupported=True)
-            return b("select", cond, x, y)
+            return b(select_p, cond, x, y)
         if name == "clip":
             x, low, high = args
-            return b("max2", b("min2", x, high), low)
+            return b(max2_p, b(min2_p, x, high), low)
         if name == "reciprocal":
-            return b("truediv", const(1.0), args[0])
+            return b(truediv_p, const(1.0), args[0])
         x, y = args
-        return b("logaddexp", self.cast(x, Type("float", x.type.ndim)),
+        return b(logaddexp_p, self.cast(x, Type("float", x.type.ndim)),
                  self.cast(y, Type("float", y.type.ndim)))
 
     def linear_algebra(self, node, name: str, matrix: Value, rest: list[Value]):
         """np.linalg.solve/inv/det/slogdet of square matrices, np.trace, np.diag, and
         np.triu/np.tril (with a constant diagonal offset)."""
         if name == "diag":
-            return self.b("diag", matrix)
+            return self.b(diag_p, matrix)
         if name in ("triu", "tril"):
             offset = rest[0] if rest else const(0)
             if matrix.type.ndim != 2 or not isinstance(offset, Const) \
@@ -216,9 +245,9 @@ class NumpyLowering:
             if rhs.type.ndim not in (1, 2):
                 self.error(node, "np.linalg.solve takes a 1-D or 2-D right-hand side",
                            unsupported=True)
-            return self.b("solve", matrix, self.cast(rhs, Type("float", rhs.type.ndim)))
+            return self.b(solve_p, matrix, self.cast(rhs, Type("float", rhs.type.ndim)))
         if name == "slogdet":  # (sign, log|det|); the sign's derivative is zero
-            return self.b("det_sign", matrix), self.b("logabsdet", matrix)
+            return self.b(det_sign_p, matrix), self.b(logabsdet_p, matrix)
         return self.b(name, matrix)
 
     def join(self, node, name: str, parts, axis) -> Value:
@@ -252,15 +281,15 @@ class NumpyLowering:
         if kind == "eye":
             if len(args) != 1 or args[0].type != Type("int"):
                 self.error(node, "np.eye takes one integer (the size)", unsupported=True)
-            return self.b("eye", args[0])
+            return self.b(eye_p, args[0])
         like = kind.endswith("_like") or kind == "copy"
         if like:
             source = self.check_value(node.args[0], args[0]) if args else None
             if source is None or not source.type.is_array:
                 self.error(node, f"np.{kind}() takes an array first")
             if kind == "copy":
-                return self.b.op("copy", source, hint=source.hint).result
-            dims = [self.b("dim", source, attrs={"axis": k}) for k in range(source.type.ndim)]
+                return self.b.op(copy_p, source, hint=source.hint).result
+            dims = [self.b(dim_p, source, attrs={"axis": k}) for k in range(source.type.ndim)]
             kind, args = kind[:-5], [None] + args[1:]
         else:
             dims = self.shape_of(node.args[0], args[0]) if args else None
@@ -270,9 +299,9 @@ class NumpyLowering:
                        " (dtype and other keywords are not supported)")
         if kind == "full":
             fill = self.cast(self.check_value(node.args[-1], args[-1]), Type("float"))
-            return self.b.op("full", *dims, fill, hint="full").result
+            return self.b.op(full_p, *dims, fill, hint="full").result
         fill = {"zeros": 0.0, "ones": 1.0, "empty": None}[kind]
-        return self.b.op("new_array", *dims, attrs={"fill": fill}, hint=kind).result
+        return self.b.op(new_array_p, *dims, attrs={"fill": fill}, hint=kind).result
 
     def ramp(self, node, kind: str, args: list[Value]) -> Value:
         """np.arange(stop) / (start, stop[, step]) of integers; np.linspace(a, b, n) as
@@ -284,27 +313,27 @@ class NumpyLowering:
             bounds = ([const(0)] + args + [const(1)])[:3] if len(args) == 1 else \
                 (args + [const(1)])[:3]
             if all(a.type == Type("int") for a in bounds):
-                return self.b("arange", *bounds)
+                return self.b(arange_p, *bounds)
             return self.float_ramp(*(self.cast(a, Type("float")) for a in bounds))
         if len(args) != 3 or args[2].type != Type("int"):
             self.error(node, "np.linspace takes start, stop and an integer count",
                        unsupported=True)
         start, stop = (self.cast(a, Type("float")) for a in args[:2])
-        unit = self.b("unit_ramp", args[2])
-        return self.b("add", start, self.b("mul", self.b("sub", stop, start), unit))
+        unit = self.b(unit_ramp_p, args[2])
+        return self.b(add_p, start, self.b(mul_p, self.b(sub_p, stop, start), unit))
 
     def float_ramp(self, start: Value, stop: Value, step: Value) -> Value:
         """np.arange with floats: start + step * (0, 1, ..., n - 1), n = ceil((stop - start)
         / step) as NumPy counts, so the derivative w.r.t. start and step follows."""
         b = self.b
-        count = b("max2", b("cast_int", b("ceil", b("truediv", b("sub", stop, start), step))),
+        count = b(max2_p, b(cast_int_p, b(ceil_p, b(truediv_p, b(sub_p, stop, start), step))),
                   const(0))
-        steps = b("cast_float", b("arange", const(0), count, const(1)))
-        return b("add", start, b("mul", step, steps))
+        steps = b(cast_float_p, b(arange_p, const(0), count, const(1)))
+        return b(add_p, start, b(mul_p, step, steps))
 
     def shape_of(self, node, shape) -> list[Value]:
         if isinstance(shape, ShapeOf):
-            return [self.b("dim", shape.array, attrs={"axis": k})
+            return [self.b(dim_p, shape.array, attrs={"axis": k})
                     for k in range(shape.array.type.ndim)]
         dims = list(shape) if isinstance(shape, tuple) else [shape]
         for dim in dims:

@@ -2,26 +2,26 @@
 
 Folding (x*1, x+0, symbolic zeros) is optional: the frontend builds the user's program as
 written; the AD transforms build derivative code with folding on, so that adjoints of
-inactive or constant paths vanish instead of being computed at run time.
+inactive or constant paths vanish instead of being computed at run time. What folds is each
+primitive's own `fold` rule (primitives/arith.py), so the builder knows no primitive by name.
 """
 
 from __future__ import annotations
 
-from ..primitives import registry
-from .core import Const, Op, Region, Value
-from .types import BOOL, F64, I64, Type
+from ..primitives.arith import add_p, mul_p, neg_p, sub_p, truediv_p
+from ..primitives.registry import Primitive, get
+from .core import Op, Region, Value
 
 
-def const(value, type: Type | None = None) -> Const:
-    if type is None:
-        type = BOOL if isinstance(value, bool) else I64 if isinstance(value, int) else F64
-    value = {"float": float, "int": int, "bool": bool}[type.kind](value)
-    return Const(value, type)
+def _primitive(prim) -> Primitive:
+    """The primitive itself; a name is accepted from the frontend, whose table maps source
+    names to primitives."""
+    return get(prim) if isinstance(prim, str) else prim
 
 
 class Builder:
     """Appends ops to `region`. `resolve` maps each operand before use (the reverse transform
-    uses it to serve primal values from the tape); `fold` applies transforms.simplify."""
+    uses it to serve primal values from the tape); `fold` applies the primitives' fold rules."""
 
     def __init__(self, region: Region, loc=None, fold: bool = False, resolve=None):
         self.region = region
@@ -36,47 +36,47 @@ class Builder:
         self.region.ops.append(op)
         return op
 
-    def op(self, name: str, *operands: Value, attrs=None, hint: str | None = None,
+    def op(self, prim: Primitive, *operands: Value, attrs=None, hint: str | None = None,
            regions=None, result_types=None) -> Op:
-        prim = registry.get(name)
+        prim = _primitive(prim)
         if self.resolve is not None:
             operands = tuple(self.resolve(v) for v in operands)
         attrs = dict(attrs or {})
         if result_types is None:
             result_types = prim.infer(*(v.type for v in operands), **attrs)
-        hint = hint or name
+        hint = hint or prim.name
         results = [Value(t, hint) for t in result_types]
         return self.append(Op(prim, list(operands), results, list(regions or []), attrs, self.loc))
 
-    def __call__(self, name: str, *operands: Value, attrs=None, hint: str | None = None) -> Value:
+    def __call__(self, prim: Primitive, *operands: Value, attrs=None,
+                 hint: str | None = None) -> Value:
         """Emit a single-result op, folded when folding is on."""
-        if self.fold:
-            from ..transforms.simplify import fold
-
+        prim = _primitive(prim)
+        if self.fold and prim.fold is not None:
             if self.resolve is not None:
                 operands = tuple(self.resolve(v) for v in operands)
-            folded = fold(self, name, operands, attrs or {})
+            folded = prim.fold(self, operands, attrs or {})
             if folded is not None:
                 return folded
             saved, self.resolve = self.resolve, None
             try:
-                return self.op(name, *operands, attrs=attrs, hint=hint).result
+                return self.op(prim, *operands, attrs=attrs, hint=hint).result
             finally:
                 self.resolve = saved
-        return self.op(name, *operands, attrs=attrs, hint=hint).result
+        return self.op(prim, *operands, attrs=attrs, hint=hint).result
 
     # the arithmetic the derivative rules use most
     def add(self, x, y):
-        return self("add", x, y)
+        return self(add_p, x, y)
 
     def sub(self, x, y):
-        return self("sub", x, y)
+        return self(sub_p, x, y)
 
     def mul(self, x, y):
-        return self("mul", x, y)
+        return self(mul_p, x, y)
 
     def div(self, x, y):
-        return self("truediv", x, y)
+        return self(truediv_p, x, y)
 
     def neg(self, x):
-        return self("neg", x)
+        return self(neg_p, x)

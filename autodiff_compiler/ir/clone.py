@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .core import Op, Region, Value
+from .core import Function, Op, Region, Value
 
 
 def clone_op(op: Op, mapping: dict[int, Value]) -> Op:
@@ -21,3 +21,13 @@ def _fresh(value: Value, mapping: dict[int, Value]) -> Value:
     copy = Value(value.type, value.hint)
     mapping[id(value)] = copy
     return copy
+
+
+def clone_function(fn: Function) -> Function:
+    """A copy of `fn` with fresh values and ops, so a pass may rewrite it without changing
+    its input (the original stays what it was, e.g. for `show --ir`)."""
+    mapping: dict[int, Value] = {}
+    params = [_fresh(p, mapping) for p in fn.body.args]
+    body = Region(params, [clone_op(op, mapping) for op in fn.body.ops])
+    return Function(fn.name, body, fn.filename, fn.docstring, list(fn.param_names),
+                    fn.constants, list(fn.tape_kinds), list(fn.copied_params))

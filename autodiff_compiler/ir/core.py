@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .types import Type
+from .types import BOOL, F64, I64, Type
 
 
 class Value:
@@ -42,6 +42,14 @@ class Const(Value):
 
     def __repr__(self) -> str:
         return repr(self.value)
+
+
+def const(value, type: Type | None = None) -> Const:
+    """A literal of `type` (by default that of the Python value: bool, int or float)."""
+    if type is None:
+        type = BOOL if isinstance(value, bool) else I64 if isinstance(value, int) else F64
+    value = {"float": float, "int": int, "bool": bool}[type.kind](value)
+    return Const(value, type)
 
 
 @dataclass(eq=False)

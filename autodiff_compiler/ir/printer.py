@@ -25,8 +25,8 @@ def _format_region(region: Region, namer: Namer, lines: list[str], depth: int) -
         lines.append(pad + _format_op(op, namer))
         for k, sub in enumerate(op.regions):
             args = ", ".join(f"%{namer.name(a)}: {a.type}" for a in sub.args)
-            label = ["then", "else"][k] if op.prim.name == "if" else \
-                ["cond", "body"][k] if op.prim.name == "while" else "body"
+            labels = op.prim.region_labels
+            label = labels[k] if k < len(labels) else "body"
             lines.append(f"{pad}  ^{label}({args}):")
             _format_region(sub, namer, lines, depth + 2)
         if op.regions:

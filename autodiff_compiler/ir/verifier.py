@@ -1,13 +1,19 @@
 """IR verifier: every value defined once and before use, yields match their op's results.
 
-Run between passes in the tests; it raises AssertionError naming the offending op.
+Run between passes (and in the tests); it raises AssertionError naming the offending op and
+the source line it comes from.
 """
 
 from __future__ import annotations
 
+from ..primitives.control import return_p, yield_p
 from .core import Const, Function, Region
 
-_YIELD_CHECKED = {"if", "for", "while"}
+
+def _at(op) -> str:
+    """' (file:line)' of the op's source construct, when it has one."""
+    loc = getattr(op, "loc", None)
+    return f" (at {loc.filename}:{loc.line})" if loc is not None else ""
 
 
 def verify(fn: Function) -> None:
@@ -23,11 +29,12 @@ def verify(fn: Function) -> None:
         for op in region.ops:
             for v in op.operands:
                 if not isinstance(v, Const) and id(v) not in visible:
-                    raise AssertionError(f"{op.prim.name}: operand {v!r} used before definition")
+                    raise AssertionError(f"{op.prim.name}: operand {v!r} used before "
+                                         f"definition{_at(op)}")
             for sub in op.regions:
                 todo.append((sub, frozenset(visible), op))
             for r in op.results:
-                _define(r, defined, op.prim.name)
+                _define(r, defined, op.prim.name + _at(op))
                 visible.add(id(r))
         _check_terminator(region, parent, fn)
 
@@ -41,21 +48,21 @@ def _define(value, defined: set[int], what: str) -> None:
 def _check_terminator(region: Region, parent, fn: Function) -> None:
     last = region.terminator
     if parent is None:
-        if last is None or last.prim.name != "return":
+        if last is None or last.prim is not return_p:
             raise AssertionError(f"function {fn.name} does not end with return")
         return
-    if last is None or last.prim.name != "yield":
-        raise AssertionError(f"region of {parent.prim.name} does not end with yield")
-    if parent.prim.name in _YIELD_CHECKED:
-        expected = len(parent.results)
-        if parent.prim.name == "while" and region is parent.regions[0]:
-            if len(last.operands) != 1 or last.operands[0].type.kind != "bool":
-                raise AssertionError("while: the condition region must yield one bool")
-            return
-        if len(last.operands) != expected:
-            raise AssertionError(f"{parent.prim.name}: yields {len(last.operands)} values, "
-                                 f"expected {expected}")
-        for v, r in zip(last.operands[-len(parent.results):] if parent.results else [],
-                        parent.results):
-            if v.type != r.type:
-                raise AssertionError(f"{parent.prim.name}: yield type {v.type} != {r.type}")
+    where = f"{parent.prim.name}{_at(parent)}"
+    if last is None or last.prim is not yield_p:
+        raise AssertionError(f"region of {where} does not end with yield")
+    if not parent.prim.region:
+        return
+    if region is parent.regions[0] and parent.prim.condition_first:
+        if len(last.operands) != 1 or last.operands[0].type.kind != "bool":
+            raise AssertionError(f"{where}: the condition region must yield one bool")
+        return
+    if len(last.operands) != len(parent.results):
+        raise AssertionError(f"{where}: yields {len(last.operands)} values, "
+                             f"expected {len(parent.results)}")
+    for v, r in zip(last.operands, parent.results):
+        if v.type != r.type:
+            raise AssertionError(f"{where}: yield type {v.type} != {r.type}")

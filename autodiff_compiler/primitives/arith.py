@@ -2,27 +2,28 @@
 
 Conventions for the non-smooth ones (derivative of the branch the program takes, as
 Tapenade and JAX do): min/max send the whole cotangent to the argument they return (the first
-one on ties, as Python's min/max return it); abs and sign use sign(0) = 0; floor division is
-piecewise constant (zero derivative); x % y = x - floor(x/y)*y.
+one on ties, as Python's min/max return it); floor division is piecewise constant (zero
+derivative); x % y = x - floor(x/y)*y.
+
+The `fold` rules are the algebra done while derivative code is built (JAX's symbolic zeros):
+x+0, x-0, 0-x, x*1, x*0, x*-1, x/1, constant arithmetic. A rule applies only where the
+folded value has the result's type, so folding never changes what the code computes beyond
+dropping terms that are structurally zero. Powers and abs are in elementwise.py (their
+derivatives need log and sign).
 """
 
 from __future__ import annotations
 
 import ast
+import math
+import operator
 
-from ..ir.builder import const
-from ..ir.core import Const
+from ..ir.core import Const, const
 from ..ir.types import BOOL, F64, I64, Type, promote
 from .registry import call, defprim, defvjp, multiplicative_jvps
 
-_BINOPS = {
-    "add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
-    "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow,
-}
-_COMPARE = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq, "ne": ast.NotEq}
 
-
-def _promoted(*types: Type, **_) -> list[Type]:
+def promoted(*types: Type, **_) -> list[Type]:
     return [promote(*types)]
 
 
@@ -34,7 +35,7 @@ def _boolean(*types: Type, **_) -> list[Type]:
     return [Type("bool", max(t.ndim for t in types))]
 
 
-def _binop_emitter(node_type):
+def binop_emitter(node_type):
     return lambda op, args: ast.BinOp(args[0], node_type(), args[1])
 
 
@@ -42,21 +43,119 @@ def _compare_emitter(node_type):
     return lambda op, args: ast.Compare(args[0], [node_type()], [args[1]])
 
 
-_SPECS = {
-    "add": {}, "sub": {}, "mul": {}, "truediv": {"domain": [(-3, 3), (0.5, 3)]},
-    "floordiv": {"domain": [(0.1, 5), (0.7, 2)], "kinks": True},
-    "mod": {"domain": [(0.1, 5), (0.7, 2)], "kinks": True},
-    "pow": {"domain": [(0.3, 3), (-2, 2)]},
-}
-for _name, _node in _BINOPS.items():
-    defprim(_name, infer=_floating if _name == "truediv" else _promoted,
-            emit=_binop_emitter(_node), cheap=_name != "pow",
-            spec={"arity": 2, **_SPECS[_name]})
-for _name, _node in _COMPARE.items():
-    defprim(_name, infer=_boolean, emit=_compare_emitter(_node), differentiable=False, cheap=True)
+# --- folding --------------------------------------------------------------------------------
+def is_const(v, value=None) -> bool:
+    return isinstance(v, Const) and (value is None or v.value == value)
 
-defprim("neg", infer=_promoted, emit=lambda op, a: ast.UnaryOp(ast.USub(), a[0]),
-        cheap=True, spec={"arity": 1})
+
+def _keeps_type(v, operands) -> bool:
+    return v.type == promote(*(o.type for o in operands))
+
+
+def _constant(function):
+    """Fold rule: the value of `function` on literal operands (finite results only)."""
+    def fold(b, operands, attrs):
+        if not all(isinstance(v, Const) for v in operands):
+            return None
+        value = function(*(v.value for v in operands))
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return const(value, promote(*(o.type for o in operands)))
+
+    return fold
+
+
+def _constant_first(function, algebra):
+    """Fold rule: literal operands are computed, else `algebra` applies."""
+    constant = _constant(function)
+
+    def fold(b, operands, attrs):
+        folded = constant(b, operands, attrs)
+        return folded if folded is not None else algebra(b, operands)
+
+    return fold
+
+
+def _add_algebra(b, operands):
+    x, y = operands
+    if is_const(y, 0) and _keeps_type(x, operands):
+        return x
+    if is_const(x, 0) and _keeps_type(y, operands):
+        return y
+    return None
+
+
+def _sub_algebra(b, operands):
+    x, y = operands
+    if is_const(y, 0) and _keeps_type(x, operands):
+        return x
+    return b(neg_p, y) if is_const(x, 0) else None
+
+
+def _mul_algebra(b, operands):
+    x, y = operands
+    for a, c in ((x, y), (y, x)):
+        if is_const(c, 1) and _keeps_type(a, operands):
+            return a
+        if is_const(c, 0) and not a.type.is_array:
+            return const(0, promote(x.type, y.type))
+        if is_const(c, -1) and _keeps_type(a, operands):
+            return b(neg_p, a)
+    return None
+
+
+_fold_add = _constant_first(operator.add, _add_algebra)
+_fold_sub = _constant_first(operator.sub, _sub_algebra)
+_fold_mul = _constant_first(operator.mul, _mul_algebra)
+
+
+def _fold_truediv(b, operands, attrs):
+    x, y = operands
+    if is_const(y, 1) and x.type.is_float:
+        return x
+    if is_const(x, 0) and not y.type.is_array:
+        return const(0.0)
+    return None
+
+
+def _fold_floordiv(b, operands, attrs):
+    x, y = operands
+    if is_const(y, 1) and x.type.kind == "int" and y.type.kind == "int":
+        return x
+    return None
+
+
+# --- binary operators ----------------------------------------------------------------------
+add_p = defprim("add", infer=promoted, emit=binop_emitter(ast.Add), cheap=True, linear=True,
+                fold=_fold_add, spec={"arity": 2})
+sub_p = defprim("sub", infer=promoted, emit=binop_emitter(ast.Sub), cheap=True, linear=True,
+                fold=_fold_sub, spec={"arity": 2})
+mul_p = defprim("mul", infer=promoted, emit=binop_emitter(ast.Mult), cheap=True,
+                fold=_fold_mul, spec={"arity": 2})
+truediv_p = defprim("truediv", infer=_floating, emit=binop_emitter(ast.Div), cheap=True,
+                    fold=_fold_truediv, spec={"arity": 2, "domain": [(-3, 3), (0.5, 3)]})
+floordiv_p = defprim("floordiv", infer=promoted, emit=binop_emitter(ast.FloorDiv), cheap=True,
+                     fold=_fold_floordiv,
+                     spec={"arity": 2, "domain": [(0.1, 5), (0.7, 2)], "kinks": True})
+mod_p = defprim("mod", infer=promoted, emit=binop_emitter(ast.Mod), cheap=True,
+                spec={"arity": 2, "domain": [(0.1, 5), (0.7, 2)], "kinks": True})
+neg_p = defprim("neg", infer=promoted, emit=lambda op, a: ast.UnaryOp(ast.USub(), a[0]),
+                cheap=True, linear=True, fold=_constant(operator.neg), spec={"arity": 1})
+
+
+def _comparison(name: str, node_type):
+    return defprim(name, infer=_boolean, emit=_compare_emitter(node_type), differentiable=False,
+                   cheap=True)
+
+
+lt_p = _comparison("lt", ast.Lt)
+le_p = _comparison("le", ast.LtE)
+gt_p = _comparison("gt", ast.Gt)
+ge_p = _comparison("ge", ast.GtE)
+eq_p = _comparison("eq", ast.Eq)
+ne_p = _comparison("ne", ast.NotEq)
+
+
 def _logical(node, array_name: str):
     def emit(op, args):
         if any(v.type.is_array for v in op.operands):
@@ -66,10 +165,12 @@ def _logical(node, array_name: str):
     return emit
 
 
-defprim("and_", infer=_boolean, emit=_logical(ast.And, "np.logical_and"),
-        differentiable=False, cheap=True)
-defprim("not_", infer=_boolean, emit=_logical(ast.Not, "np.logical_not"),
-        differentiable=False, cheap=True)
+and_p = defprim("and_", infer=_boolean, emit=_logical(ast.And, "np.logical_and"),
+                differentiable=False, cheap=True)
+not_p = defprim("not_", infer=_boolean, emit=_logical(ast.Not, "np.logical_not"),
+                differentiable=False, cheap=True)
+
+
 def _emit_cast_float(op, args):
     if op.operands[0].type.is_array:
         return ast.Call(ast.Attribute(args[0], "astype", ast.Load()),
@@ -77,13 +178,15 @@ def _emit_cast_float(op, args):
     return call("float", args)
 
 
-defprim("cast_float", infer=lambda t, **_: [Type("float", t.ndim)], emit=_emit_cast_float,
-        cheap=True, spec={"arity": 1})
-defprim("cast_int", infer=lambda t, **_: [I64], emit=lambda op, a: call("int", a),
-        differentiable=False, cheap=True)
-defprim("cast_bool", infer=lambda t, **_: [BOOL], emit=lambda op, a: call("bool", a),
-        differentiable=False, cheap=True)
-def _scalar_or_array(scalar_name: str, array_name: str):
+cast_float_p = defprim("cast_float", infer=lambda t, **_: [Type("float", t.ndim)],
+                       emit=_emit_cast_float, cheap=True, linear=True, spec={"arity": 1})
+cast_int_p = defprim("cast_int", infer=lambda t, **_: [I64], emit=lambda op, a: call("int", a),
+                     differentiable=False, cheap=True)
+cast_bool_p = defprim("cast_bool", infer=lambda t, **_: [BOOL],
+                      emit=lambda op, a: call("bool", a), differentiable=False, cheap=True)
+
+
+def scalar_or_array(scalar_name: str, array_name: str):
     def emit(op, args):
         arrays = any(v.type.is_array for v in op.operands)
         return call(array_name if arrays else scalar_name, args)
@@ -91,19 +194,22 @@ def _scalar_or_array(scalar_name: str, array_name: str):
     return emit
 
 
-defprim("min2", infer=_promoted, emit=_scalar_or_array("min", "np.minimum"), cheap=True,
-        spec={"arity": 2, "kinks": True})
-defprim("max2", infer=_promoted, emit=_scalar_or_array("max", "np.maximum"), cheap=True,
-        spec={"arity": 2, "kinks": True})
-defprim("abs", infer=_promoted, emit=_scalar_or_array("abs", "np.abs"), cheap=True,
-        spec={"arity": 1, "kinks": True})
+min2_p = defprim("min2", infer=promoted, emit=scalar_or_array("min", "np.minimum"), cheap=True,
+                 spec={"arity": 2, "kinks": True})
+max2_p = defprim("max2", infer=promoted, emit=scalar_or_array("max", "np.maximum"), cheap=True,
+                 spec={"arity": 2, "kinks": True})
+
+
 def _emit_select(op, args):
     if any(v.type.is_array for v in op.operands):
         return call("np.where", args)
     return ast.IfExp(args[0], args[1], args[2])
 
 
-defprim("select", infer=lambda c, a, b, **_: [promote(c, a, b)], emit=_emit_select, cheap=True)
+select_p = defprim("select", infer=lambda c, a, b, **_: [promote(c, a, b)], emit=_emit_select,
+                   cheap=True)
+
+
 def _emit_trip_count(op, args):
     lb, _, step = op.operands
     if getattr(step, "value", None) == 1:
@@ -111,116 +217,81 @@ def _emit_trip_count(op, args):
     return call("len", [call("range", args)])
 
 
-defprim("trip_count", infer=lambda *t, **_: [I64], emit=_emit_trip_count,
-        differentiable=False, cheap=True)
+trip_count_p = defprim("trip_count", infer=lambda *t, **_: [I64], emit=_emit_trip_count,
+                       differentiable=False, cheap=True)
 
 
-def _zero_like(v):
+def zero_like(v):
     return const(0.0, F64)
 
 
-@defvjp("add")
+@defvjp(add_p)
 def _add_vjp(b, op, g):
     return (lambda: g, lambda: g)
 
 
-@defvjp("sub")
+@defvjp(sub_p)
 def _sub_vjp(b, op, g):
     return (lambda: g, lambda: b.neg(g))
 
 
-@defvjp("mul")
+@defvjp(mul_p)
 def _mul_vjp(b, op, g):
     x, y = op.operands
     return (lambda: b.mul(g, y), lambda: b.mul(g, x))
 
 
-@defvjp("truediv")
+@defvjp(truediv_p)
 def _truediv_vjp(b, op, g):
     y = op.operands[1]
     return (lambda: b.div(g, y), lambda: b.neg(b.div(b.mul(g, op.result), y)))
 
 
-@defvjp("floordiv")
+@defvjp(floordiv_p)
 def _floordiv_vjp(b, op, g):
     return (None, None)
 
 
-@defvjp("mod")
+@defvjp(mod_p)
 def _mod_vjp(b, op, g):
     x, y = op.operands
-    return (lambda: g, lambda: b.neg(b.mul(g, b("floordiv", x, y))))
+    return (lambda: g, lambda: b.neg(b.mul(g, b(floordiv_p, x, y))))
 
 
-@defvjp("pow")
-def _pow_vjp(b, op, g):
-    x, y = op.operands
-    return (lambda: b.mul(g, _pow_d_base(b, x, y)),
-            lambda: b.mul(g, b.mul(op.result, b("log", _zero_to_one(b, x)))))
-
-
-def _pow_d_base(b, x, y):
-    """d(x**y)/dx = y * x**(y-1), which is 0 where y == 0 (also at x == 0, where x**-1
-    would divide by zero): the exponent y-1 is replaced by 1 there."""
-    if isinstance(y, Const):
-        if y.value == 0:
-            return _zero_like(y)
-        if y.type.kind == "int" and y.value == 2:
-            return b.mul(const(2.0), x)
-        return b.mul(y, b("pow", x, b.sub(y, const(1, Type(y.type.kind)))))
-    one = const(1, Type(y.type.kind))
-    exponent = b("select", b("ne", y, const(0, one.type)), b.sub(y, one), one)
-    return b.mul(y, b("pow", x, exponent))
-
-
-def _zero_to_one(b, x):
-    """x with 0 replaced by 1 (unless x is a nonzero literal): d(0**y)/dy = 0**y * log(1) = 0,
-    since 0**y is constant (0) for y > 0."""
-    if isinstance(x, Const) and x.value != 0:
-        return x
-    kind = Type(x.type.kind)
-    return b("select", b("eq", x, const(0, kind)), const(1, kind), x)
-
-
-@defvjp("neg")
+@defvjp(neg_p)
 def _neg_vjp(b, op, g):
     return (lambda: b.neg(g),)
 
 
-@defvjp("cast_float")
+@defvjp(cast_float_p)
 def _cast_float_vjp(b, op, g):
     return (lambda: g,)
 
 
-def _routed(b, cond, g):
+def routed(b, cond, g):
     """The cotangent where `cond` holds, zero elsewhere (g may be a vector of directions)."""
     if g.type.is_array:
-        return b.mul(g, b("select", cond, const(1.0), const(0.0)))
-    return b("select", cond, g, _zero_like(g))
+        return b.mul(g, b(select_p, cond, const(1.0), const(0.0)))
+    return b(select_p, cond, g, zero_like(g))
 
 
-@defvjp("min2")
+@defvjp(min2_p)
 def _min_vjp(b, op, g):
     x, y = op.operands
-    return (lambda: _routed(b, b("le", x, y), g), lambda: _routed(b, b("gt", x, y), g))
+    return (lambda: routed(b, b(le_p, x, y), g), lambda: routed(b, b(gt_p, x, y), g))
 
 
-@defvjp("max2")
+@defvjp(max2_p)
 def _max_vjp(b, op, g):
     x, y = op.operands
-    return (lambda: _routed(b, b("ge", x, y), g), lambda: _routed(b, b("lt", x, y), g))
+    return (lambda: routed(b, b(ge_p, x, y), g), lambda: routed(b, b(lt_p, x, y), g))
 
 
-@defvjp("abs")
-def _abs_vjp(b, op, g):
-    (x,) = op.operands
-    return (lambda: b.mul(g, b("sign", x)),)
-
-
-@defvjp("select")
+@defvjp(select_p)
 def _select_vjp(b, op, g):
     c = op.operands[0]
-    return (None, lambda: _routed(b, c, g), lambda: _routed(b, b("not_", c), g))
+    return (None, lambda: routed(b, c, g), lambda: routed(b, b(not_p, c), g))
 
 
-multiplicative_jvps([*_BINOPS, "neg", "cast_float", "min2", "max2", "abs", "select"])
+multiplicative_jvps([add_p, sub_p, mul_p, truediv_p, floordiv_p, mod_p, neg_p, cast_float_p,
+                     min2_p, max2_p, select_p])

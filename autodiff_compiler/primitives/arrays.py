@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import ast
 
-from ..ir.builder import const
+from ..ir.core import const
 from ..ir.types import Type
+from .arith import cast_float_p, eq_p
+from .elementwise import exp_p
+from .indexing import dim_p, slice_p, zeros_like_p
 from .registry import (
-    PRIMITIVES,
     bilinear_jvp,
     call,
     defprim,
     defvjp,
     jvp_from_vjp,
-    linear_jvp,
+    set_linear_jvp,
 )
 
 
@@ -35,7 +37,7 @@ def _reduced(t: Type, axis=None, **_) -> list[Type]:
     return [Type("float", 0 if axis is None else t.ndim - 1)]
 
 
-defprim("sum", infer=_reduced, cheap=False,
+sum_p = defprim("sum", infer=_reduced, cheap=False,
         emit=lambda op, a: ast.Call(ast.parse("np.sum", mode="eval").body, [a[0]],
                                     _axis_keyword(op)),
         spec={"arity": 1, "array": True})
@@ -51,7 +53,7 @@ def _emit_spread(op, args):
     return ast.BinOp(ones, ast.Mult(), call("np.expand_dims", [g, ast.Constant(axis)]))
 
 
-defprim("spread", infer=lambda g, x, **_: [Type("float", x.ndim)], emit=_emit_spread)
+spread_p = defprim("spread", infer=lambda g, x, **_: [Type("float", x.ndim)], emit=_emit_spread)
 
 
 def _emit_sum_leading(op, args):
@@ -65,7 +67,7 @@ def _emit_sum_leading(op, args):
     return node
 
 
-defprim("sum_leading", infer=lambda g, count, **_: [Type("float", g.ndim - count)],
+sum_leading_p = defprim("sum_leading", infer=lambda g, count, **_: [Type("float", g.ndim - count)],
         emit=_emit_sum_leading)
 
 
@@ -75,14 +77,14 @@ def unbroadcast(b, g, operand, op=None):
     among the operands of `op`, nothing was broadcast against it: g has its shape already."""
     extra = g.type.ndim - operand.type.ndim
     if extra > 0:
-        g = b("sum_leading", g, attrs={"count": extra})
+        g = b(sum_leading_p, g, attrs={"count": extra})
     alone = op is not None and all(o is operand or not o.type.is_array for o in op.operands)
     if operand.type.is_array and g.type.is_array and not alone:
-        g = b("sum_to_shape", g, operand)
+        g = b(sum_to_shape_p, g, operand)
     return g
 
 
-defprim("sum_to_shape", infer=lambda g, x, **_: [g],
+sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, x, **_: [g],
         emit=lambda op, a: call(_sum_to_shape_helper(op.operands[1].type.ndim), a))
 
 
@@ -90,9 +92,9 @@ def _sum_to_shape_helper(ndim: int) -> str:
     return f"rt.sum_to_shape{ndim}" if ndim <= 2 else "rt.sum_to_shape"
 
 
-@defvjp("sum")
+@defvjp(sum_p)
 def _sum_vjp(b, op, g):
-    return (lambda: b("spread", g, op.operands[0], attrs={"axis": op.attrs.get("axis")}),)
+    return (lambda: b(spread_p, g, op.operands[0], attrs={"axis": op.attrs.get("axis")}),)
 
 
 # --- products ------------------------------------------------------------------------------
@@ -105,42 +107,40 @@ def _emit_dot(op, args):
     return call(f"rt.dot{a}{b}", args)
 
 
-defprim("dot", infer=_dot_type, emit=_emit_dot, spec={"arity": 2, "array": True})
-defprim("outer", infer=lambda a, b, **_: [Type("float", 2)],
+dot_p = defprim("dot", infer=_dot_type, emit=_emit_dot, spec={"arity": 2, "array": True})
+outer_p = defprim("outer", infer=lambda a, b, **_: [Type("float", 2)],
         emit=lambda op, a: call("rt.outer", a), spec={"arity": 2, "array": True})
-defprim("transpose", infer=lambda t, **_: [t],
+transpose_p = defprim("transpose", infer=lambda t, **_: [t], view=True,
         emit=lambda op, a: ast.Attribute(a[0], "T", ast.Load()), cheap=True,
         spec={"arity": 1, "array": True})
 
 
-@defvjp("transpose")
+@defvjp(transpose_p)
 def _transpose_vjp(b, op, g):
-    return (lambda: b("transpose", g),)
+    return (lambda: b(transpose_p, g),)
 
 
-@defvjp("outer")
+@defvjp(outer_p)
 def _outer_vjp(b, op, g):
     x, y = op.operands
-    return (lambda: b("dot", g, y), lambda: b("dot", b("transpose", g), x))
+    return (lambda: b(dot_p, g, y), lambda: b(dot_p, b(transpose_p, g), x))
 
 
-@defvjp("dot")
+@defvjp(dot_p)
 def _dot_vjp(b, op, g):
     x, y = op.operands
     kinds = (x.type.ndim, y.type.ndim)
     if kinds == (1, 1):
         return (lambda: b.mul(g, y), lambda: b.mul(g, x))
     if kinds == (2, 1):
-        return (lambda: b("outer", g, y), lambda: b("dot", b("transpose", x), g))
+        return (lambda: b(outer_p, g, y), lambda: b(dot_p, b(transpose_p, x), g))
     if kinds == (1, 2):
-        return (lambda: b("dot", y, g), lambda: b("outer", x, g))
-    return (lambda: b("dot", g, b("transpose", y)), lambda: b("dot", b("transpose", x), g))
+        return (lambda: b(dot_p, y, g), lambda: b(outer_p, x, g))
+    return (lambda: b(dot_p, g, b(transpose_p, y)), lambda: b(dot_p, b(transpose_p, x), g))
 
 
-for _name in ("sum", "spread", "sum_leading", "transpose", "sum_to_shape"):
-    PRIMITIVES[_name].jvp = linear_jvp
-for _name in ("dot", "outer"):
-    PRIMITIVES[_name].jvp = bilinear_jvp
+set_linear_jvp(sum_p, spread_p, sum_leading_p, transpose_p, sum_to_shape_p)
+dot_p.jvp = outer_p.jvp = bilinear_jvp
 
 
 # --- more reductions and shapes ----------------------------------------------------------
@@ -160,43 +160,58 @@ def _emit_along(name: str, whole: str):
     return emit
 
 
-defprim("amax", infer=_reduced, emit=_emit_along("max", "np.max"),
+amax_p = defprim("amax", infer=_reduced, emit=_emit_along("max", "np.max"),
         spec={"arity": 1, "array": True, "kinks": True})
-defprim("amin", infer=_reduced, emit=_emit_along("min", "np.min"),
+amin_p = defprim("amin", infer=_reduced, emit=_emit_along("min", "np.min"),
         spec={"arity": 1, "array": True, "kinks": True})
-defprim("prod", infer=_reduced, emit=_emit_along("prod", "np.prod"),
+prod_p = defprim("prod", infer=_reduced, emit=_emit_along("prod", "np.prod"),
         spec={"arity": 1, "array": True})
 def _running(t: Type, axis=None, **_) -> list[Type]:
     return [Type("float", 1 if axis is None else t.ndim)]
 
 
-defprim("cumsum", infer=_running, emit=_emit_along("cumsum", "np.cumsum"),
+cumsum_p = defprim("cumsum", infer=_running, emit=_emit_along("cumsum", "np.cumsum"),
         spec={"arity": 1, "array": True})
-defprim("reverse_cumsum", infer=_running,
+reverse_cumsum_p = defprim("reverse_cumsum", infer=_running,
         emit=_emit_along("reverse_cumsum", "rt.reverse_cumsum"))
-defprim("ravel", infer=lambda t, **_: [Type("float", 1)], emit=_emit_method("ravel"),
+ravel_p = defprim("ravel", infer=lambda t, **_: [Type("float", 1)], emit=_emit_method("ravel"),
+        view="maybe",
         spec={"arity": 1, "array": True})
-defprim("reshape", infer=lambda t, *dims, **_: [Type("float", len(dims))],
+reshape_p = defprim("reshape", infer=lambda t, *dims, **_: [Type("float", len(dims))],
+        view="maybe",
         emit=lambda op, a: ast.Call(ast.Attribute(call("np.ascontiguousarray", [a[0]]),
                                                   "reshape", ast.Load()),
                                     [ast.Tuple(list(a[1:]), ast.Load())], []),
         spec={"array": True})
-defprim("reshape_like", infer=lambda g, x, **_: [Type("float", x.ndim)],
+reshape_like_p = defprim("reshape_like", infer=lambda g, x, **_: [Type("float", x.ndim)],
+        view="maybe",
         emit=lambda op, a: ast.Call(ast.Attribute(call("np.ascontiguousarray", [a[0]]),
                                                   "reshape", ast.Load()),
                                     [ast.Attribute(a[1], "shape", ast.Load())], []))
-defprim("prod_of_others", infer=lambda t, **_: [t],
+expand_dims_p = defprim("expand_dims", infer=lambda t, axis, **_: [Type(t.kind, t.ndim + 1)],
+                        cheap=True, view=True,
+                        emit=lambda op, a: call("np.expand_dims",
+                                                [a[0], ast.Constant(op.attrs["axis"])]),
+                        spec={"arity": 1, "array": True})
+
+
+@defvjp(expand_dims_p)
+def _expand_dims_vjp(b, op, g):
+    return (lambda: b(reshape_like_p, g, op.operands[0]),)
+
+
+prod_of_others_p = defprim("prod_of_others", infer=lambda t, **_: [t],
         emit=_emit_along("prod_of_others", "rt.prod_of_others"))
-defprim("prod_of_others_tangent", infer=lambda t, t_dot, **_: [t],
+prod_of_others_tangent_p = defprim("prod_of_others_tangent", infer=lambda t, t_dot, **_: [t],
         emit=_emit_along("prod_of_others_tangent", "rt.prod_of_others_tangent"))
 def _emit_join(name: str):
     return lambda op, a: ast.Call(ast.parse(f"np.{name}", mode="eval").body,
                                   [ast.Tuple(list(a), ast.Load())], _axis_keyword(op))
 
 
-defprim("concatenate", infer=lambda *t, **_: [t[0]], emit=_emit_join("concatenate"),
+concatenate_p = defprim("concatenate", infer=lambda *t, **_: [t[0]], emit=_emit_join("concatenate"),
         spec={"array": True})
-defprim("stack", infer=lambda *t, **_: [Type("float", t[0].ndim + 1)],
+stack_p = defprim("stack", infer=lambda *t, **_: [Type("float", t[0].ndim + 1)],
         emit=_emit_join("stack"), spec={"array": True})
 
 
@@ -204,65 +219,65 @@ def _extreme_mask(b, op):
     """(1 where x attains the max/min, along the reduced axis; the count of such entries)."""
     (x,) = op.operands
     axis = op.attrs.get("axis")
-    out = op.result if axis is None else b("expand_dims", op.result, attrs={"axis": axis})
-    mask = b("cast_float", b("eq", x, out))
-    count = b("sum", mask, attrs={"axis": axis})
-    return mask, count if axis is None else b("expand_dims", count, attrs={"axis": axis})
+    out = op.result if axis is None else b(expand_dims_p, op.result, attrs={"axis": axis})
+    mask = b(cast_float_p, b(eq_p, x, out))
+    count = b(sum_p, mask, attrs={"axis": axis})
+    return mask, count if axis is None else b(expand_dims_p, count, attrs={"axis": axis})
 
 
 def _extreme_vjp(b, op, g):
     """Ties share the cotangent equally (as JAX's max/min reductions do)."""
     def contribution():
         mask, count = _extreme_mask(b, op)
-        spread = b("spread", g, op.operands[0], attrs={"axis": op.attrs.get("axis")})
+        spread = b(spread_p, g, op.operands[0], attrs={"axis": op.attrs.get("axis")})
         return b.div(b.mul(spread, mask), count)
 
     return (contribution,)
 
 
-defvjp("amax")(_extreme_vjp)
-defvjp("amin")(_extreme_vjp)
+defvjp(amax_p)(_extreme_vjp)
+defvjp(amin_p)(_extreme_vjp)
 
 
-@defvjp("prod")
+@defvjp(prod_p)
 def _prod_vjp(b, op, g):
     """g times the product of the other entries: exact with zeros, unlike prod / x."""
     (x,) = op.operands
     axis = op.attrs.get("axis")
 
     def x_bar():
-        spread = g if axis is None else b("spread", g, x, attrs={"axis": axis})
-        return b.mul(spread, b("prod_of_others", x, attrs={"axis": axis}))
+        spread = g if axis is None else b(spread_p, g, x, attrs={"axis": axis})
+        return b.mul(spread, b(prod_of_others_p, x, attrs={"axis": axis}))
 
     return (x_bar,)
 
 
-@defvjp("cumsum")
+@defvjp(cumsum_p)
 def _cumsum_vjp(b, op, g):
     """Sums of the later cotangents; without an axis np.cumsum runs over x flattened."""
     (x,) = op.operands
 
     def x_bar():
-        running = b("reverse_cumsum", g, attrs=op.attrs)
+        running = b(reverse_cumsum_p, g, attrs=op.attrs)
         return running if x.type.ndim == running.type.ndim else \
-            b("reshape_like", running, x)
+            b(reshape_like_p, running, x)
 
     return (x_bar,)
 
 
-@defvjp("ravel")
+@defvjp(ravel_p)
 def _ravel_vjp(b, op, g):
-    return (lambda: b("reshape_like", g, op.operands[0]),)
+    return (lambda: b(reshape_like_p, g, op.operands[0]),)
 
 
-@defvjp("reshape")
+@defvjp(reshape_p)
 def _reshape_vjp(b, op, g):
-    return (lambda: b("reshape_like", g, op.operands[0]),) + (None,) * (len(op.operands) - 1)
+    return (lambda: b(reshape_like_p, g, op.operands[0]),) + (None,) * (len(op.operands) - 1)
 
 
-@defvjp("reshape_like")
+@defvjp(reshape_like_p)
 def _reshape_like_vjp(b, op, g):
-    return (lambda: b("reshape_like", g, op.operands[0]), None)
+    return (lambda: b(reshape_like_p, g, op.operands[0]), None)
 
 
 def _part(b, g, axis: int, start=None, stop=None, index=None):
@@ -271,60 +286,59 @@ def _part(b, g, axis: int, start=None, stop=None, index=None):
     here, operands = (("i",), (index,)) if index is not None else \
         (("s", True, True, False), (start, stop))
     layout = (whole,) * axis + (here,) + (whole,) * (g.type.ndim - axis - 1)
-    return b("slice", g, *operands, attrs={"layout": layout})
+    return b(slice_p, g, *operands, attrs={"layout": layout})
 
 
-@defvjp("concatenate")
+@defvjp(concatenate_p)
 def _concatenate_vjp(b, op, g):
     axis = op.attrs["axis"]
     thunks, start = [], const(0)
     for array in op.operands:
-        stop = b.add(start, b("dim", array, attrs={"axis": axis}))
+        stop = b.add(start, b(dim_p, array, attrs={"axis": axis}))
         thunks.append(lambda s=start, e=stop: _part(b, g, axis, s, e))
         start = stop
     return tuple(thunks)
 
 
-@defvjp("stack")
+@defvjp(stack_p)
 def _stack_vjp(b, op, g):
     axis = op.attrs["axis"]
     return tuple((lambda k=k: _part(b, g, axis, index=const(k)))
                  for k in range(len(op.operands)))
 
 
-for _name in ("cumsum", "reverse_cumsum", "ravel", "reshape", "reshape_like"):
-    PRIMITIVES[_name].jvp = linear_jvp
+set_linear_jvp(cumsum_p, reverse_cumsum_p, ravel_p, reshape_p, reshape_like_p, expand_dims_p)
 
 
 def _concatenate_jvp(b, op, dots):
     if all(d is None for d in dots):
         return [None]
-    parts = [d if d is not None else b("zeros_like", x) for x, d in zip(op.operands, dots)]
+    parts = [d if d is not None else b(zeros_like_p, x) for x, d in zip(op.operands, dots)]
     return [b(op.prim.name, *parts, attrs=op.attrs)]
 
 
-PRIMITIVES["concatenate"].jvp = _concatenate_jvp
-PRIMITIVES["stack"].jvp = _concatenate_jvp
+concatenate_p.jvp = _concatenate_jvp
+stack_p.jvp = _concatenate_jvp
 
 
 def _prod_jvp(b, op, dots):
     if dots[0] is None:
         return [None]
     axis = op.attrs.get("axis")
-    others = b("prod_of_others", op.operands[0], attrs={"axis": axis})
-    return [b("sum", b.mul(dots[0], others), attrs={"axis": axis})]
+    others = b(prod_of_others_p, op.operands[0], attrs={"axis": axis})
+    return [b(sum_p, b.mul(dots[0], others), attrs={"axis": axis})]
 
 
-PRIMITIVES["prod"].jvp = _prod_jvp
+prod_p.jvp = _prod_jvp
 
 
 def _prod_of_others_jvp(b, op, dots):
     if dots[0] is None:
         return [None]
-    return [b("prod_of_others_tangent", op.operands[0], dots[0], attrs=op.attrs)]
+    return [b(prod_of_others_tangent_p, op.operands[0], dots[0], attrs=op.attrs)]
 
 
-PRIMITIVES["prod_of_others"].jvp = _prod_of_others_jvp
+prod_of_others_p.jvp = _prod_of_others_jvp
 
 
 def _extreme_jvp(b, op, dots):
@@ -332,12 +346,12 @@ def _extreme_jvp(b, op, dots):
         return [None]
     axis = op.attrs.get("axis")
     mask, count = _extreme_mask(b, op)
-    total = b("sum", b.div(b.mul(dots[0], mask), count), attrs={"axis": axis})
+    total = b(sum_p, b.div(b.mul(dots[0], mask), count), attrs={"axis": axis})
     return [total]
 
 
-PRIMITIVES["amax"].jvp = _extreme_jvp
-PRIMITIVES["amin"].jvp = _extreme_jvp
+amax_p.jvp = _extreme_jvp
+amin_p.jvp = _extreme_jvp
 
 
 # --- linear algebra (runtime LU factorisation; Griewank & Walther ch. 3 matrix rules) -----
@@ -345,85 +359,93 @@ def _emit_solve(op, args):
     return call(f"rt.solve{op.operands[1].type.ndim}", args)
 
 
-defprim("solve", infer=lambda a, b, **_: [Type("float", b.ndim)], emit=_emit_solve,
+solve_p = defprim("solve", infer=lambda a, b, **_: [Type("float", b.ndim)], emit=_emit_solve,
         spec={"arity": 2, "array": True})
-defprim("inv", infer=lambda a, **_: [Type("float", 2)], emit=lambda op, a: call("rt.inv", a),
+inv_p = defprim("inv", infer=lambda a, **_: [Type("float", 2)], emit=lambda op, a: call("rt.inv", a),
         spec={"arity": 1, "array": True})
-defprim("det", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("rt.det", a),
+det_p = defprim("det", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("rt.det", a),
         spec={"arity": 1, "array": True})
-defprim("logabsdet", infer=lambda a, **_: [Type("float", 0)], cheap=False,
+logabsdet_p = defprim("logabsdet", infer=lambda a, **_: [Type("float", 0)], cheap=False,
         emit=lambda op, a: ast.Subscript(call("rt.slogdet", a), ast.Constant(1), ast.Load()),
         spec={"arity": 1, "array": True})
-defprim("det_sign", infer=lambda a, **_: [Type("float", 0)], differentiable=False,
+det_sign_p = defprim("det_sign", infer=lambda a, **_: [Type("float", 0)], differentiable=False,
         emit=lambda op, a: ast.Subscript(call("rt.slogdet", a), ast.Constant(0), ast.Load()))
-defprim("trace", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("np.trace", a),
+trace_p = defprim("trace", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("np.trace", a),
         spec={"arity": 1, "array": True})
-defprim("diag", infer=lambda a, **_: [Type("float", 3 - a.ndim)],
+# np.diag of a matrix is a (read-only) view of its diagonal; of a vector, a new matrix
+diag_p = defprim("diag", infer=lambda a, **_: [Type("float", 3 - a.ndim)],
+        view=lambda op: op.operands[0].type.ndim == 2,
         emit=lambda op, a: call("np.diag", a), spec={"arity": 1, "array": True})
 def _emit_eye_like(op, args):
     shape = ast.Attribute(args[0], "shape", ast.Load())
     return call("np.eye", [ast.Subscript(shape, ast.Constant(k), ast.Load()) for k in (0, 1)])
 
 
-defprim("eye_like", infer=lambda a, **_: [Type("float", 2)], emit=_emit_eye_like)
-defprim("eye", infer=lambda n, **_: [Type("float", 2)], differentiable=False, cheap=True,
+eye_like_p = defprim("eye_like", infer=lambda a, **_: [Type("float", 2)], emit=_emit_eye_like)
+eye_p = defprim("eye", infer=lambda n, **_: [Type("float", 2)], differentiable=False, cheap=True,
         emit=lambda op, a: call("np.eye", a))
 
 
-@defvjp("solve")
+@defvjp(solve_p)
 def _solve_vjp(b, op, g):
     """x = A^-1 y: y_bar = A^-T g, A_bar = -y_bar x^T (outer product, or matrix product)."""
     a = op.operands[0]
 
     def y_bar():
-        return b("solve", b("transpose", a), g)
+        return b(solve_p, b(transpose_p, a), g)
 
     def a_bar():
         adjoint = y_bar()
         product = "outer" if op.result.type.ndim == 1 else "dot"
-        second = op.result if product == "outer" else b("transpose", op.result)
+        second = op.result if product == "outer" else b(transpose_p, op.result)
         return b.neg(b(product, adjoint, second))
 
     return (a_bar, y_bar)
 
 
-@defvjp("inv")
+@defvjp(inv_p)
 def _inv_vjp(b, op, g):
-    inverse_t = b("transpose", op.result)
-    return (lambda: b.neg(b("dot", b("dot", inverse_t, g), inverse_t)),)
+    inverse_t = b(transpose_p, op.result)
+    return (lambda: b.neg(b(dot_p, b(dot_p, inverse_t, g), inverse_t)),)
 
 
-@defvjp("det")
+@defvjp(det_p)
 def _det_vjp(b, op, g):
     (a,) = op.operands
-    return (lambda: b.mul(b.mul(g, op.result), b("transpose", b("inv", a))),)
+    return (lambda: b.mul(b.mul(g, op.result), b(transpose_p, b(inv_p, a))),)
 
 
-@defvjp("logabsdet")
+@defvjp(logabsdet_p)
 def _logabsdet_vjp(b, op, g):
     """d log|det A| = tr(A^-1 dA): A_bar = g A^-T."""
-    return (lambda: b.mul(g, b("transpose", b("inv", op.operands[0]))),)
+    return (lambda: b.mul(g, b(transpose_p, b(inv_p, op.operands[0]))),)
 
 
-@defvjp("trace")
+@defvjp(trace_p)
 def _trace_vjp(b, op, g):
-    return (lambda: b.mul(g, b("eye_like", op.operands[0])),)
+    return (lambda: b.mul(g, b(eye_like_p, op.operands[0])),)
 
 
 def _emit_triangle(name: str):
     return lambda op, a: call(f"np.{name}", [a[0], ast.Constant(op.attrs["k"])])
 
 
-for _name in ("triu", "tril"):
-    defprim(_name, infer=lambda a, **_: [a], emit=_emit_triangle(_name), cheap=True,
-            spec={"arity": 1, "array": True})
-    defvjp(_name)(lambda b, op, g: (lambda: b(op.prim.name, g, attrs=op.attrs),))
-    PRIMITIVES[_name].jvp = linear_jvp
+def _triangle(name: str):
+    """np.triu / np.tril with a constant offset `k`: linear, its own adjoint."""
+    prim = defprim(name, infer=lambda a, **_: [a], emit=_emit_triangle(name), cheap=True,
+                   spec={"arity": 1, "array": True})
+    defvjp(prim)(lambda b, op, g: (lambda: b(op.prim, g, attrs=op.attrs),))
+    set_linear_jvp(prim)
+    return prim
 
 
-@defvjp("diag")
+triu_p = _triangle("triu")
+tril_p = _triangle("tril")
+
+
+@defvjp(diag_p)
 def _diag_vjp(b, op, g):
-    return (lambda: b("diag", g),)
+    return (lambda: b(diag_p, g),)
 
 
 def _solve_jvp(b, op, dots):
@@ -431,57 +453,56 @@ def _solve_jvp(b, op, dots):
     a = op.operands[0]
     rhs = dots[1]
     if dots[0] is not None:
-        change = b("dot", dots[0], op.result)
+        change = b(dot_p, dots[0], op.result)
         rhs = b.neg(change) if rhs is None else b.sub(rhs, change)
-    return [None if rhs is None else b("solve", a, rhs)]
+    return [None if rhs is None else b(solve_p, a, rhs)]
 
 
 def _inv_jvp(b, op, dots):
     if dots[0] is None:
         return [None]
-    return [b.neg(b("dot", b("dot", op.result, dots[0]), op.result))]
+    return [b.neg(b(dot_p, b(dot_p, op.result, dots[0]), op.result))]
 
 
 def _det_jvp(b, op, dots):
     if dots[0] is None:
         return [None]
-    inverse = b("inv", op.operands[0])
-    return [b.mul(op.result, b("trace", b("dot", inverse, dots[0])))]
+    inverse = b(inv_p, op.operands[0])
+    return [b.mul(op.result, b(trace_p, b(dot_p, inverse, dots[0])))]
 
 
-PRIMITIVES["solve"].jvp = _solve_jvp
-PRIMITIVES["inv"].jvp = _inv_jvp
-PRIMITIVES["det"].jvp = _det_jvp
+solve_p.jvp = _solve_jvp
+inv_p.jvp = _inv_jvp
+det_p.jvp = _det_jvp
 
 
 def _logabsdet_jvp(b, op, dots):
     if dots[0] is None:
         return [None]
-    return [b("trace", b("dot", b("inv", op.operands[0]), dots[0]))]
+    return [b(trace_p, b(dot_p, b(inv_p, op.operands[0]), dots[0]))]
 
 
-PRIMITIVES["logabsdet"].jvp = _logabsdet_jvp
-PRIMITIVES["trace"].jvp = linear_jvp
-PRIMITIVES["diag"].jvp = linear_jvp
+logabsdet_p.jvp = _logabsdet_jvp
+set_linear_jvp(trace_p, diag_p)
 
 
-defprim("logaddexp", infer=lambda a, b, **_: [Type("float", max(a.ndim, b.ndim))],
+logaddexp_p = defprim("logaddexp", infer=lambda a, b, **_: [Type("float", max(a.ndim, b.ndim))],
         emit=lambda op, a: call("np.logaddexp", a), spec={"arity": 2})
 
 
-@defvjp("logaddexp")
+@defvjp(logaddexp_p)
 def _logaddexp_vjp(b, op, g):
     """d/dx log(e^x + e^y) = e^(x - out): smooth, 1/2 each at x == y."""
     x, y = op.operands
-    return (lambda: b.mul(g, b("exp", b.sub(x, op.result))),
-            lambda: b.mul(g, b("exp", b.sub(y, op.result))))
+    return (lambda: b.mul(g, b(exp_p, b.sub(x, op.result))),
+            lambda: b.mul(g, b(exp_p, b.sub(y, op.result))))
 
 
-PRIMITIVES["logaddexp"].jvp = jvp_from_vjp
+logaddexp_p.jvp = jvp_from_vjp
 
 
-defprim("arange", infer=lambda *t, **_: [Type("int", 1)], differentiable=False, cheap=True,
+arange_p = defprim("arange", infer=lambda *t, **_: [Type("int", 1)], differentiable=False, cheap=True,
         emit=lambda op, a: call("np.arange", a))
-defprim("unit_ramp", infer=lambda n, **_: [Type("float", 1)], differentiable=False,
+unit_ramp_p = defprim("unit_ramp", infer=lambda n, **_: [Type("float", 1)], differentiable=False,
         cheap=True, emit=lambda op, a: call("np.linspace", [ast.Constant(0.0),
                                                              ast.Constant(1.0), a[0]]))

@@ -10,15 +10,47 @@ from __future__ import annotations
 
 import ast
 
-from .registry import defprim
+from .registry import defprim, storage_node
 
 
 def _no_results(*types, **_):
     return []
 
 
-for _name in ("if", "for", "while", "yield", "return"):
-    defprim(_name, infer=None, pure=False, differentiable=True)
+# structured control flow: operands and block arguments are laid out as
+#   if(cond) {then} {else}                      results: the yielded values
+#   for(lb, ub, step, *inits) {body(i, *carried)}
+#   while(*inits) {cond(*carried)} {body(*carried)}
+def _if_flow(op):
+    for region in op.regions:
+        yield from zip(region.ops[-1].operands, op.results)
+
+
+def _for_flow(op):
+    body = op.regions[0]
+    carried = body.args[1:]
+    yield from zip(op.operands[3:], carried)
+    yield from zip(body.ops[-1].operands, carried)
+    yield from zip(carried, op.results)
+    yield from zip(op.operands[3:], op.results)  # zero-trip loops
+
+
+def _while_flow(op):
+    carried = op.regions[1].args
+    yield from zip(op.operands, carried)
+    yield from zip(op.regions[1].ops[-1].operands, carried)
+    yield from zip(carried, op.results)
+    yield from zip(op.operands, op.results)
+
+
+if_p = defprim("if", pure=False, region=True, branches=True, flow=_if_flow, region_labels=("then", "else"))
+for_p = defprim("for", pure=False, region=True, loop=True, flow=_for_flow,
+                region_labels=("body",))
+while_p = defprim("while", pure=False, region=True, loop=True, condition_first=True,
+                  flow=_while_flow,
+                  region_labels=("cond", "body"))
+yield_p = defprim("yield", pure=False, terminator=True)
+return_p = defprim("return", pure=False, terminator=True)
 
 _DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
 
@@ -87,16 +119,18 @@ def _emit_counter(delta):
     return emit
 
 
-defprim("comment", infer=_no_results, pure=False, statement=True)
-defprim("tape_alloc", infer=_no_results, emit=_emit_alloc, pure=False, statement=True)
-defprim("tape_push", infer=_no_results, emit=_emit_push, pure=False, statement=True)
-defprim("tape_grow", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
-defprim("tape_reserve", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
-defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False)
-defprim("tape_value", infer=None, emit=lambda op, a: _name(op.attrs["tape"]))
-defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
-defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)
-defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)
+comment_p = defprim("comment", infer=_no_results, pure=False, statement=True)
+tape_alloc_p = defprim("tape_alloc", infer=_no_results, emit=_emit_alloc, pure=False, statement=True)
+tape_push_p = defprim("tape_push", infer=_no_results, emit=_emit_push, pure=False, statement=True,
+                      stores="tape")
+tape_grow_p = defprim("tape_grow", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
+tape_reserve_p = defprim("tape_reserve", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
+tape_load_p = defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False,
+                      loads="tape")
+tape_value_p = defprim("tape_value", infer=None, emit=lambda op, a: _name(op.attrs["tape"]))
+counter_init_p = defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
+counter_advance_p = defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)
+counter_retreat_p = defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)
 
 
 # --- checkpoints (ad.checkpoint): one slot per segment for each saved value or array --------
@@ -131,10 +165,12 @@ def _emit_checkpoint_restore(op, args):
     return ast.Assign([target], _slot(op, args[0]))
 
 
-defprim("checkpoint_alloc", infer=_no_results, emit=_emit_checkpoint_alloc, pure=False,
+checkpoint_alloc_p = defprim("checkpoint_alloc", infer=_no_results, emit=_emit_checkpoint_alloc, pure=False,
         statement=True)
-defprim("checkpoint_save", infer=_no_results, emit=_emit_checkpoint_save, pure=False,
-        statement=True)
-defprim("checkpoint_restore", infer=_no_results, emit=_emit_checkpoint_restore, pure=False,
-        statement=True)
-defprim("checkpoint_load", infer=None, emit=lambda op, a: _slot(op, a[0]), pure=False)
+checkpoint_save_p = defprim("checkpoint_save", infer=_no_results, emit=_emit_checkpoint_save,
+                            pure=False, statement=True, stores="name")
+checkpoint_restore_p = defprim(
+    "checkpoint_restore", infer=_no_results, emit=_emit_checkpoint_restore, pure=False,
+    statement=True, flow=lambda op: [(storage_node(op.attrs["name"]), op.operands[1])])
+checkpoint_load_p = defprim("checkpoint_load", infer=None, emit=lambda op, a: _slot(op, a[0]),
+                            pure=False, loads="name")

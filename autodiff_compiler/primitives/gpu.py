@@ -28,6 +28,6 @@ def _emit_atomic_add(op, args):
     return ast.Expr(ast.Call(add, [array, index, value], []))
 
 
-defprim("grid", infer=lambda **_: [I64], emit=_emit_grid, differentiable=False, cheap=True)
-defprim("atomic_add", infer=lambda *t, **_: [], emit=_emit_atomic_add, pure=False,
+grid_p = defprim("grid", infer=lambda **_: [I64], emit=_emit_grid, differentiable=False, cheap=True)
+atomic_add_p = defprim("atomic_add", infer=lambda *t, **_: [], emit=_emit_atomic_add, pure=False,
         statement=True)

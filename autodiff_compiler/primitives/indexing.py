@@ -10,9 +10,10 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ..ir.core import Value
+from ..errors import UnsupportedOperationError
+from ..ir.core import Value, const
 from ..ir.types import I64, Type
-from .registry import PRIMITIVES, call, defprim, defvjp, dotted, linear_jvp
+from .registry import call, defprim, defvjp, dotted, set_linear_jvp
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Scatter:
 
     indices: tuple
     g: Value
-    prim: str = "index_add"
+    prim: object = None  # the add: index_add (also when None: atomic in kernels), slice_add...
     attrs: dict | None = None
 
 
@@ -39,23 +40,27 @@ def _emit_getitem(op, args):
     return _subscript(args[0], args[1:])
 
 
-defprim("getitem", infer=_getitem_type, emit=_emit_getitem, cheap=True)
-defprim("len", infer=lambda t, **_: [I64], emit=lambda op, a: call("len", a),
-        differentiable=False, cheap=True)
-defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, cheap=True,
+getitem_p = defprim("getitem", infer=_getitem_type, emit=_emit_getitem, cheap=True,
+                    element_read=True, linear=True)
+len_p = defprim("len", infer=lambda t, **_: [I64], emit=lambda op, a: call("len", a),
+                differentiable=False, cheap=True, shape_only=True)
+dim_p = defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, cheap=True,
+                shape_only=True,
         emit=lambda op, a: _subscript(ast.Attribute(a[0], "shape", ast.Load()),
                                       [ast.Constant(op.attrs["axis"])]))
-defprim("zeros_like", infer=lambda t, **_: [Type("float", t.ndim)], pure=False,
+zeros_like_p = defprim("zeros_like", infer=lambda t, **_: [Type("float", t.ndim)], pure=False,
         differentiable=False,
         emit=lambda op, a: call("np.zeros_like", [a[0]] + ([] if op.operands[0].type.is_float
                                                          else [dtype_keyword()])))
-defprim("index_add", infer=lambda *t, **_: [], pure=False, statement=True,
+index_add_p = defprim("index_add", infer=lambda *t, **_: [], pure=False, statement=True,
+                      accumulates=True,
         emit=lambda op, a: ast.AugAssign(_subscript(a[0], a[1:-1], ast.Store), ast.Add(), a[-1]))
-defprim("constant_array", infer=None, differentiable=False, cheap=True,
+constant_array_p = defprim("constant_array", infer=None, differentiable=False, cheap=True,
         emit=lambda op, a: ast.Name(op.attrs["name"], ast.Load()))
-defprim("setitem", infer=lambda *t, **_: [], pure=False, statement=True, writes=True,
+setitem_p = defprim("setitem", infer=lambda *t, **_: [], pure=False, statement=True, writes=True,
         emit=lambda op, a: ast.Assign([_subscript(a[0], a[1:-1], ast.Store)], a[-1]))
-defprim("array_add", infer=lambda *t, **_: [], pure=False, statement=True,
+array_add_p = defprim("array_add", infer=lambda *t, **_: [], pure=False, statement=True,
+                      accumulates=True,
         emit=lambda op, a: ast.AugAssign(_store(a[0]), ast.Add(), a[1]))
 
 
@@ -82,10 +87,12 @@ def _emit_new_array(op, args: list[ast.expr]) -> ast.Call:
 # Array creation: np.zeros / np.ones / np.empty (attrs fill) and np.full, shapes as operands.
 _CREATORS = {0.0: "np.zeros", 1.0: "np.ones", None: "np.empty"}
 _DTYPES = {"int": "np.int64", "bool": "np.bool_"}
-defprim("new_array", infer=_new_array, pure=False, differentiable=False, emit=_emit_new_array)
-defprim("full", infer=lambda *t, **_: [Type("float", len(t) - 1)], pure=False,
+new_array_p = defprim("new_array", infer=_new_array, pure=False, differentiable=False,
+                      emit=_emit_new_array, fresh_array=True)
+full_p = defprim("full", infer=lambda *t, **_: [Type("float", len(t) - 1)], pure=False,
+                 fresh_array=True, linear=True,
         emit=lambda op, a: call("np.full", [_shape(a[:-1]), a[-1]]))
-defprim("copy", infer=lambda t, **_: [t], pure=False,
+copy_p = defprim("copy", infer=lambda t, **_: [t], pure=False, fresh_array=True, linear=True,
         emit=lambda op, a: ast.Call(ast.Attribute(a[0], "copy", ast.Load()), [], []))
 
 
@@ -105,27 +112,27 @@ def dense_contribution(b, operand: Value, contribution, scatter_prim) -> Value:
     operand whose adjoint is a value rather than a buffer); `scatter_prim(operand, indices)`
     picks the add of an index_add."""
     if isinstance(contribution, WholeArray):
-        return b("copy", contribution.g)  # g may be a buffer the sweep changes later
-    prim = contribution.prim if contribution.prim != "index_add" else \
-        scatter_prim(operand, contribution.indices)
-    total = b("zeros_like", operand)
+        return b(copy_p, contribution.g)  # g may be a buffer the sweep changes later
+    prim = contribution.prim or scatter_prim(operand, contribution.indices)
+    total = b(zeros_like_p, operand)
     b.op(prim, total, *contribution.indices, contribution.g, attrs=contribution.attrs,
          result_types=[])
     return total
 
 
-@defvjp("copy")
+@defvjp(copy_p)
 def _copy_vjp(b, op, g):
     return (lambda: WholeArray(g),)
 
 
-@defvjp("full")
+@defvjp(full_p)
 def _full_vjp(b, op, g):
     dims = len(op.operands) - 1
-    return (None,) * dims + (lambda: b("sum_all", g),)
+    return (None,) * dims + (lambda: b(sum_all_p, g),)
 
 
-defprim("sum_all", infer=lambda t, **_: [Type(t.kind)], emit=lambda op, a: call("np.sum", a))
+sum_all_p = defprim("sum_all", infer=lambda t, **_: [Type(t.kind)],
+                    emit=lambda op, a: call("np.sum", a))
 
 
 # --- slices: x[a:b], x[i, :], x[:, j] (views; analysis.aliasing guards writes into their arrays) ---
@@ -159,62 +166,133 @@ def _emit_slice(op, args):
         else view
 
 
-defprim("slice", infer=_slice_type, emit=_emit_slice, cheap=True)
-defprim("slice_set", infer=lambda *t, **_: [], pure=False, statement=True, writes=True,
+slice_p = defprim("slice", infer=_slice_type, emit=_emit_slice, cheap=True, view=True,
+                  element_read=True)
+slice_set_p = defprim("slice_set", infer=lambda *t, **_: [], pure=False, statement=True,
+                      writes=True, fills=True,
         emit=lambda op, a: ast.Assign([_slice_target(op, a[:-1], ast.Store)], a[-1]))
-defprim("slice_add", infer=lambda *t, **_: [], pure=False, statement=True,
+slice_add_p = defprim("slice_add", infer=lambda *t, **_: [], pure=False, statement=True,
+                      accumulates=True,
         emit=lambda op, a: ast.AugAssign(_slice_target(op, a[:-1], ast.Store), ast.Add(), a[-1]))
 
 
-@defvjp("slice")
+@defvjp(slice_p)
 def _slice_vjp(b, op, g):
     indices = tuple(op.operands[1:])
     layout = {"layout": op.attrs["layout"]}
-    return (lambda: Scatter(indices, g, "slice_add", layout),) + \
+    return (lambda: Scatter(indices, g, slice_add_p, layout),) + \
         (None,) * len(indices)
 
 
-@defvjp("getitem")
+@defvjp(getitem_p)
 def _getitem_vjp(b, op, g):
     indices = tuple(op.operands[1:])
     return (lambda: Scatter(indices, g),) + (None,) * len(indices)
 
 
-for _name in ("slice", "sum_all"):
-    PRIMITIVES[_name].jvp = linear_jvp
+set_linear_jvp(slice_p, sum_all_p)
 
 
-# --- new axes and fancy indexing -------------------------------------------------------------
-defprim("expand_dims", infer=lambda t, axis, **_: [Type(t.kind, t.ndim + 1)], cheap=True,
-        emit=lambda op, a: call("np.expand_dims", [a[0], ast.Constant(op.attrs["axis"])]),
-        spec={"arity": 1, "array": True})
-defprim("take", infer=lambda x, idx, **_: [Type(x.kind, x.ndim)], cheap=True,
+# --- fancy indexing: x[idx] (a copy, as NumPy's) ---------------------------------------------
+take_p = defprim("take", infer=lambda x, idx, **_: [Type(x.kind, x.ndim)], cheap=True,
+                 gathers=True,
         emit=lambda op, a: _subscript(a[0], a[1:]), spec={"arity": 2, "array": True})
-defprim("take_add", infer=lambda *t, **_: [], pure=False, statement=True,
+take_add_p = defprim("take_add", infer=lambda *t, **_: [], pure=False, statement=True,
+                     accumulates=True,
         emit=lambda op, a: ast.Expr(call("rt.scatter_add", a)))
 
 
-@defvjp("expand_dims")
-def _expand_dims_vjp(b, op, g):
-    return (lambda: b("reshape_like", g, op.operands[0]),)
-
-
-@defvjp("take")
+@defvjp(take_p)
 def _take_vjp(b, op, g):
     """Entries taken several times collect every cotangent (np.add.at semantics)."""
-    return (lambda: Scatter((op.operands[1],), g, "take_add"), None)
+    return (lambda: Scatter((op.operands[1],), g, take_add_p), None)
 
 
-for _name in ("expand_dims", "take"):
-    PRIMITIVES[_name].jvp = linear_jvp
+set_linear_jvp(take_p)
 
 
 # --- writes through an array of indices: y[idx] = v, y[idx, :] = v ---------------------------
 # NumPy keeps the last of repeated writes (`y[idx] += v` is `y[idx] = y[idx] + v`, so repeated
 # indices add once too): the reverse transform (reverse_take_set) gives a gradient only to the
 # values that were kept, through `take_last`. Forward mode writes the tangents the same way.
-defprim("take_set", infer=lambda *t, **_: [], pure=False, statement=True, writes=True,
+take_set_p = defprim("take_set", infer=lambda *t, **_: [], pure=False, statement=True,
+                     writes=True, fills=True,
         emit=lambda op, a: ast.Assign([_subscript(a[0], [a[1]], ast.Store)], a[2]))
-defprim("take_last", infer=lambda buffer, idx, **_: [Type("float", buffer.ndim)], cheap=True,
+take_last_p = defprim("take_last", infer=lambda buffer, idx, **_: [Type("float", buffer.ndim)], cheap=True,
         emit=lambda op, a: call("rt.take_last_writes", a))
-PRIMITIVES["take_last"].jvp = linear_jvp
+set_linear_jvp(take_last_p)
+
+
+# --- the AD rules of writes: whole-op rules, run with the transform (`t`) as context ---------
+# Reverse (t: ad.reverse.ReverseTransform): t.active(v), t.buffer(array) (the adjoint buffer),
+# t.accumulate(b, adj, v, g), t.unbroadcast(b, g, v), t.kernel, t.outputs.
+# Forward (t: ad.forward.ForwardTransform): t.active(v), t.dot(v) (the tangent or None),
+# t.zero(b, v); the same write is made into the tangent storage.
+def _reverse_setitem(t, op, b, adj) -> None:
+    """a[i] = v: v_bar += a_bar[i]; a_bar[i] = 0 (the overwritten element no longer
+    influences the output). The reverse sweep never reads a's contents, so the old value
+    need not be restored; element reads of written arrays are taped, not recomputed."""
+    array, *indices, value = op.operands
+    if not t.active(array):
+        return
+    buffer = t.buffer(array)
+    g = b.op(getitem_p, buffer, *indices, hint=value.hint + "_bar").result
+    if id(array) not in t.outputs:  # a kernel's output cotangents are read-only
+        b.op(setitem_p, buffer, *indices, const(0.0), result_types=[])
+    t.accumulate(b, adj, value, g)
+
+
+def _reverse_slice_set(t, op, b, adj) -> None:
+    """a[slice] = v: v_bar += (the slice of a_bar, summed to v's shape); that slice of
+    a_bar is then cleared (the overwritten elements no longer influence the output)."""
+    array, *parts, value = op.operands
+    if not t.active(array):
+        return
+    buffer = t.buffer(array)
+    g = b.op(slice_p, buffer, *parts, attrs=dict(op.attrs, copy=True),
+             hint=value.hint + "_bar").result
+    b.op(slice_set_p, buffer, *parts, const(0.0), attrs=op.attrs, result_types=[])
+    t.accumulate(b, adj, value, t.unbroadcast(b, g, value))
+
+
+def _reverse_take_set(t, op, b, adj) -> None:
+    """a[idx] = v: v_bar += a_bar[idx] at the positions of idx whose write was kept (the
+    last to name each entry: NumPy keeps the last of repeated writes, so earlier ones have
+    no effect and get no gradient); a_bar[idx] is then cleared."""
+    array, index, value = op.operands
+    if not t.active(array):
+        return
+    if t.kernel:
+        raise UnsupportedOperationError("writes through an array of indices are not "
+                                        "supported in kernels", op.loc)
+    buffer = t.buffer(array)
+    g = b(take_last_p, buffer, index, hint=value.hint + "_bar")
+    b.op(take_set_p, buffer, index, const(0.0), result_types=[])
+    if not op.attrs.get("same_shape"):
+        g = t.unbroadcast(b, g, value)
+    t.accumulate(b, adj, value, g)
+
+
+def _forward_write(t, op, b) -> None:
+    """The same write on the tangents (for the scatter-adds of generated reverse code too:
+    forward over reverse)."""
+    b.append(op)
+    target = op.operands[0]
+    if t.active(target) and t.dot(target) is None:
+        raise UnsupportedOperationError("forward mode: a write makes an array active that "
+                                        "has no tangent storage", op.loc)
+    if not t.active(target):
+        return
+    value = t.dot(op.operands[-1])
+    if value is None and not op.prim.writes:
+        return  # adds a zero tangent
+    if value is None:  # a scalar zero fills a slice; an element gets the value's zero
+        value = const(0.0) if op.prim.fills else t.zero(b, op.operands[-1])
+    b.op(op.prim, t.dot(target), *op.operands[1:-1], value, attrs=op.attrs, result_types=[])
+
+
+setitem_p.reverse, slice_set_p.reverse, take_set_p.reverse = \
+    _reverse_setitem, _reverse_slice_set, _reverse_take_set
+for _write in (setitem_p, slice_set_p, take_set_p, index_add_p, array_add_p, slice_add_p,
+               take_add_p):
+    _write.forward = _forward_write

@@ -24,20 +24,96 @@ PRIMITIVES: dict[str, Primitive] = {}
 
 @dataclass(eq=False)
 class Primitive:
+    """One kind of operation: its traits (what passes may assume about it) and its rules.
+
+    Traits, asked by the passes instead of names:
+    - `pure`: no effects; may be inlined, moved, merged or removed when unused.
+    - `differentiable`: False when results never carry derivatives (comparisons, ints).
+    - `cheap`: recomputing it in the reverse sweep is cheaper than taping it.
+    - `statement`: emits a statement (effects) rather than an expression.
+    - `writes`: overwrites elements of its first operand (an array).
+    - `accumulates`: adds into its first operand (an adjoint buffer) and does nothing else.
+    - `view`: its result shares memory with its first operand, as NumPy's does: True (always:
+      slices, transposes, new axes), "maybe" (for some operands only: reshape and ravel copy
+      a non-contiguous array), or a predicate of the op (np.diag views a matrix, not a
+      vector); checked against np.shares_memory for every primitive with a spec
+      (tests/test_traits.py).
+    - `linear`: its derivative never reads the contents of its float operands.
+    - `element_read`: reads the elements of its first operand picked by numbers and slices
+      (x[i], x[a:b]); `gathers`: those picked by an array of indices (x[idx]).
+    - `fresh_array`: its result is a new array the program may write into.
+    - `shape_only`: reads only the shape of its array operands, not their contents.
+    - `region`: owns regions (structured control flow); `loop`: runs a region repeatedly;
+      `branches`: runs one of its regions, whose yielded values become its results (if).
+    - `terminator`: ends a region (yield, return).
+    - `stores` / `loads`: the attribute naming storage it writes / reads (tapes,
+      checkpoints), a node of the activity graph.
+    Rules: `infer` (result types), `emit` (Python AST), `vjp`, `jvp`, `fold` (algebra done
+    while building), `flow` (how derivatives flow through it, where the traits do not say:
+    region ops), and `reverse` / `forward`: whole-op rules of the AD transforms for
+    writes and region ops, which need the transform's state (buffers, tapes, tangents).
+    """
+
     name: str
     infer: Callable[..., list[Type]] | None = None
     emit: Callable | None = None  # (op, args: list[ast.expr]) -> ast.expr | ast.stmt
     vjp: Callable | None = None
     jvp: Callable | None = None
-    pure: bool = True  # no effects: may be inlined, moved, removed when unused
-    differentiable: bool = True  # False: results never carry derivatives (comparisons, ints)
-    cheap: bool = False  # recomputing it in the reverse sweep is cheaper than taping it
-    statement: bool = False  # emits a statement (effects) rather than an expression
-    writes: bool = False  # overwrites elements of its first operand (an array)
+    fold: Callable | None = None  # (builder, operands, attrs) -> Value | None
+    flow: Callable | None = None  # (op) -> (source, destination) pairs of activity
+    reverse: Callable | None = None  # (transform, op, builder, adjoints) -> None
+    forward: Callable | None = None  # (transform, op, builder) -> None
+    pure: bool = True
+    differentiable: bool = True
+    cheap: bool = False
+    statement: bool = False
+    writes: bool = False
+    fills: bool = False  # a write whose value may be a scalar broadcast over the target
+    accumulates: bool = False
+    view: bool | str | Callable = False
+    linear: bool = False
+    element_read: bool = False
+    gathers: bool = False
+    fresh_array: bool = False
+    shape_only: bool = False
+    region: bool = False
+    loop: bool = False
+    branches: bool = False
+    condition_first: bool = False  # its first region yields the loop's condition (while)
+    terminator: bool = False
+    stores: str | None = None
+    loads: str | None = None
+    region_labels: tuple = ()  # how the printer names its regions
     spec: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<prim {self.name}>"
+
+    def is_view(self, op) -> bool:
+        """Whether this op's result may share memory with its first operand."""
+        return bool(self._view(op))
+
+    def always_view(self, op) -> bool:
+        """Whether this op's result shares memory with its first operand for any operand."""
+        return self._view(op) is True
+
+    def _view(self, op):
+        if op.attrs.get("copy"):
+            return False
+        return self.view(op) if callable(self.view) else self.view
+
+    def reads_contents(self, op, operand) -> bool:
+        """Whether the derivative of `op` reads the contents of the array `operand`."""
+        if not operand.type.is_array:
+            return False
+        if operand.type.kind != "float":
+            return True  # indices and masks
+        return not (self.writes or self.linear)
+
+
+def storage_node(name: str) -> str:
+    """The activity graph's node for named storage (a tape, a checkpoint)."""
+    return "storage:" + name
 
 
 def defprim(name: str, **kwargs) -> Primitive:
@@ -49,23 +125,31 @@ def defprim(name: str, **kwargs) -> Primitive:
 
 
 def get(name: str) -> Primitive:
+    """The primitive of a source name (the frontend's table and tests use this)."""
     return PRIMITIVES[name]
 
 
-def defvjp(name: str):
+def defvjp(prim: Primitive):
     def register(rule):
-        PRIMITIVES[name].vjp = rule
+        prim.vjp = rule
         return rule
 
     return register
 
 
-def defjvp(name: str):
+def defjvp(prim: Primitive):
     def register(rule):
-        PRIMITIVES[name].jvp = rule
+        prim.jvp = rule
         return rule
 
     return register
+
+
+def set_linear_jvp(*prims: Primitive) -> None:
+    """Give each primitive, linear in its first operand, the linear tangent rule."""
+    for prim in prims:
+        prim.jvp = linear_jvp
+        prim.linear = True
 
 
 def jvp_from_vjp(b, op, dots):
@@ -88,21 +172,21 @@ def linear_jvp(b, op, dots):
     shapes: the same op applied to the first operand's tangent."""
     if dots[0] is None:
         return [None]
-    return [b(op.prim.name, dots[0], *op.operands[1:], attrs=op.attrs)]
+    return [b(op.prim, dots[0], *op.operands[1:], attrs=op.attrs)]
 
 
 def bilinear_jvp(b, op, dots):
     """d(a*b) = a_dot*b + a*b_dot for a product-like primitive (np.dot, np.outer)."""
     x, y = op.operands
-    terms = [b(op.prim.name, dots[0], y) if dots[0] is not None else None,
-             b(op.prim.name, x, dots[1]) if dots[1] is not None else None]
+    terms = [b(op.prim, dots[0], y) if dots[0] is not None else None,
+             b(op.prim, x, dots[1]) if dots[1] is not None else None]
     terms = [t for t in terms if t is not None]
     return [terms[0] if len(terms) == 1 else b.add(*terms)] if terms else [None]
 
 
-def multiplicative_jvps(names) -> None:
-    for name in names:
-        PRIMITIVES[name].jvp = jvp_from_vjp
+def multiplicative_jvps(prims) -> None:
+    for prim in prims:
+        prim.jvp = jvp_from_vjp
 
 
 # --- helpers for emit functions -------------------------------------------------------------

@@ -10,22 +10,21 @@ An array that is written into is storage of its own: it is never merged with ano
 
 from __future__ import annotations
 
+from ..ir.clone import clone_function
 from ..ir.core import Const, Function, Op, Region, walk_ops
-
-_CONTROL = ("if", "for", "while", "yield", "return")
 
 
 def _key(op: Op, subst: dict[int, object]):
     """(whether the result depends on an array's current contents, the op's identity)."""
     operands = tuple(("c", v.value, v.type) if isinstance(v, Const) else id(subst.get(id(v), v))
                      for v in op.operands)
-    reads = op.prim.name != "dim" and any(v.type.is_array for v in op.operands)
-    return reads, op.prim.name, operands, tuple(sorted(op.attrs.items()))
+    reads = not op.prim.shape_only and any(v.type.is_array for v in op.operands)
+    return reads, op.prim, operands, tuple(sorted(op.attrs.items()))
 
 
 def _has_effect(op: Op) -> bool:
     ops = [op] + [inner for sub in op.regions for inner in walk_ops(sub)]
-    return any(not o.prim.pure and o.prim.name not in _CONTROL for o in ops)
+    return any(not o.prim.pure and not (o.prim.region or o.prim.terminator) for o in ops)
 
 
 def written_arrays(fn: Function) -> set[int]:
@@ -33,7 +32,7 @@ def written_arrays(fn: Function) -> set[int]:
     (outer ifs come first in pre-order)."""
     written = {id(op.operands[0]) for op in walk_ops(fn.body) if op.prim.writes}
     for op in walk_ops(fn.body):
-        if op.prim.name == "if":
+        if op.prim.branches:
             for k, result in enumerate(op.results):
                 if id(result) in written:
                     written.update(id(region.ops[-1].operands[k]) for region in op.regions)
@@ -41,7 +40,8 @@ def written_arrays(fn: Function) -> set[int]:
 
 
 def cse(fn: Function) -> Function:
-    """Remove repeated pure computations in place; returns `fn`."""
+    """A copy of `fn` without repeated pure computations."""
+    fn = clone_function(fn)
     written = written_arrays(fn)
     subst: dict[int, object] = {}
     todo: list[tuple[Region, dict]] = [(fn.body, {})]
@@ -58,7 +58,7 @@ def cse(fn: Function) -> Function:
                     continue
                 available[key] = op.results[0]
             inherited = dict(available)
-            if op.prim.name in ("for", "while") and _has_effect(op):
+            if op.prim.loop and _has_effect(op):
                 # a write in any iteration may change what a read in the next one sees
                 inherited = {k: v for k, v in inherited.items() if not k[0]}
             for sub in op.regions:

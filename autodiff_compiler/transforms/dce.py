@@ -6,6 +6,7 @@ op (`if`, `for`) is dropped when none of its results is read and its regions hol
 
 from __future__ import annotations
 
+from ..ir.clone import clone_function
 from ..ir.core import Function, Op, Region, walk_ops, walk_regions
 
 
@@ -18,21 +19,21 @@ def _count_uses(fn: Function) -> dict[int, int]:
 
 
 def _has_effects(op: Op) -> bool:
-    if op.prim.name in ("if", "for", "while"):
-        return any(not (inner.prim.pure or inner.prim.name == "yield"
-                        or inner.prim.name in ("if", "for", "while"))
+    if op.prim.region:
+        return any(not (inner.prim.pure or inner.prim.terminator or inner.prim.region)
                    for region in op.regions for inner in walk_ops(region))
     return not op.prim.pure
 
 
 def _removable(op: Op, uses: dict[int, int]) -> bool:
-    if op.prim.name in ("yield", "return") or _has_effects(op):
+    if op.prim.terminator or _has_effects(op):
         return False
     return all(uses.get(id(r), 0) == 0 for r in op.results)
 
 
 def dce(fn: Function) -> Function:
-    """Remove dead ops in place; returns `fn` for chaining."""
+    """A copy of `fn` without its dead ops."""
+    fn = clone_function(fn)
     changed = True
     while changed:
         changed = False
