@@ -3,7 +3,8 @@
 `grad(f)` reads f's source when it is applied (syntax errors surface at decoration) and
 compiles one adjoint per signature of argument types on first call, as Numba does. Gradients
 have the structure of the differentiated arguments: a float for a float, an array of the same
-shape for an array, a tuple for several argnums.
+shape for an array, a tuple for several argnums. Compiling goes through pipeline.compile
+(mode "grad", or "jvp" for mode="forward"), by way of specialize.Specializations.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The package's import graph has no cycles.
+"""The package's import graph has no cycles, and the user-facing modules use other modules'
+public names only.
 
 Every module of autodiff_compiler is parsed with `ast`; each `import` and `from ... import`
 anywhere in it (module level, inside functions, under `if`) is an edge, with relative imports
@@ -121,6 +122,35 @@ def test_known_cycle_edges_still_exist():
     graph = import_graph()
     stale = [edge for edge in KNOWN_CYCLE_EDGES if edge[1] not in graph.get(edge[0], ())]
     assert not stale, f"remove from KNOWN_CYCLE_EDGES: {stale}"
+
+
+# The transforms users call: they reach the compiler through pipeline.compile and
+# arguments.py, by public names.
+USER_FACING = ("api", "jacobians", "kernels", "cli", "specialize", "sweeps")
+
+
+def private_uses(path: Path) -> list[str]:
+    """`from x import _name` and `obj._name` (other than self's) in a module's source."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            found += [f"import {a.name}" for a in node.names if _private(a.name)]
+        elif isinstance(node, ast.Attribute) and _private(node.attr) and not _own(node):
+            found.append(f"{ast.unparse(node)} (line {node.lineno})")
+    return found
+
+
+def _own(node: ast.Attribute) -> bool:
+    return isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.endswith("__")
+
+
+def test_user_facing_modules_use_public_names_only():
+    uses = {m: private_uses(ROOT / f"{m}.py") for m in USER_FACING}
+    assert not any(uses.values()), {m: u for m, u in uses.items() if u}
 
 
 def test_the_graph_sees_function_level_and_relative_imports():
