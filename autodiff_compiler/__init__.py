@@ -4,8 +4,6 @@
 and emits it as new Python source that Numba compiles.
 """
 
-__version__ = "0.1.0"
-
 from .api import GradFunction, grad, value_and_grad
 from .backend.cache import set_cache_dir
 from .errors import (
@@ -17,6 +15,7 @@ from .errors import (
 from .gradcheck import check_grad, numerical_grad
 from .jacobians import hessian, hvp, jacfwd, jacrev, jvp, vjp
 from .kernels import grad_kernel, tangent_kernel
+from .version import __version__ as __version__
 
 __all__ = [
     "AutodiffSyntaxError",

@@ -3,72 +3,20 @@
 `grad(f)` reads f's source when it is applied (syntax errors surface at decoration) and
 compiles one adjoint per signature of argument types on first call, as Numba does. Gradients
 have the structure of the differentiated arguments: a float for a float, an array of the same
-shape for an array, a tuple for several argnums.
+shape for an array, a tuple for several argnums. Compiling goes through pipeline.compile
+(mode "grad", or "jvp" for mode="forward"), by way of specialize.Specializations.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 
-import numpy as np
-
+from .arguments import normalize_argnums, output, structure
 from .errors import GradientInputError
-from .ir.types import Type
-from .pipeline import Artifact, build, parse
-
-
-def _normalize_argnums(argnums, n_params: int) -> tuple[list[int], bool]:
-    single = isinstance(argnums, (int, np.integer))
-    nums = [argnums] if single else list(argnums)
-    if not nums:
-        raise GradientInputError("argnums must name at least one argument")
-    for k in nums:
-        if not isinstance(k, (int, np.integer)) or not -n_params <= k < n_params:
-            raise GradientInputError(f"argnums {k!r} is out of range for a function of "
-                                     f"{n_params} arguments")
-    nums = [int(k) % n_params for k in nums]
-    if len(set(nums)) != len(nums):
-        raise GradientInputError("argnums lists an argument twice")
-    return nums, single
-
-
-def _type_of(value, name: str, differentiated: bool):
-    """(converted value, IR type) for one argument."""
-    if isinstance(value, (bool, np.bool_)):
-        kind, value = "bool", bool(value)
-    elif isinstance(value, (int, np.integer)):
-        kind, value = "int", int(value)
-    elif isinstance(value, (float, np.floating)):
-        kind, value = "float", float(value)
-    else:
-        value = np.asarray(value)
-        if value.dtype.kind == "f":
-            value = value.astype(np.float64, copy=False)
-        elif value.dtype.kind in "iu":
-            value = value.astype(np.int64, copy=False)
-        elif value.dtype.kind != "b":
-            raise GradientInputError(f"argument '{name}' has unsupported type "
-                                     f"{type(value).__name__} (dtype {value.dtype})")
-        if value.ndim == 0:
-            return _type_of(value.item(), name, differentiated)
-        kind = {"f": "float", "i": "int", "u": "int", "b": "bool"}[value.dtype.kind]
-        if differentiated and kind != "float":
-            raise GradientInputError(f"cannot differentiate with respect to '{name}': it is "
-                                     f"an array of {value.dtype}; pass a float array")
-        return value, Type(kind, value.ndim)
-    if differentiated and kind != "float":
-        raise GradientInputError(f"cannot differentiate with respect to '{name}': it is "
-                                 f"{'a bool' if kind == 'bool' else 'an int'} ({value!r}); "
-                                 f"pass a float such as {float(value)!r}, or leave it out "
-                                 "of argnums")
-    return value, Type(kind)
-
-
-def _output(value):
-    if isinstance(value, np.ndarray):
-        return value
-    return float(value)
+from .kernels import device_grad
+from .pipeline import Artifact
+from .specialize import Specializations
+from .sweeps import forward_gradient
 
 
 class GradFunction:
@@ -84,62 +32,41 @@ class GradFunction:
             raise GradientInputError("checkpoint must be None, a positive int, 'sqrt' or "
                                      "'auto'")
         self.checkpoint = checkpoint
-        self.parsed = parse(fn)
+        self.specializations = Specializations(fn, jit, checkpoint)
+        self.parsed = self.specializations.parsed
         self.fn = self.parsed.fn
-        self.signature = inspect.signature(self.fn)
-        params = list(self.signature.parameters)
-        self.argnums, self.single = _normalize_argnums(argnums, len(params))
-        self.param_names = params
+        self.signature = self.specializations.signature
+        self.param_names = self.specializations.param_names
+        self.argnums, self.single = normalize_argnums(argnums, len(self.param_names))
         self.jit = jit
         self.with_value = with_value
-        self._artifacts: dict[tuple, Artifact] = {}
-        self._last: Artifact | None = None
         functools.update_wrapper(self, self.fn)
         self.__autodiff_wrapped__ = self.fn
 
-    def _prepare(self, args, kwargs, argnums=None) -> tuple[list, list[Type]]:
-        argnums = self.argnums if argnums is None else argnums
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        values, types = [], []
-        for k, (name, value) in enumerate(bound.arguments.items()):
-            value, t = _type_of(value, name, k in argnums)
-            values.append(value)
-            types.append(t)
-        return values, types
+    @property
+    def _mode(self) -> str:  # the pipeline's mode
+        return "jvp" if self.mode == "forward" else "grad"
 
     def lower(self, *args, **kwargs) -> Artifact:
         """Compile (without running) for these arguments; returns the artifact."""
-        _, types = self._prepare(args, kwargs)
-        return self._artifact(types, mode="jvp" if self.mode == "forward" else "grad")
-
-    def _artifact(self, types: list[Type], argnums=None, mode: str = "grad") -> Artifact:
-        argnums = self.argnums if argnums is None else argnums
-        key = (tuple(types), tuple(argnums), mode)
-        if key not in self._artifacts:
-            self._artifacts[key] = build(self.parsed, types, argnums, self.jit, mode,
-                                         self.checkpoint)
-        self._last = self._artifacts[key]
-        return self._last
+        _, types = self.specializations.prepare(args, kwargs, self.argnums)
+        return self.specializations.artifact(types, self.argnums, self._mode)
 
     def __call__(self, *args, **kwargs):
-        values, types = self._prepare(args, kwargs)
+        values, types = self.specializations.prepare(args, kwargs, self.argnums)
+        artifact = self.specializations.artifact(types, self.argnums, self._mode)
         if self.mode == "forward":
-            from .jacobians import forward_gradient
-
-            value, result = forward_gradient(self, values, types, self.argnums, self.single)
+            value, result = forward_gradient(artifact, values, self.argnums, self.single)
             return (value, result) if self.with_value else result
-        artifact = self._artifact(types)
-        value, *grads = artifact.run(*values)
-        grads = [_output(g) for g in grads]
-        result = grads[0] if self.single else tuple(grads)
-        return (_output(value), result) if self.with_value else result
+        results = artifact.call(*values)
+        result = structure(results.gradients, self.single)
+        return (output(results.outputs[0]), result) if self.with_value else result
 
     def _require_last(self) -> Artifact:
-        if self._last is None:
+        if self.specializations.last is None:
             raise RuntimeError(f"{self.__name__} has not been compiled yet: call it, or "
                                "call .lower(*example_args) first")
-        return self._last
+        return self.specializations.last
 
     @property
     def source(self) -> str:
@@ -160,8 +87,6 @@ def _decorator(with_value: bool):
         if target == "cuda":
             if with_value or fn is None:
                 raise GradientInputError("target='cuda' is supported by grad(f, argnums) only")
-            from .kernels import device_grad
-
             return device_grad(fn, argnums)
         if fn is None:
             return lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode)

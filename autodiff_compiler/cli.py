@@ -25,8 +25,13 @@ import typing
 
 import numpy as np
 
-from . import __version__
+from . import pipeline
+from .api import value_and_grad
+from .arguments import normalize_argnums, prepare
 from .errors import AutodiffSyntaxError, GradientInputError, UnsupportedOperationError
+from .examples import example_args, power_sum
+from .gradcheck import numerical_grad
+from .version import __version__
 
 PROG = "python -m autodiff_compiler"
 
@@ -49,8 +54,6 @@ that Numba compiles."""
 
 def _example_source() -> str:
     """The built-in example's source, indented for the help text."""
-    from .examples import power_sum
-
     lines = inspect.getsource(power_sum).splitlines()
     return "\n".join("    " + line for line in lines if '"""' not in line)
 
@@ -288,11 +291,27 @@ def max_relative_difference(analytic, numeric) -> float:
     return worst
 
 
-def _show(options, out) -> int:
-    from . import numerical_grad
-    from .api import grad, value_and_grad
-    from .examples import example_args, power_sum
+def _compile(fn, args, argnums, mode: str):
+    """(argnums list, artifact): the derivative code of `mode` for these example arguments,
+    compiled to source only (nothing is run)."""
+    try:
+        parsed = pipeline.parse(fn)
+        nums, _ = normalize_argnums(argnums, len(inspect.signature(parsed.fn).parameters))
+    except (AutodiffSyntaxError, UnsupportedOperationError):
+        raise
+    except TypeError as exc:  # GradientInputError (argnums), or a source that cannot be read
+        raise UsageError(str(exc)) from None
+    try:
+        _, types = prepare(inspect.signature(parsed.fn), args, {}, nums)
+        return nums, pipeline.compile(parsed, types, nums, _MODES[mode], load=False)
+    except GradientInputError as exc:
+        raise UsageError(str(exc)) from None
 
+
+_MODES = {"reverse": "grad", "forward": "jvp", "hessian": "hvp"}
+
+
+def _show(options, out) -> int:
     builtin = options.target is None
     fn = power_sum if builtin else load_target(options.target)
     if options.args_expr is not None:
@@ -306,21 +325,9 @@ def _show(options, out) -> int:
                          f"{inspect.signature(fn)}: {exc}") from None
     argnums = 0 if options.argnums is None else options.argnums
 
-    try:
-        transform = grad(fn, argnums=argnums, jit=False)
-    except (AutodiffSyntaxError, UnsupportedOperationError):
-        raise
-    except TypeError as exc:  # GradientInputError (argnums), or a source that cannot be read
-        raise UsageError(str(exc)) from None
-    try:
-        _, types = transform._prepare(args, {})
-        mode = {"reverse": "grad", "forward": "jvp", "hessian": "hvp"}[options.mode]
-        artifact = transform._artifact(types, mode=mode)
-    except GradientInputError as exc:
-        raise UsageError(str(exc)) from None
-
-    arg_text = ", ".join(f"{name}={_describe(v)}" for name, v in
-                         zip(transform.param_names, args))
+    names = list(inspect.signature(fn).parameters)
+    nums, artifact = _compile(fn, args, argnums, options.mode)
+    arg_text = ", ".join(f"{name}={_describe(v)}" for name, v in zip(names, args))
     sections = options.ir or builtin
     if options.ir:
         _heading(out, f"primal IR: {fn.__name__}({arg_text})")
@@ -347,8 +354,8 @@ def _show(options, out) -> int:
     _heading(out, f"run ({'Numba' if jit else 'Python, no JIT'}): {fn.__name__}({arg_text})")
     with np.printoptions(precision=6, suppress=True, linewidth=88):
         print(f"value:    {value!r}", file=out)
-        for k, g in zip(transform.argnums, grads):
-            label = f"gradient wrt {transform.param_names[k]}:"
+        for k, g in zip(nums, grads):
+            label = f"gradient wrt {names[k]}:"
             print(f"{label} {g!r}" if not isinstance(g, np.ndarray) else f"{label}\n{g}",
                   file=out)
     print(f"max relative difference from central differences: "

@@ -1,22 +1,46 @@
-"""The compiler's stages in order, for one function specialised to its argument types.
+"""The one way through the compiler: `compile` one function, specialised to its argument
+types, for one mode and target, to an Artifact.
 
-source -> fence -> SSA (frontend) -> adjoint (ad) -> dead code removed (transforms) ->
+source -> fence -> SSA (frontend) -> derivative (ad) -> dead code removed (transforms) ->
 Python source (codegen) -> module file and function (backend).
+
+Every transform enters here: grad and value_and_grad, vjp and jacrev, jvp and jacfwd,
+hessian and hvp, the CUDA device functions and kernels, and `show`. Each mode runs only its
+own transform (a vjp never needs a tangent sweep, nor a grad a forward one), and says with a
+`Layout` how the generated function's arguments and results split, so that callers take
+outputs, gradients, tangents and tapes by name instead of slicing by position.
+
+    target  mode    generated function
+    cpu     primal  (args) -> (outputs...)                      the function itself
+    cpu     grad    (args) -> (out, grads...)                    reverse, seeded with 1
+    cpu     vjp     (args, out cotangents) -> (outputs..., grads...)   reverse
+    cpu     jvp     (args, tangents) -> (outputs..., output tangents...)   forward
+    cpu     hvp     (args, tangents) -> (out, grads..., out tangent, grad tangents...)
+                                                                forward over reverse
+    device  grad    (args) -> partial or (partials...)           one tangent sweep each
+    device  jvp     (args, tangents) -> (outputs..., output tangents...)
+    kernel  vjp     (args, out cotangents, adjoint arrays accumulated into)
+    kernel  jvp     (args, tangents, arrays receiving the output tangents)
+CPU functions whose adjoint tapes are kept take the tapes as trailing arguments and return
+them last; Artifact.run hands back the last call's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__, primitives  # noqa: F401  (registers the primitives)
-from .ad.forward import forward_mode
+from . import primitives  # noqa: F401  (registers the primitives)
+from .ad.forward import forward_mode, kernel_tangent
+from .ad.kernel import _kernel_outputs, kernel_adjoint
 from .ad.reverse import reverse_mode
 from .analysis.aliasing import check_views
+from .backend import cuda as cuda_backend
 from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
-from .codegen.emit import emit_module
+from .codegen.emit import emit_module, unparse
 from .errors import GradientInputError
 from .frontend.lower import lower_function
 from .frontend.reader import read_function
@@ -27,23 +51,84 @@ from .ir.types import Type
 from .ir.verifier import verify
 from .transforms.cse import cse
 from .transforms.views import remake_views_after_writes
+from .version import __version__
 
+MODES = {"cpu": ("primal", "grad", "vjp", "jvp", "hvp"), "device": ("grad", "jvp"),
+         "kernel": ("vjp", "jvp")}
 _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a generated function's arguments and results split, as counts in order.
+
+    Arguments: the primal's `params`, then `seeds` (tangents of the differentiated arguments,
+    or cotangents of the outputs), then `receivers` (kernels: arrays the derivative is
+    written or accumulated into), then `tapes`. Results: `outputs` (the function's own; for
+    hvp its value and gradients), `gradients` (one per differentiated argument),
+    `output_tangents`, `gradient_tangents` (hvp), then `tapes`."""
+
+    params: int
+    seeds: int = 0
+    receivers: int = 0
+    outputs: int = 0
+    gradients: int = 0
+    output_tangents: int = 0
+    gradient_tangents: int = 0
+    tapes: int = 0
+
+    @property
+    def arguments(self) -> int:
+        return self.params + self.seeds + self.receivers + self.tapes
+
+    @property
+    def results(self) -> int:
+        return (self.outputs + self.gradients + self.output_tangents + self.gradient_tangents
+                + self.tapes)
+
+    def split(self, results) -> Results:
+        """The results of one call (tapes already taken off), by kind."""
+        results = tuple(results) if isinstance(results, (tuple, list)) else (results,)
+        if len(results) != self.results - self.tapes:
+            raise RuntimeError(f"generated code returned {len(results)} values, its layout "
+                               f"says {self.results - self.tapes}")
+        groups, start = {}, 0
+        for kind in ("outputs", "gradients", "output_tangents", "gradient_tangents"):
+            count = getattr(self, kind)
+            groups[kind] = list(results[start:start + count])
+            start += count
+        return Results(**groups)
+
+
+@dataclass
+class Results:
+    """One call's results, split by its Layout."""
+
+    outputs: list = field(default_factory=list)
+    gradients: list = field(default_factory=list)
+    output_tangents: list = field(default_factory=list)
+    gradient_tangents: list = field(default_factory=list)
 
 
 @dataclass
 class Artifact:
-    """Everything the compiler made for one specialisation."""
+    """Everything the compiler made for one specialisation: the primal SSA, the derived
+    function (`adjoint`, whatever the mode), the module source and, once loaded, the
+    callable (a Compiled for the CPU, a numba.cuda device function or kernel)."""
 
     primal: Function
     adjoint: Function
     source: str
+    layout: Layout
+    mode: str = "grad"
+    target: str = "cpu"
+    name: str = ""  # the module's entry function (the derived one unless a wrapper calls it)
     path: object = None
-    compiled: Compiled | None = None
+    compiled: object = None
     tapes: list | None = None  # the last call's tape arrays, handed back to the next call
 
     def run(self, *args) -> tuple:
-        """Call the compiled derivative; tapes that come back are kept for the next call
+        """Call the compiled CPU function; tapes that come back are kept for the next call
         (a call while another holds them gets fresh ones)."""
         _check_unshared(self.primal.copied_params, args[:len(self.primal.params)])
         kinds = self.adjoint.tape_kinds
@@ -55,6 +140,10 @@ class Artifact:
         results = self.compiled(*args, *tapes)
         self.tapes = list(results[-len(kinds):])
         return results[:-len(kinds)]
+
+    def call(self, *args) -> Results:
+        """`run`, with the results split by kind."""
+        return self.layout.split(self.run(*args))
 
     @property
     def ir(self) -> str:
@@ -83,45 +172,160 @@ def parse(fn) -> ParsedFunction:
     return read_function(fn)
 
 
-def transform(parsed: ParsedFunction, types: list[Type], argnums: list[int],
-              mode: str = "grad", checkpoint=None) -> Artifact:
-    """Source to generated source, without touching the disk or Numba. See `derivative` for
-    the modes."""
-    primal = cse(remake_views_after_writes(lower_function(parsed, types)))
+def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode: str = "grad",
+            target: str = "cpu", checkpoint=None, *, jit: bool = True, load: bool = True,
+            single: bool = False) -> Artifact:
+    """Compile `parsed` for argument `types`, differentiated w.r.t. `argnums`, in one mode
+    for one target (see the module docstring). checkpoint: reverse-mode checkpointing of long
+    loops (cpu grad and vjp). load=False stops at the source (nothing written or imported);
+    jit: compile CPU code with Numba on its first call. single: a device gradient of one
+    argument returns the partial itself rather than a 1-tuple."""
+    if mode not in MODES.get(target, ()):
+        raise ValueError(f"unknown derivative mode {mode!r} for target {target!r}")
+    primal = cse(remake_views_after_writes(
+        lower_function(parsed, types, kernel=target == "kernel")))
     verify(primal)
-    check_views(primal)
-    adjoint = derivative(primal, argnums, mode, checkpoint)
-    verify(adjoint)
+    if target == "cpu":
+        check_views(primal)
+    derived, layout = _DERIVE[target, mode](primal, list(argnums), checkpoint)
+    verify(derived)
+    name, extra = derived.name, ""
+    if (target, mode) == ("device", "grad"):
+        name = primal.name + "_grad"
+        extra = gradient_wrapper(name, derived.name, primal.param_names, len(argnums), single)
+    else:
+        _check_layout(derived, layout)
     origin = f"{parsed.filename}:{parsed.first_line} ({parsed.node.name})"
-    source = emit_module([adjoint], origin, __version__)
-    return Artifact(primal, adjoint, source)
+    source = emit_module([derived], origin, __version__, cuda=target != "cpu", extra=extra)
+    artifact = Artifact(primal, derived, source, layout, mode, target, name)
+    if load:
+        _LOAD[target](artifact, jit)
+    return artifact
 
 
-def derivative(primal: Function, argnums: list[int], mode: str, checkpoint=None) -> Function:
-    """The derivative function of `primal` for one mode:
-    grad     (args) -> (out, grads...)                      reverse, seeded with 1
-    vjp      (args, out cotangents) -> (outs..., grads...)   reverse
-    jvp      (args, tangents) -> (outs..., tangents...)      forward, one direction
-    hvp      (args, tangents) -> (out, grads..., out tangent, grad tangents...)
-                                                            forward over reverse"""
-    if mode in ("grad", "vjp"):
-        return reverse_mode(primal, argnums, seeded=mode == "vjp", checkpoint=checkpoint,
-                            reuse_tapes=True)
-    if mode == "jvp":
-        return forward_mode(primal, argnums)
-    if mode == "hvp":  # tangents do not go through checkpoints
-        adjoint = reverse_mode(primal, argnums)
-        verify(adjoint)
-        return forward_mode(adjoint, argnums, name=f"{primal.name}_hvp")
-    raise ValueError(f"unknown derivative mode {mode!r}")
+# --- one derivative per (target, mode): (derived function, its layout) ----------------------
+
+def _outputs(fn: Function) -> int:
+    return len(fn.body.ops[-1].operands)
 
 
-def build(parsed: ParsedFunction, types: list[Type], argnums: list[int], jit: bool,
-          mode: str = "grad", checkpoint=None) -> Artifact:
-    artifact = transform(parsed, types, argnums, mode, checkpoint)
-    artifact.path = write_module(artifact.source, artifact.adjoint.name, __version__)
+def _cpu_primal(primal, argnums, checkpoint):
+    return primal, Layout(len(primal.params), outputs=_outputs(primal))
+
+
+def _cpu_reverse(seeded: bool):
+    def derive(primal, argnums, checkpoint):
+        adjoint = reverse_mode(primal, argnums, seeded=seeded, checkpoint=checkpoint,
+                               reuse_tapes=True)
+        outputs = _outputs(primal)
+        return adjoint, Layout(len(primal.params), seeds=outputs if seeded else 0,
+                               outputs=outputs, gradients=len(argnums),
+                               tapes=len(adjoint.tape_kinds))
+
+    return derive
+
+
+def _forward(primal, argnums, checkpoint):
+    outputs = _outputs(primal)
+    return forward_mode(primal, argnums), Layout(len(primal.params), seeds=len(argnums),
+                                                 outputs=outputs, output_tangents=outputs)
+
+
+def _cpu_hvp(primal, argnums, checkpoint):  # tangents do not go through checkpoints
+    adjoint = reverse_mode(primal, argnums)
+    verify(adjoint)
+    n = len(argnums)
+    return (forward_mode(adjoint, argnums, name=f"{primal.name}_hvp"),
+            Layout(len(primal.params), seeds=n, outputs=1, gradients=n, output_tangents=1,
+                   gradient_tangents=n))
+
+
+def _device_grad(primal, argnums, checkpoint):
+    """The tangent code, which needs no tape (threads cannot grow one); the gradient is
+    the wrapper of gradient_wrapper around it."""
+    jvp_fn = forward_mode(primal, argnums, name=primal.name + "_jvp")
+    return jvp_fn, Layout(len(primal.params), gradients=len(argnums))
+
+
+def _kernel_vjp(primal, argnums, checkpoint):
+    adjoint = kernel_adjoint(primal, argnums)
+    return adjoint, Layout(len(primal.params), seeds=len(_kernel_outputs(primal, argnums)),
+                           receivers=len(argnums))
+
+
+def _kernel_jvp(primal, argnums, checkpoint):
+    outputs = _kernel_outputs(primal, argnums)
+    return (kernel_tangent(primal, argnums, outputs),
+            Layout(len(primal.params), seeds=len(argnums), receivers=len(outputs)))
+
+
+_DERIVE = {
+    ("cpu", "primal"): _cpu_primal, ("cpu", "grad"): _cpu_reverse(False),
+    ("cpu", "vjp"): _cpu_reverse(True), ("cpu", "jvp"): _forward, ("cpu", "hvp"): _cpu_hvp,
+    ("device", "grad"): _device_grad, ("device", "jvp"): _forward,
+    ("kernel", "vjp"): _kernel_vjp, ("kernel", "jvp"): _kernel_jvp,
+}
+
+
+def _check_layout(fn: Function, layout: Layout) -> None:
+    """The derived function has the arguments and results its layout says."""
+    if len(fn.params) != layout.arguments or _outputs(fn) != layout.results:
+        raise AssertionError(f"{fn.name}: {len(fn.params)} arguments and {_outputs(fn)} "
+                             f"results, but its layout is {layout}")
+
+
+# --- the device gradient: a wrapper calling the tangent code per argument -----------------
+
+def gradient_wrapper(name: str, jvp_name: str, params: list[str], count: int,
+                     single: bool) -> str:
+    """A device function calling the tangent code once per differentiated argument (a unit
+    seed each) and returning the partials, built as a Python AST."""
+    def load(n):
+        return ast.Name(n, ast.Load())
+
+    body = []
+    for k in range(count):
+        seeds = [ast.Constant(1.0 if j == k else 0.0) for j in range(count)]
+        call = ast.Call(load(jvp_name), [load(p) for p in params] + seeds, [])
+        store = ast.Tuple([ast.Name("value", ast.Store()), ast.Name(f"d{k}", ast.Store())],
+                          ast.Store())
+        body.append(ast.Assign([store], call))
+    partials = [load(f"d{k}") for k in range(count)]
+    body.append(ast.Return(partials[0] if single else ast.Tuple(partials, ast.Load())))
+    return unparse(_function_def(name, params, body)) + "\n"
+
+
+def _function_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.FunctionDef:
+    arguments = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params],
+                              kwonlyargs=[], kw_defaults=[], defaults=[])
+    node = ast.FunctionDef(name, arguments, body, decorator_list=[], returns=None)
+    if "type_params" in ast.FunctionDef._fields:  # Python 3.12+
+        node.type_params = []
+    return node
+
+
+# --- loading: module file, import, compiled callable ----------------------------------------
+
+def _load_cpu(artifact: Artifact, jit: bool) -> None:
+    artifact.path = write_module(artifact.source, artifact.name, __version__)
     module = import_module(artifact.path)
     for name, array in artifact.adjoint.constants.items():
         setattr(module, name, array)
-    artifact.compiled = Compiled(getattr(module, artifact.adjoint.name), artifact.path, jit)
-    return artifact
+    artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit)
+
+
+def _load_device(artifact: Artifact, jit: bool) -> None:
+    """A device function; the tangent code a gradient wrapper calls is one as well."""
+    module = cuda_backend.load(artifact.source, artifact.name)
+    derived = artifact.adjoint.name
+    module.__dict__[derived] = cuda_backend.device(getattr(module, derived))
+    entry = getattr(module, artifact.name)
+    artifact.compiled = entry if artifact.name == derived else cuda_backend.device(entry)
+
+
+def _load_kernel(artifact: Artifact, jit: bool) -> None:
+    module = cuda_backend.load(artifact.source, artifact.name)
+    artifact.compiled = cuda_backend.kernel(getattr(module, artifact.name))
+
+
+_LOAD = {"cpu": _load_cpu, "device": _load_device, "kernel": _load_kernel}

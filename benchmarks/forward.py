@@ -217,8 +217,8 @@ def _kernels(g_rev, x, v) -> dict:
 
         grad_kernel = g_rev.lower(x).run
         spec = specializer(rosenbrock, True)
-        _, types = spec._prepare((x,), {}, argnums=())
-        hvp_kernel = spec._artifact(types, [0], "hvp").run
+        _, types = spec.prepare((x,))
+        hvp_kernel = spec.artifact(types, [0], "hvp").run
         grad_kernel(x)
         hvp_kernel(x, v)
     except Exception:  # noqa: BLE001  (internal API: a diagnostic only)

@@ -6,8 +6,8 @@ the generated modules and Numba's cache in DIR instead of a fresh temporary dire
 Problem A  a 10^6-step scalar recurrence, gradient w.r.t. (a, b, x0): the adjoint needs a tape.
 Problem B  power_sum over a 10^6-element array, gradient w.r.t. the array: branchy, no tape
            needed by a hand-written adjoint.
-Transform  time of `transform(parse(fn), types, argnums)` (source to generated source, no disk,
-           no Numba) for a ~50-line numeric function and for the two functions above.
+Transform  time of `compile(parse(fn), types, argnums, load=False)` (source to generated
+           source, no disk, no Numba) for a ~50-line numeric function and for the two functions above.
 
 Times are medians over repeated calls after warm-up, measured with time.perf_counter. Each
 candidate is timed in blocks of consecutive calls (the steady state of calling it in a loop);
@@ -322,7 +322,7 @@ def run_problem(label, fn, args, argnums, hand, repeats, warmup, rounds,
 
 def run_transforms(repeats) -> list[dict]:
     from autodiff_compiler.ir.types import F64, I64, Type
-    from autodiff_compiler.pipeline import parse, transform
+    from autodiff_compiler.pipeline import compile, parse
 
     array = Type("float", 1)
     cases = [
@@ -334,10 +334,10 @@ def run_transforms(repeats) -> list[dict]:
     for name, fn, types, argnums in cases:
         row = {"name": name, "lines": len(inspect.getsource(fn).splitlines()), "error": None}
         try:
-            artifact = transform(parse(fn), types, argnums)
+            artifact = compile(parse(fn), types, argnums, load=False)
 
             def run_once(fn=fn, types=types, argnums=argnums):
-                return transform(parse(fn), types, argnums)
+                return compile(parse(fn), types, argnums, load=False)
 
             row["ms"] = 1e3 * median_time(run_once, repeats)
             row["parse_ms"] = 1e3 * median_time(lambda fn=fn: parse(fn), repeats)
@@ -432,7 +432,7 @@ def run_all(opts, cache_dir, repeats, warmup, rounds) -> int:
     print()
 
     transforms = run_transforms(repeats)
-    head = (f"{'transform(parse(fn), ...)':26} {'fn lines':>8} {'median ms':>10} "
+    head = (f"{'compile(parse(fn), ...)':26} {'fn lines':>8} {'median ms':>10} "
             f"{'parse ms':>9} {'target':>10} {'source chars':>13} {'source lines':>13}")
     print(head)
     print("-" * len(head))

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from program_generator import Program, load, programs
 
 from autodiff_compiler import check_grad, grad, numerical_grad, value_and_grad
-from autodiff_compiler.api import _type_of
+from autodiff_compiler.arguments import type_of
 from autodiff_compiler.codegen.emit import emit_module
 from autodiff_compiler.frontend.lower import lower_function
 from autodiff_compiler.gradcheck import relative_error
@@ -108,7 +108,7 @@ def check_program(program: Program, directory=None) -> None:
 def emitted_primal(f, args, optimize: bool):
     """Lower f to SSA for the types of args, emit it back to Python, import it."""
     parsed = parse(f)
-    types = [_type_of(v, name, False)[1] for v, name in zip(args, "abxn")]
+    types = [type_of(v, name, False)[1] for v, name in zip(args, "abxn")]
     primal = lower_function(parsed, types)
     if optimize:
         primal = cse(primal)

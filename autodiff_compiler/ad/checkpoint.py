@@ -29,7 +29,15 @@ from ..primitives.arith import (
     sub_p,
     trip_count_p,
 )
-from ..primitives.control import checkpoint_load_p, for_p, if_p, yield_p
+from ..primitives.control import (
+    checkpoint_alloc_p,
+    checkpoint_load_p,
+    checkpoint_restore_p,
+    checkpoint_save_p,
+    for_p,
+    if_p,
+    yield_p,
+)
 from ..primitives.elementwise import sqrt_p
 
 
@@ -71,16 +79,14 @@ def plan(loop: Op, policy, namer, mutable: set[int]) -> Checkpoint:
     for array in touched.values():
         ck.arrays.append((array, namer.fresh("checkpoint_" + array.hint)))
     for (value, name), init in zip(ck.carried, loop.operands[3:]):
-        _store_op(region, "checkpoint_alloc", [segments, init], name, loop.loc)
+        _store_op(region, checkpoint_alloc_p, [segments, init], name, loop.loc)
     for array, name in ck.arrays:
-        _store_op(region, "checkpoint_alloc", [segments, array], name, loop.loc)
+        _store_op(region, checkpoint_alloc_p, [segments, array], name, loop.loc)
     return ck
 
 
-def _store_op(region: Region, prim: str, operands, name: str, loc) -> None:
-    from ..primitives import get
-
-    region.ops.append(Op(get(prim), list(operands), [], [], {"name": name}, loc))
+def _store_op(region: Region, prim, operands, name: str, loc) -> None:
+    region.ops.append(Op(prim, list(operands), [], [], {"name": name}, loc))
 
 
 def save_ops(ck: Checkpoint) -> list[Op]:
@@ -95,7 +101,7 @@ def save_ops(ck: Checkpoint) -> list[Op]:
     sb = Builder(segment, ck.loop.loc)
     seg = sb(floordiv_p, count, ck.every, hint="segment")
     for value, name in ck.carried + ck.arrays:
-        _store_op(segment, "checkpoint_save", [seg, value], name, ck.loop.loc)
+        _store_op(segment, checkpoint_save_p, [seg, value], name, ck.loop.loc)
     sb.op(yield_p, result_types=[])
     otherwise = Region()
     Builder(otherwise).op(yield_p, result_types=[])
@@ -118,7 +124,7 @@ def reverse_segments(ck: Checkpoint, b: Builder, recorded_body: list[Op], revers
     restored = [sb.op(checkpoint_load_p, seg, attrs={"name": name}, hint=value.hint,
                       result_types=[value.type]).result for value, name in ck.carried]
     for array, name in ck.arrays:
-        _store_op(seg_region, "checkpoint_restore", [seg, array], name, loop.loc)
+        _store_op(seg_region, checkpoint_restore_p, [seg, array], name, loop.loc)
     body = loop.regions[0]
     forward = Op(loop.prim, [begin, end, step, *restored],
                  [Value(r.type, r.hint) for r in loop.results],

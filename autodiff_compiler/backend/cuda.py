@@ -8,7 +8,7 @@ code on the CPU, which is how the tests check it without a GPU.
 
 from __future__ import annotations
 
-from .. import __version__
+from ..version import __version__
 from .cache import import_module, write_module
 
 

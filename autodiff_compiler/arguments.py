@@ -1,0 +1,137 @@
+"""Values crossing between the user and generated code: argument types and conversion in,
+argnums checked, results out.
+
+The compiler specialises on argument types, so every transform (grad, the Jacobians, the
+CUDA targets, `show`) first turns the user's arguments into the values and IR types the
+generated code is compiled for; here is the one place that does it, with the checks that
+refuse what cannot be differentiated before anything is compiled.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .errors import GradientInputError
+from .ir.types import F64, I64, Type
+
+_KINDS = {"f": "float", "i": "int", "u": "int", "b": "bool"}
+
+
+def normalize_argnums(argnums, n_params: int) -> tuple[list[int], bool]:
+    """(argument positions, a single int given?): negative positions wrap, repeats and
+    positions out of range are refused."""
+    single = isinstance(argnums, (int, np.integer))
+    nums = [argnums] if single else list(argnums)
+    if not nums:
+        raise GradientInputError("argnums must name at least one argument")
+    for k in nums:
+        if not isinstance(k, (int, np.integer)) or not -n_params <= k < n_params:
+            raise GradientInputError(f"argnums {k!r} is out of range for a function of "
+                                     f"{n_params} arguments")
+    nums = [int(k) % n_params for k in nums]
+    if len(set(nums)) != len(nums):
+        raise GradientInputError("argnums lists an argument twice")
+    return nums, single
+
+
+def type_of(value, name: str, differentiated: bool) -> tuple[object, Type]:
+    """(converted value, IR type) for one argument: Python and NumPy numbers become float,
+    int or bool; arrays become float64, int64 or bool arrays (0-d ones numbers)."""
+    if isinstance(value, (bool, np.bool_)):
+        kind, value = "bool", bool(value)
+    elif isinstance(value, (int, np.integer)):
+        kind, value = "int", int(value)
+    elif isinstance(value, (float, np.floating)):
+        kind, value = "float", float(value)
+    else:
+        return _array_type(value, name, differentiated)
+    if differentiated and kind != "float":
+        raise GradientInputError(f"cannot differentiate with respect to '{name}': it is "
+                                 f"{'a bool' if kind == 'bool' else 'an int'} ({value!r}); "
+                                 f"pass a float such as {float(value)!r}, or leave it out "
+                                 "of argnums")
+    return value, Type(kind)
+
+
+def _array_type(value, name: str, differentiated: bool) -> tuple[object, Type]:
+    value = np.asarray(value)
+    if value.dtype.kind == "f":
+        value = value.astype(np.float64, copy=False)
+    elif value.dtype.kind in "iu":
+        value = value.astype(np.int64, copy=False)
+    elif value.dtype.kind != "b":
+        raise GradientInputError(f"argument '{name}' has unsupported type "
+                                 f"{type(value).__name__} (dtype {value.dtype})")
+    if value.ndim == 0:
+        return type_of(value.item(), name, differentiated)
+    kind = _KINDS[value.dtype.kind]
+    if differentiated and kind != "float":
+        raise GradientInputError(f"cannot differentiate with respect to '{name}': it is "
+                                 f"an array of {value.dtype}; pass a float array")
+    return value, Type(kind, value.ndim)
+
+
+def prepare(signature: inspect.Signature, args, kwargs, argnums) -> tuple[list, list[Type]]:
+    """(values, types) of a call's arguments bound to `signature` (defaults applied); the
+    `argnums` ones must be floats or float arrays."""
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    values, types = [], []
+    for k, (name, value) in enumerate(bound.arguments.items()):
+        value, t = type_of(value, name, k in argnums)
+        values.append(value)
+        types.append(t)
+    return values, types
+
+
+def floats(types: list[Type]) -> list[int]:
+    """Positions of the float and float-array arguments (what jvp, vjp and hvp differentiate)."""
+    return [k for k, t in enumerate(types) if t.is_float]
+
+
+def require_floats(types: list[Type], nums, what: str) -> None:
+    for k in nums:
+        if not types[k].is_float:
+            raise GradientInputError(f"{what}: argument {k} is not a float or float array")
+
+
+def like(value, template, k: int):
+    """A tangent or cotangent given for `template` (argument or output k), as a float or a
+    float64 array of its shape."""
+    if isinstance(template, np.ndarray):
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != template.shape:
+            raise GradientInputError(f"tangent {k} has shape {value.shape}, its primal "
+                                     f"{template.shape}")
+        return value
+    return float(value)
+
+
+def output(value):
+    """A result of generated code as the user gets it: arrays as they are, numbers as float."""
+    if isinstance(value, np.ndarray):
+        return value
+    return float(value)
+
+
+def structure(values: list, single: bool):
+    """Results as the user gets them: the one value, or a tuple."""
+    values = [output(v) for v in values]
+    return values[0] if single else tuple(values)
+
+
+def scalar_types(fn) -> list[Type]:
+    """Device functions take numbers: int where annotated `int`, float otherwise."""
+    params = inspect.signature(fn, eval_str=True).parameters.values()
+    return [I64 if p.annotation is int else F64 for p in params]
+
+
+def kernel_type(value) -> Type:
+    """The IR type of one kernel argument (a device array or a number)."""
+    dtype = np.dtype(getattr(value, "dtype", type(value)))
+    kind = _KINDS.get(dtype.kind)
+    if kind is None:
+        raise GradientInputError(f"unsupported kernel argument of type {dtype}")
+    return Type(kind, getattr(value, "ndim", 0))
