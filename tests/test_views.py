@@ -92,6 +92,17 @@ def transposed_view_in_a_loop(x):
     return s
 
 
+X3 = np.random.default_rng(6).uniform(-1, 1, (3, 4, 2))
+W3D = np.random.default_rng(8).uniform(-1, 1, (4, 2, 3))
+
+
+def moved_axes_after_write(x):
+    y = x * 1.0
+    t = np.moveaxis(y, 0, -1)
+    y[0, 1, 0] = 5.0 * y[1, 1, 1]
+    return np.sum(t * W3D) + np.sum(np.transpose(y, (1, 2, 0)) * t)
+
+
 IDX = np.array([1, 3, 1])
 
 
@@ -121,6 +132,7 @@ CASES = [
     (view_of_a_view, (X,)),
     (transposed_view_in_a_loop, (A,)),
     (slice_after_an_index_write, (X[0].copy(), 0.9)),
+    (moved_axes_after_write, (X3,)),
     (row_written_in_a_branch, (X, 0.7)),
     (row_written_in_a_branch, (X, -0.7)),
 ]

@@ -13,12 +13,13 @@ import numpy as np
 from ..ir.core import Const, Region, Value, const
 from ..ir.types import BOOL, Type
 from ..primitives.arith import and_p, mul_p, ne_p, neg_p, not_p
-from ..primitives.arrays import expand_dims_p, transpose_p
+from ..primitives.arrays import expand_dims_p
 from ..primitives.elementwise import abs_p, pow_p
 from ..primitives.gpu import grid_p
 from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take_p
 from .numpy_calls import _TAKES_AXIS, NumpyLowering, ShapeOf
 from .resolve import Resolved, lookup_attribute
+from .transposes import PERMUTES
 
 _BINOPS = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
@@ -95,6 +96,8 @@ class ExpressionLowering(NumpyLowering):
                 self.error(node, f"'{found.name}' is not supported: it has no derivative rule",
                            unsupported=True)
             return found
+        if isinstance(base, Value) and node.attr == "T":
+            return self.transposed(base)
         if isinstance(base, Value) and base.type.is_array:
             if node.attr == "shape":
                 return ShapeOf(base)
@@ -103,8 +106,8 @@ class ExpressionLowering(NumpyLowering):
             if node.attr in ("copy", "sum", "mean", "dot", "max", "min", "prod", "cumsum",
                              "ravel", "flatten", "reshape", "var", "std", "squeeze"):
                 return Method(base, "ravel" if node.attr == "flatten" else node.attr)
-            if node.attr == "T":
-                return self.b(transpose_p, base) if base.type.ndim == 2 else base
+            if node.attr in ("transpose", "swapaxes"):
+                return Method(base, "." + node.attr)
             if node.attr == "size":
                 size = self.b(dim_p, base, attrs={"axis": 0})
                 for axis in range(1, base.type.ndim):
@@ -315,8 +318,9 @@ class ExpressionLowering(NumpyLowering):
     # --- calls ---------------------------------------------------------------------------------
     def expr_Call(self, node):
         callee = self.expr(node.func)
-        takes_axis = isinstance(callee, Method) and callee.name in _TAKES_AXIS or \
-            isinstance(callee, Resolved) and callee.value in _TAKES_AXIS
+        keyworded = _TAKES_AXIS + tuple(PERMUTES)
+        takes_axis = isinstance(callee, Method) and callee.name in keyworded or \
+            isinstance(callee, Resolved) and callee.value in keyworded
         if node.keywords and not takes_axis:
             self.error(node.keywords[0].value, "keyword arguments are only supported as the "
                        "axis= of np.sum and np.mean")

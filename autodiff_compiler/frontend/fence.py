@@ -67,18 +67,26 @@ def check(parsed: ParsedFunction) -> None:
         node = stack.pop()
         if id(node) not in joined_lists:
             _check_node(parsed, node)
-        if _is_join(node) and node.args and isinstance(node.args[0], gast.List):
-            joined_lists.add(id(node.args[0]))
+        joined_lists.update(id(a) for a in _list_arguments(node) if isinstance(a, gast.List))
         stack.extend(reversed([c for c in gast.iter_child_nodes(node) if isinstance(c, gast.AST)]))
 
 
 _JOINS = ("concatenate", "stack", "hstack", "vstack")
+_PERMUTES = ("transpose", "moveaxis")  # their axes may be lists of integers
+_KEYWORDS = ("axis", "keepdims", "axes", "axis1", "axis2", "source", "destination")
 
 
-def _is_join(node) -> bool:
-    """np.concatenate([a, b]) and its kind take a list literal of arrays, read as a tuple."""
-    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
-        and node.func.attr in _JOINS
+def _list_arguments(node) -> list:
+    """The arguments that may be list literals, read as tuples: the arrays of
+    np.concatenate([a, b]) and its kind, the axes of np.transpose, x.transpose and
+    np.moveaxis."""
+    if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Attribute):
+        return []
+    if node.func.attr in _JOINS:
+        return node.args[:1]
+    if node.func.attr in _PERMUTES:
+        return node.args + [k.value for k in node.keywords]
+    return []
 
 
 def _check_node(parsed: ParsedFunction, node) -> None:
@@ -92,9 +100,10 @@ def _check_node(parsed: ParsedFunction, node) -> None:
         _refuse(parsed, node, f"'{kind} ... else' is not supported; use a flag variable")
     if isinstance(node, gast.Call):
         for keyword in node.keywords:
-            if keyword.arg not in ("axis", "keepdims"):
+            if keyword.arg not in _KEYWORDS:
                 _refuse(parsed, keyword.value, "keyword arguments in calls are not supported "
-                        "(except axis= and keepdims= of NumPy functions)")
+                        "(except axis= and keepdims= of NumPy functions, and the axes of "
+                        "np.transpose, np.swapaxes and np.moveaxis)")
     if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
         targets = node.targets if isinstance(node, gast.Assign) else [node.target]
         for target in targets:

@@ -34,14 +34,14 @@ from ..primitives.arrays import (
     reshape_p,
     solve_p,
     sum_p,
-    transpose_p,
     unit_ramp_p,
 )
 from ..primitives.elementwise import ceil_p, sqrt_p
 from ..primitives.indexing import copy_p, dim_p, full_p, new_array_p, slice_p
+from .transposes import PERMUTES, TransposeLowering
 
 # np.<name> on arrays -> (least, most) positional arguments
-_ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2), "transpose": (1, 1),
+_ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2),
           "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "where": (3, 3),
           "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
@@ -60,7 +60,7 @@ class ShapeOf:
         self.array = array
 
 
-class NumpyLowering:
+class NumpyLowering(TransposeLowering):
     """Mixin for frontend.expressions.ExpressionLowering."""
 
     def product(self, node, left: Value, right: Value) -> Value:
@@ -72,6 +72,8 @@ class NumpyLowering:
 
     def array_function(self, node, name: str, args: list) -> Value:
         """np.<name>(...) on arrays (and the same-named array methods)."""
+        if name in PERMUTES:
+            return self.permute(node, name, args)
         axis, keepdims = self.axis_keyword(node, name)
         low, high = _ARITY[name]
         if not low <= len(args) <= high:
@@ -101,8 +103,6 @@ class NumpyLowering:
             if x.type.ndim != 1 or values[1].type.ndim != 1:
                 self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
             return self.b(outer_p, x, self.cast(values[1], Type("float", 1)))
-        if name == "transpose":
-            return self.b(transpose_p, x) if x.type.ndim == 2 else x
         if name in _REDUCTIONS:
             return self.reduction(node, name, x, self.axes_of(node, axis, x.type.ndim),
                                   keepdims)

@@ -55,6 +55,7 @@ _ARRAY_FUNCTIONS = {
     np.linalg.slogdet: "slogdet",
     np.trace: "trace", np.diag: "diag", np.hstack: "hstack", np.vstack: "vstack",
     np.triu: "triu", np.tril: "tril", np.var: "var", np.std: "std", np.squeeze: "squeeze", np.flip: "flip",
+    np.swapaxes: "swapaxes", np.moveaxis: "moveaxis",
 }
 
 _BUILTINS = {

@@ -7,6 +7,9 @@ sums over all; and an axis of length one that was stretched to the other operand
 gets the cotangent summed along it (`sum_to_shape`, decided at run time from the shapes).
 Max, min and prod along an axis run on the array reshaped to (before, axis, after).
 Products (np.dot, @) call the loops of autodiff_compiler.runtime, so Numba needs no BLAS.
+A transpose permutes the axes (attr `axes`, as np.transpose's; without it, the reversal of
+all axes, `x.T`): np.swapaxes and np.moveaxis lower to it too, and its adjoint is the
+transpose by the inverse permutation.
 """
 
 from __future__ import annotations
@@ -110,16 +113,48 @@ def _emit_dot(op, args):
 dot_p = defprim("dot", infer=_dot_type, emit=_emit_dot, spec={"arity": 2, "array": True})
 outer_p = defprim("outer", infer=lambda a, b, **_: [Type("float", 2)],
         emit=lambda op, a: call("rt.outer", a), spec={"arity": 2, "array": True})
-transpose_p = defprim("transpose", infer=lambda t, **_: [t], view=True,
-        emit=lambda op, a: ast.Attribute(a[0], "T", ast.Load()), cheap=True,
-        spec={"arity": 1, "array": True})
+
+
+# --- transposes: one primitive, a permutation of the axes ---------------------------------
+def transpose_attrs(axes) -> dict:
+    """The attrs of a transpose by the permutation `axes` (result axis k is operand axis
+    axes[k], as np.transpose's): none for the reversal of all axes, `x.T`, the default."""
+    axes = tuple(axes)
+    return {} if axes == tuple(reversed(range(len(axes)))) else {"axes": axes}
+
+
+def transpose_axes(op) -> tuple:
+    """The permutation of a transpose op (the reversal of the axes when it has no attr)."""
+    return op.attrs.get("axes") or tuple(reversed(range(op.operands[0].type.ndim)))
+
+
+def _transpose_type(t: Type, axes=None, **_) -> list[Type]:
+    if axes is not None and sorted(axes) != list(range(t.ndim)):
+        raise ValueError(f"transpose: {axes} is not a permutation of the axes of {t}")
+    return [t]
+
+
+def _emit_transpose(op, args):
+    axes = op.attrs.get("axes")
+    if axes is None:
+        return ast.Attribute(args[0], "T", ast.Load())
+    return call("np.transpose", [args[0], ast.Tuple([ast.Constant(k) for k in axes],
+                                                     ast.Load())])
+
+
+transpose_p = defprim("transpose", infer=_transpose_type, emit=_emit_transpose, cheap=True,
+                      view=True, spec={"arity": 1, "array": True})
 
 
 @defvjp(transpose_p)
 def _transpose_vjp(b, op, g):
-    return (lambda: b(transpose_p, g),)
+    """The transpose by the inverse permutation (the reversal is its own inverse)."""
+    axes = transpose_axes(op)
+    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
+    return (lambda: b(transpose_p, g, attrs=transpose_attrs(inverse)),)
 
 
+# --- adjoints of the products ------------------------------------------------------------
 @defvjp(outer_p)
 def _outer_vjp(b, op, g):
     x, y = op.operands
