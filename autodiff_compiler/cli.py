@@ -61,7 +61,7 @@ def _example_source() -> str:
 _SHOW_DESCRIPTION = f"""\
 Compile the gradient of one function and print what the compiler made:
 
-  with --ir   the SSA IR of the function (primal) and of its adjoint, under headings;
+  with --ir   the SSA IR of the function primal and of its adjoint, under headings;
   always      the generated adjoint Python source (the function that returns
               (value, gradient), as Numba compiles it).
 
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "default: from annotations, see above)")
     show.add_argument("--mode", choices=("reverse", "forward", "hessian"), default="reverse",
                       help="which derivative code to show: the adjoint (reverse, default), "
-                           "the tangent code (forward) or forward over reverse "
+                           "the tangent code forward or forward over reverse "
                            "(hessian: the Hessian-vector product)")
     show.add_argument("--no-jit", action="store_true",
                       help="run the built-in example's gradient without Numba (TARGETs are "
@@ -299,7 +299,7 @@ def _compile(fn, args, argnums, mode: str):
         nums, _ = normalize_argnums(argnums, len(inspect.signature(parsed.fn).parameters))
     except (AutodiffSyntaxError, UnsupportedOperationError):
         raise
-    except TypeError as exc:  # GradientInputError (argnums), or a source that cannot be read
+    except TypeError as exc:  # GradientInputError argnums, or a source that cannot be read
         raise UsageError(str(exc)) from None
     try:
         _, types = prepare(inspect.signature(parsed.fn), args, {}, nums)

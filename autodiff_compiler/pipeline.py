@@ -1,8 +1,8 @@
 """The one way through the compiler: `compile` one function, specialised to its argument
 types, for one mode and target, to an Artifact.
 
-source -> fence -> SSA (frontend) -> derivative (ad) -> dead code removed (transforms) ->
-Python source (codegen) -> module file and function (backend).
+source -> fence -> SSA frontend -> derivative ad -> dead code removed transforms ->
+Python source codegen -> module file and function (backend).
 
 Every transform enters here: grad and value_and_grad, vjp and jacrev, jvp and jacfwd,
 hessian and hvp, the CUDA device functions and kernels, and `show`. Each mode runs only its
@@ -11,13 +11,13 @@ own transform (a vjp never needs a tangent sweep, nor a grad a forward one), and
 outputs, gradients, tangents and tapes by name instead of slicing by position.
 
     target  mode    generated function
-    cpu     primal  (args) -> (outputs...)                      the function itself
-    cpu     grad    (args) -> (out, grads...)                    reverse, seeded with 1
+    cpu     primal  args -> outputs...                      the function itself
+    cpu     grad    args -> (out, grads...)                    reverse, seeded with 1
     cpu     vjp     (args, out cotangents) -> (outputs..., grads...)   reverse
     cpu     jvp     (args, tangents) -> (outputs..., output tangents...)   forward
     cpu     hvp     (args, tangents) -> (out, grads..., out tangent, grad tangents...)
                                                                 forward over reverse
-    device  grad    (args) -> partial or (partials...)           one tangent sweep each
+    device  grad    args -> partial or partials...           one tangent sweep each
     device  jvp     (args, tangents) -> (outputs..., output tangents...)
     kernel  vjp     (args, out cotangents, adjoint arrays accumulated into)
     kernel  jvp     (args, tangents, arrays receiving the output tangents)
@@ -66,7 +66,7 @@ class Layout:
     or cotangents of the outputs), then `receivers` (kernels: arrays the derivative is
     written or accumulated into), then `tapes`. Results: `outputs` (the function's own; for
     hvp its value and gradients), `gradients` (one per differentiated argument),
-    `output_tangents`, `gradient_tangents` (hvp), then `tapes`."""
+    `output_tangents`, `gradient_tangents` hvp, then `tapes`."""
 
     params: int
     seeds: int = 0

@@ -52,7 +52,7 @@ class Checkpoint:
     arrays: list[tuple[Value, str]] = field(default_factory=list)  # written array, storage
 
 
-def plan(loop: Op, policy, namer, mutable: set[int]) -> Checkpoint:
+def plan(loop: Op, policy, namer, mutable: set[Value]) -> Checkpoint:
     """Storage and segment size for checkpointing `loop` (a counted `for`). The arrays saved
     with each segment's state are those made before the loop that it reads or writes and that
     are written anywhere in the function (`mutable`): when the segment runs again they must
@@ -71,11 +71,11 @@ def plan(loop: Op, policy, namer, mutable: set[int]) -> Checkpoint:
     for arg in body.args[1:]:
         ck.carried.append((arg, namer.fresh("checkpoint_" + arg.hint)))
     touched = {}
-    made_inside = {id(r) for op in walk_ops(body) for r in op.results}  # made again each time
+    made_inside = {r for op in walk_ops(body) for r in op.results}  # made again each time
     for op in walk_ops(body):
         for v in op.operands:
-            if v.type.is_array and id(v) in mutable and id(v) not in made_inside:
-                touched.setdefault(id(v), v)
+            if v.type.is_array and v in mutable and v not in made_inside:
+                touched.setdefault(v, v)
     for array in touched.values():
         ck.arrays.append((array, namer.fresh("checkpoint_" + array.hint)))
     for (value, name), init in zip(ck.carried, loop.operands[3:]):

@@ -1,4 +1,4 @@
-"""Forward mode: the tangent function (JVP), one direction per sweep.
+"""Forward mode: the tangent function JVP, one direction per sweep.
 
 Each op is followed by its tangent: x_dot for every active value, computed by the primitive's
 jvp rule (Griewank & Walther ch. 3: the tangent propagation v_dot = sum_k d phi/d u_k u_k_dot).
@@ -48,8 +48,8 @@ class ForwardTransform:
         self.fn = fn
         self.wrt = wrt
         self.activity = analyze(fn, wrt, outputs)
-        self.written = {id(op.operands[0]) for op in walk_ops(fn.body) if op.prim.writes}
-        self.dots: dict[int, Value] = {}
+        self.written = {op.operands[0] for op in walk_ops(fn.body) if op.prim.writes}
+        self.dots: dict[Value, Value] = {}
         self.storage = Namer(storage_names(fn) | {v.hint for v in fn.params})
         self.storage_dots: dict[str, str] = {}
 
@@ -61,7 +61,7 @@ class ForwardTransform:
         return Type("float", t.ndim)
 
     def dot(self, v):
-        return self.dots.get(id(v))
+        return self.dots.get(v)
 
     def zero(self, b: Builder, v: Value):
         """A zero tangent for v (an array of zeros shaped like v, for an array)."""
@@ -85,12 +85,12 @@ class ForwardTransform:
         """`outputs`: arrays the function writes whose tangents are passed in (kernels)."""
         seeds = [Value(self.tangent_type(p.type), p.hint + "_dot")
                  for p in [self.fn.params[k] for k in self.wrt] + list(outputs)]
-        self.dots.update((id(p), d) for p, d in zip(outputs, seeds[len(self.wrt):]))
+        self.dots.update((p, d) for p, d in zip(outputs, seeds[len(self.wrt):]))
         body = Region(self.fn.params + seeds)
         b = Builder(body, None, fold=True)
         for k, seed in zip(self.wrt, seeds):
             if self.fn.params[k].type.is_float:
-                self.dots[id(self.fn.params[k])] = seed
+                self.dots[self.fn.params[k]] = seed
         self.transform_region(self.fn.body, b)
         outs = self.fn.body.ops[-1].operands
         b.op(return_p, *outs, *(self.dot_or_zero(b, v) for v in outs), result_types=[])
@@ -124,14 +124,14 @@ class ForwardTransform:
         if op.prim.jvp is None:
             raise UnsupportedOperationError(f"'{op.prim.name}' has no forward-mode rule", op.loc)
         for result, tangent in zip(op.results, op.prim.jvp(b, op, dots)):
-            if tangent is not None and id(result) in self.written:
+            if tangent is not None and result in self.written:
                 # a tangent the rule shares with another value (x_dot for x * 1.0) must not
                 # see the writes into this array's tangent
                 tangent = b.op(copy_p, tangent, hint=result.hint + "_dot").result
             if tangent is not None:
                 if not isinstance(tangent, Const) and tangent.hint != result.hint + "_dot":
                     tangent.hint = result.hint + "_dot"
-                self.dots[id(result)] = tangent
+                self.dots[result] = tangent
 
     # --- structured control flow --------------------------------------------------------------
     def new_region(self, primal: Region, b: Builder, extra_args, yields_for):
@@ -150,7 +150,7 @@ class ForwardTransform:
         dots = [Value(self.tangent_type(op.results[j].type), op.results[j].hint + "_dot")
                 for j in active]
         b.append(Op(op.prim, op.operands, op.results + dots, regions, op.attrs, op.loc))
-        self.dots.update((id(op.results[j]), d) for j, d in zip(active, dots))
+        self.dots.update((op.results[j], d) for j, d in zip(active, dots))
 
     def _loop(self, op: Op, b: Builder, carried_args, inits, body_index: int) -> None:
         active = [j for j, (a, r) in enumerate(zip(carried_args, op.results))
@@ -160,7 +160,7 @@ class ForwardTransform:
             args = primal.args[1:] if op.prim is for_p else primal.args
             extra = [Value(self.tangent_type(args[j].type), args[j].hint + "_dot") for j in active]
             arg_dots[index] = extra
-            self.dots.update((id(args[j]), d) for j, d in zip(active, extra))
+            self.dots.update((args[j], d) for j, d in zip(active, extra))
         regions = []
         for index, primal in enumerate(op.regions):
             if index == body_index:
@@ -174,7 +174,7 @@ class ForwardTransform:
         dots = [Value(self.tangent_type(op.results[j].type), op.results[j].hint + "_dot")
                 for j in active]
         b.append(Op(op.prim, op.operands + starts, op.results + dots, regions, op.attrs, op.loc))
-        self.dots.update((id(op.results[j]), d) for j, d in zip(active, dots))
+        self.dots.update((op.results[j], d) for j, d in zip(active, dots))
 
     def op_for(self, op: Op, b: Builder) -> None:
         self._loop(op, b, op.regions[0].args[1:], op.operands[3:], 0)
@@ -191,7 +191,7 @@ class ForwardTransform:
         b.append(op)
         array = op.operands[0]
         if self.active(op.results[0]) and self.dot(array) is not None:
-            self.dots[id(op.results[0])] = b(getitem_p, self.dot(array), *op.operands[1:],
+            self.dots[op.results[0]] = b(getitem_p, self.dot(array), *op.operands[1:],
                                              hint=op.results[0].hint + "_dot")
 
     def _new_array(self, op: Op, b: Builder) -> None:
@@ -199,7 +199,7 @@ class ForwardTransform:
         result = op.results[0]
         if self.active(result):
             source = op.operands[0] if op.prim is zeros_like_p else result
-            self.dots[id(result)] = self.zeros_shaped_like(b, source, result.hint + "_dot")
+            self.dots[result] = self.zeros_shaped_like(b, source, result.hint + "_dot")
 
 
     def op_copy(self, op: Op, b: Builder) -> None:
@@ -209,15 +209,15 @@ class ForwardTransform:
             return
         hint = result.hint + "_dot"
         if self.dot(source) is not None:
-            self.dots[id(result)] = b.op(copy_p, self.dot(source), hint=hint).result
+            self.dots[result] = b.op(copy_p, self.dot(source), hint=hint).result
         else:  # a copy of a constant, made active by later writes
-            self.dots[id(result)] = self.zeros_shaped_like(b, source, hint)
+            self.dots[result] = self.zeros_shaped_like(b, source, hint)
 
     def op_full(self, op: Op, b: Builder) -> None:
         b.append(op)
         result = op.results[0]
         if self.active(result) and self.dot(op.operands[-1]) is not None:
-            self.dots[id(result)] = b.op(full_p, *op.operands[:-1], self.dot(op.operands[-1]),
+            self.dots[result] = b.op(full_p, *op.operands[:-1], self.dot(op.operands[-1]),
                                          hint=result.hint + "_dot").result
 
     # --- tapes of generated reverse code (forward-over-reverse) ---------------------------------
@@ -241,7 +241,7 @@ class ForwardTransform:
             dot = Value(self.tangent_type(result.type), result.hint + "_dot")
             attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]))
             b.append(Op(op.prim, [], [dot], [], attrs, op.loc))
-            self.dots[id(result)] = dot
+            self.dots[result] = dot
 
     def op_tape_grow(self, op: Op, b: Builder) -> None:
         tapes = op.attrs["tapes"]

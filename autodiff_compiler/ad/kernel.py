@@ -36,7 +36,7 @@ def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Fun
     extra = []
     for array in outputs + [fn.params[k] for k in wrt]:
         extra.append(Value(array.type, array.hint + "_bar"))
-        transform.buffers[id(array)] = extra[-1]
+        transform.buffers[array] = extra[-1]
     transform.reverse_ops(fn.body, b, {})
     if transform.plan.tape_names:
         info = next(i for i in transform.plan.info.values() if i.taped)
@@ -52,24 +52,24 @@ def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Fun
 
 def _kernel_outputs(fn: Function, wrt: list[int]) -> list[Value]:
     """The array arguments a kernel writes: written once per thread and never read."""
-    writes: dict[int, list[Op]] = {}
-    reads: set[int] = set()
+    writes: dict[Value, list[Op]] = {}
+    reads: set[Value] = set()
     for op in walk_ops(fn.body):
         if op.prim.writes:
-            writes.setdefault(id(op.operands[0]), []).append(op)
+            writes.setdefault(op.operands[0], []).append(op)
         elif op.prim is getitem_p:
-            reads.add(id(op.operands[0]))
+            reads.add(op.operands[0])
     outputs = []
     for k, param in enumerate(fn.params):
-        if id(param) not in writes:
+        if param not in writes:
             continue
-        if k in wrt or id(param) in reads:
+        if k in wrt or param in reads:
             raise UnsupportedOperationError(f"kernel argument '{param.hint}' is both read and "
                                             "written; differentiate kernels whose outputs are "
-                                            "write-only", writes[id(param)][0].loc)
+                                            "write-only", writes[param][0].loc)
         if _writes_on_a_path(fn.body, param) > 1:
             raise UnsupportedOperationError(f"'{param.hint}' is written more than once per "
-                                            "thread", writes[id(param)][0].loc)
+                                            "thread", writes[param][0].loc)
         outputs.append(param)
     for op_list in writes.values():
         target = op_list[0].operands[0]

@@ -34,15 +34,15 @@ def independent_iterations(region: Region, carried: int) -> bool:
     ops = list(walk_ops(region))
     if any(not (op.prim.pure or op.prim.accumulates or _structure(op)) for op in ops):
         return False  # a tape, a counter, a write, an allocation
-    targets = {id(op.operands[0]) for op in ops if op.prim.accumulates}
-    return not any(id(v) in targets for op in ops for v in _reads(op))
+    targets = {op.operands[0] for op in ops if op.prim.accumulates}
+    return not any(v in targets for op in ops for v in _reads(op))
 
 
 def _passed_through(value: Value, arg: Value, region: Region) -> bool:
     """Whether `value` is `arg`, possibly carried unchanged through loops of `region`."""
-    producers = {id(r): (op, k) for op in region.ops for k, r in enumerate(op.results)}
+    producers = {r: (op, k) for op in region.ops for k, r in enumerate(op.results)}
     while value is not arg:
-        op, k = producers.get(id(value), (None, 0))
+        op, k = producers.get(value, (None, 0))
         if op is None or op.prim is not for_p:
             return False
         body = op.regions[0]

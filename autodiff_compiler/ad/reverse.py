@@ -1,7 +1,7 @@
 """Reverse mode: the adjoint function = forward sweep (primal + tape) + reverse sweep.
 
 The reverse sweep visits the primal ops last to first and applies each primitive's vjp rule,
-accumulating adjoints (x_bar) of active values (Griewank & Walther, "Evaluating Derivatives",
+accumulating adjoints x_bar of active values (Griewank & Walther, "Evaluating Derivatives",
 2nd ed., ch. 3-4). Structured control flow reverses structurally:
 - `if`: the same condition chooses which branch's reverse runs; adjoints of values from
   outside the branch that it updates become the reverse `if`'s results.
@@ -56,7 +56,7 @@ RECOMPUTE_BUDGET = 10
 
 @dataclass(eq=False)
 class Fusion:
-    """The reverse of a loop run inside the loop (ReverseTransform.fusable): its region, the
+    """The reverse of a loop run inside the loop ReverseTransform.fusable: its region, the
     constant adjoints it reads for the carried values, and the loop results that total the
     adjoints of the outside values it reads."""
 
@@ -70,7 +70,7 @@ class ReverseContext:
 
     def __init__(self, info, popped=None):
         self.info = info
-        self.popped: dict[int, Value] = dict(popped or {})
+        self.popped: dict[Value, Value] = dict(popped or {})
         self.loaded: list[tuple[Value, Value]] = []
         self.prelude: list[Op] = []
 
@@ -83,19 +83,19 @@ class ReverseTransform:
         self.checkpoint = checkpoint
         self.kernel = outputs is not None
         # a kernel's output arrays: their buffers are the (read-only) cotangents
-        self.outputs = {id(a) for a in outputs or ()}
+        self.outputs = {a for a in outputs or ()}
         self.activity = analyze(fn, wrt, outputs or ())
         self.plan = TapePlan(fn, reuse_tapes)
-        self.contexts: dict[int, ReverseContext] = {}
-        self.buffers: dict[int, Value] = {}
-        self.branch_arrays: dict[int, list[Value]] = {}  # region id -> arrays made there
-        self.producer = {id(r): op for op in walk_ops(fn.body) for r in op.results}
-        self.written = {id(op.operands[0]) for op in walk_ops(fn.body)
+        self.contexts: dict[Region, ReverseContext] = {}
+        self.buffers: dict[Value, Value] = {}
+        self.branch_arrays: dict[Region, list[Value]] = {}  # region -> arrays made there
+        self.producer = {r: op for op in walk_ops(fn.body) for r in op.results}
+        self.written = {op.operands[0] for op in walk_ops(fn.body)
                         if op.prim.writes}
         self.last_write, self.statement_of = write_positions(fn)
         # arrays whose elements or slices are read (their adjoints are scattered into buffers),
         # or that a loop reads from outside (their adjoints are added from inside it)
-        self.read_by_element = {id(op.operands[0]) for op in walk_ops(fn.body)
+        self.read_by_element = {op.operands[0] for op in walk_ops(fn.body)
                                 if op.prim.element_read} | read_in_loops(fn)
 
     def active(self, v) -> bool:
@@ -108,17 +108,17 @@ class ReverseTransform:
             return v
         if info.once:
             return self.plan.lift(v)
-        ctx = self.contexts[id(info.region)]
-        if id(v) not in ctx.popped:
-            ctx.popped[id(v)] = self._recompute(v, ctx) or self._load(v, ctx)
-        return ctx.popped[id(v)]
+        ctx = self.contexts[info.region]
+        if v not in ctx.popped:
+            ctx.popped[v] = self._recompute(v, ctx) or self._load(v, ctx)
+        return ctx.popped[v]
 
     def _recompute(self, v, ctx: ReverseContext):
         """Emit `v`'s op again at the start of the reverse region if that is cheaper than a
         tape: its inputs must be at hand without a tape, within RECOMPUTE_BUDGET."""
         if self._recompute_cost(v) > RECOMPUTE_BUDGET:
             return None
-        op = self.producer[id(v)]
+        op = self.producer[v]
         region = Region()
         Builder(region, op.loc, resolve=self.resolve).op(
             op.prim, *op.operands, attrs=op.attrs, hint=v.hint, result_types=[v.type])
@@ -127,9 +127,9 @@ class ReverseTransform:
 
     def _recompute_cost(self, v) -> float:
         """Cost of recomputing `v`, each input served the cheaper way (recomputed or taped)."""
-        op = self.producer.get(id(v))
+        op = self.producer.get(v)
         if op is None or op.regions or not op.prim.pure or len(op.results) != 1 \
-                or id(v) in self.written:  # an array written after it is made
+                or v in self.written:  # an array written after it is made
             return math.inf
         if _reads_part(op) and not self.read_is_final(op) or \
                 any(not self.read_is_final(op, a) for a in op.operands if a.type.is_array):
@@ -139,7 +139,7 @@ class ReverseTransform:
 
     def _serve_cost(self, v) -> float:
         info = self.plan.region_of(v)
-        if info is None or info.once or id(v) in self.contexts[id(info.region)].popped:
+        if info is None or info.once or v in self.contexts[info.region].popped:
             return 0
         return min(TAPE_COST, self._recompute_cost(v))
 
@@ -147,7 +147,7 @@ class ReverseTransform:
         """Read `v` from its tape (arrays as rows: ad.tape); an array the region writes into
         after making it is taped in the state its last write leaves."""
         loc = self.producer_loc(v) or self.plan.region_of(v).owner.loc  # a loop's argument
-        self.plan.tape(v, loc, at_end=id(v) in self.written)
+        self.plan.tape(v, loc, at_end=v in self.written)
         copy = Value(v.type, v.hint)
         ctx.loaded.append((v, copy))
         return copy
@@ -156,16 +156,16 @@ class ReverseTransform:
     def accumulate(self, b: Builder, adj: dict, v, g) -> None:
         if not self.active(v):
             return
-        if id(v) in self.buffers:  # a mutable array: its adjoint lives in its buffer
-            b.op(array_add_p, self.buffers[id(v)], g, result_types=[])
+        if v in self.buffers:  # a mutable array: its adjoint lives in its buffer
+            b.op(array_add_p, self.buffers[v], g, result_types=[])
             return
-        total = b.add(adj[id(v)], g) if id(v) in adj else g
+        total = b.add(adj[v], g) if v in adj else g
         if self._is_new(total) and not total.hint.endswith("_bar"):
             total.hint = v.hint + "_bar"
-        adj[id(v)] = total
+        adj[v] = total
 
     def producer_loc(self, v):
-        op = self.producer.get(id(v))
+        op = self.producer.get(v)
         return op.loc if op is not None else None
 
     def _is_new(self, value) -> bool:
@@ -173,16 +173,16 @@ class ReverseTransform:
         return not isinstance(value, Const) and self.plan.region_of(value) is None
 
     def buffer(self, array) -> Value:
-        if id(array) not in self.buffers:
+        if array not in self.buffers:
             raise UnsupportedOperationError("differentiating through an array that is not an "
                                             "argument is not supported yet",
                                             self.producer_loc(array))
-        return self.buffers[id(array)]
+        return self.buffers[array]
 
     # --- the transform --------------------------------------------------------------------------
     def run(self, name: str, seeded: bool = False) -> Function:
-        """Build the adjoint. Unseeded (grad): one float output, seeded with 1.0. Seeded
-        (vjp): one extra parameter per output, its cotangent (same type as the output)."""
+        """Build the adjoint. Unseeded grad: one float output, seeded with 1.0. Seeded
+        vjp: one extra parameter per output, its cotangent (same type as the output)."""
         outs = self.fn.body.ops[-1].operands
         if not seeded:
             _check_scalar_output(self.fn)
@@ -206,7 +206,7 @@ class ReverseTransform:
         grads = []
         for k in self.wrt:
             p = self.fn.params[k]
-            grads.append(self.buffers[id(p)] if p.type.is_array else adj.get(id(p), const(0.0)))
+            grads.append(self.buffers[p] if p.type.is_array else adj.get(p, const(0.0)))
         ret = b.op(return_p, *outs, *grads, result_types=[])
         params = self.fn.body.args + (seeds if seeded else [])
         forward = self.plan.forward_sweep(self.fn.body)
@@ -236,18 +236,18 @@ class ReverseTransform:
         for op in walk_ops(self.fn.body):
             for r in op.results:
                 made = op.prim.fresh_array and not op.attrs.get("snapshot")
-                mutable = made or id(r) in self.written or id(r) in self.read_by_element
+                mutable = made or r in self.written or r in self.read_by_element
                 if r.type.is_array and self.active(r) and mutable:
                     info = self.plan.region_of(r)
                     if info.parent is None:
                         wanted.append(r)
                     else:  # made in a branch or a loop: its buffer is made where that
                         # region's run reverses (a fresh one for each run)
-                        self.branch_arrays.setdefault(id(info.region), []).append(r)
+                        self.branch_arrays.setdefault(info.region, []).append(r)
         wanted += [p for p in self.fn.params if p.type.is_array and self.active(p)]
         for array in wanted:
-            if array.type.is_array and id(array) not in self.buffers:
-                self.buffers[id(array)] = b(zeros_like_p, array, hint=array.hint + "_bar")
+            if array.type.is_array and array not in self.buffers:
+                self.buffers[array] = b(zeros_like_p, array, hint=array.hint + "_bar")
 
     def reverse_ops(self, region: Region, b: Builder, adj: dict) -> None:
         for op in reversed(region.ops):
@@ -256,10 +256,10 @@ class ReverseTransform:
             b.loc = op.loc
             if op.prim.reverse is not None:  # writes and region ops
                 op.prim.reverse(self, op, b, adj)
-            elif op.results and id(op.results[0]) in adj:
-                self.reverse_simple(op, b, adj, adj.pop(id(op.results[0])))
-            elif op.results and id(op.results[0]) in self.buffers:
-                self.reverse_simple(op, b, adj, self.buffers[id(op.results[0])])
+            elif op.results and op.results[0] in adj:
+                self.reverse_simple(op, b, adj, adj.pop(op.results[0]))
+            elif op.results and op.results[0] in self.buffers:
+                self.reverse_simple(op, b, adj, self.buffers[op.results[0]])
 
     def reverse_simple(self, op: Op, b: Builder, adj: dict, g) -> None:
         if op.prim.vjp is None:
@@ -268,7 +268,7 @@ class ReverseTransform:
             if thunk is None or not self.active(operand):
                 continue
             contribution = thunk()
-            if isinstance(contribution, (Scatter, WholeArray)) and id(operand) not in self.buffers:
+            if isinstance(contribution, (Scatter, WholeArray)) and operand not in self.buffers:
                 # an array whose adjoint is a value (carried around a loop), not a buffer
                 self.accumulate(b, adj, operand, dense_contribution(
                     b, operand, contribution, self.scatter_prim_for))
@@ -290,17 +290,17 @@ class ReverseTransform:
         no tape, and it touches only the adjoint buffers of arguments. The reverse work then
         shares the forward sweep's pass over memory and, after CSE, its computations."""
         if (self.kernel or op.prim is not for_p
-                or self.plan.op_region[id(op)] is not self.fn.body
+                or self.plan.op_region[op] is not self.fn.body
                 or self.plan.tapes_under(op)
                 or not all(g is None or isinstance(g, Const) for g in gs)
                 or not all(outs[k] is args[k] for k in range(len(carried)))):
             return False
-        param_buffers = {id(self.buffers[id(p)]) for p in self.fn.params if id(p) in self.buffers}
-        inside = {id(a) for r, _ in walk_regions(region) for a in r.args}
-        inside |= {id(r) for o in walk_ops(region) for r in o.results}
+        param_buffers = {self.buffers[p] for p in self.fn.params if p in self.buffers}
+        inside = {a for r, _ in walk_regions(region) for a in r.args}
+        inside |= {r for o in walk_ops(region) for r in o.results}
         for inner in walk_ops(region):
             for v in inner.operands:
-                if not (id(v) in inside or isinstance(v, Const) or id(v) in param_buffers
+                if not (v in inside or isinstance(v, Const) or v in param_buffers
                         or self.plan.region_of(v) is not None):
                     return False
         return True
@@ -312,7 +312,7 @@ class ReverseTransform:
         one segment at a time keeps it in cache, faster as well as smaller). Inner while loops
         (iterative solves) are costlier to run again and keep their full tape."""
         if self.checkpoint is None or op.prim is not for_p \
-                or self.plan.op_region[id(op)] is not self.fn.body \
+                or self.plan.op_region[op] is not self.fn.body \
                 or not self.plan.tapes_under(op):
             return False
         if self.checkpoint != "auto":
@@ -325,9 +325,9 @@ class ReverseTransform:
         """Whether no write into the array (`operand`, else the first) can follow this read
         (every write is in an earlier top-level statement), so the reverse sweep may read the
         element or the array again."""
-        array = id(read.operands[0] if operand is None else operand)
+        array = (read.operands[0] if operand is None else operand)
         return array not in self.written or \
-            self.statement_of[id(read)] > self.last_write[array]
+            self.statement_of[read] > self.last_write[array]
 
     def touches_active_arrays(self, op: Op) -> bool:
         """Whether `op`'s regions read or write an active array (the reverse must run even
@@ -347,7 +347,7 @@ class ReverseTransform:
         return atomic_add_p
 
     def _own_index(self, indices) -> bool:
-        producer = self.producer.get(id(indices[0])) if len(indices) == 1 else None
+        producer = self.producer.get(indices[0]) if len(indices) == 1 else None
         return producer is not None and producer.prim is grid_p and \
             producer.attrs["ndim"] == 1
 
@@ -364,25 +364,25 @@ class ReverseTransform:
         """Active scalars (and with `arrays`, arrays without a buffer) read inside `op`'s
         regions but defined outside it."""
         regions = [r for sub in op.regions for r, _ in walk_regions(sub)]
-        inside = {id(v) for region in regions for v in region.args}
-        inside |= {id(r) for sub in op.regions for o in walk_ops(sub) for r in o.results}
-        free: dict[int, Value] = {}
+        inside = {v for region in regions for v in region.args}
+        inside |= {r for sub in op.regions for o in walk_ops(sub) for r in o.results}
+        free: dict[Value, Value] = {}
         for sub in op.regions:
             for o in walk_ops(sub):
                 for v in o.operands:
-                    if id(v) not in inside and self.active(v) and (not v.type.is_array or
-                                                                   arrays and id(v) not in
+                    if v not in inside and self.active(v) and (not v.type.is_array or
+                                                                   arrays and v not in
                                                                    self.buffers):
-                        free.setdefault(id(v), v)
+                        free.setdefault(v, v)
         return list(free.values())
 
     def _open(self, region: Region, popped=None) -> ReverseContext:
-        ctx = ReverseContext(self.plan.info[id(region)], popped)
-        self.contexts[id(region)] = ctx
+        ctx = ReverseContext(self.plan.info[region], popped)
+        self.contexts[region] = ctx
         return ctx
 
     def _close(self, ctx: ReverseContext, built: Region) -> None:
-        del self.contexts[id(ctx.info.region)]
+        del self.contexts[ctx.info.region]
         head = self.plan.loads(ctx.info, ctx.loaded) if ctx.loaded else []
         built.ops[:0] = head + ctx.prelude
 
@@ -393,8 +393,8 @@ class ReverseTransform:
         region = Region(list(args))
         ctx = self._open(primal, popped)
         inner = b.child(region)
-        for array in self.branch_arrays.get(id(primal), ()):
-            self.buffers[id(array)] = inner(zeros_like_p, array, hint=array.hint + "_bar")
+        for array in self.branch_arrays.get(primal, ()):
+            self.buffers[array] = inner(zeros_like_p, array, hint=array.hint + "_bar")
         local = dict(adj)
         for v, g in seeds:
             if g is not None:
@@ -403,19 +403,19 @@ class ReverseTransform:
         return region, ctx, inner, local
 
     def reverse_if(self, op: Op, b: Builder, adj: dict) -> None:
-        gs = [self.buffers.get(id(r)) or adj.pop(id(r), None) for r in op.results]
+        gs = [self.buffers.get(r) or adj.pop(r, None) for r in op.results]
         frees = self.free_adjoints(op, arrays=True)
         branches = [self.reverse_region(primal, b, adj, zip(primal.ops[-1].operands, gs))
                     for primal in op.regions]
         changed = []
         for f in frees:
-            values = {id(local.get(id(f))): local.get(id(f)) for *_, local in branches}
+            values = {(local.get(f)): local.get(f) for *_, local in branches}
             if len(values) > 1:
                 changed.append(f)
             elif None not in values.values() and not self._defined_in(values, branches):
-                adj[id(f)] = next(iter(values.values()))  # the same outside value either way
+                adj[f] = next(iter(values.values()))  # the same outside value either way
         for region, ctx, inner, local in branches:
-            inner.op(yield_p, *(local.get(id(f)) or _zero(inner, f) for f in changed),
+            inner.op(yield_p, *(local.get(f) or _zero(inner, f) for f in changed),
                      result_types=[])
             self._close(ctx, region)
         regions = [branch[0] for branch in branches]
@@ -425,11 +425,11 @@ class ReverseTransform:
                    result_types=[f.type if f.type.is_array else F64 for f in changed])
         for f, r in zip(changed, rev.results):
             r.hint = f.hint + "_bar"
-            adj[id(f)] = r
+            adj[f] = r
 
     @staticmethod
     def _defined_in(values: dict, branches) -> bool:
-        inside = {id(r) for region, *_ in branches for o in walk_ops(region) for r in o.results}
+        inside = {r for region, *_ in branches for o in walk_ops(region) for r in o.results}
         return any(key in inside for key in values)
 
     def reverse_for(self, op: Op, b: Builder, adj: dict) -> None:
@@ -437,7 +437,7 @@ class ReverseTransform:
         body = op.regions[0]
         index = Value(I64, body.args[0].hint)
         self.reverse_loop(op, b, adj, body, body.args[1:], inits, index,
-                          {id(body.args[0]): index}, lambda: reversed_range(b, lb, ub, step))
+                          {body.args[0]: index}, lambda: reversed_range(b, lb, ub, step))
 
     def reverse_while(self, op: Op, b: Builder, adj: dict) -> None:
         """A while loop runs backwards as a for loop over its recorded trip count."""
@@ -452,32 +452,32 @@ class ReverseTransform:
         if not carried and not self.touches_active_arrays(op):
             return
         for j in carried:
-            if carried_args[j].type.is_array and (id(carried_args[j]) in self.buffers or
-                                                  id(op.results[j]) in self.buffers):
+            if carried_args[j].type.is_array and (carried_args[j] in self.buffers or
+                                                  op.results[j] in self.buffers):
                 raise UnsupportedOperationError("an array carried through a loop cannot be "
                                                 "read by element or written", op.loc)
-        gs = [adj.pop(id(op.results[j]), None) for j in carried]
+        gs = [adj.pop(op.results[j], None) for j in carried]
         frees = self.free_adjoints(op, arrays=True)  # arrays: an outer loop's carried ones
         # carried arrays carry array adjoints (zeros where no adjoint reaches them)
         args = [Value(_adjoint_type(v), v.hint + "_bar")
                 for v in [carried_args[j] for j in carried] + frees]
         inner_adj = dict(adj)
-        inner_adj.update((id(f), a) for f, a in zip(frees, args[len(carried):]))
+        inner_adj.update((f, a) for f, a in zip(frees, args[len(carried):]))
         yielded = body.ops[-1].operands
         seeds = [(yielded[j], a) for j, a in zip(carried, args)]
         region, ctx, inner, local = self.reverse_region(body, b, inner_adj, seeds,
                                                         [index] + args, popped)
-        outs = [local.get(id(carried_args[j])) or _zero(inner, carried_args[j])
+        outs = [local.get(carried_args[j]) or _zero(inner, carried_args[j])
                 for j in carried]
-        outs += [local[id(f)] for f in frees]
+        outs += [local[f] for f in frees]
         inner.op(yield_p, *outs, result_types=[])
         self._close(ctx, region)
         starts = [g or _zero(b, op.results[j]) for j, g in zip(carried, gs)]
-        starts += [adj.get(id(f)) or _zero(b, f) for f in frees]
+        starts += [adj.get(f) or _zero(b, f) for f in frees]
         arrays = any(a.type.is_array for a in args)
         if not arrays and self.fusable(op, carried, gs, region, outs, args):
             totals = [Value(F64, f.hint + "_bar") for f in frees]
-            self.plan.fusions[id(op)] = Fusion(region, [g or ZERO for g in gs], totals)
+            self.plan.fusions[op] = Fusion(region, [g or ZERO for g in gs], totals)
             for f, total in zip(frees, totals):
                 self.accumulate(b, adj, f, total)
             for j, g in zip(carried, gs):
@@ -485,7 +485,7 @@ class ReverseTransform:
             return
         if self.checkpointed(op):
             ck = checkpoint.plan(op, self.checkpoint, self.plan.namer, self.written)
-            self.plan.checkpoints[id(op)] = ck
+            self.plan.checkpoints[op] = ck
             recorded = self.plan.forward_sweep(body, record=True)
             rev = checkpoint.reverse_segments(ck, b, recorded, region, starts, reversed_range)
         else:
@@ -495,7 +495,7 @@ class ReverseTransform:
                        regions=[region], result_types=[a.type for a in args])
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
-        adj.update((id(f), r) for f, r in zip(frees, rev.results[len(carried):]))
+        adj.update((f, r) for f, r in zip(frees, rev.results[len(carried):]))
         for j, value in zip(carried, rev.results):
             self.accumulate(b, adj, inits[j], value)  # after the frees: an init may be one
 

@@ -19,7 +19,7 @@ at the first push of a run (counter 0); a later push whose value has another sha
 ValueError naming the source line (the rows must all have one shape). An array that the
 region writes into after making it is pushed at the end of the region's run, so the row holds
 the state its last write leaves, as the reverse sweep expects. Tapes handed back by the
-caller (reuse) have the value's rank plus one; the first push replaces them when their rows
+caller reuse have the value's rank plus one; the first push replaces them when their rows
 have another shape.
 """
 
@@ -76,63 +76,63 @@ class TapePlan:
         # arrays, reused when big enough) and go out with the results
         self.reuse = reuse
         self.tape_inputs: dict[str, Value] = {}
-        self.info: dict[int, RegionInfo] = {}
-        self.def_region: dict[int, Region] = {}
-        self.op_region: dict[int, Region] = {}
-        self.tape_names: dict[int, str] = {}
-        self.at_end: set[int] = set()  # arrays pushed at the end of their region's run
-        self.where: dict[int, str] = {}  # array value id -> "file:line" for shape errors
-        self.lifts: dict[int, list[tuple[Value, Value, Region]]] = {}
-        self.lifted: dict[int, Value] = {}
-        self.trip_counts: dict[int, Value] = {}
-        self.checkpoints: dict[int, object] = {}  # loop id -> ad.checkpoint.Checkpoint
-        self.fusions: dict[int, object] = {}  # loop id -> ad.reverse.Fusion
+        self.info: dict[Region, RegionInfo] = {}
+        self.def_region: dict[Value, Region] = {}
+        self.op_region: dict[Op, Region] = {}
+        self.tape_names: dict[Value, str] = {}
+        self.at_end: set[Value] = set()  # arrays pushed at the end of their region's run
+        self.where: dict[Value, str] = {}  # array value -> "file:line" for shape errors
+        self.lifts: dict[Op, list[tuple[Value, Value, Region]]] = {}
+        self.lifted: dict[Value, Value] = {}
+        self.trip_counts: dict[Op, Value] = {}
+        self.checkpoints: dict[Op, object] = {}  # loop -> ad.checkpoint.Checkpoint
+        self.fusions: dict[Op, object] = {}  # loop -> ad.reverse.Fusion
         self.namer = Namer({p.hint for p in fn.params})
         self._classify()
 
     def _classify(self) -> None:
         body = self.fn.body
-        self.info[id(body)] = RegionInfo(body, None, None, True)
+        self.info[body] = RegionInfo(body, None, None, True)
         todo = [body]
         while todo:
             region = todo.pop()
-            parent = self.info[id(region)]
+            parent = self.info[region]
             for v in region.args:
-                self.def_region[id(v)] = region
+                self.def_region[v] = region
             for op in region.ops:
-                self.op_region[id(op)] = region
+                self.op_region[op] = region
                 for r in op.results:
-                    self.def_region[id(r)] = region
+                    self.def_region[r] = region
                 for sub in op.regions:
                     is_loop = op.prim.loop
                     info = RegionInfo(sub, op, region, parent.once and not is_loop)
                     info.outer_loop = parent.outer_loop or (op if is_loop else None)
                     info.nearest_loop = op if is_loop else parent.nearest_loop
                     info.loops_deep = parent.loops_deep + is_loop
-                    self.info[id(sub)] = info
+                    self.info[sub] = info
                     todo.append(sub)
 
     def region_of(self, value) -> RegionInfo | None:
-        region = self.def_region.get(id(value))
-        return None if region is None else self.info[id(region)]
+        region = self.def_region.get(value)
+        return None if region is None else self.info[region]
 
     def tape(self, value: Value, loc=None, at_end: bool = False) -> str:
         """Name of `value`'s tape, creating it (and its region's counter) on first use. An
         array `at_end` is pushed when its region's run ends (it is written after it is made);
         `loc` names the line for the error raised when its shape changes between pushes."""
-        if id(value) not in self.tape_names:
+        if value not in self.tape_names:
             if value.type.is_array:
-                self.where[id(value)] = f"{loc.filename}:{loc.line}" if loc else self.fn.name
+                self.where[value] = f"{loc.filename}:{loc.line}" if loc else self.fn.name
                 if at_end:
-                    self.at_end.add(id(value))
+                    self.at_end.add(value)
             info = self.region_of(value)
             if info.counter is None:
                 loop = info.outer_loop
                 label = loop.regions[0].args[0].hint if loop.prim is for_p else "while"
                 info.counter = self.namer.fresh("k_" + label)
-            self.tape_names[id(value)] = self.namer.fresh("tape_" + value.hint)
+            self.tape_names[value] = self.namer.fresh("tape_" + value.hint)
             info.taped.append(value)
-        return self.tape_names[id(value)]
+        return self.tape_names[value]
 
     def lift(self, value: Value) -> Value:
         """Serve a value of a branch that runs at most once: the forward `if` yields it as an
@@ -141,37 +141,37 @@ class TapePlan:
         info = self.region_of(value)
         if info.parent is None:
             return value
-        if id(value) not in self.lifted:
+        if value not in self.lifted:
             result = Value(value.type, value.hint)
-            self.lifts.setdefault(id(info.owner), []).append((value, result, info.region))
-            self.def_region[id(result)] = info.parent
-            self.lifted[id(value)] = self.lift(result)
-        return self.lifted[id(value)]
+            self.lifts.setdefault(info.owner, []).append((value, result, info.region))
+            self.def_region[result] = info.parent
+            self.lifted[value] = self.lift(result)
+        return self.lifted[value]
 
     def trip_count(self, loop: Op) -> Value:
         """The number of iterations a `while` ran: a value the forward sweep counts."""
-        if id(loop) not in self.trip_counts:
+        if loop not in self.trip_counts:
             count = Value(I64, "n_iter")
-            self.trip_counts[id(loop)] = count
-            self.def_region[id(count)] = self.op_region[id(loop)]
-        return self.trip_counts[id(loop)]
+            self.trip_counts[loop] = count
+            self.def_region[count] = self.op_region[loop]
+        return self.trip_counts[loop]
 
     # --- forward sweep -----------------------------------------------------------------------
     def forward_sweep(self, region: Region, record: bool = True) -> list[Op]:
         """Copies of `region`'s ops (the primal computation) with tape ops inserted (none
         when not `record`: a checkpointed loop's first run)."""
-        info = self.info[id(region)]
+        info = self.info[region]
         ops: list[Op] = []
-        taped = {id(v) for v in info.taped} if record else set()
+        taped = {v for v in info.taped} if record else set()
         if record and self._growable(info) and info.nearest_loop.prim is while_p:
             ops.append(_tape_op(tape_grow_p, [], self._tape_set(info), None))
-        ops.extend(self._push(v, info) for v in region.args if id(v) in taped)
+        ops.extend(self._push(v, info) for v in region.args if v in taped)
         at_end = {k for k in taped if k in self.at_end}  # pushed before the yield instead
         taped -= at_end
         for op in region.ops:
             if op.prim is return_p:
                 continue
-            checkpoint = self.checkpoints.get(id(op))
+            checkpoint = self.checkpoints.get(op)
             if info.once and op.regions and op.prim.loop:
                 if checkpoint is not None:
                     ops.extend(checkpoint.setup)
@@ -179,14 +179,14 @@ class TapePlan:
             if record and op.prim is for_p and not info.once:
                 ops.extend(self._reserve(op))
             if op.prim is yield_p and record and info.counter is not None and info.taped:
-                ops.extend(self._push(v, info) for v in info.taped if id(v) in at_end)
+                ops.extend(self._push(v, info) for v in info.taped if v in at_end)
                 ops.append(_tape_op(counter_advance_p, [], {"counter": info.counter}, None))
             inner_record = record and checkpoint is None
             regions = [Region(sub.args, self.forward_sweep(sub, inner_record))
                        for sub in op.regions]
             if checkpoint is not None:
                 regions[0].ops[:0] = save_ops(checkpoint)
-            lifts = self.lifts.get(id(op), [])
+            lifts = self.lifts.get(op, [])
             for primal, copied in zip(op.regions, regions):
                 end = copied.ops.pop()
                 served = [v if where is primal else _placeholder(copied, v)
@@ -195,13 +195,13 @@ class TapePlan:
                                      end.loc))
             results = op.results + [r for _, r, _ in lifts]
             operands = op.operands
-            if id(op) in self.fusions:
-                operands, results = _fuse(operands, results, regions[0], self.fusions[id(op)])
-            if id(op) in self.trip_counts:
+            if op in self.fusions:
+                operands, results = _fuse(operands, results, regions[0], self.fusions[op])
+            if op in self.trip_counts:
                 operands, results = _count_iterations(operands, results, regions,
-                                                      self.trip_counts[id(op)])
+                                                      self.trip_counts[op])
             ops.append(Op(op.prim, operands, results, regions, op.attrs, op.loc))
-            ops.extend(self._push(r, info) for r in results if id(r) in taped)
+            ops.extend(self._push(r, info) for r in results if r in taped)
         return ops
 
     def _growable(self, info: RegionInfo) -> bool:
@@ -225,24 +225,24 @@ class TapePlan:
                 if not all(self._defined_before(v, outer) for v in info.owner.operands[:3]):
                     return None
                 loops.append(info.owner)
-            info = self.info[id(info.parent)]
+            info = self.info[info.parent]
         return loops
 
     def _defined_before(self, value: Value, loop: Op) -> bool:
         """Whether `value` is a constant, a parameter or defined in a region enclosing
         `loop` (so before it, the IR being SSA)."""
-        region = self.def_region.get(id(value))
+        region = self.def_region.get(value)
         if region is None:
             return True
-        enclosing = self.info[id(self.op_region[id(loop)])]
+        enclosing = self.info[self.op_region[loop]]
         while enclosing is not None:
             if enclosing.region is region:
                 return True
-            enclosing = None if enclosing.parent is None else self.info[id(enclosing.parent)]
+            enclosing = None if enclosing.parent is None else self.info[enclosing.parent]
         return False
 
     def _tape_set(self, info: RegionInfo) -> dict:
-        return {"tapes": [self.tape_names[id(v)] for v in info.taped], "counter": info.counter}
+        return {"tapes": [self.tape_names[v] for v in info.taped], "counter": info.counter}
 
     def _reserve(self, loop: Op) -> list[Op]:
         """Before a nested counted loop: room on the tapes of the regions it runs (their
@@ -257,10 +257,10 @@ class TapePlan:
         return region.ops
 
     def _push(self, value: Value, info: RegionInfo) -> Op:
-        attrs = {"tape": self.tape_names[id(value)], "counter": info.counter}
+        attrs = {"tape": self.tape_names[value], "counter": info.counter}
         if not value.type.is_array:
             return _tape_op(tape_push_p, [value], attrs, None)
-        attrs.update(ndim=value.type.ndim, where=self.where[id(value)], hint=value.hint)
+        attrs.update(ndim=value.type.ndim, where=self.where[value], hint=value.hint)
         # the push reads the array twice (its shape, then its values): as two operands, so
         # the emitter gives it a name instead of inlining its expression
         return _tape_op(tape_push_p, [value, value], attrs, None)
@@ -296,7 +296,7 @@ class TapePlan:
                     size = b(mul_p, size, b(trip_count_p, *inner_loop.operands[:3]), hint=hint)
             region.ops.append(_tape_op(counter_init_p, [], {"counter": info.counter}, loop.loc))
             for value in info.taped:
-                name = self.tape_names[id(value)]
+                name = self.tape_names[value]
                 attrs = {"tape": name, "kind": value.type.kind, "ndim": value.type.ndim}
                 operands = [size]
                 if reuse:
@@ -311,7 +311,7 @@ class TapePlan:
         """The start of a region's reverse: step its counter back, read its taped values."""
         ops = [_tape_op(counter_retreat_p, [], {"counter": info.counter}, None)]
         for primal, copy in wanted:
-            attrs = {"tape": self.tape_names[id(primal)], "counter": info.counter}
+            attrs = {"tape": self.tape_names[primal], "counter": info.counter}
             ops.append(Op(tape_load_p, [], [copy], [], attrs, None))
         return ops
 
@@ -330,10 +330,10 @@ def _fuse(operands, results, body: Region, fusion):
     carrying the adjoint totals of the outside values it reads (starting from zero)."""
     index, *adjoint_args = fusion.region.args
     accumulators = [Value(t.type, t.hint) for t in fusion.totals]
-    mapping = {id(index): body.args[0]}
-    mapping.update((id(a), v) for a, v in zip(adjoint_args, fusion.carried + accumulators))
+    mapping = {index: body.args[0]}
+    mapping.update((a, v) for a, v in zip(adjoint_args, fusion.carried + accumulators))
     reverse_ops = [clone_op(o, mapping) for o in fusion.region.ops[:-1]]
-    ends = [mapping.get(id(v), v) for v in fusion.region.ops[-1].operands[len(fusion.carried):]]
+    ends = [mapping.get(v, v) for v in fusion.region.ops[-1].operands[len(fusion.carried):]]
     end = body.ops[-1]
     body.args = body.args + accumulators
     body.ops[-1:] = reverse_ops + [Op(end.prim, end.operands + ends, [], [], end.attrs, end.loc)]

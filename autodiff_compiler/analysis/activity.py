@@ -17,20 +17,15 @@ from ..primitives.registry import storage_node
 
 @dataclass
 class Activity:
-    varied: set[int]
-    useful: set[int]
+    varied: set
+    useful: set
 
     def active(self, value) -> bool:
-        key = _key(value)
-        return key in self.varied and key in self.useful
+        return value in self.varied and value in self.useful
 
 
 def _float(v) -> bool:
     return isinstance(v, str) or v.type.is_float
-
-
-def _key(v):
-    return v if isinstance(v, str) else id(v)
 
 
 def _flows(op: Op):
@@ -58,17 +53,17 @@ def analyze(fn: Function, wrt: list[int], outputs=()) -> Activity:
     `outputs` (the arrays a kernel writes its results into)."""
     edges = [(s, d) for op in walk_ops(fn.body) for s, d in _flows(op)
              if _float(s) and _float(d)]
-    varied = {id(fn.params[k]) for k in wrt if _float(fn.params[k])}
-    useful = {id(v) for v in list(fn.body.ops[-1].operands) + list(outputs) if _float(v)}
-    forward: dict[int, list[int]] = {}
-    backward: dict[int, list[int]] = {}
+    varied = {fn.params[k] for k in wrt if _float(fn.params[k])}
+    useful = {v for v in list(fn.body.ops[-1].operands) + list(outputs) if _float(v)}
+    forward: dict[object, list] = {}
+    backward: dict[object, list] = {}
     for s, d in edges:
-        forward.setdefault(_key(s), []).append(_key(d))
-        backward.setdefault(_key(d), []).append(_key(s))
+        forward.setdefault(s, []).append(d)
+        backward.setdefault(d, []).append(s)
     return Activity(_closure(varied, forward), _closure(useful, backward))
 
 
-def _closure(seeds: set[int], graph: dict[int, list[int]]) -> set[int]:
+def _closure(seeds: set, graph: dict) -> set:
     reached = set(seeds)
     todo = list(seeds)
     while todo:

@@ -42,44 +42,44 @@ class Program:
 
     def __init__(self, fn: Function):
         self.fn = fn
-        self.position: dict[int, int] = {}
-        self.end: dict[int, int] = {}
-        self.producer: dict[int, Op] = {}
-        self.arg_owner: dict[int, Op] = {}
-        self.region_of: dict[int, Region] = {id(op): fn.body for op in fn.body.ops}
+        self.position: dict[Op, int] = {}
+        self.end: dict[Op, int] = {}
+        self.producer: dict[Value, Op] = {}
+        self.arg_owner: dict[Value, Op] = {}
+        self.region_of: dict[Op, Region] = {op: fn.body for op in fn.body.ops}
         order = list(walk_ops(fn.body))
         for k, op in enumerate(order):
-            self.position[id(op)] = k
-            self.producer.update((id(r), op) for r in op.results)
+            self.position[op] = k
+            self.producer.update((r, op) for r in op.results)
             for region in op.regions:
-                self.arg_owner.update((id(a), op) for a in region.args)
-                self.region_of.update((id(inner), region) for inner in region.ops)
+                self.arg_owner.update((a, op) for a in region.args)
+                self.region_of.update((inner, region) for inner in region.ops)
         for op in reversed(order):  # inner ops come later in pre-order: their ends are known
-            inner = [self.end[id(i)] for region in op.regions for i in region.ops]
-            self.end[id(op)] = max(inner, default=self.position[id(op)])
+            inner = [self.end[i] for region in op.regions for i in region.ops]
+            self.end[op] = max(inner, default=self.position[op])
         self.loops = [op for op in order if op.prim.loop]
-        self.writes: dict[int, list[Op]] = {}
+        self.writes: dict[Value, list[Op]] = {}
         for op in order:
             if op.prim.writes:
-                self.writes.setdefault(id(self.root(op.operands[0])), []).append(op)
+                self.writes.setdefault((self.root(op.operands[0])), []).append(op)
 
     def root(self, v: Value) -> Value:
         """The array whose memory a view `v` shares (v itself when it is not a view)."""
-        op = self.producer.get(id(v))
+        op = self.producer.get(v)
         while _is_view(op):
             v = op.operands[0]
-            op = self.producer.get(id(v))
+            op = self.producer.get(v)
         return v
 
     def inside(self, loop: Op, position: int) -> bool:
-        return self.position[id(loop)] < position <= self.end[id(loop)]
+        return self.position[loop] < position <= self.end[loop]
 
     def written_between(self, array: Value, made: int, read: int) -> Op | None:
         """A write into `array`'s root that runs after position `made` and before the read at
         position `read`: later in program order, or anywhere in a loop around the read that
         does not also hold `made` (the next iteration's read comes after it)."""
-        for write in self.writes.get(id(self.root(array)), ()):
-            at = self.position[id(write)]
+        for write in self.writes.get((self.root(array)), ()):
+            at = self.position[write]
             if made < at < read:
                 return write
             if any(self.inside(loop, at) and self.inside(loop, read)
@@ -91,14 +91,14 @@ class Program:
         """Where a copy of `array` for `op` goes: before the outermost loop around op that
         neither writes the array nor makes it (its contents stay the same through that loop,
         so one copy serves every iteration), else right before op."""
-        at = self.position[id(op)]
-        writes = [self.position[id(w)] for w in self.writes.get(id(self.root(array)), ())]
-        made = self.producer.get(id(array)) or self.arg_owner.get(id(array))
+        at = self.position[op]
+        writes = [self.position[w] for w in self.writes.get((self.root(array)), ())]
+        made = self.producer.get(array) or self.arg_owner.get(array)
         site = op
         for loop in sorted((lp for lp in self.loops if self.inside(lp, at)),
-                           key=lambda lp: -self.position[id(lp)]):
+                           key=lambda lp: -self.position[lp]):
             if any(self.inside(loop, w) for w in writes) or made is loop or \
-                    made is not None and self.inside(loop, self.position[id(made)]):
+                    made is not None and self.inside(loop, self.position[made]):
                 break
             site = loop
         return site
@@ -107,12 +107,12 @@ class Program:
         """Whether a write into `array`'s root can run after `op`: later in program order,
         or anywhere in a loop around op that does not also make the array (the next
         iteration's writes run after op, even those before it in the loop's body)."""
-        at = self.position[id(op)]
+        at = self.position[op]
         root = self.root(array)
-        maker = self.producer.get(id(root)) or self.arg_owner.get(id(root))
-        made = self.position[id(maker)] if maker is not None else -1
-        for write in self.writes.get(id(root), ()):
-            w = self.position[id(write)]
+        maker = self.producer.get(root) or self.arg_owner.get(root)
+        made = self.position[maker] if maker is not None else -1
+        for write in self.writes.get(root, ()):
+            w = self.position[write]
             if w > at or any(self.inside(loop, w) and self.inside(loop, at)
                              and not self.inside(loop, made) for loop in self.loops):
                 return True
@@ -126,20 +126,20 @@ def check_views(fn: Function) -> None:
         if op.prim.writes:
             _check_write_target(program, op)
         for v in op.operands:
-            made = program.producer.get(id(v))
-            if not _is_view(made) or id(program.root(v)) not in program.writes:
+            made = program.producer.get(v)
+            if not _is_view(made) or (program.root(v)) not in program.writes:
                 continue
             if op.prim.terminator or op.regions:
                 raise UnsupportedOperationError(
                     "a view of an array that is written cannot enter or leave a loop or an "
-                    "if; copy it (np.copy) where it is made", made.loc)
-            write = program.written_between(v, program.position[id(made)],
-                                            program.position[id(op)])
+                    "if; copy it np.copy where it is made", made.loc)
+            write = program.written_between(v, program.position[made],
+                                            program.position[op])
             if write is not None:
                 raise UnsupportedOperationError(
                     f"'{v.hint}' is a view{_line(made, ' made at')} of an array written "
                     f"after it{_line(write, ' at')}: NumPy's view would show the new values "
-                    "here; copy it (np.copy) where it is made if the old ones are meant",
+                    "here; copy it np.copy where it is made if the old ones are meant",
                     op.loc)
 
 
@@ -149,13 +149,13 @@ def _line(op: Op, what: str) -> str:
 
 def _check_write_target(program: Program, op: Op) -> None:
     target = op.operands[0]
-    made = program.producer.get(id(target))
+    made = program.producer.get(target)
     if _is_view(made):
         raise UnsupportedOperationError(
             f"'{target.hint}' is a view{_line(made, ' made at')} of another array: writing "
             "into it would change that array too; write into that array directly, or copy "
-            "the view (np.copy) first", op.loc)
-    if id(target) in program.arg_owner or (made is not None and made.regions
+            "the view np.copy first", op.loc)
+    if target in program.arg_owner or (made is not None and made.regions
                                            and not _fresh_in_every_branch(program, made,
                                                                           target)):
         raise UnsupportedOperationError(
@@ -172,9 +172,9 @@ def _fresh_in_every_branch(program: Program, op: Op, result: Value) -> bool:
     k = op.results.index(result)
     for region in op.regions:
         yielded = region.ops[-1].operands[k]
-        made = program.producer.get(id(yielded))
+        made = program.producer.get(yielded)
         if made is None or _is_view(made) or made.regions \
-                or program.region_of.get(id(made)) is not region:
+                or program.region_of.get(made) is not region:
             return False
     return True
 
@@ -200,14 +200,14 @@ def snapshot_overwritten_operands(fn: Function, wrt: list[int]) -> Function:
                 op.attrs = dict(op.attrs, copy=True)
                 continue
             site = program.snapshot_site(op, operand)
-            if (id(site), id(operand)) not in taken:
-                region = program.region_of[id(site)]
+            if (site, operand) not in taken:
+                region = program.region_of[site]
                 snapshot = Op(copy_p, [operand],
                               [Value(operand.type, operand.hint + "_then")], [],
                               {"snapshot": True}, op.loc)
                 region.ops.insert(region.ops.index(site), snapshot)
-                taken[(id(site), id(operand))] = snapshot.result
-            op.operands[k] = taken[(id(site), id(operand))]
+                taken[(site, operand)] = snapshot.result
+            op.operands[k] = taken[(site, operand)]
     return fn
 
 
@@ -220,20 +220,20 @@ def _copy_overwritten_results(fn: Function, activity) -> None:
         if op.regions or op.prim.writes or op.prim.vjp is None:
             continue
         for result in op.results:
-            if result.type.is_array and id(result) in written and activity.active(result) \
+            if result.type.is_array and result in written and activity.active(result) \
                     and _derivative_reads(op, result):
                 _continue_with_copy(fn, program, op, result)
 
 
-def _written(program: Program) -> set[int]:
+def _written(program: Program) -> set[Value]:
     """The arrays the program writes into: themselves, or as what an `if` yields for a
     result that is written (outer ifs come first in pre-order)."""
     written = set(program.writes)
     for op in walk_ops(program.fn.body):
         if op.prim.branches:
             for k, result in enumerate(op.results):
-                if id(result) in written:
-                    written.update(id(region.ops[-1].operands[k]) for region in op.regions)
+                if result in written:
+                    written.update(region.ops[-1].operands[k] for region in op.regions)
     return written
 
 
@@ -254,7 +254,7 @@ def _derivative_reads(op: Op, result: Value) -> bool:
 
 def _continue_with_copy(fn: Function, program: Program, op: Op, result: Value) -> None:
     """Insert `copy = copy(result)` right after op and make every later use read the copy."""
-    region = program.region_of[id(op)]
+    region = program.region_of[op]
     copied = Op(copy_p, [result], [Value(result.type, result.hint)], [], {},
                 op.loc)
     for user in walk_ops(fn.body):

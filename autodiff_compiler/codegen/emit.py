@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from ..ir.core import Const, Function, Op, Region, storage_names, walk_ops
+from ..ir.core import Const, Function, Op, Region, Value, storage_names, walk_ops
 from ..ir.names import Namer
 from ..primitives.control import comment_p, for_p, if_p, return_p, while_p, yield_p
 
@@ -27,18 +27,18 @@ class Emitter:
     def __init__(self, fn: Function):
         self.fn = fn
         self.namer = Namer(storage_names(fn))
-        self.uses: dict[int, int] = {}
-        self.inlined: set[int] = set()
-        self.producer: dict[int, Op] = {}
+        self.uses: dict[Value, int] = {}
+        self.inlined: set[Value] = set()
+        self.producer: dict[Value, Op] = {}
         self.lines: list[str] = []
 
     # --- analysis ----------------------------------------------------------------------------
     def prepare(self) -> None:
         for op in walk_ops(self.fn.body):
             for v in op.operands:
-                self.uses[id(v)] = self.uses.get(id(v), 0) + 1
+                self.uses[v] = self.uses.get(v, 0) + 1
             for r in op.results:
-                self.producer[id(r)] = op
+                self.producer[r] = op
         self._choose_inlining(self.fn.body)
         for p in self.fn.params:
             self.namer.name(p)
@@ -52,25 +52,25 @@ class Emitter:
             todo = [root]
             while todo:
                 region = todo.pop()
-                pending: dict[int, int] = {}  # value id -> index of its defining op
+                pending: dict[Value, int] = {}  # value -> index of its defining op
                 for index, op in enumerate(region.ops):
                     todo.extend(op.regions)
                     for v in op.operands:
-                        if id(v) in pending:
-                            self.inlined.add(id(v))
-                            del pending[id(v)]
+                        if v in pending:
+                            self.inlined.add(v)
+                            del pending[v]
                     if not op.prim.pure and not (with_ifs and self._expression_if(op)):
                         pending.clear()  # nothing is moved across an effect
                     if self._inlinable(op) or (with_ifs and self._expression_if(op)):
-                        pending[id(op.results[0])] = index
+                        pending[op.results[0]] = index
 
     def _inlinable(self, op: Op) -> bool:
         return (op.prim.pure and op.prim.emit is not None and not op.regions
-                and len(op.results) == 1 and self.uses.get(id(op.results[0]), 0) == 1)
+                and len(op.results) == 1 and self.uses.get(op.results[0], 0) == 1)
 
     def _expression_if(self, op: Op) -> bool:
         return (op.prim.branches and len(op.results) == 1
-                and self.uses.get(id(op.results[0]), 0) == 1
+                and self.uses.get(op.results[0], 0) == 1
                 and all(self._is_expression(r) for r in op.regions))
 
     def _coalesce_loops(self) -> None:
@@ -104,21 +104,21 @@ class Emitter:
         value is read by nothing else and the variable is its own (an op result), or when it
         is an enclosing loop's carried value that this loop's result replaces (the nested
         accumulation `for i: for j: s += ...`)."""
-        if self.uses[id(init)] != 1 or id(init) in self.inlined or init.hint != result.hint:
+        if self.uses[init] != 1 or init in self.inlined or init.hint != result.hint:
             return False
-        producer = self.producer.get(id(init))
+        producer = self.producer.get(init)
         if producer is not None:
             return not producer.regions
-        return self.carried_through.get(id(init)) is result and self.uses[id(result)] == 1
+        return self.carried_through.get(init) is result and self.uses[result] == 1
 
     def _coalesce_yield(self, region: Region, targets, loop: bool) -> None:
         """Write a yielded value straight into its target's variable when nothing reads that
         variable's old value afterwards (an `if` assigns its results last, so it qualifies)."""
-        position = {id(r): k for k, o in enumerate(region.ops) for r in o.results}
+        position = {r: k for k, o in enumerate(region.ops) for r in o.results}
         for value, target in zip(region.ops[-1].operands, targets):
-            k = position.get(id(value))
-            if k is None or (loop and self.uses[id(value)] != 1) or id(value) in self.inlined \
-                    or id(value) in self.namer.names:
+            k = position.get(value)
+            if k is None or (loop and self.uses[value] != 1) or value in self.inlined \
+                    or value in self.namer.names:
                 continue
             producer = region.ops[k]
             if producer.regions and not producer.prim.branches or \
@@ -133,17 +133,17 @@ class Emitter:
                 continue  # the variable's old value is still read after this point
             self.namer.alias(value, name)
 
-    def _reads(self, values) -> set[int]:
+    def _reads(self, values) -> set[Value]:
         """Ids of the variables an expression over `values` reads, inlined ones expanded."""
-        seen: set[int] = set()
+        seen: set[Value] = set()
         todo = list(values)
         while todo:
             v = todo.pop()
-            if id(v) in seen:
+            if v in seen:
                 continue
-            seen.add(id(v))
-            if id(v) in self.inlined:
-                op = self.producer[id(v)]
+            seen.add(v)
+            if v in self.inlined:
+                op = self.producer[v]
                 todo.extend(op.operands)
                 todo.extend(o for sub in op.regions for inner in walk_ops(sub)
                             for o in inner.operands)
@@ -153,8 +153,8 @@ class Emitter:
     def expr(self, v) -> ast.expr:
         if isinstance(v, Const):
             return constant(v.value)
-        if id(v) in self.inlined:
-            op = self.producer[id(v)]
+        if v in self.inlined:
+            op = self.producer[v]
             if op.prim.branches:
                 return self.choice(op)
             return op.prim.emit(op, [self.expr(o) for o in op.operands])
@@ -207,7 +207,7 @@ class Emitter:
         return f"# {where}: {loc.text.strip()}".rstrip()
 
     def _is_inlined(self, op: Op) -> bool:
-        return len(op.results) == 1 and id(op.results[0]) in self.inlined
+        return len(op.results) == 1 and op.results[0] in self.inlined
 
     def _silent(self, op: Op) -> bool:
         return self._is_inlined(op) or op.prim is yield_p
@@ -220,7 +220,7 @@ class Emitter:
             stmts = op.prim.emit(op, [self.expr(v) for v in op.operands])
             for stmt in stmts if isinstance(stmts, list) else [stmts]:
                 self.line(depth, unparse(stmt))
-        elif id(op.results[0]) not in self.inlined:
+        elif op.results[0] not in self.inlined:
             self.assign(op.results, [op.prim.emit(op, [self.expr(v) for v in op.operands])],
                         depth)
 
@@ -269,7 +269,7 @@ class Emitter:
         return ast.IfExp(test, self.expr(then_value), self.expr(else_value))
 
     def _is_expression(self, region: Region) -> bool:
-        return all(id(o.results[0]) in self.inlined for o in region.ops[:-1]
+        return all(o.results[0] in self.inlined for o in region.ops[:-1]
                    if len(o.results) == 1) and all(len(o.results) == 1 for o in region.ops[:-1])
 
     def emit_while(self, op: Op, depth: int, yield_to=None) -> None:
@@ -318,7 +318,7 @@ class Emitter:
         if stride != 1:
             count = ast.BinOp(_offset(count, stride - 1), ast.FloorDiv(), constant(stride))
         index = self.namer.name(body.args[0])
-        if not self.uses.get(id(body.args[0])):
+        if not self.uses.get(body.args[0]):
             self.line(depth, f"for {index} in range({unparse(count)}):")
             self.emit_region(body, depth + 1, body.args[1:])
             return
@@ -336,7 +336,7 @@ class Emitter:
         read = {self.namer.names[r] for r in self._reads([value]) if r in self.namer.names}
         defined = list(body.args)
         defined += [r for op in walk_ops(body) for r in op.results]
-        return any(self.namer.names.get(id(v)) in read for v in defined)
+        return any(self.namer.names.get(v) in read for v in defined)
 
 
 def _is_arithmetic(node: ast.expr) -> bool:
@@ -404,7 +404,7 @@ def _carried_through(fn: Function) -> dict:
         if op.prim.loop:
             body = op.regions[-1]
             args = body.args[1:] if op.prim is for_p else body.args
-            pairs.update((id(a), y) for a, y in zip(args, body.ops[-1].operands))
+            pairs.update((a, y) for a, y in zip(args, body.ops[-1].operands))
     return pairs
 
 

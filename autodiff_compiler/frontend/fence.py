@@ -1,6 +1,6 @@
 """Refuse unsupported syntax before anything is lowered or run.
 
-The fence walks the parsed function once (iteratively) and raises AutodiffSyntaxError at the
+The fence walks the parsed function once iteratively and raises AutodiffSyntaxError at the
 first construct the compiler cannot differentiate correctly, with file, line, column and a
 caret. It is deliberately conservative: what is not known to be right is refused.
 """
@@ -62,12 +62,12 @@ def check(parsed: ParsedFunction) -> None:
             and isinstance(body[0].value.value, str):
         body = body[1:]  # the docstring
     stack = list(reversed(body))
-    joined_lists: set[int] = set()
+    joined_lists: set = set()
     while stack:
         node = stack.pop()
-        if id(node) not in joined_lists:
+        if node not in joined_lists:
             _check_node(parsed, node)
-        joined_lists.update(id(a) for a in _list_arguments(node) if isinstance(a, gast.List))
+        joined_lists.update(a for a in _list_arguments(node) if isinstance(a, gast.List))
         stack.extend(reversed([c for c in gast.iter_child_nodes(node) if isinstance(c, gast.AST)]))
 
 

@@ -5,7 +5,7 @@ Control Flow: A Structured Approach to Eliminating Goto Statements", ICCL 1994):
 - `break` sets a flag that the loop condition tests; `continue` sets a flag reset at the top of
   each iteration; `return v` inside a loop stores v, sets a flag and leaves the loop, and the
   loop is followed by `if flag: return v`, which is again an early return one level out.
-- Statements after a conditional jump are guarded by `if not (flags):`.
+- Statements after a conditional jump are guarded by `if not flags:`.
 - A `for` over range() that can be left early becomes a `while` with its own counter.
 Loops over arrays (`for v in x`, `enumerate(x)`, `zip(x, y)`) are rewritten as loops over
 range(len(...)) reading the elements, so the same machinery covers them.

@@ -59,7 +59,7 @@ class Lowering(ExpressionLowering):
         self.copied_params = set(copied_params)
         self.call_stack = (parsed.fn,)
         self.constants: dict = {}
-        self.constant_values: dict[int, str] = {}  # value id -> the user's name
+        self.constant_values: dict[Value, str] = {}  # value -> the user's name
         self.env: dict[str, object] = {}
         self.b: Builder | None = None
 
@@ -109,7 +109,7 @@ class Lowering(ExpressionLowering):
             self.constants[name] = array
         value = self.b.op(constant_array_p, attrs={"name": name}, hint=name,
                           result_types=[Type(kind, array.ndim)]).result
-        self.constant_values[id(value)] = original
+        self.constant_values[value] = original
         return value
 
     def cast(self, value: Value, type: Type) -> Value:
@@ -138,8 +138,8 @@ class Lowering(ExpressionLowering):
         body = Region(args=[Value(t, n) for n, t in zip(names, self.arg_types)])
         self.env = dict(zip(names, body.args))
         self.params = list(body.args)
-        self.written_params: set[int] = set()
-        self.named = {id(v) for v in body.args}
+        self.written_params: set = set()
+        self.named = {v for v in body.args}
         self.b = Builder(body)
         for k in sorted(self.copied_params):
             self.b.loc = self.parsed.loc(node)
@@ -319,10 +319,10 @@ class Lowering(ExpressionLowering):
             self.written_params.add(self.params.index(array))
 
     def check_writable(self, node, array: Value) -> None:
-        if id(array) in self.constant_values:
-            self.error(node, f"'{self.constant_values[id(array)]}' is an array from outside the "
+        if array in self.constant_values:
+            self.error(node, f"'{self.constant_values[array]}' is an array from outside the "
                        "function (a global or closure variable), read as a constant: it cannot "
-                       "be written; write into a copy (np.copy) instead", unsupported=True)
+                       "be written; write into a copy np.copy instead", unsupported=True)
 
     def store(self, node, array: Value, indices, value) -> None:
         value = self.check_value(node, value)
@@ -351,9 +351,9 @@ class Lowering(ExpressionLowering):
                 return
             self.env[target.id] = self.check_value(target, value, allow_tuple=True)
             if isinstance(value, Value) and not isinstance(value, Const) \
-                    and id(value) not in self.named and value.hint not in self.locals:
+                    and value not in self.named and value.hint not in self.locals:
                 value.hint = target.id  # a temporary takes the name it is assigned to  # a temporary takes the name it is assigned to
-                self.named.add(id(value))
+                self.named.add(value)
             return
         elts = target.elts
         if not isinstance(value, tuple) or len(value) != len(elts):

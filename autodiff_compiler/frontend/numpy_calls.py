@@ -274,7 +274,7 @@ class NumpyLowering(TransposeLowering):
 
     def create_array(self, node, kind: str) -> Value:
         """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy, np.arange
-        (integers), np.linspace, np.eye(n)."""
+        integers, np.linspace, np.eye(n)."""
         args = [self.expr(a) for a in node.args]
         if kind in ("arange", "linspace"):
             return self.ramp(node, kind, [self.check_value(node, a) for a in args])

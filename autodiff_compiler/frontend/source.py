@@ -1,4 +1,4 @@
-"""Read a function's source (inspect), parse it with gast, and map nodes back to the file.
+"""Read a function's source inspect, parse it with gast, and map nodes back to the file.
 
 gast gives one AST shape across Python versions. Line numbers are shifted to the file's and
 columns to the undedented text, so every error and every comment in generated code points at

@@ -31,7 +31,7 @@ class TransposeLowering:
 
     def permute(self, node, name: str, args: list) -> Value:
         """np.transpose / np.swapaxes / np.moveaxis and the methods: args[0] is the array,
-        the rest its (lowered) positional arguments; keywords are read from `node`."""
+        the rest its lowered positional arguments; keywords are read from `node`."""
         spelling = PERMUTES[name][0]
         x = self.check_value(node, args[0])
         ndim = x.type.ndim

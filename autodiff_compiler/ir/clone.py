@@ -5,10 +5,10 @@ from __future__ import annotations
 from .core import Function, Op, Region, Value
 
 
-def clone_op(op: Op, mapping: dict[int, Value]) -> Op:
+def clone_op(op: Op, mapping: dict[Value, Value]) -> Op:
     """A copy of `op` (and its regions) defining new values; `mapping` (id -> value) renames
     operands and receives the new definitions. Values defined outside are kept."""
-    operands = [mapping.get(id(v), v) for v in op.operands]
+    operands = [mapping.get(v, v) for v in op.operands]
     regions = []
     for region in op.regions:
         args = [_fresh(a, mapping) for a in region.args]
@@ -17,16 +17,16 @@ def clone_op(op: Op, mapping: dict[int, Value]) -> Op:
     return Op(op.prim, operands, results, regions, dict(op.attrs), op.loc)
 
 
-def _fresh(value: Value, mapping: dict[int, Value]) -> Value:
+def _fresh(value: Value, mapping: dict[Value, Value]) -> Value:
     copy = Value(value.type, value.hint)
-    mapping[id(value)] = copy
+    mapping[value] = copy
     return copy
 
 
 def clone_function(fn: Function) -> Function:
     """A copy of `fn` with fresh values and ops, so a pass may rewrite it without changing
     its input (the original stays what it was, e.g. for `show --ir`)."""
-    mapping: dict[int, Value] = {}
+    mapping: dict[Value, Value] = {}
     params = [_fresh(p, mapping) for p in fn.body.args]
     body = Region(params, [clone_op(op, mapping) for op in fn.body.ops])
     return Function(fn.name, body, fn.filename, fn.docstring, list(fn.param_names),

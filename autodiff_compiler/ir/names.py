@@ -5,6 +5,8 @@ from __future__ import annotations
 import keyword
 import re
 
+from .core import Value
+
 RESERVED = {"np", "math", "numba", "rt", "cuda", "range", "len", "float", "int", "bool", "abs", "min",
             "max", "pow"}
 
@@ -12,7 +14,7 @@ RESERVED = {"np", "math", "numba", "rt", "cuda", "range", "len", "float", "int",
 class Namer:
     def __init__(self, reserved=()):
         self.taken: set[str] = set(RESERVED) | set(reserved)
-        self.names: dict[int, str] = {}
+        self.names: dict[Value, str] = {}
 
     def fresh(self, hint: str) -> str:
         base = re.sub(r"\W", "_", hint) or "t"
@@ -26,10 +28,10 @@ class Namer:
         return name
 
     def name(self, value) -> str:
-        key = id(value)
+        key = value
         if key not in self.names:
             self.names[key] = self.fresh(value.hint)
         return self.names[key]
 
     def alias(self, value, name: str) -> None:
-        self.names[id(value)] = name
+        self.names[value] = name

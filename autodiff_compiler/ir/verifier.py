@@ -7,7 +7,7 @@ the source line it comes from.
 from __future__ import annotations
 
 from ..primitives.control import return_p, yield_p
-from .core import Const, Function, Region
+from .core import Const, Function, Region, Value
 
 
 def _at(op) -> str:
@@ -17,7 +17,7 @@ def _at(op) -> str:
 
 
 def verify(fn: Function) -> None:
-    defined: set[int] = set()
+    defined: set[Value] = set()
     # (region, visible definitions of the enclosing scopes) walked with an explicit stack
     todo: list[tuple[Region, frozenset, object]] = [(fn.body, frozenset(), None)]
     while todo:
@@ -25,24 +25,24 @@ def verify(fn: Function) -> None:
         visible = set(outer)
         for arg in region.args:
             _define(arg, defined, "region argument")
-            visible.add(id(arg))
+            visible.add(arg)
         for op in region.ops:
             for v in op.operands:
-                if not isinstance(v, Const) and id(v) not in visible:
+                if not isinstance(v, Const) and v not in visible:
                     raise AssertionError(f"{op.prim.name}: operand {v!r} used before "
                                          f"definition{_at(op)}")
             for sub in op.regions:
                 todo.append((sub, frozenset(visible), op))
             for r in op.results:
                 _define(r, defined, op.prim.name + _at(op))
-                visible.add(id(r))
+                visible.add(r)
         _check_terminator(region, parent, fn)
 
 
-def _define(value, defined: set[int], what: str) -> None:
-    if id(value) in defined:
+def _define(value, defined: set[Value], what: str) -> None:
+    if value in defined:
         raise AssertionError(f"{what}: {value!r} defined twice")
-    defined.add(id(value))
+    defined.add(value)
 
 
 def _check_terminator(region: Region, parent, fn: Function) -> None:

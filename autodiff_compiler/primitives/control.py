@@ -101,7 +101,7 @@ def _emit_push(op, args):
 
 def _emit_grow(op, args):
     """Grow every tape of a region when the next entries (one, or the operand's count) would
-    not fit: checked once per region run (grow) or once before an inner loop (reserve)."""
+    not fit: checked once per region run grow or once before an inner loop (reserve)."""
     tapes, counter = op.attrs["tapes"], op.attrs["counter"]
     needed = f"{counter} + {ast.unparse(args[0])}" if args else f"{counter} + 1"
     lines = [f"if {needed} > {tapes[0]}.shape[0]:"]
@@ -133,7 +133,7 @@ counter_advance_p = defprim("counter_advance", infer=_no_results, emit=_emit_cou
 counter_retreat_p = defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)
 
 
-# --- checkpoints (ad.checkpoint): one slot per segment for each saved value or array --------
+# --- checkpoints ad.checkpoint: one slot per segment for each saved value or array --------
 def _emit_checkpoint_alloc(op, args):
     count, template = args
     kind = op.operands[1].type

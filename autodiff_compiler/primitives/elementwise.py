@@ -114,7 +114,7 @@ def _pow_d_base(b, x, y):
 
 def _zero_to_one(b, x):
     """x with 0 replaced by 1 (unless x is a nonzero literal): d(0**y)/dy = 0**y * log(1) = 0,
-    since 0**y is constant (0) for y > 0."""
+    since 0**y is constant 0 for y > 0."""
     if isinstance(x, Const) and x.value != 0:
         return x
     kind = Type(x.type.kind)

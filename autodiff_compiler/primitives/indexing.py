@@ -213,7 +213,7 @@ set_linear_jvp(take_p)
 
 # --- writes through an array of indices: y[idx] = v, y[idx, :] = v ---------------------------
 # NumPy keeps the last of repeated writes (`y[idx] += v` is `y[idx] = y[idx] + v`, so repeated
-# indices add once too): the reverse transform (reverse_take_set) gives a gradient only to the
+# indices add once too): the reverse transform reverse_take_set gives a gradient only to the
 # values that were kept, through `take_last`. Forward mode writes the tangents the same way.
 take_set_p = defprim("take_set", infer=lambda *t, **_: [], pure=False, statement=True,
                      writes=True, fills=True,
@@ -237,7 +237,7 @@ def _reverse_setitem(t, op, b, adj) -> None:
         return
     buffer = t.buffer(array)
     g = b.op(getitem_p, buffer, *indices, hint=value.hint + "_bar").result
-    if id(array) not in t.outputs:  # a kernel's output cotangents are read-only
+    if array not in t.outputs:  # a kernel's output cotangents are read-only
         b.op(setitem_p, buffer, *indices, const(0.0), result_types=[])
     t.accumulate(b, adj, value, g)
 

@@ -30,7 +30,7 @@ class Primitive:
     - `pure`: no effects; may be inlined, moved, merged or removed when unused.
     - `differentiable`: False when results never carry derivatives (comparisons, ints).
     - `cheap`: recomputing it in the reverse sweep is cheaper than taping it.
-    - `statement`: emits a statement (effects) rather than an expression.
+    - `statement`: emits a statement effects rather than an expression.
     - `writes`: overwrites elements of its first operand (an array).
     - `accumulates`: adds into its first operand (an adjoint buffer) and does nothing else.
     - `view`: its result shares memory with its first operand, as NumPy's does: True (always:
@@ -60,7 +60,7 @@ class Primitive:
     vjp: Callable | None = None
     jvp: Callable | None = None
     fold: Callable | None = None  # (builder, operands, attrs) -> Value | None
-    flow: Callable | None = None  # (op) -> (source, destination) pairs of activity
+    flow: Callable | None = None  # op -> (source, destination) pairs of activity
     reverse: Callable | None = None  # (transform, op, builder, adjoints) -> None
     forward: Callable | None = None  # (transform, op, builder) -> None
     pure: bool = True

@@ -11,12 +11,12 @@ An array that is written into is storage of its own: it is never merged with ano
 from __future__ import annotations
 
 from ..ir.clone import clone_function
-from ..ir.core import Const, Function, Op, Region, walk_ops
+from ..ir.core import Const, Function, Op, Region, Value, walk_ops
 
 
-def _key(op: Op, subst: dict[int, object]):
+def _key(op: Op, subst: dict[Value, Value]):
     """(whether the result depends on an array's current contents, the op's identity)."""
-    operands = tuple(("c", v.value, v.type) if isinstance(v, Const) else id(subst.get(id(v), v))
+    operands = tuple(("c", v.value, v.type) if isinstance(v, Const) else (subst.get(v, v))
                      for v in op.operands)
     reads = not op.prim.shape_only and any(v.type.is_array for v in op.operands)
     return reads, op.prim, operands, tuple(sorted(op.attrs.items()))
@@ -27,15 +27,15 @@ def _has_effect(op: Op) -> bool:
     return any(not o.prim.pure and not (o.prim.region or o.prim.terminator) for o in ops)
 
 
-def written_arrays(fn: Function) -> set[int]:
+def written_arrays(fn: Function) -> set[Value]:
     """The arrays written into: write targets, and what an `if` yields for a written result
     (outer ifs come first in pre-order)."""
-    written = {id(op.operands[0]) for op in walk_ops(fn.body) if op.prim.writes}
+    written = {op.operands[0] for op in walk_ops(fn.body) if op.prim.writes}
     for op in walk_ops(fn.body):
         if op.prim.branches:
             for k, result in enumerate(op.results):
-                if id(result) in written:
-                    written.update(id(region.ops[-1].operands[k]) for region in op.regions)
+                if result in written:
+                    written.update(region.ops[-1].operands[k] for region in op.regions)
     return written
 
 
@@ -43,18 +43,18 @@ def cse(fn: Function) -> Function:
     """A copy of `fn` without repeated pure computations."""
     fn = clone_function(fn)
     written = written_arrays(fn)
-    subst: dict[int, object] = {}
+    subst: dict[Value, Value] = {}
     todo: list[tuple[Region, dict]] = [(fn.body, {})]
     while todo:
         region, available = todo.pop()
         kept = []
         for op in region.ops:
-            op.operands = [subst.get(id(v), v) for v in op.operands]
+            op.operands = [subst.get(v, v) for v in op.operands]
             if op.prim.pure and not op.regions and len(op.results) == 1 \
-                    and id(op.results[0]) not in written:
+                    and op.results[0] not in written:
                 key = _key(op, subst)
                 if key in available:
-                    subst[id(op.results[0])] = available[key]
+                    subst[op.results[0]] = available[key]
                     continue
                 available[key] = op.results[0]
             inherited = dict(available)

@@ -7,14 +7,14 @@ op (`if`, `for`) is dropped when none of its results is read and its regions hol
 from __future__ import annotations
 
 from ..ir.clone import clone_function
-from ..ir.core import Function, Op, Region, walk_ops, walk_regions
+from ..ir.core import Function, Op, Region, Value, walk_ops, walk_regions
 
 
-def _count_uses(fn: Function) -> dict[int, int]:
-    uses: dict[int, int] = {}
+def _count_uses(fn: Function) -> dict[Value, int]:
+    uses: dict[Value, int] = {}
     for op in walk_ops(fn.body):
         for v in op.operands:
-            uses[id(v)] = uses.get(id(v), 0) + 1
+            uses[v] = uses.get(v, 0) + 1
     return uses
 
 
@@ -25,10 +25,10 @@ def _has_effects(op: Op) -> bool:
     return not op.prim.pure
 
 
-def _removable(op: Op, uses: dict[int, int]) -> bool:
+def _removable(op: Op, uses: dict[Value, int]) -> bool:
     if op.prim.terminator or _has_effects(op):
         return False
-    return all(uses.get(id(r), 0) == 0 for r in op.results)
+    return all(uses.get(r, 0) == 0 for r in op.results)
 
 
 def dce(fn: Function) -> Function:
@@ -44,7 +44,7 @@ def dce(fn: Function) -> Function:
             for op in reversed(region.ops):
                 if _removable(op, uses):
                     for v in op.operands:
-                        uses[id(v)] -= 1
+                        uses[v] -= 1
                     changed = True
                 else:
                     kept.append(op)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..ir.builder import Builder
 from ..ir.clone import clone_function
-from ..ir.core import Function, Region
+from ..ir.core import Function, Region, Value
 from .cse import written_arrays
 
 
@@ -18,21 +18,21 @@ def simplify(fn: Function) -> Function:
     one is written: the two must stay distinct storage)."""
     fn = clone_function(fn)
     written = written_arrays(fn)
-    subst: dict[int, object] = {}
+    subst: dict[Value, Value] = {}
     todo = [fn.body]
     while todo:
         region = todo.pop()
         kept = []
         for op in region.ops:
-            op.operands = [subst.get(id(v), v) for v in op.operands]
+            op.operands = [subst.get(v, v) for v in op.operands]
             todo.extend(op.regions)
             if op.prim.fold is not None and len(op.results) == 1 and \
-                    not any(id(v) in written for v in op.results + op.operands):
+                    not any(v in written for v in op.results + op.operands):
                 emitted = Region()
                 folded = op.prim.fold(Builder(emitted, op.loc, fold=True), tuple(op.operands),
                                       op.attrs)
                 if folded is not None:
-                    subst[id(op.results[0])] = folded
+                    subst[op.results[0]] = folded
                     kept.extend(emitted.ops)
                     continue
             kept.append(op)

@@ -34,7 +34,7 @@ def remake_views_after_writes(fn: Function) -> Function:
         for k, v in enumerate(op.operands):
             chain = _view_chain(program, v)
             if chain and program.written_between(
-                    v, program.position[id(chain[0])], program.position[id(op)]) is not None:
+                    v, program.position[chain[0]], program.position[op]) is not None:
                 op.operands[k] = _remake(program, chain, op)
     return fn
 
@@ -43,24 +43,24 @@ def _view_chain(program: Program, v: Value) -> list[Op]:
     """The ops making `v` from its root, outermost first, when every one of them is always a
     view and the root is written; else []."""
     chain = []
-    made = program.producer.get(id(v))
+    made = program.producer.get(v)
     while made is not None and made.prim.is_view(made):
         if not made.prim.always_view(made):
             return []
         chain.append(made)
-        made = program.producer.get(id(made.operands[0]))
-    if not chain or id(program.root(v)) not in program.writes:
+        made = program.producer.get(made.operands[0])
+    if not chain or (program.root(v)) not in program.writes:
         return []
     return chain
 
 
 def _remake(program: Program, chain: list[Op], user: Op) -> Value:
     """Clone `chain` (outermost first) just before `user`; returns the new outermost view."""
-    region = program.region_of[id(user)]
-    mapping: dict[int, Value] = {}
+    region = program.region_of[user]
+    mapping: dict[Value, Value] = {}
     at = region.ops.index(user)
     for made in reversed(chain):  # the view of the root first
         copy = clone_op(made, mapping)
         region.ops.insert(at, copy)
         at += 1
-    return mapping[id(chain[0].results[0])]
+    return mapping[chain[0].results[0]]
