@@ -260,6 +260,12 @@ class ReverseTransform:
                 self.reverse_simple(op, b, adj, adj.pop(op.results[0]))
             elif op.results and op.results[0] in self.buffers:
                 self.reverse_simple(op, b, adj, self.buffers[op.results[0]])
+            elif not op.results and op.operands and self.active(op.operands[0]):
+                # an effect on an active array that no rule reverses: skipping it would
+                # drop its contribution to the gradient
+                raise UnsupportedOperationError(
+                    f"reverse mode: '{op.prim.name}' changes an array with a derivative and "
+                    "has no reverse rule", op.loc)
 
     def reverse_simple(self, op: Op, b: Builder, adj: dict, g) -> None:
         if op.prim.vjp is None:
