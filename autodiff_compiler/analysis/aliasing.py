@@ -1,13 +1,17 @@
 """Arrays that share memory, and arrays the reverse sweep would read too late.
 
-NumPy's slices, transposes, reshapes, ravels and new axes are views: they share the memory of
+NumPy's slices, transposes, reshapes, ravels, new axes and np.diag of a matrix are views: they share the memory of
 the array they come from, their root, so a write into the root shows through them. The IR
 treats an array as one value that writes change in place, so two things need care.
 
-The program's meaning (`check_views`, every mode). A view read after a write into its root,
-a write into a view, and a write into an array that an `if` picked or a loop carried (it may
-be either of two arrays) are refused with the line and a caret: the compiler cannot follow
-that sharing, and a program it misreads would give silently wrong values and derivatives.
+Which ops make views is each primitive's `view` trait (checked against np.shares_memory by
+tests/test_traits.py). A view read after a write into its root is made again where it is read
+(transforms/views.py), when it shares memory for every operand. What remains is refused by
+`check_views` (every mode) with the line and a caret: such a read of a view that only may
+share (a reshape or ravel: NumPy copies non-contiguous arrays), a view entering or leaving a
+region, a write into a view, and a write into an array that an `if` picked or a loop carried
+(it may be either of two arrays): the compiler cannot follow that sharing, and a program it
+misreads would give silently wrong values and derivatives.
 
 The adjoint (`snapshot_overwritten_operands`, reverse mode). The reverse sweep runs after the
 whole forward sweep, so it sees an array in the state the last write left it. An operation
