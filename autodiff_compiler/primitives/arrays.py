@@ -26,6 +26,7 @@ from .registry import (
     call,
     defprim,
     defvjp,
+    dotted,
     jvp_from_vjp,
     set_linear_jvp,
 )
@@ -240,7 +241,7 @@ prod_of_others_p = defprim("prod_of_others", infer=lambda t, **_: [t],
 prod_of_others_tangent_p = defprim("prod_of_others_tangent", infer=lambda t, t_dot, **_: [t],
         emit=_emit_along("prod_of_others_tangent", "rt.prod_of_others_tangent"))
 def _emit_join(name: str):
-    return lambda op, a: ast.Call(ast.parse(f"np.{name}", mode="eval").body,
+    return lambda op, a: ast.Call(dotted(f"np.{name}"),
                                   [ast.Tuple(list(a), ast.Load())], _axis_keyword(op))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from .registry import defprim, storage_node
+from .registry import defprim, quote, storage_node
 
 
 def _no_results(*types, **_):
@@ -87,26 +87,27 @@ def _emit_push(op, args):
     push = ast.Assign([slot], args[0])
     if not op.attrs.get("ndim"):
         return push
-    tape, counter, value = op.attrs["tape"], op.attrs["counter"], ast.unparse(args[0])
     message = (f"{op.attrs['where']}: '{op.attrs['hint']}' has another shape than in the "
                "loop's first iteration; the reverse sweep tapes it as rows of one shape")
-    check = ast.parse(
-        f"if {tape}.shape[1:] != {value}.shape:\n"
-        f"    if {counter} != 0:\n"
-        f"        raise ValueError({message!r})\n"
-        f"    {tape} = np.empty(({tape}.shape[0],) + {value}.shape, dtype={tape}.dtype)\n"
-    ).body[0]
+    (check,) = quote("""
+        if TAPE.shape[1:] != VALUE.shape:
+            if COUNTER != 0:
+                raise ValueError(MESSAGE)
+            TAPE = np.empty((TAPE.shape[0],) + VALUE.shape, dtype=TAPE.dtype)
+        """, TAPE=op.attrs["tape"], COUNTER=op.attrs["counter"], VALUE=args[0],
+        MESSAGE=ast.Constant(message))
     return [check, push]
 
 
 def _emit_grow(op, args):
     """Grow every tape of a region when the next entries (one, or the operand's count) would
-    not fit: checked once per region run grow or once before an inner loop (reserve)."""
+    not fit: checked once per region run (grow) or once before an inner loop (reserve)."""
     tapes, counter = op.attrs["tapes"], op.attrs["counter"]
-    needed = f"{counter} + {ast.unparse(args[0])}" if args else f"{counter} + 1"
-    lines = [f"if {needed} > {tapes[0]}.shape[0]:"]
-    lines += [f"    {t} = rt.grow({t}, {needed})" for t in tapes]
-    return ast.parse("\n".join(lines)).body[0]
+    needed = ast.BinOp(_name(counter), ast.Add(), args[0] if args else ast.Constant(1))
+    (check,) = quote("if NEEDED > FIRST.shape[0]:\n    pass", NEEDED=needed, FIRST=tapes[0])
+    check.body = [quote("TAPE = rt.grow(TAPE, NEEDED)", TAPE=t, NEEDED=needed)[0]
+                  for t in tapes]
+    return check
 
 
 def _emit_counter(delta):

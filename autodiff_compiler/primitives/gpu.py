@@ -11,11 +11,11 @@ from __future__ import annotations
 import ast
 
 from ..ir.types import I64
-from .registry import defprim
+from .registry import call, defprim
 
 
 def _emit_grid(op, args):
-    grid = ast.parse(f"cuda.grid({op.attrs['ndim']})", mode="eval").body
+    grid = call("cuda.grid", [ast.Constant(op.attrs["ndim"])])
     if op.attrs["ndim"] == 1:
         return grid
     return ast.Subscript(grid, ast.Constant(op.attrs["axis"]), ast.Load())

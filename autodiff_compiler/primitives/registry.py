@@ -14,6 +14,8 @@ from the tape, recomputed or read directly.
 from __future__ import annotations
 
 import ast
+import copy
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -203,3 +205,24 @@ def dotted(path: str) -> ast.expr:
 
 def call(path: str, args: list[ast.expr]) -> ast.Call:
     return ast.Call(dotted(path), list(args), [])
+
+
+class _Fill(ast.NodeTransformer):
+    def __init__(self, parts: dict):
+        self.parts = parts
+
+    def visit_Name(self, node: ast.Name):
+        part = self.parts.get(node.id)
+        if part is None:
+            return node
+        if isinstance(part, str):
+            return ast.Name(part, node.ctx)
+        return copy.deepcopy(part)
+
+
+def quote(template: str, **parts) -> list[ast.stmt]:
+    """The statements of `template` with each upper-case placeholder name replaced by an AST
+    node (or, given a string, by that variable): code is built as trees, never by pasting
+    text, so no value can change the structure of what is emitted."""
+    tree = ast.parse(textwrap.dedent(template))
+    return _Fill(parts).visit(tree).body
