@@ -262,3 +262,22 @@ def test_numba_hessian_and_hvp_match_python(name, fn, args, argnums):
     hv_nb = hvp(fn, copies(args), v, jit=True)
     _assert_agree(tuple(hv_nb[k] for k in floats), tuple(hv_py[k] for k in floats),
                   rtol=1e-12, what=name)
+
+
+def _trace_times_energy(a):
+    return np.trace(a) * np.sum(a * a) + np.trace(a @ a)
+
+
+def test_hessian_through_np_trace():
+    """The adjoint of np.trace builds an identity of the operand's shape (a constant):
+    forward over reverse gives it no tangent instead of refusing it."""
+    a = np.random.default_rng(9).uniform(-1, 1, (3, 3))
+    h = hessian(_trace_times_energy, jit=False)(a.copy()).reshape(9, 9)
+    step, columns = 1e-5, []
+    for k in range(9):
+        e = np.zeros(9)
+        e[k] = step
+        up = grad(_trace_times_energy, jit=False)(a + e.reshape(3, 3))
+        down = grad(_trace_times_energy, jit=False)(a - e.reshape(3, 3))
+        columns.append(((up - down) / (2 * step)).ravel())
+    np.testing.assert_allclose(h, np.array(columns).T, rtol=1e-7, atol=1e-8)

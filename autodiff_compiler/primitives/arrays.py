@@ -417,7 +417,8 @@ def _emit_eye_like(op, args):
     return call("np.eye", [ast.Subscript(shape, ast.Constant(k), ast.Load()) for k in (0, 1)])
 
 
-eye_like_p = defprim("eye_like", infer=lambda a, **_: [Type("float", 2)], emit=_emit_eye_like)
+eye_like_p = defprim("eye_like", infer=lambda a, **_: [Type("float", 2)], emit=_emit_eye_like,
+                     differentiable=False)  # depends on the shape only
 eye_p = defprim("eye", infer=lambda n, **_: [Type("float", 2)], differentiable=False, cheap=True,
         emit=lambda op, a: call("np.eye", a))
 
