@@ -7,6 +7,8 @@
   primitive says it may (`Primitive.is_view`), and always when it says it always does. A
   primitive whose NumPy result is a view but which lacks the trait would let a write show
   through unseen (a silently wrong value), so the list can never fall out of step.
+* The linear trait: a primitive that says its derivative never reads its float operands is
+  affine in them, checked on the spec cases built of linear ops only.
 * Passes ask traits: no pass outside frontend/ and primitives/ compares a primitive's name.
 """
 
@@ -179,3 +181,41 @@ def test_builder_calls_outside_the_frontend_name_no_primitive_by_string():
                 if match.group(1) in PRIMITIVES:
                     found.append(f"{path.name}: {match.group(0)}")
     assert not found, found
+
+
+def _linear_in_floats(f, shapes, domains) -> bool:
+    """f(a + t*(b - a)) - f(a) == t * (f(b) - f(a)) for random a, b and t: affine in its
+    float operands (ints and masks held fixed)."""
+    rng = np.random.default_rng(3)
+    a, b = _sample(domains, shapes, rng), _sample(domains, shapes, rng)
+    b = [y if isinstance(y, (np.ndarray, float)) else x for x, y in zip(a, b)]
+    t = 0.37
+    mixed = [x + t * (y - x) if isinstance(x, (np.ndarray, float)) else x for x, y in zip(a, b)]
+    left = np.asarray(f(*mixed)) - np.asarray(f(*a))
+    right = t * (np.asarray(f(*b)) - np.asarray(f(*a)))
+    return np.allclose(left, right, rtol=1e-9, atol=1e-12)
+
+
+def _composed_of_linear_ops(f, args, prim) -> bool:
+    """Whether f lowers to `prim` and ops that are linear or carry no derivative only (so f
+    must be affine in its float arguments when `prim` is linear)."""
+    fn = lower_function(read_function(f), [_type(a) for a in args])
+    ops = [op for op in fn.body.ops if not op.prim.terminator]
+    return any(op.prim is prim for op in ops) and \
+        all(op.prim.linear or not op.prim.differentiable for op in ops)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SPECS if PRIMITIVES[n].linear))
+def test_linear_trait_holds(name, tmp_path):
+    """A primitive that says its derivative never reads its float operands is affine in them
+    (snapshots of its operands before later writes are skipped on that word). Checked on
+    the spec cases made of linear ops only."""
+    for case in SPECS[name]:
+        if "\n" in case.template:
+            continue
+        for shapes in case.shapes:
+            f = _function(case.template, case.arity, tmp_path,
+                          "lin" + str(abs(hash((case.template, shapes)))))
+            args = _sample(case.domains, shapes, np.random.default_rng(1))
+            if _composed_of_linear_ops(f, args, PRIMITIVES[name]):
+                assert _linear_in_floats(f, shapes, case.domains), f"{name}: {case.template}"

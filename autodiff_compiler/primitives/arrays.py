@@ -245,10 +245,10 @@ def _emit_join(name: str):
                                   [ast.Tuple(list(a), ast.Load())], _axis_keyword(op))
 
 
-concatenate_p = defprim("concatenate", infer=lambda *t, **_: [t[0]], emit=_emit_join("concatenate"),
-        spec={"array": True})
+concatenate_p = defprim("concatenate", infer=lambda *t, **_: [t[0]],
+                        emit=_emit_join("concatenate"), linear=True, spec={"array": True})
 stack_p = defprim("stack", infer=lambda *t, **_: [Type("float", t[0].ndim + 1)],
-        emit=_emit_join("stack"), spec={"array": True})
+                  emit=_emit_join("stack"), linear=True, spec={"array": True})
 
 
 def _extreme_mask(b, op):
