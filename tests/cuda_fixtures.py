@@ -250,6 +250,101 @@ def _rng(seed):
 
 
 # name -> (kernel, cpu sum, cpu outputs or None, make args, output names, wrt, config)
+# --- per-thread loops (their tapes are the thread's cuda.local.array) -------------------------
+def horner(x, c, out):
+    """A per-element polynomial of degree 4 by Horner's rule, coefficients shared."""
+    i = cuda.grid(1)
+    if i < x.shape[0]:
+        s = c[0]
+        for k in range(1, 5):
+            s = s * x[i] + c[k]
+        out[i] = s * s
+
+
+def horner_cpu(x, c, out_bar):
+    total = 0.0
+    for i in range(x.shape[0]):
+        s = c[0]
+        for k in range(1, 5):
+            s = s * x[i] + c[k]
+        total += out_bar[i] * s * s
+    return total
+
+
+def horner_out(x, c):
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        s = c[0]
+        for k in range(1, 5):
+            s = s * x[i] + c[k]
+        out[i] = s * s
+    return out
+
+
+def ode_per_sample(y0, p, out):
+    """Eight explicit midpoint steps of y' = -p0 y + p1 sin(y) per sample."""
+    i = cuda.grid(1)
+    if i < y0.shape[0]:
+        y = y0[i]
+        for step in range(8):
+            half = y + 0.05 * (-p[0] * y + p[1] * math.sin(y))
+            y = y + 0.1 * (-p[0] * half + p[1] * math.sin(half))
+        out[i] = y
+
+
+def ode_per_sample_cpu(y0, p, out_bar):
+    total = 0.0
+    for i in range(y0.shape[0]):
+        y = y0[i]
+        for step in range(8):
+            half = y + 0.05 * (-p[0] * y + p[1] * math.sin(y))
+            y = y + 0.1 * (-p[0] * half + p[1] * math.sin(half))
+        total += out_bar[i] * y
+    return total
+
+
+def ode_per_sample_out(y0, p):
+    out = np.zeros(y0.shape[0])
+    for i in range(y0.shape[0]):
+        y = y0[i]
+        for step in range(8):
+            half = y + 0.05 * (-p[0] * y + p[1] * math.sin(y))
+            y = y + 0.1 * (-p[0] * half + p[1] * math.sin(half))
+        out[i] = y
+    return out
+
+
+def mc_path(z, p, out):
+    """A Monte-Carlo path per thread (geometric steps driven by the normals z[i, :]) and a
+    smooth payoff."""
+    i = cuda.grid(1)
+    if i < z.shape[0]:
+        s = 1.0
+        for k in range(6):
+            s = s * math.exp(p[0] + p[1] * z[i, k])
+        out[i] = math.log(1.0 + math.exp(s - 1.0))
+
+
+def mc_path_cpu(z, p, out_bar):
+    total = 0.0
+    for i in range(z.shape[0]):
+        s = 1.0
+        for k in range(6):
+            s = s * math.exp(p[0] + p[1] * z[i, k])
+        total += out_bar[i] * math.log(1.0 + math.exp(s - 1.0))
+    return total
+
+
+def mc_path_out(z, p):
+    out = np.zeros(z.shape[0])
+    for i in range(z.shape[0]):
+        s = 1.0
+        for k in range(6):
+            s = s * math.exp(p[0] + p[1] * z[i, k])
+        out[i] = math.log(1.0 + math.exp(s - 1.0))
+    return out
+
+
 KERNELS = {
     "per_sample_loss": (
         per_sample_loss, per_sample_loss_cpu, per_sample_loss_out,
@@ -281,6 +376,18 @@ KERNELS = {
         two_outputs, two_outputs_cpu, None,
         lambda r: [r.uniform(-2, 2, 6), np.array([0.7, -0.4]), np.zeros(6), np.zeros(6)],
         ("a", "b"), ("x", "p"), config1(6)),
+    "horner": (
+        horner, horner_cpu, horner_out,
+        lambda r: [r.uniform(-1, 1, 6), r.uniform(-1, 1, 5), np.zeros(6)],
+        ("out",), ("x", "c"), config1(6)),
+    "ode_per_sample": (
+        ode_per_sample, ode_per_sample_cpu, ode_per_sample_out,
+        lambda r: [r.uniform(-1, 1, 5), np.array([0.8, 0.5]), np.zeros(5)],
+        ("out",), ("y0", "p"), config1(5)),
+    "mc_path": (
+        mc_path, mc_path_cpu, mc_path_out,
+        lambda r: [r.standard_normal((5, 6)), np.array([0.02, 0.2]), np.zeros(5)],
+        ("out",), ("z", "p"), config1(5)),
 }
 
 
@@ -358,10 +465,12 @@ def _check_calls(source: str, allowed_names=()) -> None:
     defined = set(re.findall(r"^def (\w+)\(", body, flags=re.MULTILINE)) | set(allowed_names)
     for name in _CALL.findall(body):
         if name in defined or name in _BUILTINS | _KEYWORDS or \
-                name in ("cuda.grid", "cuda.atomic.add"):
+                name in ("cuda.grid", "cuda.atomic.add", "cuda.local.array"):
             continue
         if name in _NUMPY_SCALAR:
             continue
         assert name.startswith("math.") and name.count(".") == 1, (name, source)
     assert "rt." not in body, source  # no runtime helpers (array work) in device code
-    assert not re.search(r"\bnp\.(?!sign\()", body), source
+    # NumPy only for np.sign and the element types of thread-local tapes
+    local_types = r"(float64|int64|bool_)\)$"
+    assert not re.search(r"\bnp\.(?!sign\(|" + local_types + ")", body, re.MULTILINE), source

@@ -1,7 +1,8 @@
 """Reverse mode for CUDA kernels written per thread (`i = cuda.grid(1)`, a bounds check).
 
 The adjoint kernel runs one thread's code forward and backwards, as ad.reverse does for a
-function, with three differences: the adjoint arrays are arguments (accumulated into, never
+function (a loop's tape is the thread's own `cuda.local.array`, so its bounds must be
+constants), with three differences: the adjoint arrays are arguments (accumulated into, never
 allocated), the arrays the kernel writes are its outputs whose cotangents are read-only
 inputs, and an element other threads may also touch is accumulated with cuda.atomic.add.
 """
@@ -12,8 +13,10 @@ import math
 
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
-from ..ir.core import Function, Op, Region, Value, walk_ops
-from ..primitives.control import comment_p, return_p
+from ..ir.core import Const, Function, Op, Region, Value, walk_ops
+from ..primitives.arith import max2_p, mul_p, trip_count_p
+from ..primitives.control import comment_p, return_p, tape_alloc_p, tape_grow_p, tape_reserve_p
+from ..primitives.gpu import local_array_p
 from ..primitives.indexing import getitem_p
 from ..transforms.dce import dce
 from .reverse import ReverseTransform
@@ -38,16 +41,53 @@ def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Fun
         extra.append(Value(array.type, array.hint + "_bar"))
         transform.buffers[array] = extra[-1]
     transform.reverse_ops(fn.body, b, {})
-    if transform.plan.tape_names:
-        info = next(i for i in transform.plan.info.values() if i.taped)
-        raise UnsupportedOperationError("a loop in this kernel needs a tape, which a thread "
-                                        "cannot keep yet; write the loop so that its values "
-                                        "can be recomputed", info.outer_loop.loc)
     b.op(return_p, result_types=[])
-    body = Region(fn.params + extra, transform.plan.forward_sweep(fn.body) + reverse.ops)
+    forward = transform.plan.forward_sweep(fn.body)
+    if transform.plan.tape_names:
+        forward = _thread_local_tapes(forward, transform.plan)
+    body = Region(fn.params + extra, forward + reverse.ops)
     names = fn.param_names + [v.hint for v in extra]
     return dce(Function(name or fn.name + "_adjoint", body, fn.filename, None, names,
                         fn.constants))
+
+
+def _thread_local_tapes(forward: list[Op], plan) -> list[Op]:
+    """The forward sweep with each tape a `cuda.local.array` of the thread: its size must be
+    known when compiling (loops with constant bounds), and it never grows."""
+    region = Region(ops=list(forward))
+    producers = {r: op for op in walk_ops(region) for r in op.results}
+    for op in walk_ops(region):
+        size = _constant(op.operands[0], producers) if op.prim is tape_alloc_p else None
+        if op.prim is tape_alloc_p and size is not None and not op.attrs.get("ndim"):
+            op.prim, op.operands = local_array_p, []
+            op.attrs = {"tape": op.attrs["tape"], "kind": op.attrs["kind"], "size": size}
+        elif op.prim in (tape_alloc_p, tape_grow_p, tape_reserve_p):
+            loop = next(i.outer_loop for i in plan.info.values() if i.taped)
+            raise UnsupportedOperationError(
+                "a loop in this kernel needs a tape of a size known when compiling (a thread "
+                "keeps its own, in cuda.local.array): give its range constant bounds, e.g. "
+                "range(8), and keep arrays out of its carried values", loop.loc)
+    return region.ops
+
+
+def _constant(value, producers):
+    """The int `value` computes from literals only (trip counts and their products), or
+    None."""
+    if isinstance(value, Const):
+        return value.value
+    op = producers.get(value)
+    if op is None:
+        return None
+    parts = [_constant(v, producers) for v in op.operands]
+    if any(p is None for p in parts):
+        return None
+    if op.prim is trip_count_p:
+        return len(range(*parts))
+    if op.prim is mul_p:
+        return parts[0] * parts[1]
+    if op.prim is max2_p:
+        return max(parts)
+    return None
 
 
 def _kernel_outputs(fn: Function, wrt: list[int]) -> list[Value]:
