@@ -8,7 +8,10 @@
   calls). It takes the kernel's arguments, then one cotangent array per array the kernel
   writes, then one adjoint array per `wrt` name, which it accumulates into (zero them first).
   Elements several threads may read are accumulated with cuda.atomic.add, a thread's own
-  element (indexed by its cuda.grid(1) index) with a plain add.
+  element (indexed by its cuda.grid(1) index) with a plain add, and entries every thread
+  reads at a fixed position (a model's parameters) are summed over the block first
+  (cuda_runtime.block_add: one atomic per block). Counted loops with constant bounds keep
+  their tape in the thread (cuda.local.array).
 - `tangent_kernel(kernel, wrt=...)`: forward mode: the arguments, the tangents of the `wrt`
   arrays, then arrays that receive the tangents of the outputs.
 
@@ -78,7 +81,7 @@ class KernelDerivative:
         """The compiled derivative kernel for arguments like `args` (the kernel's own ones)."""
         types = tuple(kernel_type(a) for a in args)
         if types not in self.compiled:
-            mode = "vjp" if self.mode == "adjoint" else "jvp"
+            mode = {"adjoint": "vjp", "atomic adjoint": "vjp_atomic"}.get(self.mode, "jvp")
             self.compiled[types] = pipeline.compile(self.parsed, list(types), self.wrt, mode,
                                                     "kernel")
         return self.compiled[types]
@@ -100,9 +103,12 @@ class KernelDerivative:
         return launch
 
 
-def grad_kernel(kernel, wrt):
-    """The adjoint kernel of `kernel` w.r.t. the array arguments named in `wrt`."""
-    return KernelDerivative(kernel, tuple(wrt), "adjoint")
+def grad_kernel(kernel, wrt, *, block_sums: bool = True):
+    """The adjoint kernel of `kernel` w.r.t. the array arguments named in `wrt`. Adjoints of
+    entries every thread reads at a fixed position (shared parameters) are summed over each
+    block, then added by one atomic per block; `block_sums=False` adds them thread by
+    thread (one same-address atomic per thread)."""
+    return KernelDerivative(kernel, tuple(wrt), "adjoint" if block_sums else "atomic adjoint")
 
 
 def tangent_kernel(kernel, wrt):

@@ -54,7 +54,7 @@ from .transforms.views import remake_views_after_writes
 from .version import __version__
 
 MODES = {"cpu": ("primal", "grad", "vjp", "jvp", "hvp"), "device": ("grad", "jvp"),
-         "kernel": ("vjp", "jvp")}
+         "kernel": ("vjp", "vjp_atomic", "jvp")}
 _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
 
 
@@ -247,10 +247,15 @@ def _device_grad(primal, argnums, checkpoint):
     return jvp_fn, Layout(len(primal.params), gradients=len(argnums))
 
 
-def _kernel_vjp(primal, argnums, checkpoint):
-    adjoint = kernel_adjoint(primal, argnums)
-    return adjoint, Layout(len(primal.params), seeds=len(_kernel_outputs(primal, argnums)),
-                           receivers=len(argnums))
+def _kernel_vjp(block_sums: bool):
+    """vjp: parameter adjoints summed per block; vjp_atomic: one atomic add per thread."""
+    def derive(primal, argnums, checkpoint):
+        adjoint = kernel_adjoint(primal, argnums, block_sums=block_sums)
+        return adjoint, Layout(len(primal.params),
+                               seeds=len(_kernel_outputs(primal, argnums)),
+                               receivers=len(argnums))
+
+    return derive
 
 
 def _kernel_jvp(primal, argnums, checkpoint):
@@ -263,7 +268,8 @@ _DERIVE = {
     ("cpu", "primal"): _cpu_primal, ("cpu", "grad"): _cpu_reverse(False),
     ("cpu", "vjp"): _cpu_reverse(True), ("cpu", "jvp"): _forward, ("cpu", "hvp"): _cpu_hvp,
     ("device", "grad"): _device_grad, ("device", "jvp"): _forward,
-    ("kernel", "vjp"): _kernel_vjp, ("kernel", "jvp"): _kernel_jvp,
+    ("kernel", "vjp"): _kernel_vjp(True), ("kernel", "vjp_atomic"): _kernel_vjp(False),
+    ("kernel", "jvp"): _kernel_jvp,
 }
 
 

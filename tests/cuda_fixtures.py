@@ -345,6 +345,29 @@ def mc_path_out(z, p):
     return out
 
 
+def grid_2d_params(a, p, out):
+    """A 2-D grid whose every thread reads the same two parameters."""
+    i, j = cuda.grid(2)
+    if i < out.shape[0] and j < out.shape[1]:
+        out[i, j] = p[0] * a[i, j] * a[i, j] + math.sin(p[1] * a[i, j])
+
+
+def grid_2d_params_cpu(a, p, out_bar):
+    s = 0.0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            s += out_bar[i, j] * (p[0] * a[i, j] * a[i, j] + math.sin(p[1] * a[i, j]))
+    return s
+
+
+def grid_2d_params_out(a, p):
+    out = np.zeros(a.shape)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = p[0] * a[i, j] * a[i, j] + math.sin(p[1] * a[i, j])
+    return out
+
+
 KERNELS = {
     "per_sample_loss": (
         per_sample_loss, per_sample_loss_cpu, per_sample_loss_out,
@@ -376,6 +399,10 @@ KERNELS = {
         two_outputs, two_outputs_cpu, None,
         lambda r: [r.uniform(-2, 2, 6), np.array([0.7, -0.4]), np.zeros(6), np.zeros(6)],
         ("a", "b"), ("x", "p"), config1(6)),
+    "grid_2d_params": (  # blocks of 3 x 2 threads (not a power of two), a ragged edge
+        grid_2d_params, grid_2d_params_cpu, grid_2d_params_out,
+        lambda r: [r.uniform(-1, 1, (5, 3)), np.array([0.6, 1.3]), np.zeros((5, 3))],
+        ("out",), ("a", "p"), ((2, 2), (3, 2))),
     "horner": (
         horner, horner_cpu, horner_out,
         lambda r: [r.uniform(-1, 1, 6), r.uniform(-1, 1, 5), np.zeros(6)],
@@ -465,7 +492,8 @@ def _check_calls(source: str, allowed_names=()) -> None:
     defined = set(re.findall(r"^def (\w+)\(", body, flags=re.MULTILINE)) | set(allowed_names)
     for name in _CALL.findall(body):
         if name in defined or name in _BUILTINS | _KEYWORDS or \
-                name in ("cuda.grid", "cuda.atomic.add", "cuda.local.array"):
+                name in ("cuda.grid", "cuda.atomic.add", "cuda.local.array", "gpu.block_add",
+                         "cuda.shared.array"):
             continue
         if name in _NUMPY_SCALAR:
             continue

@@ -54,13 +54,19 @@ def _updates(source: str, bar: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("name", ["per_sample_loss", "elementwise"])
-def test_exclusive_elements_are_plain_adds_shared_parameters_atomic(name):
+def test_exclusive_elements_are_plain_adds_shared_parameters_summed_per_block(name):
+    """x_bar[i] is the thread's own: a plain add. Parameters every thread reads, at fixed
+    positions, are summed in the thread, then over the block (gpu.block_add: one atomic per
+    block and entry), after the bounds check so that every thread of the block takes part."""
     source = _adjoint_source(name)
     atomic_x, plain_x = _updates(source, "x_bar")
     assert atomic_x == [] and plain_x == ["i"], source
-    atomic_p, plain_p = _updates(source, "params_bar")
-    assert sorted(atomic_p) == [str(k) for k in range(len(atomic_p))] and len(atomic_p) >= 2
-    assert plain_p == [], source
+    assert _updates(source, "params_bar") == ([], []), source
+    summed = re.findall(r"^    gpu\.block_add\(block_scratch, block_sums\[\d+\], params_bar, (\d+)\)$",
+                        source,
+                        flags=re.MULTILINE)
+    assert sorted(summed) == [str(k) for k in range(len(summed))] and len(summed) >= 2, source
+    assert source.count("gpu.block_add") == len(summed)  # all at the kernel's top level
 
 
 def test_neighbour_reads_are_atomic():

@@ -197,3 +197,35 @@ def test_stencil_adjoint_on_many_threads():
         expected = w * (1.0 - 2.0 * coef[0] - 3.0 * coef[1] * u * u) + np.roll(a, 1) \
             + np.roll(a, -1)
         np.testing.assert_allclose(u_bar, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 3, 4, 7, 16])
+def test_block_sums_add_each_blocks_total_once(threads):
+    """gpu.block_add: every thread's value, summed over its block, added once per block
+    (blocks of any size, the last one partly past the data)."""
+    from autodiff_compiler.cuda_runtime import MAX_THREADS, block_add
+
+    def sums(x, out):
+        i = cuda.grid(1)
+        v = x[i] if i < x.shape[0] else 0.0
+        shared = cuda.shared.array(MAX_THREADS, np.float64)
+        block_add(shared, v, out, 0)
+        block_add(shared, 2.0 * v * v, out, 1)
+
+    x = np.arange(1.0, 12.0)
+    out = np.zeros(2)
+    cuda.jit(sums)[(x.size + threads - 1) // threads, threads](x, out)
+    np.testing.assert_allclose(out, [np.sum(x), 2.0 * np.sum(x * x)], rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["per_sample_loss", "grid_2d_params", "horner"])
+def test_atomic_and_block_summed_parameter_adjoints_agree(name):
+    """The adjoint with one atomic add per thread (block_sums=False) and with block sums
+    give the same gradient (up to the order of the additions)."""
+    problem = KernelProblem(name)
+    _, summed = problem.adjoint()
+    _, atomic = problem.adjoint(grad_kernel(problem.kernel, wrt=problem.wrt, block_sums=False))
+    for a, b in zip(atomic, summed):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    source = grad_kernel(problem.kernel, wrt=problem.wrt, block_sums=False).source(*problem.args)
+    assert "gpu.block_add" not in source and "cuda.atomic.add" in source

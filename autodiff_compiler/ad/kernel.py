@@ -13,19 +13,28 @@ import math
 
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
-from ..ir.core import Const, Function, Op, Region, Value, walk_ops
+from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops
 from ..primitives.arith import max2_p, mul_p, trip_count_p
 from ..primitives.control import comment_p, return_p, tape_alloc_p, tape_grow_p, tape_reserve_p
-from ..primitives.gpu import local_array_p
-from ..primitives.indexing import getitem_p
+from ..primitives.gpu import (
+    atomic_add_p,
+    block_add_p,
+    local_array_p,
+    shared_scratch_p,
+    thread_tape_p,
+)
+from ..primitives.indexing import getitem_p, index_add_p, setitem_p
 from ..transforms.dce import dce
 from .reverse import ReverseTransform
 
 
-def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Function:
+def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None,
+                   block_sums: bool = True) -> Function:
     """The adjoint of a CUDA kernel written per thread: takes the kernel's arguments, then
     the cotangents of the arrays it writes, then the adjoint arrays of `wrt` (accumulated
-    into, never cleared: the caller zeroes them). Refuses what it cannot do per thread."""
+    into, never cleared: the caller zeroes them). Refuses what it cannot do per thread.
+    With `block_sums`, adjoints of entries every thread reads at a fixed position are summed
+    over the block first (one atomic add per block), else added by each thread."""
     outputs = _kernel_outputs(fn, wrt)
     transform = ReverseTransform(fn, wrt, outputs=outputs)
     for k in wrt:
@@ -45,10 +54,42 @@ def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None) -> Fun
     forward = transform.plan.forward_sweep(fn.body)
     if transform.plan.tape_names:
         forward = _thread_local_tapes(forward, transform.plan)
+    reduced = [transform.buffers[fn.params[k]] for k in wrt]
     body = Region(fn.params + extra, forward + reverse.ops)
+    if block_sums:
+        body = _block_sums(body, reduced)
     names = fn.param_names + [v.hint for v in extra]
     return dce(Function(name or fn.name + "_adjoint", body, fn.filename, None, names,
                         fn.constants))
+
+
+def _block_sums(body: Region, buffers: list[Value]) -> Region:
+    """`body` with each atomic add into an adjoint array at a constant index (a parameter
+    every thread reads) made into an add into a thread-local sum; at the end every thread
+    passes its sums to gpu.block_add, one atomic add per block and parameter entry."""
+    sites = [op for op in walk_ops(body) if op.prim is atomic_add_p
+             and op.operands[0] in buffers and all(isinstance(v, Const)
+                                                   for v in op.operands[1:-1])]
+    if not sites:
+        return body
+    slots: dict[tuple, int] = {}
+    for op in sites:
+        slots.setdefault((op.operands[0], tuple(v.value for v in op.operands[1:-1])),
+                         len(slots))
+    start = Builder(Region(), None)
+    sums = start.op(local_array_p, attrs={"size": len(slots)}, hint="block_sums").result
+    for slot in range(len(slots)):
+        start.op(setitem_p, sums, const(slot), const(0.0), result_types=[])
+    for op in sites:
+        index = tuple(v.value for v in op.operands[1:-1])
+        op.prim = index_add_p
+        op.operands = [sums, const(slots[op.operands[0], index]), op.operands[-1]]
+    end = Builder(Region(), None)
+    shared = end.op(shared_scratch_p, hint="block_scratch").result
+    for (target, index), slot in slots.items():
+        end.op(block_add_p, shared, sums, const(slot), target, *(const(k) for k in index),
+               result_types=[])
+    return Region(body.args, start.region.ops + body.ops[:-1] + end.region.ops + body.ops[-1:])
 
 
 def _thread_local_tapes(forward: list[Op], plan) -> list[Op]:
@@ -59,7 +100,7 @@ def _thread_local_tapes(forward: list[Op], plan) -> list[Op]:
     for op in walk_ops(region):
         size = _constant(op.operands[0], producers) if op.prim is tape_alloc_p else None
         if op.prim is tape_alloc_p and size is not None and not op.attrs.get("ndim"):
-            op.prim, op.operands = local_array_p, []
+            op.prim, op.operands = thread_tape_p, []
             op.attrs = {"tape": op.attrs["tape"], "kind": op.attrs["kind"], "size": size}
         elif op.prim in (tape_alloc_p, tape_grow_p, tape_reserve_p):
             loop = next(i.outer_loop for i in plan.info.values() if i.taped)

@@ -445,7 +445,7 @@ def emit_module(functions: list[Function], origin: str, version: str, cuda: bool
     hashes are written here so that changed constants give a new module (and Numba cache)."""
     parts = [HEADER.format(version=version, origin=origin)]
     if cuda:
-        parts.append("from numba import cuda\n")
+        parts.append("from numba import cuda\n\nfrom autodiff_compiler import cuda_runtime as gpu\n")
     constants = {k: v for fn in functions for k, v in sorted(fn.constants.items())}
     for name, array in constants.items():
         digest = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]

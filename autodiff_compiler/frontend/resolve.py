@@ -95,8 +95,11 @@ def lookup_attribute(base: Resolved, attr: str) -> Resolved:
     if base.kind == "module" and _is_cuda_module(base.value):
         if attr == "grid":
             return Resolved("cuda", "grid", f"{base.name}.grid")
-        return Resolved("unknown", name=f"{base.name}.{attr} (in a differentiated kernel only "
-                        "cuda.grid is supported: no shared memory, syncthreads or atomics)")
+        return Resolved("unknown", name=f"{base.name}.{attr} (a differentiated kernel is "
+                        "written per thread with cuda.grid: no shared memory, syncthreads or "
+                        "atomics; write each thread's own result, e.g. out[i] = ..., and sum "
+                        "the outputs after the launch: the adjoint kernel itself sums the "
+                        "adjoints of shared parameters over each block)")
     if base.kind != "module":
         return Resolved("unknown", name=f"{base.name}.{attr}")
     if not hasattr(base.value, attr):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from ..ir.types import I64
+from ..ir.types import I64, Type
 from .registry import call, defprim, dotted
 
 
@@ -36,12 +36,38 @@ atomic_add_p = defprim("atomic_add", infer=lambda *t, **_: [], emit=_emit_atomic
 _DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
 
 
-def _emit_local_array(op, args):
+def _emit_thread_tape(op, args):
     """tape = cuda.local.array(size, dtype): a thread's own tape, its size a constant."""
     value = call("cuda.local.array", [ast.Constant(op.attrs["size"]),
                                       dotted(_DTYPES[op.attrs["kind"]])])
     return ast.Assign([ast.Name(op.attrs["tape"], ast.Store())], value)
 
 
-local_array_p = defprim("local_array", infer=lambda *t, **_: [], emit=_emit_local_array,
+thread_tape_p = defprim("thread_tape", infer=lambda *t, **_: [], emit=_emit_thread_tape,
                         pure=False, statement=True)
+local_array_p = defprim("local_array", infer=lambda **_: [Type("float", 1)], pure=False,
+                        differentiable=False,
+                        emit=lambda op, a: call("cuda.local.array",
+                                                [ast.Constant(op.attrs["size"]),
+                                                 dotted("np.float64")]))
+
+
+def _emit_block_add(op, args):
+    """gpu.block_add(shared, sums[slot], target, index): the block's total of one
+    thread-local sum, added into target[index] by one atomic per block
+    (autodiff_compiler/cuda_runtime.py)."""
+    shared, sums, slot, target, *index = args
+    where = index[0] if len(index) == 1 else ast.Tuple(index, ast.Load())
+    total = ast.Subscript(sums, slot, ast.Load())
+    return ast.Expr(call("gpu.block_add", [shared, total, target, where]))
+
+
+shared_scratch_p = defprim("shared_scratch", infer=lambda **_: [Type("float", 1)], pure=False,
+                           differentiable=False,
+                           emit=lambda op, a: call("cuda.shared.array",
+                                                   [dotted("gpu.MAX_THREADS"),
+                                                    dotted("np.float64")]))
+
+
+block_add_p = defprim("block_add", infer=lambda *t, **_: [], emit=_emit_block_add, pure=False,
+                      statement=True, differentiable=False)
