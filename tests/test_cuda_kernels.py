@@ -204,6 +204,9 @@ def test_block_sums_add_each_blocks_total_once(threads):
     """gpu.block_add: every thread's value, summed over its block, added once per block
     (blocks of any size, the last one partly past the data)."""
     from autodiff_compiler.cuda_runtime import MAX_THREADS, block_add
+    from autodiff_compiler.primitives.gpu import BLOCK_THREADS
+
+    assert BLOCK_THREADS == MAX_THREADS
 
     def sums(x, out):
         i = cuda.grid(1)

@@ -34,6 +34,8 @@ atomic_add_p = defprim("atomic_add", infer=lambda *t, **_: [], emit=_emit_atomic
 
 
 _DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
+BLOCK_THREADS = 1024  # CUDA's most threads per block (cuda_runtime.MAX_THREADS): a literal
+# size, as cuda.shared.array needs one when the kernel is compiled
 
 
 def _emit_thread_tape(op, args):
@@ -65,7 +67,7 @@ def _emit_block_add(op, args):
 shared_scratch_p = defprim("shared_scratch", infer=lambda **_: [Type("float", 1)], pure=False,
                            differentiable=False,
                            emit=lambda op, a: call("cuda.shared.array",
-                                                   [dotted("gpu.MAX_THREADS"),
+                                                   [ast.Constant(BLOCK_THREADS),
                                                     dotted("np.float64")]))
 
 
