@@ -46,6 +46,7 @@ def _emit_thread_tape(op, args):
 
 
 thread_tape_p = defprim("thread_tape", infer=lambda *t, **_: [], emit=_emit_thread_tape,
+                        differentiable=False,
                         pure=False, statement=True)
 local_array_p = defprim("local_array", infer=lambda **_: [Type("float", 1)], pure=False,
                         differentiable=False,
