@@ -308,7 +308,7 @@ def _function_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.Fun
 
 def _load_cpu(artifact: Artifact, jit: bool) -> None:
     artifact.path = write_module(artifact.source, artifact.name, __version__)
-    module = import_module(artifact.path)
+    module = import_module(artifact.path, artifact.source)
     for name, array in artifact.adjoint.constants.items():
         setattr(module, name, array)
     artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit)

@@ -1,7 +1,8 @@
 """Compile generated functions with Numba (nopython mode, on-disk cache) or run them as-is.
 
 A Numba failure is reported with the generated file's path, so the user can read the code
-Numba refused; there is no silent fallback to the interpreter.
+Numba refused; there is no silent fallback to the interpreter. Numba's on-disk cache is read
+only when its files are the ones we saved (numba_cache.py).
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ class Compiled:
 
 
 def _njit(fn):
+    """numba.njit with an on-disk cache that is read only when it is verified."""
     import numba
 
-    return numba.njit(cache=True)(fn)
+    from .numba_cache import VerifiedCache
+
+    dispatcher = numba.njit(fn)
+    dispatcher._cache = VerifiedCache(fn)  # what njit(cache=True) sets, checked
+    return dispatcher
 
 
 def _is_numba_error(exc: Exception) -> bool:
