@@ -13,15 +13,16 @@ from ..errors import CompilationError
 class Compiled:
     """A generated function, compiled lazily by Numba on first call when `jit` is set."""
 
-    def __init__(self, fn, path, jit: bool):
+    def __init__(self, fn, path, jit: bool, boundscheck: bool = False):
         self.path = path
         self.jit = jit
+        self.boundscheck = boundscheck
         self.python_fn = fn
         self._fn = None
 
     def __call__(self, *args):
         if self._fn is None:
-            self._fn = _njit(self.python_fn) if self.jit else self.python_fn
+            self._fn = _njit(self.python_fn, self.boundscheck) if self.jit else self.python_fn
         if not self.jit:
             return self._fn(*args)
         try:
@@ -33,13 +34,13 @@ class Compiled:
             raise
 
 
-def _njit(fn):
+def _njit(fn, boundscheck: bool = False):
     """numba.njit with an on-disk cache that is read only when it is verified."""
     import numba
 
     from .numba_cache import VerifiedCache
 
-    dispatcher = numba.njit(fn)
+    dispatcher = numba.njit(boundscheck=True)(fn) if boundscheck else numba.njit(fn)
     dispatcher._cache = VerifiedCache(fn)  # what njit(cache=True) sets, checked
     return dispatcher
 
