@@ -28,7 +28,6 @@ them last; Artifact.run hands back the last call's.
 from __future__ import annotations
 
 import ast
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -310,28 +309,18 @@ def _function_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.Fun
 
 def _load_cpu(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
     # Globals and closure arrays are read as constants: copied now, so both modes see their
-    # values at compile time (Numba freezes them into the machine code), and part of the
-    # module's key, so Numba's disk cache never serves code built with other values.
+    # values at compile time (Numba freezes them into the machine code); the source names
+    # their digests, so other values make another module (and Numba cache entry).
     constants = {name: np.array(array, copy=True)
                  for name, array in artifact.adjoint.constants.items()}
     checked = "-boundscheck" if boundscheck and jit else ""  # Numba's cache ignores the flag
     artifact.path = write_module(artifact.source, artifact.name,
-                                 __version__ + _digest(constants) + checked)
+                                 __version__ + checked)
     module = import_module(artifact.path, artifact.source)
     for name, array in constants.items():
         setattr(module, name, array)
     artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit,
                                  boundscheck)
-
-
-def _digest(constants: dict) -> str:
-    if not constants:
-        return ""
-    digest = hashlib.sha256()
-    for name, array in sorted(constants.items()):
-        digest.update(f"{name}:{array.dtype.str}:{array.shape}:".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return "-" + digest.hexdigest()[:16]
 
 
 def _load_device(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
