@@ -23,7 +23,7 @@ class GradFunction:
     """What `grad` / `value_and_grad` return: a callable with the generated code attached."""
 
     def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
-                 mode="reverse"):
+                 mode="reverse", boundscheck=False):
         if mode not in ("reverse", "forward"):
             raise GradientInputError("mode must be 'reverse' or 'forward'")
         self.mode = mode
@@ -32,7 +32,7 @@ class GradFunction:
             raise GradientInputError("checkpoint must be None, a positive int, 'sqrt' or "
                                      "'auto'")
         self.checkpoint = checkpoint
-        self.specializations = Specializations(fn, jit, checkpoint)
+        self.specializations = Specializations(fn, jit, checkpoint, bool(boundscheck))
         self.parsed = self.specializations.parsed
         self.fn = self.parsed.fn
         self.signature = self.specializations.signature
@@ -81,7 +81,7 @@ class GradFunction:
 
 def _decorator(with_value: bool):
     def transform(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
-                  target="cpu"):
+                  target="cpu", boundscheck=False):
         if target not in ("cpu", "cuda"):
             raise GradientInputError("target must be 'cpu' or 'cuda'")
         if target == "cuda":
@@ -89,10 +89,11 @@ def _decorator(with_value: bool):
                 raise GradientInputError("target='cuda' is supported by grad(f, argnums) only")
             return device_grad(fn, argnums)
         if fn is None:
-            return lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode)
+            return lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode,
+                                          boundscheck)
         if isinstance(fn, (int, tuple, list)):
             raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
-        return GradFunction(fn, argnums, jit, with_value, checkpoint, mode)
+        return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
 
     return transform
 
@@ -106,6 +107,8 @@ does so (every sqrt(steps)) for top-level loops whose inner counted loops record
 default None tapes everything.
 mode="forward" computes the gradient by tangent sweeps instead, one per input entry (cheaper
 for few inputs).
+boundscheck=True compiles with Numba's bounds checks: an index out of range raises IndexError
+as it does with jit=False (README, "Errors at run time").
 target="cuda" returns a numba.cuda device function computing the gradient (kernels.py)."""
 grad.__name__ = "grad"
 value_and_grad = _decorator(with_value=True)

@@ -21,19 +21,28 @@ _KINDS = {"f": "float", "i": "int", "u": "int", "b": "bool"}
 
 def normalize_argnums(argnums, n_params: int) -> tuple[list[int], bool]:
     """(argument positions, a single int given?): negative positions wrap, repeats and
-    positions out of range are refused."""
-    single = isinstance(argnums, (int, np.integer))
+    positions out of range are refused, and so is anything but ints (True is not 1 here)."""
+    single = _is_position(argnums)
+    if not single and not isinstance(argnums, (tuple, list, range)):
+        raise GradientInputError(f"argnums must be an int or a tuple of ints, not "
+                                 f"{type(argnums).__name__} {argnums!r}")
     nums = [argnums] if single else list(argnums)
     if not nums:
         raise GradientInputError("argnums must name at least one argument")
     for k in nums:
-        if not isinstance(k, (int, np.integer)) or not -n_params <= k < n_params:
+        if not _is_position(k):
+            raise GradientInputError(f"argnums must hold ints, not {type(k).__name__} {k!r}")
+        if not -n_params <= k < n_params:
             raise GradientInputError(f"argnums {k!r} is out of range for a function of "
                                      f"{n_params} arguments")
     nums = [int(k) % n_params for k in nums]
     if len(set(nums)) != len(nums):
         raise GradientInputError("argnums lists an argument twice")
     return nums, single
+
+
+def _is_position(k) -> bool:
+    return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
 
 
 def type_of(value, name: str, differentiated: bool) -> tuple[object, Type]:

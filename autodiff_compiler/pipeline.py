@@ -174,12 +174,13 @@ def parse(fn) -> ParsedFunction:
 
 def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode: str = "grad",
             target: str = "cpu", checkpoint=None, *, jit: bool = True, load: bool = True,
-            single: bool = False) -> Artifact:
+            single: bool = False, boundscheck: bool = False) -> Artifact:
     """Compile `parsed` for argument `types`, differentiated w.r.t. `argnums`, in one mode
     for one target (see the module docstring). checkpoint: reverse-mode checkpointing of long
     loops (cpu grad and vjp). load=False stops at the source (nothing written or imported);
     jit: compile CPU code with Numba on its first call. single: a device gradient of one
-    argument returns the partial itself rather than a 1-tuple."""
+    argument returns the partial itself rather than a 1-tuple. boundscheck: Numba checks
+    indices (CPU code)."""
     if mode not in MODES.get(target, ()):
         raise ValueError(f"unknown derivative mode {mode!r} for target {target!r}")
     primal = cse(remake_views_after_writes(
@@ -199,7 +200,7 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     source = emit_module([derived], origin, __version__, cuda=target != "cpu", extra=extra)
     artifact = Artifact(primal, derived, source, layout, mode, target, name)
     if load:
-        _LOAD[target](artifact, jit)
+        _LOAD[target](artifact, jit, boundscheck)
     return artifact
 
 
@@ -312,15 +313,23 @@ def _function_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.Fun
 
 # --- loading: module file, import, compiled callable ----------------------------------------
 
-def _load_cpu(artifact: Artifact, jit: bool) -> None:
-    artifact.path = write_module(artifact.source, artifact.name, __version__)
-    module = import_module(artifact.path)
-    for name, array in artifact.adjoint.constants.items():
+def _load_cpu(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
+    # Globals and closure arrays are read as constants: copied now, so both modes see their
+    # values at compile time (Numba freezes them into the machine code); the source names
+    # their digests, so other values make another module (and Numba cache entry).
+    constants = {name: np.array(array, copy=True)
+                 for name, array in artifact.adjoint.constants.items()}
+    checked = "-boundscheck" if boundscheck and jit else ""  # Numba's cache ignores the flag
+    artifact.path = write_module(artifact.source, artifact.name,
+                                 __version__ + checked)
+    module = import_module(artifact.path, artifact.source)
+    for name, array in constants.items():
         setattr(module, name, array)
-    artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit)
+    artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit,
+                                 boundscheck)
 
 
-def _load_device(artifact: Artifact, jit: bool) -> None:
+def _load_device(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
     """A device function; the tangent code a gradient wrapper calls is one as well."""
     module = cuda_backend.load(artifact.source, artifact.name)
     derived = artifact.adjoint.name
@@ -329,7 +338,7 @@ def _load_device(artifact: Artifact, jit: bool) -> None:
     artifact.compiled = entry if artifact.name == derived else cuda_backend.device(entry)
 
 
-def _load_kernel(artifact: Artifact, jit: bool) -> None:
+def _load_kernel(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
     module = cuda_backend.load(artifact.source, artifact.name)
     artifact.compiled = cuda_backend.kernel(getattr(module, artifact.name))
 

@@ -18,13 +18,14 @@ from .pipeline import Artifact, compile, parse
 class Specializations:
     """The parsed function and the artifacts compiled from it so far."""
 
-    def __init__(self, fn, jit: bool = True, checkpoint=None):
+    def __init__(self, fn, jit: bool = True, checkpoint=None, boundscheck: bool = False):
         self.parsed = parse(fn)
         self.fn = self.parsed.fn
         self.signature = inspect.signature(self.fn)
         self.param_names = list(self.signature.parameters)
         self.jit = jit
         self.checkpoint = checkpoint
+        self.boundscheck = boundscheck
         self.artifacts: dict[tuple, Artifact] = {}
         self.last: Artifact | None = None
 
@@ -37,6 +38,7 @@ class Specializations:
         key = (tuple(types), tuple(argnums), mode)
         if key not in self.artifacts:
             self.artifacts[key] = compile(self.parsed, types, list(argnums), mode,
-                                          checkpoint=self.checkpoint, jit=self.jit)
+                                          checkpoint=self.checkpoint, jit=self.jit,
+                                          boundscheck=self.boundscheck)
         self.last = self.artifacts[key]
         return self.last

@@ -103,21 +103,40 @@ class ReverseTransform:
 
     # --- serving primal values to the reverse sweep ----------------------------------------
     def resolve(self, v):
+        """The value the reverse sweep uses for primal `v`: itself, lifted out of a branch,
+        recomputed (its inputs first) or loaded from a tape. A chain of recomputed values is
+        walked with an explicit stack, so long straight-line code does not recurse."""
+        todo, recompute = [v], {}
+        while todo:
+            w = todo[-1]
+            if self._ready(w):
+                todo.pop()
+                continue
+            if w not in recompute:
+                recompute[w] = self._recompute_cost(w) <= RECOMPUTE_BUDGET
+            waiting = [o for o in self.producer[w].operands if not self._ready(o)] \
+                if recompute[w] else []
+            if waiting:
+                todo.extend(reversed(waiting))  # the first operand is served first
+                continue
+            ctx = self.contexts[self.plan.region_of(w).region]
+            ctx.popped[w] = self._recompute(w, ctx) if recompute[w] else self._load(w, ctx)
+            todo.pop()
         info = self.plan.region_of(v)
         if info is None:
             return v
         if info.once:
             return self.plan.lift(v)
-        ctx = self.contexts[info.region]
-        if v not in ctx.popped:
-            ctx.popped[v] = self._recompute(v, ctx) or self._load(v, ctx)
-        return ctx.popped[v]
+        return self.contexts[info.region].popped[v]
+
+    def _ready(self, v) -> bool:
+        """Whether `v` is served without a new recomputation or tape load."""
+        info = self.plan.region_of(v)
+        return info is None or info.once or v in self.contexts[info.region].popped
 
     def _recompute(self, v, ctx: ReverseContext):
-        """Emit `v`'s op again at the start of the reverse region if that is cheaper than a
-        tape: its inputs must be at hand without a tape, within RECOMPUTE_BUDGET."""
-        if self._recompute_cost(v) > RECOMPUTE_BUDGET:
-            return None
+        """Emit `v`'s op again at the start of the reverse region (cheaper than a tape: its
+        inputs are at hand without a tape, within RECOMPUTE_BUDGET, and already served)."""
         op = self.producer[v]
         region = Region()
         Builder(region, op.loc, resolve=self.resolve).op(
@@ -125,8 +144,10 @@ class ReverseTransform:
         ctx.prelude.extend(region.ops)
         return region.ops[-1].result
 
-    def _recompute_cost(self, v) -> float:
-        """Cost of recomputing `v`, each input served the cheaper way (recomputed or taped)."""
+    def _recompute_cost(self, v, budget: float = RECOMPUTE_BUDGET) -> float:
+        """Cost of recomputing `v`, each input served the cheaper way (recomputed or taped);
+        inf once it exceeds `budget` (each op costs at least 1 and its inputs get what is
+        left, so the walk is at most `budget` deep)."""
         op = self.producer.get(v)
         if op is None or op.regions or not op.prim.pure or len(op.results) != 1 \
                 or v in self.written:  # an array written after it is made
@@ -134,14 +155,19 @@ class ReverseTransform:
         if _reads_part(op) and not self.read_is_final(op) or \
                 any(not self.read_is_final(op, a) for a in op.operands if a.type.is_array):
             return math.inf  # the element or array may have been overwritten since
-        own = 1 if op.prim.cheap else TRANSCENDENTAL_COST
-        return own + sum(self._serve_cost(o) for o in op.operands)
+        cost = 1 if op.prim.cheap else TRANSCENDENTAL_COST
+        for o in op.operands:
+            if cost > budget:
+                return math.inf
+            cost += self._serve_cost(o, budget - cost)
+        return cost if cost <= budget else math.inf
 
-    def _serve_cost(self, v) -> float:
+    def _serve_cost(self, v, budget: float) -> float:
+        """min(tape, recompute) for an input; exact when it is within `budget`."""
         info = self.plan.region_of(v)
         if info is None or info.once or v in self.contexts[info.region].popped:
             return 0
-        return min(TAPE_COST, self._recompute_cost(v))
+        return min(TAPE_COST, self._recompute_cost(v, min(TAPE_COST, budget)))
 
     def _load(self, v, ctx: ReverseContext) -> Value:
         """Read `v` from its tape (arrays as rows: ad.tape); an array the region writes into

@@ -138,15 +138,20 @@ class TapePlan:
         """Serve a value of a branch that runs at most once: the forward `if` yields it as an
         extra result (zero, or an empty array, from the other branch), up to the function
         body."""
-        info = self.region_of(value)
-        if info.parent is None:
-            return value
-        if value not in self.lifted:
-            result = Value(value.type, value.hint)
-            self.lifts.setdefault(info.owner, []).append((value, result, info.region))
+        chain, current = [], value
+        while True:  # one extra result per enclosing `if`, outwards (no recursion)
+            info = self.region_of(current)
+            if info.parent is None or current in self.lifted:
+                top = self.lifted.get(current, current)
+                break
+            chain.append(current)
+            result = Value(current.type, current.hint)
+            self.lifts.setdefault(info.owner, []).append((current, result, info.region))
             self.def_region[result] = info.parent
-            self.lifted[value] = self.lift(result)
-        return self.lifted[value]
+            current = result
+        for lifted in chain:
+            self.lifted[lifted] = top
+        return top
 
     def trip_count(self, loop: Op) -> Value:
         """The number of iterations a `while` ran: a value the forward sweep counts."""

@@ -1,34 +1,114 @@
 """Generated modules on disk: a content-addressed file per (source, options, version).
 
 Writing the generated source to a real file lets tracebacks and pdb show its lines, and lets
-Numba's `cache=True` reuse machine code across processes. A file whose content does not match
-what the compiler generates now (a corrupt or hand-edited cache entry) is rewritten, never
-trusted. Files are written atomically (temporary file + rename).
+Numba's `cache=True` reuse machine code across processes. The cache is code that will run, so:
+
+- the directory is created private (0700); an existing one that another user owns, or that
+  others may write, is refused (a forged file there would run as the user);
+- a file whose content does not match what the compiler generates now (a corrupt or
+  hand-edited entry) is rewritten, never trusted; files are written atomically (temporary file
+  + rename), so processes sharing one cache never see half a file;
+- a module is executed from the text just verified, compiled in memory: no `__pycache__/*.pyc`
+  is read or written for it (a forged .pyc with a valid header would otherwise run);
+- a location that cannot be used is an error naming the path and `set_cache_dir`; when the
+  user set none, a private temporary directory is used instead, with one warning.
+Numba's own files next to the modules are checked in numba_cache.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
+import stat
 import sys
 import tempfile
+import types
+import warnings
 from pathlib import Path
 
-_cache_dir: Path | None = None
+_cache_dir: Path | None = None  # set by set_cache_dir
+_checked: Path | None = None  # the directory checked last, and found usable
+_fallback: Path | None = None  # the private directory used when the default is unusable
+
+
+class CacheDirectoryError(OSError):
+    """The cache directory cannot be used safely (missing rights, another owner, shared)."""
 
 
 def set_cache_dir(path) -> None:
     """Put generated modules (and Numba's cache of them) under `path`."""
-    global _cache_dir
+    global _cache_dir, _checked
     _cache_dir = Path(path)
+    _checked = None
 
 
 def cache_dir() -> Path:
+    """The configured cache directory (not yet checked or created)."""
     if _cache_dir is not None:
         return _cache_dir
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "autodiff_compiler"
+
+
+def usable_cache_dir() -> Path:
+    """The cache directory, created 0700 if missing and checked; see the module docstring."""
+    global _checked, _fallback
+    directory = cache_dir()
+    if _checked == directory:
+        return directory
+    try:
+        _prepare(directory)
+    except CacheDirectoryError as exc:
+        if _cache_dir is not None:
+            raise
+        if _fallback is None:
+            _fallback = Path(tempfile.mkdtemp(prefix="autodiff_compiler_"))  # 0700
+            warnings.warn(f"{exc}; using the private directory {_fallback} for this process",
+                          RuntimeWarning, stacklevel=3)
+        return _fallback
+    _checked = directory
+    return directory
+
+
+def _prepare(directory: Path) -> None:
+    hint = ("choose another with autodiff_compiler.set_cache_dir(path) "
+            "or the XDG_CACHE_HOME variable")
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = os.stat(directory)
+    except OSError as exc:
+        raise CacheDirectoryError(f"cannot create the cache directory {directory} "
+                                  f"({exc.strerror or exc}): {hint}") from exc
+    if not stat.S_ISDIR(info.st_mode):
+        raise CacheDirectoryError(f"the cache directory {directory} is not a directory: {hint}")
+    problem = _unsafe(info)
+    if problem:
+        raise CacheDirectoryError(f"refusing the cache directory {directory}: it is {problem}, "
+                                  f"and the files in it are run as code: {hint}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CacheDirectoryError(f"the cache directory {directory} is not writable: {hint}")
+
+
+def _unsafe(info: os.stat_result) -> str:
+    """Why a directory with this status may hold files that others wrote ('' when it may not)."""
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"owned by another user (uid {info.st_uid})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"writable by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    return ""
+
+
+def check_private(directory: Path) -> None:
+    """Refuse a directory under the cache (Numba's __pycache__) that others may write."""
+    try:
+        info = os.stat(directory)
+    except FileNotFoundError:
+        return
+    problem = _unsafe(info)
+    if problem:
+        raise CacheDirectoryError(f"refusing the cache directory {directory}: it is {problem}, "
+                                  "and the files in it are run as code: remove it, or choose "
+                                  "another cache with autodiff_compiler.set_cache_dir(path)")
 
 
 def module_key(source: str, version: str) -> str:
@@ -36,9 +116,9 @@ def module_key(source: str, version: str) -> str:
 
 
 def write_module(source: str, name_hint: str, version: str) -> Path:
+    """The path of a file holding exactly `source`, written if missing or different."""
     key = module_key(source, version)
-    directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = usable_cache_dir()
     path = directory / f"{_safe(name_hint)}_{key}.py"
     try:
         if path.read_text() == source:
@@ -52,14 +132,24 @@ def write_module(source: str, name_hint: str, version: str) -> Path:
     return path
 
 
-def import_module(path: Path):
+def import_module(path: Path, source: str):
+    """Execute `source` (the verified text of `path`) as a module named after the file.
+
+    It is compiled here from the text in memory, so no bytecode file is trusted or written;
+    the file name is kept for tracebacks, pdb and Numba's cache."""
     name = f"_autodiff_generated_{path.stem}"
-    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+    known = sys.modules.get(name)
+    if known is not None and getattr(known, "__file__", None) == str(path):
+        return known
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        code = compile(source, str(path), "exec", dont_inherit=True)
+        exec(code, module.__dict__)  # noqa: S102 -- the verified generated module
+    except BaseException:
+        del sys.modules[name]
+        raise
     return module
 
 

@@ -14,7 +14,7 @@ from .cache import import_module, write_module
 
 def load(source: str, name_hint: str):
     """Write and import a generated module (no Numba compilation yet)."""
-    return import_module(write_module(source, name_hint, __version__ + "-cuda"))
+    return import_module(write_module(source, name_hint, __version__ + "-cuda"), source)
 
 
 def device(fn):

@@ -1,7 +1,8 @@
 """Compile generated functions with Numba (nopython mode, on-disk cache) or run them as-is.
 
 A Numba failure is reported with the generated file's path, so the user can read the code
-Numba refused; there is no silent fallback to the interpreter.
+Numba refused; there is no silent fallback to the interpreter. Numba's on-disk cache is read
+only when its files are the ones we saved (numba_cache.py).
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from ..errors import CompilationError
 class Compiled:
     """A generated function, compiled lazily by Numba on first call when `jit` is set."""
 
-    def __init__(self, fn, path, jit: bool):
+    def __init__(self, fn, path, jit: bool, boundscheck: bool = False):
         self.path = path
         self.jit = jit
+        self.boundscheck = boundscheck
         self.python_fn = fn
         self._fn = None
 
     def __call__(self, *args):
         if self._fn is None:
-            self._fn = _njit(self.python_fn) if self.jit else self.python_fn
+            self._fn = _njit(self.python_fn, self.boundscheck) if self.jit else self.python_fn
         if not self.jit:
             return self._fn(*args)
         try:
@@ -32,10 +34,15 @@ class Compiled:
             raise
 
 
-def _njit(fn):
+def _njit(fn, boundscheck: bool = False):
+    """numba.njit with an on-disk cache that is read only when it is verified."""
     import numba
 
-    return numba.njit(cache=True)(fn)
+    from .numba_cache import VerifiedCache
+
+    dispatcher = numba.njit(boundscheck=True)(fn) if boundscheck else numba.njit(fn)
+    dispatcher._cache = VerifiedCache(fn)  # what njit(cache=True) sets, checked
+    return dispatcher
 
 
 def _is_numba_error(exc: Exception) -> bool:

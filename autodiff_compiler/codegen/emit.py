@@ -1,6 +1,8 @@
 """IR -> Python source: readable, deterministic, inside Numba's nopython subset.
 
-Single-use results of pure ops are inlined into their one use in the same region; carried loop
+Single-use results of pure ops are inlined into their one use in the same region (up to a
+nesting depth, so that long straight-line code does not become one expression too deep to
+print or compile); carried loop
 values share one Python variable with the loop's results (and with the initial value when
 nothing else reads it); every statement group is preceded by a comment naming the source line
 it comes from. Expressions are built as stdlib `ast` nodes and printed with `ast.unparse`, so
@@ -16,11 +18,14 @@ import os
 
 import numpy as np
 
+from ..errors import UnsupportedOperationError
 from ..ir.core import Const, Function, Op, Region, Value, storage_names, walk_ops
 from ..ir.names import Namer
 from ..primitives.control import comment_p, for_p, if_p, return_p, while_p, yield_p
 
 INDENT = "    "
+MAX_INLINE_DEPTH = 16  # operators nested in one inlined expression, at most
+MAX_BLOCK_DEPTH = 98  # Python's parser allows 100 levels of indentation
 
 
 class Emitter:
@@ -48,6 +53,7 @@ class Emitter:
     def _choose_inlining(self, root: Region) -> None:
         """Mark single-use pure results for inlining into their use (same region, no effect
         in between); a second pass adds `if` ops whose branches are single expressions."""
+        depth: dict[Value, int] = {}  # operators nested in an inlined value's expression
         for with_ifs in (False, True):
             todo = [root]
             while todo:
@@ -61,8 +67,13 @@ class Emitter:
                             del pending[v]
                     if not op.prim.pure and not (with_ifs and self._expression_if(op)):
                         pending.clear()  # nothing is moved across an effect
-                    if self._inlinable(op) or (with_ifs and self._expression_if(op)):
+                    if not (self._inlinable(op) or (with_ifs and self._expression_if(op))):
+                        continue
+                    nested = 1 + max((depth.get(v, 0) for v in op.operands
+                                      if v in self.inlined), default=0)
+                    if nested <= MAX_INLINE_DEPTH:  # else a named temporary
                         pending[op.results[0]] = index
+                        depth[op.results[0]] = nested
 
     def _inlinable(self, op: Op) -> bool:
         return (op.prim.pure and op.prim.emit is not None and not op.regions
@@ -188,6 +199,12 @@ class Emitter:
         return "\n".join(self.lines) + "\n"
 
     def emit_region(self, region: Region, depth: int, yield_to=None) -> None:
+        if depth > MAX_BLOCK_DEPTH:
+            loc = next((op.loc for op in region.ops if op.loc is not None), None)
+            raise UnsupportedOperationError(
+                f"the code nests more than {MAX_BLOCK_DEPTH} blocks deep once each early "
+                "exit (return, break, continue) guards the statements after it, and Python "
+                "allows 100 levels: use fewer early exits in one function", loc)
         start = len(self.lines)
         last = None
         for op in region.ops:

@@ -89,31 +89,125 @@ for _feature in __future__.all_feature_names:
 
 def _check_unchanged(fn, text: str, filename: str, first_line: int) -> None:
     """Refuse a function whose file was edited after it was defined: inspect reads the file as
-    it is now, so the derivative would be of the new text while `fn` runs the old code. The
-    text is compiled again and compared with fn's code: names, constants, lines and operators
-    (not the whole bytecode, which depends on the enclosing module and closures)."""
+    it is now, so the derivative would be of the new text while `fn` runs the old code.
+
+    The text is compiled again and its instruction stream compared with fn's, instruction by
+    instruction in order (opcode, name, constant, jump target), nested functions too, after a
+    normalisation that removes what depends on where the text sits: a name that is global in
+    the fresh module may be a closure variable of fn, a call's NULL slot moves between
+    opcodes, jump offsets become instruction indices. A method is compiled inside a class of
+    its name, so private names are mangled as in fn. Any other difference refuses."""
     code = fn.__code__
+    owner = _owning_class(fn.__qualname__)
+    shift = first_line - 1
+    if owner is not None:
+        text = f"class {owner}:\n" + textwrap.indent(text, "    ")
+        shift -= 1
     try:
         module = compile(text, filename, "exec", flags=code.co_flags & _FUTURE_FLAGS,
                          dont_inherit=True)
     except SyntaxError:
         return  # gast.parse reports it
-    fresh = next((c for c in module.co_consts if isinstance(c, types.CodeType)
-                  and c.co_name == code.co_name), None)
-    if fresh is None or _fingerprint(fresh, first_line - 1) != _fingerprint(code, 0):
+    fresh = _find_code(module, code.co_name)
+    if fresh is None or not _same_code(code, fresh, shift):
         raise TypeError(f"the source of {fn.__qualname__} in {filename} changed after it was "
                         "defined (the file was edited but not reloaded): reload the module "
                         "(importlib.reload) or run the definition again")
 
 
-_OPERATORS = ("BINARY_", "COMPARE_", "UNARY_", "INPLACE_", "IS_OP", "CONTAINS_OP")
+def _owning_class(qualname: str):
+    """The class a method is defined in (its qualname's last enclosing part), else None."""
+    parts = qualname.split(".")
+    if len(parts) >= 2 and parts[-2] != "<locals>":
+        return parts[-2]
+    return None
 
 
-def _fingerprint(code, line_shift: int) -> tuple:
-    names = set(code.co_names) | set(code.co_varnames) | set(code.co_freevars)
-    consts = tuple(repr(c) for c in code.co_consts if not isinstance(c, types.CodeType))
+def _find_code(module, name: str):
+    """The shallowest code object called `name` among the constants of `module`, breadth first."""
+    queue = [module]
+    for code in queue:  # the list grows while it is walked
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                if const.co_name == name:
+                    return const
+                queue.append(const)
+    return None
+
+
+def _same_code(code, fresh, shift: int) -> bool:
+    """Whether two code objects (and the functions nested in them) run the same instructions."""
+    pending = [(code, fresh)]
+    while pending:
+        a, b = pending.pop()
+        if _header(a, 0) != _header(b, shift):
+            return False
+        stream_a, nested_a = _stream(a)
+        stream_b, nested_b = _stream(b)
+        if stream_a != stream_b or len(nested_a) != len(nested_b):
+            return False
+        pending.extend(zip(nested_a, nested_b))
+    return True
+
+
+_SIGNATURE_FLAGS = (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR
+                    | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR)
+
+
+def _header(code, line_shift: int) -> tuple:
     lines = tuple(sorted({line + line_shift for _, _, line in code.co_lines()
                           if line is not None}))
-    operators = tuple((i.opname, i.argrepr) for i in dis.get_instructions(code)
-                      if i.opname.startswith(_OPERATORS))
-    return names, consts, lines, code.co_argcount, operators
+    return (code.co_name, code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
+            code.co_varnames, code.co_cellvars, code.co_flags & _SIGNATURE_FLAGS, lines)
+
+
+# Instructions whose presence depends on the enclosing scope or on nothing the code computes.
+_SKIPPED = frozenset({"RESUME", "CACHE", "NOP", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL",
+                      "PUSH_NULL"})
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+
+
+def _stream(code) -> tuple[list, list]:
+    """The normalised instructions of `code` and the code objects it makes, in order; a jump
+    names the position of its target in this list, not a byte offset."""
+    stream, nested, captured, position, jumps = [], [], [], {}, []
+    for i in dis.get_instructions(code):
+        position[i.offset] = len(stream)
+        if i.opname in _SKIPPED:
+            continue
+        if i.opname == "LOAD_CLOSURE":
+            captured.append(i.argrepr)
+        elif captured and i.opname == "BUILD_TUPLE":
+            # a closure tuple: only the cells of this code compare; what fn captures from its
+            # own enclosing function is global in the fresh module, which captures nothing
+            cells = tuple(name for name in captured if name in code.co_cellvars)
+            captured = []
+            if cells:
+                stream.append(("CLOSURE", cells))
+        elif isinstance(i.argval, types.CodeType):
+            nested.append(i.argval)
+            stream.append((i.opname, "<code>", i.argval.co_name))
+        elif i.opname == "MAKE_FUNCTION":
+            stream.append((i.opname, i.arg & ~8))  # 8: has a closure, seen above
+        elif i.opcode in _JUMPS:
+            jumps.append((len(stream), i.argval))
+            stream.append(i.opname)
+        else:
+            stream.append(_normalised(i, code.co_cellvars))
+    for at, offset in jumps:
+        stream[at] = (stream[at], position.get(offset, len(stream)))
+    return stream, nested
+
+
+def _normalised(i, cellvars) -> tuple:
+    op, name = i.opname, i.argrepr.replace("NULL + ", "")
+    if op.endswith(("_FAST", "_FAST_CHECK")):
+        return (op.split("_")[0], "local", name)
+    if op.endswith("_DEREF") or op == "LOAD_CLASSDEREF":
+        scope = "cell" if name in cellvars else "outer"
+        return (op.split("_")[0], scope, name)
+    if op.endswith(("_GLOBAL", "_NAME")):
+        return (op.split("_")[0], "outer", name)
+    if op == "LOAD_METHOD":  # LOAD_ATTR when the module imports the object's name
+        return ("LOAD_ATTR", name)
+    return (op, name)
