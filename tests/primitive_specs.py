@@ -367,7 +367,22 @@ _INDEXING = {
                       ((-3, 3), (-3, 3)), ((M, (3, 4)), (M, S)))),
 }
 
-SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXING}
+# --- array building (primitives/shapes.py) -------------------------------------------------
+
+_SHAPES = {
+    "pack": (Case("np.array([{0}, {1} - {0}])", ((-3, 3), (-3, 3)), ((S, S),)),
+             Case("np.array([[{0}, {1}], [{1}, 2.0 * {0}]])", ((-3, 3), (-3, 3)), ((S, S),)),
+             Case("np.array([{0}[0], {0}[2] * {0}[1]])", ((-3, 3),), ((V,),)),
+             Case("{0}[[0, 2]] * {0}[[1, 1]]", ((-3, 3),), ((V,), (M,))),
+             Case("np.atleast_1d({0}) * {0}", ((-3, 3),), SCALAR1),
+             Case("np.append({0}, {1})", ((-3, 3), (-3, 3)), ((V, S), (M, S)))),
+    "broadcast_to": (Case("np.broadcast_to({0}, (3, 4))", ((-3, 3),), ((V,), ((3, 1),))),
+                     Case("np.broadcast_to({0}, (2, 3, 4)) * 2.0", ((-3, 3),), ((M,),)),
+                     Case("np.broadcast_to({0}, {1}.shape)", ((-3, 3), (-3, 3)),
+                          (((4,), M),))),
+}
+
+SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXING, **_SHAPES}
 
 # --- user spellings that are not one primitive ---------------------------------------------
 
@@ -399,6 +414,157 @@ COMPOSITES: dict[str, tuple[Case, ...]] = {
                      Case("np.arange(0.5, 2.45, {0}) ** 2", ((0.3, 0.32),), SCALAR1),
                      Case("np.arange(4.0) * {0}", ((-3, 3),), SCALAR1)),
 }
+
+def has_ties(args) -> bool:
+    """Two entries of operand 0 within GAP of each other (where np.sort's order swaps)."""
+    values = np.sort(np.ravel(args[0]))
+    return bool(np.any(np.diff(values) < GAP))
+
+
+def one_exact_zero(args):
+    x = np.array(args[0], dtype=float)
+    if x.ndim == 0:
+        return [0.0, *args[1:]]
+    x.flat[1] = 0.0
+    return [x, *args[1:]]
+
+
+_NONZERO = ((0.5, 3),)
+_TWO = ((-3, 3), (-3, 3))
+_LIST_ROWS = "rows = []\nfor i in range(3):\n    rows.append({0} * (i + 1.0))\n"
+
+# NumPy's and Python's spellings that lower to compositions of primitives
+# (frontend/numpy_more.py, frontend/python_forms.py)
+COMPOSITES.update({
+    "np.add": (Case("np.add({0}, {1})", _TWO, BINARY),),
+    "np.subtract": (Case("np.subtract({0}, {1})", _TWO, BINARY),),
+    "np.multiply": (Case("np.multiply({0}, {1})", _TWO, BINARY),),
+    "np.divide": (Case("np.divide({0}, {1})", ((-3, 3), (0.5, 3)), BINARY),
+                  Case("np.true_divide({0}, {1})", ((-3, 3), (0.5, 3)), BINARY)),
+    "np.negative": (Case("np.negative({0}) + np.positive({0}) * 3.0", ((-3, 3),), UNARY),),
+    "np.mod": (Case("np.mod({0}, {1})", ((-5, 5), (0.7, 2)), BINARY, near_integer_quotient),
+               Case("np.remainder({0}, {1})", ((-5, 5), (0.7, 2)), BINARY,
+                    near_integer_quotient),
+               Case("np.floor_divide({0}, {1}) * {1}", ((-5, 5), (0.7, 2)), BINARY,
+                    near_integer_quotient)),
+    # C's fmod: the sign of x, both signs of both operands
+    "np.fmod": (Case("np.fmod({0}, {1})", ((-5, 5), (0.7, 2)), BINARY, near_integer_quotient),
+                Case("np.fmod({0}, -{1})", ((-5, 5), (0.7, 2)), ((V, V), (S, S)),
+                     near_integer_quotient)),
+    "np.deg2rad": (Case("np.deg2rad({0}) + np.radians({0}) * 2.0", ((-3, 3),), UNARY),
+                   Case("np.rad2deg({0}) + np.degrees({0}) * 2.0", ((-3, 3),), UNARY)),
+    "np.real": (Case("np.real({0}) + 2.0 * np.conj({0}) + np.conjugate({0}) + np.imag({0})",
+                     ((-3, 3),), UNARY),
+                Case("{0}.real + 2.0 * {0}.imag", ((-3, 3),), SCALAR1),
+                Case("np.broadcast_to({0}, (2, 3))", ((-3, 3),), SCALAR1)),
+    "np.logaddexp2": (Case("np.logaddexp2({0}, {1})", _TWO, BINARY),),
+    "np.nan_to_num": (Case("np.nan_to_num({0})", ((-3, 3),), UNARY),
+                      Case("np.nan_to_num({0} / {1}, posinf=5.0)", ((-3, 3), (0.5, 2)),
+                           ((V, V),))),
+    "np.sinc": (Case("np.sinc({0})", ((-3, 3),), UNARY),
+                Case("np.sinc({0})", ((-3, 3),), ((V,), (M,)), prepare=one_exact_zero)),
+    "np.heaviside": (Case("np.heaviside({0}, {1}) * {1}", _TWO, BINARY, near_value(0.0)),
+                     Case("np.heaviside(0.0 * {0}, {1}) + {0}", _TWO, ((V, V), (V, S)))),
+    "np.expand_dims": (Case("np.expand_dims({0}, 0) * {0}", ((-3, 3),), ARRAY1),
+                       Case("np.expand_dims({0}, axis=(0, -1))", ((-3, 3),), ARRAY1),
+                       Case("np.expand_dims({0}, 1)", ((-3, 3),), ((M,), (T,)))),
+    "np.atleast_2d": (Case("np.atleast_2d({0}) * 2.0", ((-3, 3),), UNARY),
+                      Case("np.atleast_3d({0}) * 2.0", ((-3, 3),), UNARY + ((T,),))),
+    "np.flipud": (Case("np.flipud({0}) * {0}", ((-3, 3),), ARRAY1 + ((T,),)),
+                  Case("np.fliplr({0}) * {0}", ((-3, 3),), ((M,), (T,)))),
+    "np.rot90": (Case("np.rot90({0})", ((-3, 3),), ((M,), (T,))),
+                 Case("np.rot90({0}, 2)", ((-3, 3),), ((M,),)),
+                 Case("np.rot90({0}, k=3)", ((-3, 3),), ((M,),)),
+                 Case("np.rot90({0}, -1, axes=(1, 2))", ((-3, 3),), ((T,),))),
+    "np.roll": (Case("np.roll({0}, 1) * {0}", ((-3, 3),), ARRAY1),
+                Case("np.roll({0}, -2, axis=1)", ((-3, 3),), ((M,), (T,))),
+                Case("np.roll({0}, {1}, 0)", ((-3, 3), 6), ((V, S), (M, S)))),
+    "np.repeat": (Case("np.repeat({0}, 2)", ((-3, 3),), ARRAY1),
+                  Case("np.repeat({0}, 3, axis=1)", ((-3, 3),), ((M,), (T,))),
+                  Case("{0}.repeat({1}, axis=0)", ((-3, 3), 2), ((M, S),))),
+    "np.tile": (Case("np.tile({0}, 2)", ((-3, 3),), ARRAY1),
+                Case("np.tile({0}, (2, 1, 2))", ((-3, 3),), ((V,), (M,))),
+                Case("np.tile({0}, ({1}, 2))", ((-3, 3), 3), ((M, S),))),
+    "np.append": (Case("np.append({0}, {1})", _TWO, ((V, V), (M, V))),
+                  Case("np.append({0}, {1}, axis=0)", _TWO, (((2, 4), M),)),
+                  Case("np.append({0}, [{1}, 2.0 * {1}])", _TWO, ((V, S),))),
+    "np.split": (Case("a, b = np.split({0}, 2)\na * 2.0 + b", ((-3, 3),), ((V,), ((4, 3),))),
+                 Case("p = np.array_split({0}, 3)\nnp.sum(p[0]) + 2.0 * np.sum(p[1]) + "
+                      "3.0 * np.sum(p[2])", ((-3, 3),), (((5,),), ((7, 2),))),
+                 Case("a, b, c = np.split({0}, (1, 3), axis=1)\n"
+                      "np.sum(a) + 2.0 * np.sum(b) + 3.0 * np.sum(c)", ((-3, 3),), ((M,),))),
+    "np.diagonal": (Case("np.diagonal({0}) * 2.0", ((-3, 3),), (((3, 3),), (M,), ((4, 2),))),
+                    Case("np.diagonal({0}, 1)", ((-3, 3),), (((3, 3),), (M,), ((4, 2),))),
+                    Case("{0}.diagonal(offset=-1)", ((-3, 3),), (((3, 3),), (M,), ((4, 2),))),
+                    Case("np.diagonal({0}, 0, 1, 0)", ((-3, 3),), ((M,),)),
+                    Case("np.trace({0}, 1) + np.trace({0}, offset=-2)", ((-3, 3),),
+                         (((3, 3),), (M,), ((4, 2),)))),
+    "np.sort": (Case("np.sort({0}) * np.arange(4.0)", ((-3, 3),), ((V,),), has_ties),
+                Case("np.sort({0}, axis=None)", ((-3, 3),), ((M,),), has_ties),
+                Case("{0}[np.argsort({0})] * {0}[np.argmax({0})] + {0}[np.argmin({0})]",
+                     ((-3, 3),), ((V,),), has_ties),
+                Case("np.ravel({0})[np.argmax({0})]", ((-3, 3),), ((M,),), has_ties)),
+    "np.average": (Case("np.average({0})", ((-3, 3),), ARRAY1),
+                   Case("np.average({0}, weights={1})", ((-3, 3), (0.5, 2)), ((V, V), (M, M))),
+                   Case("np.average({0}, axis=1, weights={1})", ((-3, 3), (0.5, 2)),
+                        ((M, (4,)), (T, (3,)))),
+                   Case("np.average({0}, 0, {1})", ((-3, 3), (0.5, 2)), ((M, (3,)), (M, M)))),
+    "ddof": (Case("np.var({0}, ddof=1)", ((-3, 3),), ARRAY1),
+             Case("np.std({0}, axis=0, ddof=1)", ((-3, 3),), ((M,),)),
+             Case("{0}.var(axis=(0, 2), ddof=2)", ((-3, 3),), ((T,),))),
+    "norm_ord": (Case("np.linalg.norm({0}, 1)", ((-3, 3),), ((V,),), near_value(0.0)),
+                 Case("np.linalg.norm({0}, ord=np.inf)", ((-3, 3),), ((V,),),
+                      lambda a: near_value(0.0)(a) or extreme_not_unique([np.abs(a[0])])),
+                 Case("np.linalg.norm({0}, -np.inf)", ((-3, 3),), ((V,),),
+                      lambda a: near_value(0.0)(a) or extreme_not_unique([np.abs(a[0])])),
+                 Case("np.linalg.norm({0}, 3)", ((-3, 3),), ((V,),), near_value(0.0)),
+                 Case("np.linalg.norm({0}, 2)", ((-3, 3),), ((V,),)),
+                 Case("np.linalg.norm({0}, ord=1, axis=1)", ((-3, 3),), ((M,),),
+                      near_value(0.0)),
+                 Case("np.linalg.norm({0}, 'fro')", ((-3, 3),), ((M,),)),
+                 Case("np.linalg.norm({0}, 1) + np.linalg.norm({0}, np.inf)", _NONZERO,
+                      ((M,),), lambda a: extreme_not_unique([np.sum(a[0], 0)])
+                      or extreme_not_unique([np.sum(a[0], 1)])),
+                 Case("np.linalg.norm({0}, -1, keepdims=True) * {0}", _NONZERO, ((M,),),
+                      lambda a: extreme_not_unique([np.sum(a[0], 0)]))),
+    "positional_options": (Case("np.sum({0}, 1) + np.mean({0}, 0)[0]", ((-3, 3),), ((M,),)),
+                           Case("np.max({0}, 0, keepdims=True) * {0}", ((-3, 3),), ((M,),),
+                                extreme_not_unique),
+                           Case("np.concatenate(({0}, {1}), 1)", _TWO, ((M, M),)),
+                           Case("np.cumsum({0}, 1, dtype=float)", ((-3, 3),), ((M,),)),
+                           Case("np.sum({0}, axis=None, dtype=np.float64)", ((-3, 3),),
+                                ((M,),))),
+    "np.array": (Case("np.array({0}) * np.asarray({0})", ((-3, 3),), UNARY),
+                 Case("np.array([{0}, 2.0 * {0}, {0} * {0}])", ((-3, 3),), ((V,), (M,))),
+                 Case("np.array([[{0}, {1}], [{1}, {0}]], dtype=float)", _TWO, ((V, V),)),
+                 Case("np.array({0}.shape) * {0}[0]", ((-3, 3),), ((V,),))),
+    "list_comprehension": (
+        Case("np.sum([{0}[i] * (i + 1) for i in range(3)])", ((-3, 3),), ((V,),)),
+        Case("np.array([{0}[i] ** 2 for i in range(4)])", ((-3, 3),), ((V,),)),
+        Case("np.stack([{0} * k for k in (1.0, 2.0, 3.0)], axis=1)", ((-3, 3),), ARRAY1),
+        Case("sum({0}[i] * {0}[i] for i in range({1}))", ((-3, 3), 3), ((V, S),)),
+        Case("sum([{0}, 2.0 * {0}], 1.0)", ((-3, 3),), UNARY),
+        Case("np.array([w * v for w, v in zip((1.0, 2.0), ({0}, {1}))])", _TWO, ((S, S),))),
+    "list_append": (Case(_LIST_ROWS + "np.stack(rows)", ((-3, 3),), ARRAY1),
+                    Case(_LIST_ROWS + "np.array(rows)", ((-3, 3),), ((V,),)),
+                    Case(_LIST_ROWS + "sum(rows)", ((-3, 3),), UNARY),
+                    Case("t = 0.0\nfor c in [1.0, 2.0, 3.0]:\n    t = t + c * {0}\nt",
+                         ((-3, 3),), UNARY)),
+    "tuple_unpacking": (Case("n, m = {0}.shape\n{0} * n + m", ((-3, 3),), ((M,),)),
+                        Case("z = np.zeros((*{0}.shape, 2))\nz[:, :, 1] = {0}\nz",
+                             ((-3, 3),), ((M,),)),
+                        Case("a, b = ({0}, {1})\na * b", _TWO, BINARY)),
+    "nested_def": (Case("def h(v, w=2.0):\n    return v * w + {1}\nh({0}) + h({0}, w=3.0)",
+                        _TWO, BINARY),
+                   Case("h = lambda v: v * {1}\nh({0}) + h(2.0 * {0})", _TWO, BINARY),
+                   Case("def sq(v):\n    s = 0.0 * v\n    for k in range(2):\n"
+                        "        s = s + v * v\n    return s\nsq({0}) * {1}", _TWO, ((V, S),))),
+    "assert_print": (Case("assert {0}.shape[0] > 0, 'empty'\n{0} * 2.0", ((-3, 3),), ARRAY1),
+                     Case("assert np.all({0} < 10.0)\nassert {0}.ndim == 1\n{0} * {0}",
+                          ((-3, 3),), ((V,),))),
+    "astype": (Case("{0}.astype(float) * {0}", ((-3, 3),), ARRAY1),
+               Case("np.float64({0}) * float({0})", ((-3, 3),), SCALAR1)),
+})
 
 # --- primitives only the compiler's generated code uses --------------------------------------
 

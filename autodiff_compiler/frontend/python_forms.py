@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import gast
 
 from ..ir.core import Const, Region, Value, const
@@ -109,8 +111,11 @@ class PythonForms:
                 and iterable.func.id not in self.env:
             found = self.expr(iterable.func)
             if isinstance(found, Resolved) and found.kind == "builtin" and \
-                    found.value in ("range", "enumerate", "zip"):
-                return self.builtin_items(iterable, found.value)
+                    found.value == "range":
+                return self.builtin_items(iterable, "range")
+            for builtin in (builtins.enumerate, builtins.zip):
+                if isinstance(found, Resolved) and found.value is builtin:
+                    return self.builtin_items(iterable, builtin.__name__)
         value = self.as_tuple(self.expr(iterable))
         return None if value is None else list(value)
 
