@@ -38,12 +38,13 @@ from ..primitives.arrays import (
 )
 from ..primitives.elementwise import ceil_p, sqrt_p
 from ..primitives.indexing import copy_p, dim_p, full_p, new_array_p, slice_p
+from .contractions import ContractionLowering
 from .numpy_more import NumpyMore
 from .resolve import Resolved
 from .transposes import PERMUTES, TransposeLowering
 
 # np.<name> on arrays -> (least, most) positional arguments
-_ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2),
+_ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "matmul": (2, 2), "outer": (2, 2),
           "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "where": (3, 3),
           "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
@@ -70,13 +71,16 @@ class ShapeOf:
         self.array = array
 
 
-class NumpyLowering(NumpyMore, TransposeLowering):
+class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
     """Mixin for frontend.expressions.ExpressionLowering."""
 
     def product(self, node, left: Value, right: Value) -> Value:
-        """np.dot / @ of 1-D and 2-D arrays."""
-        if not (1 <= left.type.ndim <= 2 and 1 <= right.type.ndim <= 2):
-            self.error(node, "matrix products take 1-D or 2-D arrays", unsupported=True)
+        """x @ y: of 1-D and 2-D arrays np.dot, of stacks (3 or more axes) batched."""
+        if not left.type.is_array or not right.type.is_array:
+            self.error(node, "matrix products (@) take arrays, not numbers: use *",
+                       unsupported=True)
+        if left.type.ndim > 2 or right.type.ndim > 2:
+            return self.stacked_product(node, left, right)
         return self.b(dot_p, self.cast(left, Type("float", left.type.ndim)),
                       self.cast(right, Type("float", right.type.ndim)))
 
@@ -84,7 +88,7 @@ class NumpyLowering(NumpyMore, TransposeLowering):
         """np.<name>(...) on arrays (and the same-named array methods)."""
         if name in PERMUTES:
             return self.permute(node, name, args)
-        if name in self.COMPOSED:
+        if name in self.COMPOSED or name in self.CONTRACTIONS:
             return self.composed(node, name, args)
         args = [self.array_of(node, a, copy=False) if isinstance(a, tuple) and k == 0
                 and name not in _JOINS else a for k, a in enumerate(args)]
@@ -108,14 +112,16 @@ class NumpyLowering(NumpyMore, TransposeLowering):
         if name in ("where", "clip", "logaddexp", "reciprocal"):
             return self.elementwise_function(node, name, values)
         x = values[0]
+        if name == "dot":
+            return self.dot_of(node, x, values[1])
+        if name == "matmul":
+            return self.product(node, x, values[1])
         if not x.type.is_array and name in ("sum", "mean", "max", "min", "prod") \
                 and axis is None:  # of a number: the number (NumPy's 0-d arrays)
             return self.cast(x, Type("float"))
         if not x.type.is_array:
             self.error(node, f"np.{name}() takes an array", unsupported=True)
         x = self.cast(x, Type("float", x.type.ndim))
-        if name == "dot":
-            return self.product(node, x, values[1])
         if name in ("triu", "tril"):
             return self.linear_algebra(node, name, x, values[1:])
         if name == "outer":

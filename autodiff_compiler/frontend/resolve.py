@@ -46,7 +46,7 @@ _CREATORS = {
 }
 
 _ARRAY_FUNCTIONS = {
-    np.sum: "sum", np.mean: "mean", np.dot: "dot", np.matmul: "dot", np.outer: "outer",
+    np.sum: "sum", np.mean: "mean", np.dot: "dot", np.matmul: "matmul", np.outer: "outer",
     np.transpose: "transpose", np.max: "max", np.amax: "max", np.min: "min", np.amin: "min",
     np.prod: "prod", np.cumsum: "cumsum", np.where: "where", np.clip: "clip",
     np.logaddexp: "logaddexp", np.reciprocal: "reciprocal", np.linalg.norm: "norm",
@@ -70,7 +70,8 @@ _ARRAY_FUNCTIONS = {
     np.split: "split", np.array_split: "array_split", np.diagonal: "diagonal",
     np.broadcast_to: "broadcast_to", np.sort: "sort", np.argsort: "argsort",
     np.argmax: "argmax", np.argmin: "argmin", np.average: "average", np.array: "array",
-    np.asarray: "asarray", np.all: "all", np.any: "any",
+    np.asarray: "asarray", np.all: "all", np.any: "any", np.einsum: "einsum",
+    np.tensordot: "tensordot", np.inner: "inner", np.kron: "kron", np.cross: "cross",
 }
 
 _BUILTINS = {
