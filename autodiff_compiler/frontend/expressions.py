@@ -262,6 +262,10 @@ class ExpressionLowering(NumpyLowering):
         """left op right; `attrs` {"shape_of": 0} where the result is known to have the
         shape of `left` (so its adjoint needs no summing over broadcast axes)."""
         for side in (left, right):
+            if isinstance(side, tuple):
+                self.error(node, "arithmetic on a list or tuple is not supported: make an "
+                           "array of it (np.array(...), np.zeros(n), np.full(n, v))",
+                           unsupported=True)
             self.check_value(node, side)
         if isinstance(op, gast.MatMult):
             return self.product(node, left, right)

@@ -498,10 +498,11 @@ class Lowering(PythonForms, ExpressionLowering):
     def lower_body(self, node, region: Region, names, carried) -> list[Value]:
         env = dict(self.env)
         env.update(zip(names, region.args))
+        before = dict(env)
         with self.region(region, env):
             self.lower_block(node.body)
             yields = [self.env[n] for n in carried]
-            self.check_loop_lists(node, env, self.env)
+            self.check_loop_lists(node, before, self.env)
         for name, value in zip(carried, yields):
             if isinstance(value, Undefined):
                 self.error(node, f"'{name}' may be undefined at the end of the loop body: "
