@@ -235,6 +235,27 @@ def det(a):
 
 
 @numba.njit(cache=True)
+def cholesky(a):
+    """np.linalg.cholesky: the lower factor L of a = L L^T, read from a's lower triangle
+    (as LAPACK's potrf with 'L'); a matrix that is not positive definite raises."""
+    n = a.shape[0]
+    low = np.zeros((n, n))
+    for j in range(n):
+        total = a[j, j]
+        for k in range(j):
+            total -= low[j, k] * low[j, k]
+        if not total > 0.0:
+            raise ValueError("Matrix is not positive definite")
+        low[j, j] = np.sqrt(total)
+        for i in range(j + 1, n):
+            total = a[i, j]
+            for k in range(j):
+                total -= low[i, k] * low[j, k]
+            low[i, j] = total / low[j, j]
+    return low
+
+
+@numba.njit(cache=True)
 def slogdet(a):
     """np.linalg.slogdet: (sign, log|det|) from the LU factors, summing logarithms so that
     large matrices do not overflow (a singular matrix raises, as in det and solve)."""

@@ -382,6 +382,20 @@ _SHAPES = {
                           (((4,), M),))),
 }
 
+def positive_definite(args):
+    """Operand 0 made symmetric positive definite: x x^T + 3 I."""
+    x = args[0]
+    return [x @ x.T + 3.0 * np.eye(x.shape[0]), *args[1:]]
+
+
+_SHAPES["cholesky"] = (
+    # the entries above the diagonal are not read (as NumPy's): their derivative is zero
+    Case("L = np.linalg.cholesky({0})\nL", ((-1, 1),), (((3, 3),), ((1, 1),)),
+         prepare=positive_definite),
+    Case("a = {0} @ {0}.T + 2.0 * np.eye(4)\nL = np.linalg.cholesky(a)\nL @ L.T * 0.5 + L",
+         ((-1, 1),), (((4, 4),),)),
+)
+
 SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXING, **_SHAPES}
 
 # --- user spellings that are not one primitive ---------------------------------------------

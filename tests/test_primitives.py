@@ -256,6 +256,7 @@ _JIT_CASES = [
     ("np.einsum", COMPOSITES["np.einsum"][4], (T, (2, 4, 3))),
     ("stacked_matmul", COMPOSITES["stacked_matmul"][0], (T, (2, 4, 3))),
     ("np.cross", COMPOSITES["np.cross"][0], ((4, 3), (4, 3))),
+    ("cholesky", SPECS["cholesky"][1], ((4, 4),)),
 ]
 
 

@@ -18,6 +18,7 @@ from ..primitives.arith import eq_p, mul_p, sub_p
 from ..primitives.arrays import dot_p, expand_dims_p, outer_p, reshape_p, sum_p
 from ..primitives.indexing import dim_p, slice_p
 from ..primitives.shapes import assert_p
+from .scope import Text
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -28,8 +29,6 @@ class ContractionLowering:
     CONTRACTIONS = frozenset({"einsum", "tensordot", "inner", "kron", "cross"})
 
     def np_einsum(self, node, spelling, args):
-        from .python_forms import Text
-
         if node.keywords:
             self.error(node, f"{spelling}(): keywords (optimize=, out=) are not supported",
                        unsupported=True)

@@ -18,8 +18,8 @@ from ..primitives.elementwise import abs_p, pow_p
 from ..primitives.gpu import grid_p
 from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take_p
 from .numpy_calls import NumpyLowering, ShapeOf
-from .python_forms import LocalFunction, Text
 from .resolve import Resolved, lookup_attribute
+from .scope import LocalFunction, Text
 
 _BINOPS = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",

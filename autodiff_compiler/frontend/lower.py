@@ -36,7 +36,10 @@ from ..primitives.indexing import (
 from . import resolve
 from .expressions import ExpressionLowering
 from .jumps import UNDEFINED
-from .python_forms import LocalFunction, PythonForms
+from .python_forms import PythonForms
+from .scope import LocalFunction
+from .scope import assigned_names as _assigned_names
+from .scope import split_docstring as _split_docstring
 from .source import ParsedFunction
 
 
@@ -539,11 +542,6 @@ def _default(lowering, node, name: str, value):
                    f"supported, not {type(value).__name__}", unsupported=True)
 
 
-def _split_docstring(body):
-    if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
-            and isinstance(body[0].value.value, str):
-        return body[1:], body[0].value.value
-    return body, None
 
 
 def _contains_return(node) -> bool:
@@ -571,32 +569,6 @@ def _is_array(value) -> bool:
     return isinstance(value, Value) and value.type.is_array
 
 
-def _assigned_names(stmts, augmented: bool = True) -> list[str]:
-    """Names bound anywhere in `stmts`, in order of first binding (`augmented`: with the
-    targets of y += v)."""
-    names: dict[str, None] = {}
-    todo = list(reversed(stmts))
-    while todo:
-        node = todo.pop()
-        targets = []
-        if isinstance(node, gast.Assign):
-            targets = node.targets
-        elif isinstance(node, (gast.AnnAssign, gast.For)) or \
-                augmented and isinstance(node, gast.AugAssign):
-            targets = [node.target]
-        if isinstance(node, gast.FunctionDef):  # its name; its body has its own names
-            names.setdefault(node.name)
-            continue
-        flat = list(targets)
-        while flat:
-            t = flat.pop(0)
-            if isinstance(t, gast.Name):
-                names.setdefault(t.id)
-            elif isinstance(t, gast.Tuple):
-                flat[:0] = t.elts
-        todo.extend(reversed([c for c in gast.iter_child_nodes(node)
-                              if isinstance(c, gast.stmt)]))
-    return list(names)
 
 
 def _ordered_union(envs) -> list[str]:

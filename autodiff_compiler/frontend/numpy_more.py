@@ -67,7 +67,8 @@ class NumpyMore:
         "nan_to_num", "sinc", "heaviside", "isnan", "expand_dims", "atleast_1d",
         "atleast_2d", "atleast_3d", "flipud", "fliplr", "rot90", "roll", "repeat", "tile",
         "append", "split", "array_split", "diagonal", "trace", "broadcast_to", "sort",
-        "argsort", "argmax", "argmin", "average", "array", "asarray", "all", "any", "item"])
+        "argsort", "argmax", "argmin", "average", "array", "asarray", "all", "any", "item",
+        "cholesky"])
 
     def bind(self, node, spelling: str, args: list, params: tuple, defaults: dict) -> dict:
         """NumPy's parameter name -> lowered argument (positional, then keywords, then the
@@ -481,6 +482,16 @@ class NumpyMore:
 
     def np_argmin(self, node, spelling, args):
         return self.arg_extreme(node, spelling, args, argmin_p)
+
+    def np_cholesky(self, node, spelling, args):
+        from ..primitives.decompositions import cholesky_p
+
+        x = self.array_argument(node, "np.linalg.cholesky", self.bind(
+            node, "np.linalg.cholesky", args, ("a",), {})["a"])
+        if x.type.ndim != 2:
+            self.error(node, "np.linalg.cholesky takes one square matrix (not a stack)",
+                       unsupported=True)
+        return self.b(cholesky_p, x)
 
     # --- averages and norms ------------------------------------------------------------------
     def np_average(self, node, spelling, args):

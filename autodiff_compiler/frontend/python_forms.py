@@ -26,23 +26,11 @@ from ..ir.types import Type
 from ..primitives.arith import add_p
 from ..primitives.shapes import all_p, assert_p, pack_p, print_p
 from .resolve import Resolved
+from .scope import LocalFunction, Text, assigned_names, split_docstring
 
 _UNROLL_LIMIT = 1000  # most elements a list built while compiling may have
 
 
-class Text:
-    """A string constant: a message of assert or print, or an option (ord='fro')."""
-
-    def __init__(self, value: str):
-        self.value = value
-
-
-class LocalFunction:
-    """A `def` or `lambda` inside the differentiated function, inlined where called."""
-
-    def __init__(self, node, name: str):
-        self.node = node
-        self.name = name
 
 
 class PythonForms:
@@ -357,10 +345,8 @@ class PythonForms:
         sub.constants, sub.constant_values = self.constants, self.constant_values
         sub.call_stack = self.call_stack + (fn.node,)
         sub.env, sub.named = {**self.env, **bound}, set()
-        from .lower import _assigned_names, _split_docstring
-
-        stmts, _ = _split_docstring(fn.node.body)
-        sub.locals = set(sub.env) | set(_assigned_names(stmts))
+        stmts, _ = split_docstring(fn.node.body)
+        sub.locals = set(sub.env) | set(assigned_names(stmts))
         saved_loc = self.b.loc
         try:
             result = sub.lower_block(stmts)

@@ -72,6 +72,7 @@ _ARRAY_FUNCTIONS = {
     np.argmax: "argmax", np.argmin: "argmin", np.average: "average", np.array: "array",
     np.asarray: "asarray", np.all: "all", np.any: "any", np.einsum: "einsum",
     np.tensordot: "tensordot", np.inner: "inner", np.kron: "kron", np.cross: "cross",
+    np.linalg.cholesky: "cholesky",
 }
 
 _BUILTINS = {
