@@ -152,6 +152,9 @@ _SMOOTH = {
     "arctanh": _function("np.arctanh", "math.atanh", (-0.9, 0.9)),
     "exp2": _function("np.exp2", None, (-2, 2)),
     "cbrt": _function("np.cbrt", None, (-3, 3), avoid=near_value(0.0)),
+    # both signs of both operands; x away from 0 (abs's kink), y away from its sign change
+    "copysign": _function("np.copysign", "math.copysign", (-3, 3), 2,
+                          avoid=lambda a: near_value(0.0, 0)(a) or near_value(0.0, 1)(a)),
     "erf": (Case("math.erf({0})", ((-2, 2),), SCALAR1),),
     "erfc": (Case("math.erfc({0})", ((-2, 2),), SCALAR1),),
     # floor and ceil, like sign, are steps (zero derivative away from the integers)
@@ -597,6 +600,14 @@ COMPOSITES.update({
                   Case("np.inner({0}, {1})", _TWO, ((V, V), (M, M), (T, (5, 4)), (S, V)))),
     "np.kron": (Case("np.kron({0}, {1})", _TWO, (((3,), (2,)), ((2, 3), (3, 2)))),),
     "np.cross": (Case("np.cross({0}, {1})", _TWO, (((3,), (3,)), ((4, 3), (4, 3)), ((3,), (4, 3)))),),
+    "np.take_along_axis": (
+        Case("np.take_along_axis({0}, np.argsort({0}), axis=0)", ((-3, 3),), ((V,),), has_ties),
+        Case("np.take_along_axis({0}, np.arange(12).reshape(3, 4) % 3, 1)", ((-3, 3),),
+             ((M,),)),
+        Case("np.take_along_axis({0}, (np.arange(8).reshape(2, 4) % 3), axis=0)",
+             ((-3, 3),), ((M,),)),
+        Case("np.take_along_axis({0}, np.arange(24).reshape(2, 3, 4) % 2, -2)", ((-3, 3),),
+             ((T,),))),
     "astype": (Case("{0}.astype(float) * {0}", ((-3, 3),), ARRAY1),
                Case("np.float64({0}) * float({0})", ((-3, 3),), SCALAR1)),
 })

@@ -106,8 +106,9 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         if name == "reshape":  # a shape: numbers, a tuple of them, or x.shape
             x = self.check_value(node, args[0])
             shape = tuple(args[1:]) if len(args) > 2 else args[1]
-            return self.b(reshape_p, self.cast(x, Type("float", x.type.ndim)),
-                          *self.shape_of(node, shape))
+            if not x.type.is_array:
+                self.error(node, "np.reshape takes an array", unsupported=True)
+            return self.b(reshape_p, x, *self.shape_of(node, shape))  # ints stay ints
         values = [self.check_value(node, a) for a in args]
         if name in ("where", "clip", "logaddexp", "reciprocal"):
             return self.elementwise_function(node, name, values)
@@ -121,7 +122,8 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
             return self.cast(x, Type("float"))
         if not x.type.is_array:
             self.error(node, f"np.{name}() takes an array", unsupported=True)
-        x = self.cast(x, Type("float", x.type.ndim))
+        if name != "ravel":  # ravel keeps integers (index arrays) integers
+            x = self.cast(x, Type("float", x.type.ndim))
         if name in ("triu", "tril"):
             return self.linear_algebra(node, name, x, values[1:])
         if name == "outer":

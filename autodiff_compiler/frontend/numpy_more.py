@@ -36,7 +36,7 @@ from ..primitives.arith import (
     sub_p,
     truediv_p,
 )
-from ..primitives.arrays import expand_dims_p, logaddexp_p, ravel_p, reshape_p
+from ..primitives.arrays import arange_p, expand_dims_p, logaddexp_p, ravel_p, reshape_p
 from ..primitives.elementwise import abs_p, floor_p, pow_p, sign_p, sin_p
 from ..primitives.indexing import copy_p, dim_p, full_p, new_array_p, slice_p, take_p
 from ..primitives.shapes import (
@@ -68,7 +68,7 @@ class NumpyMore:
         "atleast_2d", "atleast_3d", "flipud", "fliplr", "rot90", "roll", "repeat", "tile",
         "append", "split", "array_split", "diagonal", "trace", "broadcast_to", "sort",
         "argsort", "argmax", "argmin", "average", "array", "asarray", "all", "any", "item",
-        "cholesky"])
+        "cholesky", "take_along_axis"])
 
     def bind(self, node, spelling: str, args: list, params: tuple, defaults: dict) -> dict:
         """NumPy's parameter name -> lowered argument (positional, then keywords, then the
@@ -450,6 +450,41 @@ class NumpyMore:
         if not x.type.is_array:
             return self.b.op(full_p, *dims, self.floating(x), hint="full").result
         return self.b(broadcast_to_p, x, *dims)
+
+    def np_take_along_axis(self, node, spelling, args):
+        """arr's entries at `indices` along `axis`: a gather from the flattened array at
+        the flat positions sum_k i_k * stride_k, i_k being the index array along `axis` and
+        the position itself along the others (whose lengths must match, asserted)."""
+        given = self.bind(node, spelling, args, ("arr", "indices", "axis"), {})
+        x = self.array_argument(node, spelling, given["arr"])
+        index = self.check_value(node, given["indices"])
+        if index.type.kind != "int" or index.type.ndim != x.type.ndim:
+            self.error(node, f"{spelling}: the indices must be an integer array of the "
+                       "array's rank", unsupported=True)
+        axis = self.constant_int(node, spelling, given["axis"], "axis", allow_none=True)
+        b = self.b
+        if axis is None or x.type.ndim == 1:
+            flat_x = b(ravel_p, x) if x.type.ndim != 1 else x
+            return b(take_p, flat_x, index if index.type.ndim == 1 else b(ravel_p, index))
+        axis %= x.type.ndim
+        dims, lengths = self.dims(x), self.dims(index)
+        flat, stride = None, const(1)
+        for k in reversed(range(x.type.ndim)):
+            if k == axis:
+                term = index
+            else:
+                b.op(assert_p, b(eq_p, lengths[k], dims[k]), attrs={
+                    "message": f"{spelling}: the indices and the array differ in length "
+                    f"along axis {k}"}, result_types=[])
+                term = b(arange_p, const(0), lengths[k], const(1))
+                for position in range(x.type.ndim):
+                    if position != k:
+                        term = b(expand_dims_p, term, attrs={"axis": position})
+            scaled = b(mul_p, term, stride)
+            flat = scaled if flat is None else b(add_p, flat, scaled)
+            stride = b(mul_p, stride, dims[k])
+        taken = b(take_p, b(ravel_p, x), b(ravel_p, flat))
+        return b(reshape_p, taken, *lengths)
 
     # --- ordering ----------------------------------------------------------------------------
     def ordered(self, node, spelling, args) -> Value:

@@ -32,6 +32,7 @@ _FUNCTION_PRIMS = {
     math.asinh: "arcsinh", np.arcsinh: "arcsinh", math.acosh: "arccosh", np.arccosh: "arccosh",
     math.atanh: "arctanh", np.arctanh: "arctanh", np.exp2: "exp2", np.cbrt: "cbrt",
     math.erf: "erf", math.erfc: "erfc", np.floor: "floor", np.ceil: "ceil",
+    math.copysign: "copysign", np.copysign: "copysign",
 }
 if hasattr(np, "asin"):  # NumPy 2 array-API aliases
     _FUNCTION_PRIMS.update({np.asin: "arcsin", np.acos: "arccos", np.atan: "arctan",
@@ -72,7 +73,7 @@ _ARRAY_FUNCTIONS = {
     np.argmax: "argmax", np.argmin: "argmin", np.average: "average", np.array: "array",
     np.asarray: "asarray", np.all: "all", np.any: "any", np.einsum: "einsum",
     np.tensordot: "tensordot", np.inner: "inner", np.kron: "kron", np.cross: "cross",
-    np.linalg.cholesky: "cholesky",
+    np.linalg.cholesky: "cholesky", np.take_along_axis: "take_along_axis",
 }
 
 _BUILTINS = {

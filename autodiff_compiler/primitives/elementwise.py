@@ -73,6 +73,7 @@ exp2_p = _function("exp2", None, "np.exp2", (-2, 2))
 cbrt_p = _function("cbrt", None, "np.cbrt", (0.2, 4))
 erf_p = _function("erf", "math.erf", None, (-2, 2))
 erfc_p = _function("erfc", "math.erfc", None, (-2, 2))
+copysign_p = _function("copysign", "math.copysign", "np.copysign", (-3, 3), arity=2)
 floor_p = _function("floor", None, "np.floor", (-3, 3), steps=True)
 ceil_p = _function("ceil", None, "np.ceil", (-3, 3), steps=True)
 _STEPS = [sign_p, floor_p, ceil_p]
@@ -294,6 +295,14 @@ def _arctan2_vjp(b, op, g):
 def _hypot_vjp(b, op, g):
     x, y = op.operands
     return (lambda: b.div(b.mul(g, x), op.result), lambda: b.div(b.mul(g, y), op.result))
+
+
+@defvjp(copysign_p)
+def _copysign_vjp(b, op, g):
+    """|x| with y's sign: d/dx = sign(x) * copysign(1, y) (0 at x == 0, as abs); the sign
+    of y is piecewise constant."""
+    x, y = op.operands
+    return (lambda: b.mul(g, b.mul(b(sign_p, x), b(copysign_p, const(1.0), y))), None)
 
 
 multiplicative_jvps(_SMOOTH + _STEPS + [pow_p, abs_p])
