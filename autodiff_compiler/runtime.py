@@ -94,6 +94,68 @@ def reverse_cumsum(g):
 
 
 @numba.njit(cache=True)
+def cumprod_middle(a):
+    """np.cumprod(a, axis=1) of a 3-D array (Numba's np.cumprod takes no axis)."""
+    out = np.empty(a.shape)
+    for i in range(a.shape[0]):
+        for k in range(a.shape[2]):
+            total = 1.0
+            for j in range(a.shape[1]):
+                total *= a[i, j, k]
+                out[i, j, k] = total
+    return out
+
+
+@numba.njit(cache=True)
+def cumprod_grad_middle(x, g):
+    """The adjoint of cumprod_middle, exact with zeros: x_bar[j] = (x[0] ... x[j-1]) * r[j]
+    with r[j] = g[j] + x[j+1] r[j+1] (the later cotangents times the later factors)."""
+    out = np.empty(x.shape)
+    n = x.shape[1]
+    for i in range(x.shape[0]):
+        for k in range(x.shape[2]):
+            later = 0.0
+            for j in range(n - 1, -1, -1):
+                later = g[i, j, k] + (x[i, j + 1, k] * later if j + 1 < n else 0.0)
+                out[i, j, k] = later
+            before = 1.0
+            for j in range(n):
+                out[i, j, k] *= before
+                before *= x[i, j, k]
+    return out
+
+
+@numba.njit(cache=True)
+def cumprod_tangent_middle(x, x_dot):
+    """The tangent of cumprod_middle: y_dot[j] = y_dot[j-1] x[j] + (x[0] ... x[j-1]) x_dot[j]."""
+    out = np.empty(x.shape)
+    for i in range(x.shape[0]):
+        for k in range(x.shape[2]):
+            before, tangent = 1.0, 0.0
+            for j in range(x.shape[1]):
+                tangent = tangent * x[i, j, k] + before * x_dot[i, j, k]
+                before *= x[i, j, k]
+                out[i, j, k] = tangent
+    return out
+
+
+@numba.njit(cache=True)
+def cumprod_grad(x, g):
+    """The adjoint of np.cumprod of x flattened (g 1-D): in x's shape."""
+    flat = np.ascontiguousarray(x).reshape((1, x.size, 1))
+    return cumprod_grad_middle(flat, np.ascontiguousarray(g).reshape((1, g.size, 1))
+                               ).reshape(x.shape)
+
+
+@numba.njit(cache=True)
+def cumprod_tangent(x, x_dot):
+    """The tangent of np.cumprod of x flattened: 1-D."""
+    flat = np.ascontiguousarray(x).reshape((1, x.size, 1))
+    return cumprod_tangent_middle(flat, np.ascontiguousarray(x_dot).reshape(
+        (1, x_dot.size, 1))).reshape(x.size)
+
+
+@numba.njit(cache=True)
 def prod_of_others(x):
     """For each entry, the product of all the others: the gradient of np.prod, exact when
     entries are zero."""

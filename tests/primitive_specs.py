@@ -391,6 +391,14 @@ def positive_definite(args):
     return [x @ x.T + 3.0 * np.eye(x.shape[0]), *args[1:]]
 
 
+_SHAPES["cumprod"] = (
+    Case("np.cumprod({0})", ((0.5, 1.5),), ARRAY1 + ((T,),)),
+    Case("{0}.cumprod()", ((-1.5, 1.5),), ((V,), (M,)), prepare=one_zero),
+    Case("np.cumprod({0}, axis=0)", ((0.5, 1.5),), ARRAY1 + ((T,),)),
+    Case("np.cumprod({0}, 1)", ((-1.5, 1.5),), ((M,), (T,)), prepare=one_zero),
+    Case("{0}.cumprod(axis=-1)", ((0.5, 1.5),), ((T,),)),
+)
+
 _SHAPES["cholesky"] = (
     # the entries above the diagonal are not read (as NumPy's): their derivative is zero
     Case("L = np.linalg.cholesky({0})\nL", ((-1, 1),), (((3, 3),), ((1, 1),)),
@@ -627,6 +635,8 @@ INTERNAL: dict[str, str] = {
     "prod_of_others": "partials of np.prod (products of the other entries)",
     "prod_of_others_tangent": "tangent of prod_of_others, for Hessians of np.prod",
     "reshape_like": "adjoint of ravel/reshape: back to the operand's shape",
+    "cumprod_grad": "adjoint of np.cumprod (runtime loops)",
+    "cumprod_tangent": "tangent of np.cumprod (runtime loops)",
     "sum_all": "adjoint of np.full's fill value",
     "index_add": "adjoint of an element read: scatter-add into an adjoint buffer",
     "slice_add": "adjoint of a slice read: scatter-add into an adjoint buffer",

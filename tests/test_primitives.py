@@ -257,6 +257,8 @@ _JIT_CASES = [
     ("stacked_matmul", COMPOSITES["stacked_matmul"][0], (T, (2, 4, 3))),
     ("np.cross", COMPOSITES["np.cross"][0], ((4, 3), (4, 3))),
     ("cholesky", SPECS["cholesky"][1], ((4, 4),)),
+    ("cumprod", SPECS["cumprod"][3], (T,)),
+    ("cumprod", SPECS["cumprod"][1], (M,)),
 ]
 
 

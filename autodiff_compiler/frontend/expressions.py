@@ -107,7 +107,7 @@ class ExpressionLowering(NumpyLowering):
             if node.attr in ("copy", "sum", "mean", "dot", "max", "min", "prod", "cumsum",
                              "ravel", "flatten", "reshape", "var", "std", "squeeze", "astype",
                              "argmax", "argmin", "argsort", "all", "any", "trace", "diagonal",
-                             "repeat", "round", "clip", "cumprod", "conj", "conjugate",
+                             "repeat", "clip", "cumprod", "conj", "conjugate",
                              "item"):
                 return Method(base, "ravel" if node.attr == "flatten" else node.attr)
             if node.attr in ("transpose", "swapaxes"):

@@ -38,6 +38,7 @@ from ..primitives.arrays import (
 )
 from ..primitives.elementwise import ceil_p, sqrt_p
 from ..primitives.indexing import copy_p, dim_p, full_p, new_array_p, slice_p
+from ..primitives.shapes import cumprod_p
 from .contractions import ContractionLowering
 from .numpy_more import NumpyMore
 from .resolve import Resolved
@@ -45,7 +46,7 @@ from .transposes import PERMUTES, TransposeLowering
 
 # np.<name> on arrays -> (least, most) positional arguments
 _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "matmul": (2, 2), "outer": (2, 2),
-          "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "where": (3, 3),
+          "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "cumprod": (1, 1), "where": (3, 3),
           "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
           "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1),
@@ -56,6 +57,7 @@ _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "norm", "var", "std")
 _SUMMED = ("axis", "dtype", "out", "keepdims")
 _OPTIONS = {"sum": _SUMMED, "mean": _SUMMED, "prod": _SUMMED, "max": ("axis", "out", "keepdims"),
             "min": ("axis", "out", "keepdims"), "cumsum": ("axis", "dtype", "out"),
+            "cumprod": ("axis", "dtype", "out"),
             "var": ("axis", "dtype", "out", "ddof", "keepdims"),
             "std": ("axis", "dtype", "out", "ddof", "keepdims"),
             "norm": ("ord", "axis", "keepdims"), "concatenate": ("axis",),
@@ -142,6 +144,8 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
             axis %= x.type.ndim
         if name == "cumsum":
             return self.along_axis(cumsum_p, x, axis, reduces=False)
+        if name == "cumprod":
+            return self.along_axis(cumprod_p, x, axis, reduces=False)
         if name in ("squeeze", "flip"):
             return self.reorder(node, name, x, axis)
         if name == "ravel":

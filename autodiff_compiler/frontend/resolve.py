@@ -49,7 +49,7 @@ _CREATORS = {
 _ARRAY_FUNCTIONS = {
     np.sum: "sum", np.mean: "mean", np.dot: "dot", np.matmul: "matmul", np.outer: "outer",
     np.transpose: "transpose", np.max: "max", np.amax: "max", np.min: "min", np.amin: "min",
-    np.prod: "prod", np.cumsum: "cumsum", np.where: "where", np.clip: "clip",
+    np.prod: "prod", np.cumsum: "cumsum", np.cumprod: "cumprod", np.where: "where", np.clip: "clip",
     np.logaddexp: "logaddexp", np.reciprocal: "reciprocal", np.linalg.norm: "norm",
     np.ravel: "ravel", np.reshape: "reshape", np.concatenate: "concatenate",
     np.stack: "stack", np.linalg.solve: "solve", np.linalg.inv: "inv", np.linalg.det: "det",

@@ -7,6 +7,8 @@ keeps (assert, print).
   cotangent over the broadcast axes, as any broadcasting op's does.
 - `argsort`, `argmax`, `argmin`, `all`, `any`: integer or boolean results, no derivative
   (np.sort is x[argsort(x)], so its derivative is that of the gather).
+- `cumprod`: np.cumprod by runtime loops along the middle axis of (before, along, after), as
+  the frontend reshapes any axis; its adjoint and tangent are exact with zeros (no division).
 - `assert_`, `print_`: statements with no results and no derivative, run where the program
   runs them (in reverse mode, the forward sweep), as Python would.
 """
@@ -59,6 +61,37 @@ def _broadcast_to_vjp(b, op, g):
 
 
 set_linear_jvp(broadcast_to_p)
+
+
+# --- np.cumprod: runtime loops along axis 1 of (before, along, after), or of x flattened ---
+def _running(t: Type, *rest, axis=None, **_) -> list[Type]:
+    return [Type("float", 1 if axis is None else t.ndim)]
+
+
+def _emit_scan(whole: str, middle: str):
+    return lambda op, a: call(middle if op.attrs.get("axis") is not None else whole, a)
+
+
+cumprod_p = defprim("cumprod", infer=_running, emit=_emit_scan("np.cumprod", "rt.cumprod_middle"),
+                    spec={"arity": 1, "array": True})
+cumprod_grad_p = defprim("cumprod_grad", infer=lambda x, g, **_: [Type("float", x.ndim)],
+                         emit=_emit_scan("rt.cumprod_grad", "rt.cumprod_grad_middle"))
+cumprod_tangent_p = defprim("cumprod_tangent", infer=_running,
+                            emit=_emit_scan("rt.cumprod_tangent", "rt.cumprod_tangent_middle"))
+
+
+@defvjp(cumprod_p)
+def _cumprod_vjp(b, op, g):
+    return (lambda: b(cumprod_grad_p, op.operands[0], g, attrs=op.attrs),)
+
+
+def _cumprod_jvp(b, op, dots):
+    if dots[0] is None:
+        return [None]
+    return [b(cumprod_tangent_p, op.operands[0], dots[0], attrs=op.attrs)]
+
+
+cumprod_p.jvp = _cumprod_jvp
 
 
 def _integer_result(name: str, ndim: int, kind: str = "int"):
