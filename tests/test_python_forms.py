@@ -112,7 +112,27 @@ def append_in_while(x):
     return np.sum(np.stack(rows))
 
 
+def string_to_helper(x):
+    return _weights(x, "twice")  # E:string_to_helper
+
+
+def spectral_norm(x):
+    return np.linalg.norm(x, 2)  # E:spectral_norm
+
+
+def eigenvalues(x):
+    return np.sum(np.linalg.eigh(x)[0])  # E:eigenvalues
+
+
+def squeeze_all(x):
+    return np.sum(np.squeeze(x))  # E:squeeze_all
+
+
 REFUSED = [
+    (string_to_helper, (1.5,), "string_to_helper", '"twice"', "a string"),
+    (spectral_norm, (np.eye(3),), "spectral_norm", "np.linalg.norm", "singular values"),
+    (eigenvalues, (np.eye(3),), "eigenvalues", "np.linalg.eigh", "no derivative rule"),
+    (squeeze_all, (np.ones((3, 1)),), "squeeze_all", "np.squeeze", "axis="),
     (inner_grad, (1.5,), "inner_grad", "grad(np.sin)", "not supported yet"),
     (inner_value_and_grad, (1.5,), "inner_value_and_grad", "value_and_grad(_weights)",
      "not supported yet"),

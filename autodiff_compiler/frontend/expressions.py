@@ -56,6 +56,10 @@ class ExpressionLowering(NumpyLowering):
             for v in value:
                 self.check_value(node, v)
             return value
+        if isinstance(value, Text):
+            self.error(node, "a string is not supported here: only as print's text, an "
+                       "assert's message, or an option such as ord='fro' or einsum's subscripts",
+                       unsupported=True)
         if not isinstance(value, Value):
             name = getattr(value, "name", "") or type(value).__name__
             self.error(node, f"'{name}' is not a number or an array")
