@@ -93,7 +93,7 @@ def runtime_append(x, n):
 
 
 def runtime_comprehension(x, n):
-    return np.sum(np.array([x[i] for i in range(n)]))  # E:runtime_comprehension
+    return np.sum(np.stack([x * i for i in range(n)]))  # E:runtime_comprehension
 
 
 def list_times(x):
@@ -137,7 +137,7 @@ REFUSED = [
     (inner_value_and_grad, (1.5,), "inner_value_and_grad", "value_and_grad(_weights)",
      "not supported yet"),
     (runtime_append, (X, 3), "runtime_append", "for", "constant bounds"),
-    (runtime_comprehension, (X, 3), "runtime_comprehension", "range(n)", "fills an array"),
+    (runtime_comprehension, (X, 3), "runtime_comprehension", "np.stack", "fill an"),
     (list_times, (1.5,), "list_times", "[0.0] * 3", "np.zeros"),
     (unknown_keyword, (1.5,), "unknown_keyword", "2.0", "'d'"),
     (append_in_while, (1.5,), "append_in_while", "while", "fill an array"),

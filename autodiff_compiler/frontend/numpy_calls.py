@@ -42,6 +42,7 @@ from ..primitives.shapes import cumprod_p
 from .contractions import ContractionLowering
 from .numpy_more import NumpyMore
 from .resolve import Resolved
+from .scope import RuntimeComprehension
 from .transposes import PERMUTES, TransposeLowering
 
 # np.<name> on arrays -> (least, most) positional arguments
@@ -92,8 +93,9 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
             return self.permute(node, name, args)
         if name in self.COMPOSED or name in self.CONTRACTIONS:
             return self.composed(node, name, args)
-        args = [self.array_of(node, a, copy=False) if isinstance(a, tuple) and k == 0
-                and name not in _JOINS else a for k, a in enumerate(args)]
+        args = [self.array_of(node, a, copy=False) if isinstance(
+            a, (tuple, RuntimeComprehension)) and k == 0 and name not in _JOINS else a
+            for k, a in enumerate(args)]
         if name in _OPTIONS and name != "reshape":
             options = self.options(node, name, args[1:])
             args = args[:1]
@@ -320,6 +322,10 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
     def join(self, node, name: str, parts, axis) -> Value:
         """np.concatenate / np.stack of a tuple or list of arrays along `axis` (default 0);
         np.hstack and np.vstack as NumPy defines them through those two."""
+        if isinstance(parts, RuntimeComprehension):
+            self.error(node, f"np.{name} of a list built over a range known only at run "
+                       "time is not supported: make the range's bounds constants, or fill an "
+                       "array in a loop (np.zeros((n, ...)), then x[i] = ...)", unsupported=True)
         if not isinstance(parts, tuple) or not parts:
             self.error(node, f"np.{name} takes a tuple or list of arrays", unsupported=True)
         arrays = [self.check_value(node, p) for p in parts]

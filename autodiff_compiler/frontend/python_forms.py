@@ -23,10 +23,11 @@ import gast
 
 from ..ir.core import Const, Region, Value, const
 from ..ir.types import Type
-from ..primitives.arith import add_p
+from ..primitives.arith import add_p, max2_p, sub_p
+from ..primitives.indexing import new_array_p
 from ..primitives.shapes import all_p, assert_p, pack_p, print_p
 from .resolve import Resolved
-from .scope import LocalFunction, Text, assigned_names, split_docstring
+from .scope import LocalFunction, RuntimeComprehension, Text, assigned_names, split_docstring
 
 _UNROLL_LIMIT = 1000  # most elements a list built while compiling may have
 
@@ -67,8 +68,11 @@ class PythonForms:
 
     def comprehension(self, node) -> tuple:
         """[elt for target in iterable]: one value per element, the iterable known when
-        compiling (a range of constants, a tuple, a list)."""
+        compiling (a range of constants, a tuple, a list); over another range, a
+        RuntimeComprehension that np.array and sum() turn into loops."""
         items = self.comprehension_items(node)
+        if items is None and _is_range_call(node.generators[0].iter):
+            return RuntimeComprehension(node)
         if items is None:
             self.error(node.generators[0].iter, "a list comprehension is built while "
                        "compiling: it must run over range() of constants or over a tuple or "
@@ -133,10 +137,10 @@ class PythonForms:
     def sum_of(self, node, start=None) -> Value:
         """sum(elt for i in range(n)) with any n: a loop adding up; of a tuple: its sum."""
         arg = node.args[0]
-        if isinstance(arg, (gast.GeneratorExp, gast.ListComp)) and \
-                self.comprehension_items(arg) is None:
+        items = self.expr(arg)
+        if isinstance(items, RuntimeComprehension):
             return self.summing_loop(node, arg, start)
-        items = self.as_tuple(self.expr(arg))
+        items = self.as_tuple(items)
         if items is None:
             value = self.check_value(arg, self.expr(arg))
             if value.type.is_array:
@@ -150,27 +154,55 @@ class PythonForms:
 
     def summing_loop(self, node, gen, start) -> Value:
         """`total = start; for target in iterable: total = total + elt` lowered as a loop."""
-        accumulator = f"__sum_{id(node)}"
+        total = f"__sum_{id(node)}"
+        step = gast.Assign([_name(total, store=True)],
+                           gast.BinOp(_name(total), gast.Add(), gen.elt), None)
+        start = start if start is not None else const(0)
+        return self.generated_loop(node, gen, step, {total: start})[total]
+
+    def filled_array(self, node, gen) -> Value:
+        """np.array([elt for i in range(a, b)]) with bounds known at run time: a new array
+        of max(b - a, 0) numbers written in a loop (`out[i - a] = elt`)."""
+        iterable = gen.generators[0].iter
+        if len(iterable.args) > 2 or not isinstance(gen.generators[0].target, gast.Name):
+            self.error(iterable, "np.array of a comprehension over range() with a step "
+                       "(or several loop variables) is not supported: fill an array in a loop",
+                       unsupported=True)
+        bounds = [self.integer(a) for a in iterable.args]
+        begin, end = ([const(0)] + bounds)[-2:]
+        count = self.b(max2_p, self.b(sub_p, end, begin), const(0))
+        out = self.b.op(new_array_p, count, attrs={"fill": 0.0}, hint="filled").result
+        names = {f"__filled_{id(node)}": out, f"__begin_{id(node)}": begin,
+                 f"__end_{id(node)}": end}
+        filled, first, last = names
+        index = gast.BinOp(_name(gen.generators[0].target.id), gast.Sub(), _name(first))
+        step = gast.Assign([gast.Subscript(_name(filled), index, gast.Store())], gen.elt, None)
+        loop_range = gast.Call(_name("range"), [_name(first), _name(last)], [])
+        return self.generated_loop(node, gen, step, names, loop_range)[filled]
+
+    def generated_loop(self, node, gen, step, names: dict, iterable=None) -> dict:
+        """Lower `for target in iterable: step` (the comprehension's own iterable unless
+        given), with `names` bound to values first; their values after the loop. The loop's
+        variable is not kept (a comprehension has its own scope)."""
         comprehension = gen.generators[0]
-        shadowed = {n: self.env[n] for n in _target_names(comprehension.target) if n in self.env}
-        self.env[accumulator] = start if start is not None else const(0)
-        total = gast.Name(accumulator, gast.Load(), None, None)
-        step = gast.Assign([gast.Name(accumulator, gast.Store(), None, None)],
-                           gast.BinOp(total, gast.Add(), gen.elt), None)
-        loop = gast.For(comprehension.target, comprehension.iter, [step], [], None)
-        for made in (step, loop, total, step.targets[0]):
-            gast.copy_location(made, node)
+        targets = _target_names(comprehension.target)
+        shadowed = {n: self.env[n] for n in targets if n in self.env}
+        self.env.update(names)
+        loop = gast.For(comprehension.target, iterable or comprehension.iter, [step], [], None)
+        for made in gast.walk(loop):
+            if not hasattr(made, "lineno") or made.lineno is None:
+                gast.copy_location(made, node)
         saved_locals = self.locals
-        self.locals = self.locals | {accumulator}
+        self.locals = self.locals | set(names)
         try:
             self.lower_for(loop)
         finally:
             self.locals = saved_locals
-        result = self.env.pop(accumulator)
-        for name in _target_names(comprehension.target):
+        results = {n: self.env.pop(n) for n in names}
+        for name in targets:
             self.env.pop(name, None)
         self.env.update(shadowed)
-        return result
+        return results
 
     # --- np.array of numbers, lists and arrays -----------------------------------------------
     def array_of(self, node, value, copy: bool = True):
@@ -180,6 +212,8 @@ class PythonForms:
 
         if isinstance(value, ShapeOf):
             value = self.as_tuple(value)
+        if isinstance(value, RuntimeComprehension):
+            return self.filled_array(node, value.node)
         if isinstance(value, Value):
             if value.type.is_array and copy:
                 return self.b.op("copy", value, hint=value.hint).result
@@ -388,6 +422,17 @@ class PythonForms:
                 self.error(node, f"{name}(): the value of '{param}' is not a number, an "
                            "array or a tuple of them", unsupported=True)
         return bound
+
+
+
+
+def _is_range_call(node) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+        node.func.id == "range"
+
+
+def _name(identifier: str, store: bool = False):
+    return gast.Name(identifier, gast.Store() if store else gast.Load(), None, None)
 
 
 def _target_names(target) -> list[str]:

@@ -21,6 +21,15 @@ class LocalFunction:
         self.node = node
         self.name = name
 
+class RuntimeComprehension:
+    """A comprehension over a range whose bounds are known only at run time: lowered as a
+    loop by the consumer that can take one (np.array, sum)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.name = "a list comprehension over a range known only at run time (only np.array " \
+            "and sum() take one; else fill an array in a loop)"
+
 
 def split_docstring(body):
     if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
