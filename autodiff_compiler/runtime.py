@@ -7,6 +7,8 @@ compiled as well; they are cached on disk after the first use).
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -417,3 +419,66 @@ def take_last_writes(buffer, index):
         if last[k]:
             out[k] = buffer[index[k]]
     return out
+
+
+# --- special functions, elementwise on numbers and arrays ----------------------------------
+@numba.vectorize(["float64(float64)"], cache=True)
+def erf(x):
+    return math.erf(x)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def erfc(x):
+    return math.erfc(x)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def lgamma(x):
+    return math.lgamma(x)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def gamma(x):
+    return math.gamma(x)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def digamma(x):
+    """psi(x) = d/dx log|Gamma(x)|: the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10,
+    then the asymptotic series (Abramowitz & Stegun 6.3.18); reflection for x < 0."""
+    if x <= 0.0 and x == math.floor(x):
+        return math.nan
+    result = 0.0
+    if x < 0.0:
+        result = -math.pi / math.tan(math.pi * x)
+        x = 1.0 - x
+    while x < 10.0:
+        result -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))))
+    return result + math.log(x) - 0.5 / x - series
+
+
+@numba.njit(cache=True)
+def trigamma_positive(x):
+    result = 0.0
+    while x < 10.0:
+        result += 1.0 / (x * x)
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = 1.0 / x + f / 2 + f / x * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (
+        1.0 / 30 - f * 5.0 / 66))))
+    return result + series
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def trigamma(x):
+    """psi'(x): psi'(x) = psi'(x + 1) + 1/x^2 up to x >= 10, then the asymptotic series
+    (Abramowitz & Stegun 6.4.12); reflection psi'(1 - x) + psi'(x) = pi^2 / sin^2(pi x)."""
+    if x <= 0.0 and x == math.floor(x):
+        return math.nan
+    if x < 0.0:
+        s = math.sin(math.pi * x)
+        return math.pi * math.pi / (s * s) - trigamma_positive(1.0 - x)
+    return trigamma_positive(x)

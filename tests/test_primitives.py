@@ -136,7 +136,7 @@ def _module_source(case: Case, out_shape=(), weights=None) -> str:
     """The test function: the template's value, reduced by `np.sum(value * W)` when it is an
     array (out_shape)."""
     body, expr, params = _body(case)
-    lines = ["import math", "", "import numpy as np", ""]
+    lines = ["import math", "", "import numpy as np", "import scipy.special", ""]
     if out_shape != ():
         lines.append(f"W = np.array({weights.tolist()!r})")
         expr = f"np.sum(({expr}) * W)"
@@ -259,6 +259,9 @@ _JIT_CASES = [
     ("cholesky", SPECS["cholesky"][1], ((4, 4),)),
     ("cumprod", SPECS["cumprod"][3], (T,)),
     ("cumprod", SPECS["cumprod"][1], (M,)),
+    ("digamma", SPECS["digamma"][0], (M,)),
+    ("lgamma", SPECS["lgamma"][0], ((),)),
+    ("scipy.special.logsumexp", COMPOSITES["scipy.special.logsumexp"][4], (T,)),
 ]
 
 

@@ -33,6 +33,7 @@ _FUNCTION_PRIMS = {
     math.atanh: "arctanh", np.arctanh: "arctanh", np.exp2: "exp2", np.cbrt: "cbrt",
     math.erf: "erf", math.erfc: "erfc", np.floor: "floor", np.ceil: "ceil",
     math.copysign: "copysign", np.copysign: "copysign",
+    math.lgamma: "lgamma", math.gamma: "gamma",
 }
 if hasattr(np, "asin"):  # NumPy 2 array-API aliases
     _FUNCTION_PRIMS.update({np.asin: "arcsin", np.acos: "arccos", np.atan: "arctan",
@@ -75,6 +76,19 @@ _ARRAY_FUNCTIONS = {
     np.tensordot: "tensordot", np.inner: "inner", np.kron: "kron", np.cross: "cross",
     np.linalg.cholesky: "cholesky", np.take_along_axis: "take_along_axis",
 }
+
+try:  # scipy.special, where SciPy is installed (compiled through our runtime's functions)
+    import scipy.special as _special
+except ImportError:  # pragma: no cover - SciPy is optional
+    _special = None
+if _special is not None:
+    _FUNCTION_PRIMS.update({_special.gammaln: "lgamma", _special.gamma: "gamma",
+                            _special.digamma: "digamma", _special.psi: "digamma",
+                            _special.erf: "erf", _special.erfc: "erfc"})
+    _ARRAY_FUNCTIONS.update({_special.expit: "expit", _special.logit: "logit",
+                             _special.xlogy: "xlogy", _special.xlog1py: "xlog1py",
+                             _special.logsumexp: "logsumexp", _special.softmax: "softmax",
+                             _special.log_softmax: "log_softmax"})
 
 _BUILTINS = {
     builtins.range: "range", builtins.len: "len", builtins.abs: "abs", builtins.min: "min",
