@@ -7,6 +7,8 @@ compiled as well; they are cached on disk after the first use).
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -91,6 +93,68 @@ def reverse_cumsum_middle(g):
 def reverse_cumsum(g):
     """out[i] = sum of g[i:] (the adjoint of np.cumsum)."""
     return np.cumsum(g[::-1])[::-1]
+
+
+@numba.njit(cache=True)
+def cumprod_middle(a):
+    """np.cumprod(a, axis=1) of a 3-D array (Numba's np.cumprod takes no axis)."""
+    out = np.empty(a.shape)
+    for i in range(a.shape[0]):
+        for k in range(a.shape[2]):
+            total = 1.0
+            for j in range(a.shape[1]):
+                total *= a[i, j, k]
+                out[i, j, k] = total
+    return out
+
+
+@numba.njit(cache=True)
+def cumprod_grad_middle(x, g):
+    """The adjoint of cumprod_middle, exact with zeros: x_bar[j] = (x[0] ... x[j-1]) * r[j]
+    with r[j] = g[j] + x[j+1] r[j+1] (the later cotangents times the later factors)."""
+    out = np.empty(x.shape)
+    n = x.shape[1]
+    for i in range(x.shape[0]):
+        for k in range(x.shape[2]):
+            later = 0.0
+            for j in range(n - 1, -1, -1):
+                later = g[i, j, k] + (x[i, j + 1, k] * later if j + 1 < n else 0.0)
+                out[i, j, k] = later
+            before = 1.0
+            for j in range(n):
+                out[i, j, k] *= before
+                before *= x[i, j, k]
+    return out
+
+
+@numba.njit(cache=True)
+def cumprod_tangent_middle(x, x_dot):
+    """The tangent of cumprod_middle: y_dot[j] = y_dot[j-1] x[j] + (x[0] ... x[j-1]) x_dot[j]."""
+    out = np.empty(x.shape)
+    for i in range(x.shape[0]):
+        for k in range(x.shape[2]):
+            before, tangent = 1.0, 0.0
+            for j in range(x.shape[1]):
+                tangent = tangent * x[i, j, k] + before * x_dot[i, j, k]
+                before *= x[i, j, k]
+                out[i, j, k] = tangent
+    return out
+
+
+@numba.njit(cache=True)
+def cumprod_grad(x, g):
+    """The adjoint of np.cumprod of x flattened (g 1-D): in x's shape."""
+    flat = np.ascontiguousarray(x).reshape((1, x.size, 1))
+    return cumprod_grad_middle(flat, np.ascontiguousarray(g).reshape((1, g.size, 1))
+                               ).reshape(x.shape)
+
+
+@numba.njit(cache=True)
+def cumprod_tangent(x, x_dot):
+    """The tangent of np.cumprod of x flattened: 1-D."""
+    flat = np.ascontiguousarray(x).reshape((1, x.size, 1))
+    return cumprod_tangent_middle(flat, np.ascontiguousarray(x_dot).reshape(
+        (1, x_dot.size, 1))).reshape(x.size)
 
 
 @numba.njit(cache=True)
@@ -235,6 +299,27 @@ def det(a):
 
 
 @numba.njit(cache=True)
+def cholesky(a):
+    """np.linalg.cholesky: the lower factor L of a = L L^T, read from a's lower triangle
+    (as LAPACK's potrf with 'L'); a matrix that is not positive definite raises."""
+    n = a.shape[0]
+    low = np.zeros((n, n))
+    for j in range(n):
+        total = a[j, j]
+        for k in range(j):
+            total -= low[j, k] * low[j, k]
+        if not total > 0.0:
+            raise ValueError("Matrix is not positive definite")
+        low[j, j] = np.sqrt(total)
+        for i in range(j + 1, n):
+            total = a[i, j]
+            for k in range(j):
+                total -= low[i, k] * low[j, k]
+            low[i, j] = total / low[j, j]
+    return low
+
+
+@numba.njit(cache=True)
 def slogdet(a):
     """np.linalg.slogdet: (sign, log|det|) from the LU factors, summing logarithms so that
     large matrices do not overflow (a singular matrix raises, as in det and solve)."""
@@ -334,3 +419,66 @@ def take_last_writes(buffer, index):
         if last[k]:
             out[k] = buffer[index[k]]
     return out
+
+
+# --- special functions, elementwise on numbers and arrays ----------------------------------
+@numba.vectorize(["float64(float64)"], cache=True)
+def erf(x):
+    return math.erf(x)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def erfc(x):
+    return math.erfc(x)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def lgamma(x):
+    return math.lgamma(x)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def gamma(x):
+    return math.gamma(x)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def digamma(x):
+    """psi(x) = d/dx log|Gamma(x)|: the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10,
+    then the asymptotic series (Abramowitz & Stegun 6.3.18); reflection for x < 0."""
+    if x <= 0.0 and x == math.floor(x):
+        return math.nan
+    result = 0.0
+    if x < 0.0:
+        result = -math.pi / math.tan(math.pi * x)
+        x = 1.0 - x
+    while x < 10.0:
+        result -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))))
+    return result + math.log(x) - 0.5 / x - series
+
+
+@numba.njit(cache=True)
+def trigamma_positive(x):
+    result = 0.0
+    while x < 10.0:
+        result += 1.0 / (x * x)
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = 1.0 / x + f / 2 + f / x * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (
+        1.0 / 30 - f * 5.0 / 66))))
+    return result + series
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def trigamma(x):
+    """psi'(x): psi'(x) = psi'(x + 1) + 1/x^2 up to x >= 10, then the asymptotic series
+    (Abramowitz & Stegun 6.4.12); reflection psi'(1 - x) + psi'(x) = pi^2 / sin^2(pi x)."""
+    if x <= 0.0 and x == math.floor(x):
+        return math.nan
+    if x < 0.0:
+        s = math.sin(math.pi * x)
+        return math.pi * math.pi / (s * s) - trigamma_positive(1.0 - x)
+    return trigamma_positive(x)

@@ -152,8 +152,22 @@ _SMOOTH = {
     "arctanh": _function("np.arctanh", "math.atanh", (-0.9, 0.9)),
     "exp2": _function("np.exp2", None, (-2, 2)),
     "cbrt": _function("np.cbrt", None, (-3, 3), avoid=near_value(0.0)),
-    "erf": (Case("math.erf({0})", ((-2, 2),), SCALAR1),),
-    "erfc": (Case("math.erfc({0})", ((-2, 2),), SCALAR1),),
+    # both signs of both operands; x away from 0 (abs's kink), y away from its sign change
+    "copysign": _function("np.copysign", "math.copysign", (-3, 3), 2,
+                          avoid=lambda a: near_value(0.0, 0)(a) or near_value(0.0, 1)(a)),
+    "erf": (Case("math.erf({0})", ((-2, 2),), SCALAR1),
+            Case("scipy.special.erf({0})", ((-2, 2),), UNARY)),
+    "erfc": (Case("math.erfc({0})", ((-2, 2),), SCALAR1),
+             Case("scipy.special.erfc({0})", ((-2, 2),), UNARY)),
+    # both signs (the reflection formulas), away from the poles at 0, -1, -2, ...
+    "lgamma": (Case("math.lgamma({0})", ((-2.9, 5),), SCALAR1, near_values(0, -1, -2, -3)),
+               Case("scipy.special.gammaln({0})", ((-2.9, 5),), UNARY,
+                    near_values(0, -1, -2, -3))),
+    "gamma": (Case("math.gamma({0})", ((-2.9, 4),), SCALAR1, near_values(0, -1, -2, -3)),
+              Case("scipy.special.gamma({0})", ((0.3, 4),), UNARY)),
+    "digamma": (Case("scipy.special.digamma({0})", ((-2.9, 15),), UNARY,
+                     near_values(0, -1, -2, -3)),
+                Case("scipy.special.psi({0})", ((0.2, 30),), UNARY)),
     # floor and ceil, like sign, are steps (zero derivative away from the integers)
     "floor": (Case("np.floor({0}) * {0}", ((-3, 3),), UNARY, near_values(-2, -1, 0, 1, 2)),),
     "ceil": (Case("np.ceil({0}) * {0}", ((-3, 3),), UNARY, near_values(-2, -1, 0, 1, 2)),),
@@ -367,7 +381,44 @@ _INDEXING = {
                       ((-3, 3), (-3, 3)), ((M, (3, 4)), (M, S)))),
 }
 
-SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXING}
+# --- array building (primitives/shapes.py) -------------------------------------------------
+
+_SHAPES = {
+    "pack": (Case("np.array([{0}, {1} - {0}])", ((-3, 3), (-3, 3)), ((S, S),)),
+             Case("np.array([[{0}, {1}], [{1}, 2.0 * {0}]])", ((-3, 3), (-3, 3)), ((S, S),)),
+             Case("np.array([{0}[0], {0}[2] * {0}[1]])", ((-3, 3),), ((V,),)),
+             Case("{0}[[0, 2]] * {0}[[1, 1]]", ((-3, 3),), ((V,), (M,))),
+             Case("np.atleast_1d({0}) * {0}", ((-3, 3),), SCALAR1),
+             Case("np.append({0}, {1})", ((-3, 3), (-3, 3)), ((V, S), (M, S)))),
+    "broadcast_to": (Case("np.broadcast_to({0}, (3, 4))", ((-3, 3),), ((V,), ((3, 1),))),
+                     Case("np.broadcast_to({0}, (2, 3, 4)) * 2.0", ((-3, 3),), ((M,),)),
+                     Case("np.broadcast_to({0}, {1}.shape)", ((-3, 3), (-3, 3)),
+                          (((4,), M),))),
+}
+
+def positive_definite(args):
+    """Operand 0 made symmetric positive definite: x x^T + 3 I."""
+    x = args[0]
+    return [x @ x.T + 3.0 * np.eye(x.shape[0]), *args[1:]]
+
+
+_SHAPES["cumprod"] = (
+    Case("np.cumprod({0})", ((0.5, 1.5),), ARRAY1 + ((T,),)),
+    Case("{0}.cumprod()", ((-1.5, 1.5),), ((V,), (M,)), prepare=one_zero),
+    Case("np.cumprod({0}, axis=0)", ((0.5, 1.5),), ARRAY1 + ((T,),)),
+    Case("np.cumprod({0}, 1)", ((-1.5, 1.5),), ((M,), (T,)), prepare=one_zero),
+    Case("{0}.cumprod(axis=-1)", ((0.5, 1.5),), ((T,),)),
+)
+
+_SHAPES["cholesky"] = (
+    # the entries above the diagonal are not read (as NumPy's): their derivative is zero
+    Case("L = np.linalg.cholesky({0})\nL", ((-1, 1),), (((3, 3),), ((1, 1),)),
+         prepare=positive_definite),
+    Case("a = {0} @ {0}.T + 2.0 * np.eye(4)\nL = np.linalg.cholesky(a)\nL @ L.T * 0.5 + L",
+         ((-1, 1),), (((4, 4),),)),
+)
+
+SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXING, **_SHAPES}
 
 # --- user spellings that are not one primitive ---------------------------------------------
 
@@ -400,6 +451,208 @@ COMPOSITES: dict[str, tuple[Case, ...]] = {
                      Case("np.arange(4.0) * {0}", ((-3, 3),), SCALAR1)),
 }
 
+def has_ties(args) -> bool:
+    """Two entries of operand 0 within GAP of each other (where np.sort's order swaps)."""
+    values = np.sort(np.ravel(args[0]))
+    return bool(np.any(np.diff(values) < GAP))
+
+
+def one_exact_zero(args):
+    x = np.array(args[0], dtype=float)
+    if x.ndim == 0:
+        return [0.0, *args[1:]]
+    x.flat[1] = 0.0
+    return [x, *args[1:]]
+
+
+_NONZERO = ((0.5, 3),)
+_TWO = ((-3, 3), (-3, 3))
+_LIST_ROWS = "rows = []\nfor i in range(3):\n    rows.append({0} * (i + 1.0))\n"
+
+# NumPy's and Python's spellings that lower to compositions of primitives
+# (frontend/numpy_more.py, frontend/python_forms.py)
+COMPOSITES.update({
+    "np.add": (Case("np.add({0}, {1})", _TWO, BINARY),),
+    "np.subtract": (Case("np.subtract({0}, {1})", _TWO, BINARY),),
+    "np.multiply": (Case("np.multiply({0}, {1})", _TWO, BINARY),),
+    "np.divide": (Case("np.divide({0}, {1})", ((-3, 3), (0.5, 3)), BINARY),
+                  Case("np.true_divide({0}, {1})", ((-3, 3), (0.5, 3)), BINARY)),
+    "np.negative": (Case("np.negative({0}) + np.positive({0}) * 3.0", ((-3, 3),), UNARY),),
+    "np.mod": (Case("np.mod({0}, {1})", ((-5, 5), (0.7, 2)), BINARY, near_integer_quotient),
+               Case("np.remainder({0}, {1})", ((-5, 5), (0.7, 2)), BINARY,
+                    near_integer_quotient),
+               Case("np.floor_divide({0}, {1}) * {1}", ((-5, 5), (0.7, 2)), BINARY,
+                    near_integer_quotient)),
+    # C's fmod: the sign of x, both signs of both operands
+    "np.fmod": (Case("np.fmod({0}, {1})", ((-5, 5), (0.7, 2)), BINARY, near_integer_quotient),
+                Case("np.fmod({0}, -{1})", ((-5, 5), (0.7, 2)), ((V, V), (S, S)),
+                     near_integer_quotient)),
+    "np.deg2rad": (Case("np.deg2rad({0}) + np.radians({0}) * 2.0", ((-3, 3),), UNARY),
+                   Case("np.rad2deg({0}) + np.degrees({0}) * 2.0", ((-3, 3),), UNARY)),
+    "np.real": (Case("np.real({0}) + 2.0 * np.conj({0}) + np.conjugate({0}) + np.imag({0})",
+                     ((-3, 3),), UNARY),
+                Case("{0}.real + 2.0 * {0}.imag", ((-3, 3),), SCALAR1),
+                Case("np.broadcast_to({0}, (2, 3))", ((-3, 3),), SCALAR1)),
+    "np.logaddexp2": (Case("np.logaddexp2({0}, {1})", _TWO, BINARY),),
+    "np.nan_to_num": (Case("np.nan_to_num({0})", ((-3, 3),), UNARY),
+                      Case("np.nan_to_num({0} / {1}, posinf=5.0)", ((-3, 3), (0.5, 2)),
+                           ((V, V),))),
+    "np.sinc": (Case("np.sinc({0})", ((-3, 3),), UNARY),
+                Case("np.sinc({0})", ((-3, 3),), ((V,), (M,)), prepare=one_exact_zero)),
+    "np.heaviside": (Case("np.heaviside({0}, {1}) * {1}", _TWO, BINARY, near_value(0.0)),
+                     Case("np.heaviside(0.0 * {0}, {1}) + {0}", _TWO, ((V, V), (V, S)))),
+    "np.expand_dims": (Case("np.expand_dims({0}, 0) * {0}", ((-3, 3),), ARRAY1),
+                       Case("np.expand_dims({0}, axis=(0, -1))", ((-3, 3),), ARRAY1),
+                       Case("np.expand_dims({0}, 1)", ((-3, 3),), ((M,), (T,)))),
+    "np.atleast_2d": (Case("np.atleast_2d({0}) * 2.0", ((-3, 3),), UNARY),
+                      Case("np.atleast_3d({0}) * 2.0", ((-3, 3),), UNARY + ((T,),))),
+    "np.flipud": (Case("np.flipud({0}) * {0}", ((-3, 3),), ARRAY1 + ((T,),)),
+                  Case("np.fliplr({0}) * {0}", ((-3, 3),), ((M,), (T,)))),
+    "np.rot90": (Case("np.rot90({0})", ((-3, 3),), ((M,), (T,))),
+                 Case("np.rot90({0}, 2)", ((-3, 3),), ((M,),)),
+                 Case("np.rot90({0}, k=3)", ((-3, 3),), ((M,),)),
+                 Case("np.rot90({0}, -1, axes=(1, 2))", ((-3, 3),), ((T,),))),
+    "np.roll": (Case("np.roll({0}, 1) * {0}", ((-3, 3),), ARRAY1),
+                Case("np.roll({0}, -2, axis=1)", ((-3, 3),), ((M,), (T,))),
+                Case("np.roll({0}, {1}, 0)", ((-3, 3), 6), ((V, S), (M, S)))),
+    "np.repeat": (Case("np.repeat({0}, 2)", ((-3, 3),), ARRAY1),
+                  Case("np.repeat({0}, 3, axis=1)", ((-3, 3),), ((M,), (T,))),
+                  Case("{0}.repeat({1}, axis=0)", ((-3, 3), 2), ((M, S),))),
+    "np.tile": (Case("np.tile({0}, 2)", ((-3, 3),), ARRAY1),
+                Case("np.tile({0}, (2, 1, 2))", ((-3, 3),), ((V,), (M,))),
+                Case("np.tile({0}, ({1}, 2))", ((-3, 3), 3), ((M, S),))),
+    "np.append": (Case("np.append({0}, {1})", _TWO, ((V, V), (M, V))),
+                  Case("np.append({0}, {1}, axis=0)", _TWO, (((2, 4), M),)),
+                  Case("np.append({0}, [{1}, 2.0 * {1}])", _TWO, ((V, S),))),
+    "np.split": (Case("a, b = np.split({0}, 2)\na * 2.0 + b", ((-3, 3),), ((V,), ((4, 3),))),
+                 Case("p = np.array_split({0}, 3)\nnp.sum(p[0]) + 2.0 * np.sum(p[1]) + "
+                      "3.0 * np.sum(p[2])", ((-3, 3),), (((5,),), ((7, 2),))),
+                 Case("a, b, c = np.split({0}, (1, 3), axis=1)\n"
+                      "np.sum(a) + 2.0 * np.sum(b) + 3.0 * np.sum(c)", ((-3, 3),), ((M,),))),
+    "np.diagonal": (Case("np.diagonal({0}) * 2.0", ((-3, 3),), (((3, 3),), (M,), ((4, 2),))),
+                    Case("np.diagonal({0}, 1)", ((-3, 3),), (((3, 3),), (M,), ((4, 2),))),
+                    Case("{0}.diagonal(offset=-1)", ((-3, 3),), (((3, 3),), (M,), ((4, 2),))),
+                    Case("np.diagonal({0}, 0, 1, 0)", ((-3, 3),), ((M,),)),
+                    Case("np.trace({0}, 1) + np.trace({0}, offset=-2)", ((-3, 3),),
+                         (((3, 3),), (M,), ((4, 2),)))),
+    "np.sort": (Case("np.sort({0}) * np.arange(4.0)", ((-3, 3),), ((V,),), has_ties),
+                Case("np.sort({0}, axis=None)", ((-3, 3),), ((M,),), has_ties),
+                Case("{0}[np.argsort({0})] * {0}[np.argmax({0})] + {0}[np.argmin({0})]",
+                     ((-3, 3),), ((V,),), has_ties),
+                Case("np.ravel({0})[np.argmax({0})]", ((-3, 3),), ((M,),), has_ties)),
+    "np.average": (Case("np.average({0})", ((-3, 3),), ARRAY1),
+                   Case("np.average({0}, weights={1})", ((-3, 3), (0.5, 2)), ((V, V), (M, M))),
+                   Case("np.average({0}, axis=1, weights={1})", ((-3, 3), (0.5, 2)),
+                        ((M, (4,)), (T, (3,)))),
+                   Case("np.average({0}, 0, {1})", ((-3, 3), (0.5, 2)), ((M, (3,)), (M, M)))),
+    "ddof": (Case("np.var({0}, ddof=1)", ((-3, 3),), ARRAY1),
+             Case("np.std({0}, axis=0, ddof=1)", ((-3, 3),), ((M,),)),
+             Case("{0}.var(axis=(0, 2), ddof=2)", ((-3, 3),), ((T,),))),
+    "norm_ord": (Case("np.linalg.norm({0}, 1)", ((-3, 3),), ((V,),), near_value(0.0)),
+                 Case("np.linalg.norm({0}, ord=np.inf)", ((-3, 3),), ((V,),),
+                      lambda a: near_value(0.0)(a) or extreme_not_unique([np.abs(a[0])])),
+                 Case("np.linalg.norm({0}, -np.inf)", ((-3, 3),), ((V,),),
+                      lambda a: near_value(0.0)(a) or extreme_not_unique([np.abs(a[0])])),
+                 Case("np.linalg.norm({0}, 3)", ((-3, 3),), ((V,),), near_value(0.0)),
+                 Case("np.linalg.norm({0}, 2)", ((-3, 3),), ((V,),)),
+                 Case("np.linalg.norm({0}, ord=1, axis=1)", ((-3, 3),), ((M,),),
+                      near_value(0.0)),
+                 Case("np.linalg.norm({0}, 'fro')", ((-3, 3),), ((M,),)),
+                 Case("np.linalg.norm({0}, 1) + np.linalg.norm({0}, np.inf)", _NONZERO,
+                      ((M,),), lambda a: extreme_not_unique([np.sum(a[0], 0)])
+                      or extreme_not_unique([np.sum(a[0], 1)])),
+                 Case("np.linalg.norm({0}, -1, keepdims=True) * {0}", _NONZERO, ((M,),),
+                      lambda a: extreme_not_unique([np.sum(a[0], 0)]))),
+    "positional_options": (Case("np.sum({0}, 1) + np.mean({0}, 0)[0]", ((-3, 3),), ((M,),)),
+                           Case("np.max({0}, 0, keepdims=True) * {0}", ((-3, 3),), ((M,),),
+                                extreme_not_unique),
+                           Case("np.concatenate(({0}, {1}), 1)", _TWO, ((M, M),)),
+                           Case("np.cumsum({0}, 1, dtype=float)", ((-3, 3),), ((M,),)),
+                           Case("np.sum({0}, axis=None, dtype=np.float64)", ((-3, 3),),
+                                ((M,),))),
+    "np.array": (Case("np.array({0}) * np.asarray({0})", ((-3, 3),), UNARY),
+                 Case("np.array([{0}, 2.0 * {0}, {0} * {0}])", ((-3, 3),), ((V,), (M,))),
+                 Case("np.array([[{0}, {1}], [{1}, {0}]], dtype=float)", _TWO, ((V, V),)),
+                 Case("np.array({0}.shape) * {0}[0]", ((-3, 3),), ((V,),))),
+    "list_comprehension": (
+        Case("np.sum([{0}[i] * (i + 1) for i in range(3)])", ((-3, 3),), ((V,),)),
+        Case("np.array([{0}[i] ** 2 for i in range(4)])", ((-3, 3),), ((V,),)),
+        Case("np.stack([{0} * k for k in (1.0, 2.0, 3.0)], axis=1)", ((-3, 3),), ARRAY1),
+        Case("sum({0}[i] * {0}[i] for i in range({1}))", ((-3, 3), 3), ((V, S),)),
+        Case("np.array([{0}[i] ** 2 for i in range({1})]) * 2.0", ((-3, 3), 3), ((V, S),)),
+        Case("np.sum([{0}[i] * i for i in range(1, {1})])", ((-3, 3), 4), ((V, S),)),
+        Case("np.array([{0}[i] for i in range({1}, 2)])", ((-3, 3), 3), ((V, S),)),
+        Case("sum([{0}, 2.0 * {0}], 1.0)", ((-3, 3),), UNARY),
+        Case("np.array([w * v for w, v in zip((1.0, 2.0), ({0}, {1}))])", _TWO, ((S, S),))),
+    "list_append": (Case(_LIST_ROWS + "np.stack(rows)", ((-3, 3),), ARRAY1),
+                    Case(_LIST_ROWS + "np.array(rows)", ((-3, 3),), ((V,),)),
+                    Case(_LIST_ROWS + "sum(rows)", ((-3, 3),), UNARY),
+                    Case("t = 0.0\nfor c in [1.0, 2.0, 3.0]:\n    t = t + c * {0}\nt",
+                         ((-3, 3),), UNARY)),
+    "tuple_unpacking": (Case("n, m = {0}.shape\n{0} * n + m", ((-3, 3),), ((M,),)),
+                        Case("z = np.zeros((*{0}.shape, 2))\nz[:, :, 1] = {0}\nz",
+                             ((-3, 3),), ((M,),)),
+                        Case("a, b = ({0}, {1})\na * b", _TWO, BINARY)),
+    "nested_def": (Case("def h(v, w=2.0):\n    return v * w + {1}\nh({0}) + h({0}, w=3.0)",
+                        _TWO, BINARY),
+                   Case("h = lambda v: v * {1}\nh({0}) + h(2.0 * {0})", _TWO, BINARY),
+                   Case("def sq(v):\n    s = 0.0 * v\n    for k in range(2):\n"
+                        "        s = s + v * v\n    return s\nsq({0}) * {1}", _TWO, ((V, S),))),
+    "assert_print": (Case("assert {0}.shape[0] > 0, 'empty'\n{0} * 2.0", ((-3, 3),), ARRAY1),
+                     Case("assert np.all({0} < 10.0)\nassert {0}.ndim == 1\n{0} * {0}",
+                          ((-3, 3),), ((V,),))),
+    "np.einsum": (Case("np.einsum('ij,jk->ik', {0}, {1})", _TWO, ((M, (4, 2)),)),
+                  Case("np.einsum('ij,kj', {0}, {1})", _TWO, ((M, (2, 4)),)),
+                  Case("np.einsum('i,j->ji', {0}, {1})", _TWO, (((3,), (4,)),)),
+                  Case("np.einsum('ij,jk,kl->il', {0}, {1}, {0})", _TWO, (((3, 3), (3, 3)),)),
+                  Case("np.einsum('bij,bjk->bki', {0}, {1})", _TWO, ((T, (2, 4, 3)),)),
+                  Case("np.einsum('ii', {0}) + np.einsum('ij->j', {0})[0]", ((-3, 3),),
+                       (((3, 3),),)),
+                  Case("np.einsum('ijk->kij', {0}) * 2.0", ((-3, 3),), ((T,),)),
+                  Case("np.einsum('ij,ij', {0}, {1}) + np.einsum('ij,ij->', {0}, {0})", _TWO,
+                       ((M, M),))),
+    "np.tensordot": (Case("np.tensordot({0}, {1}, axes=1)", _TWO, ((T, (4, 2)),)),
+                     Case("np.tensordot({0}, {1})", _TWO, ((T, (3, 4)), (M, M))),
+                     Case("np.tensordot({0}, {1}, ([0, 2], [1, 0]))", _TWO, ((T, (4, 2)),)),
+                     Case("np.tensordot({0}, {1}, axes=0)", _TWO, ((V, (2,)),))),
+    "stacked_matmul": (Case("{0} @ {1}", _TWO, ((T, (4, 2)), (T, (2, 4, 3)), ((3, 4), (2, 4, 3)),
+                                                 (T, (4,)), ((3,), T), ((1, 3, 4), (2, 4, 2)))),
+                       Case("np.matmul({0}, {1})", _TWO, ((T, (2, 4, 1)),))),
+    "np.dot_nd": (Case("np.dot({0}, {1})", _TWO, ((S, M), (V, S), (T, (4, 2)), (M, (2, 4, 3)))),
+                  Case("np.inner({0}, {1})", _TWO, ((V, V), (M, M), (T, (5, 4)), (S, V)))),
+    "np.kron": (Case("np.kron({0}, {1})", _TWO, (((3,), (2,)), ((2, 3), (3, 2)))),),
+    "np.cross": (Case("np.cross({0}, {1})", _TWO, (((3,), (3,)), ((4, 3), (4, 3)), ((3,), (4, 3)))),),
+    "np.take_along_axis": (
+        Case("np.take_along_axis({0}, np.argsort({0}), axis=0)", ((-3, 3),), ((V,),), has_ties),
+        Case("np.take_along_axis({0}, np.arange(12).reshape(3, 4) % 3, 1)", ((-3, 3),),
+             ((M,),)),
+        Case("np.take_along_axis({0}, (np.arange(8).reshape(2, 4) % 3), axis=0)",
+             ((-3, 3),), ((M,),)),
+        Case("np.take_along_axis({0}, np.arange(24).reshape(2, 3, 4) % 2, -2)", ((-3, 3),),
+             ((T,),))),
+    "scipy.special.expit": (Case("scipy.special.expit({0})", ((-8, 8),), UNARY),
+                            # far out, where 1 / (1 + exp(-x)) would overflow
+                            Case("scipy.special.expit({0} - 800.0) + scipy.special.expit("
+                                 "{0} + 800.0) * {0}", ((-3, 3),), UNARY),
+                            Case("scipy.special.logit({0})", ((0.05, 0.95),), UNARY)),
+    "scipy.special.xlogy": (Case("scipy.special.xlogy({0}, {1})", ((-3, 3), (0.2, 3)), BINARY),
+                            Case("scipy.special.xlog1py({0}, {1})", ((-3, 3), (-0.5, 3)),
+                                 BINARY),
+                            Case("scipy.special.xlogy({0} * 0.0, {1}) + {0}", ((-3, 3), (0.0, 3)),
+                                 ((V, V),))),
+    "scipy.special.logsumexp": (
+        Case("scipy.special.logsumexp({0})", ((-30, 30),), ARRAY1 + ((T,),)),
+        Case("scipy.special.logsumexp({0}, axis=1)", ((-3, 3),), ((M,), (T,))),
+        Case("scipy.special.logsumexp({0}, axis=(0, 2), keepdims=True) * {0}", ((-3, 3),),
+             ((T,),)),
+        Case("scipy.special.softmax({0})", ((-3, 3),), ARRAY1),
+        Case("scipy.special.softmax({0}, axis=-1)", ((-3, 3),), ((M,), (T,))),
+        Case("scipy.special.log_softmax({0}, axis=0)", ((-3, 3),), ((M,),)),
+        Case("scipy.special.log_softmax({0})", ((-3, 3),), ((V,),))),
+    "astype": (Case("{0}.astype(float) * {0}", ((-3, 3),), ARRAY1),
+               Case("np.float64({0}) * float({0})", ((-3, 3),), SCALAR1)),
+})
+
 # --- primitives only the compiler's generated code uses --------------------------------------
 
 INTERNAL: dict[str, str] = {
@@ -415,6 +668,9 @@ INTERNAL: dict[str, str] = {
     "prod_of_others": "partials of np.prod (products of the other entries)",
     "prod_of_others_tangent": "tangent of prod_of_others, for Hessians of np.prod",
     "reshape_like": "adjoint of ravel/reshape: back to the operand's shape",
+    "cumprod_grad": "adjoint of np.cumprod (runtime loops)",
+    "trigamma": "derivative of digamma (third derivatives of lgamma are refused)",
+    "cumprod_tangent": "tangent of np.cumprod (runtime loops)",
     "sum_all": "adjoint of np.full's fill value",
     "index_add": "adjoint of an element read: scatter-add into an adjoint buffer",
     "slice_add": "adjoint of a slice read: scatter-add into an adjoint buffer",

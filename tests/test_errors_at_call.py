@@ -108,11 +108,6 @@ def f_helper_method(x):
     return helper_method_call(x) * 3.0
 
 
-def f_print(x):
-    print(x)  # E:print
-    return x * 2.0
-
-
 def f_mutating_call(x):
     _scale_in_place(x)
     return x[0]
@@ -243,10 +238,9 @@ def f_join_axis(x):
 CALL_CASES = [
     # (fn, args, exception, marker, token)
     (f_det, (1.5,), UnsupportedOperationError, "det", "np.linalg.eigvalsh"),
-    (f_user_call, (1.5,), AutodiffSyntaxError, "helper_string", '"helper"'),
+    (f_user_call, (1.5,), UnsupportedOperationError, "helper_string", "CALLS.append"),
     (f_helper_method, (1.5,), UnsupportedOperationError, "helper_method", "CALLS.append"),
-    (f_print, (1.5,), UnsupportedOperationError, "print", "print"),
-    (f_mutating_call, (X(),), AutodiffSyntaxError, "mutating_helper", '"scaled"'),
+    (f_mutating_call, (X(),), UnsupportedOperationError, "mutating_helper", "CALLS.append"),
     (f_recursion, (1.5,), UnsupportedOperationError, "recursion", "_countdown(v * 2.0"),
     (f_mutual_recursion, (1.5,), UnsupportedOperationError, "mutual_recursion", "_ping(v"),
     (f_star_helper, (1.5,), AutodiffSyntaxError, "star_helper", "def"),
@@ -291,9 +285,9 @@ def test_unresolved_names_are_not_looked_up_at_decoration():
     with pytest.raises(UnsupportedOperationError) as info:
         g_det.lower(np.eye(2))
     assert "np.linalg.eigvalsh" in info.value.message
-    with pytest.raises(AutodiffSyntaxError) as info:
+    with pytest.raises(UnsupportedOperationError) as info:
         g_helper.lower(2.0)
-    assert_points_at(info.value, "helper_string", '"helper"')
+    assert_points_at(info.value, "helper_string", "CALLS.append")
     assert CALLS == []
 
 
@@ -318,23 +312,21 @@ def test_refused_call_never_runs_user_code(capsys):
     x = X()
     before = x.copy()
     g = grad(f_mutating_call, jit=False)
-    with pytest.raises(AutodiffSyntaxError) as info:  # the helper's string, in its body
+    with pytest.raises(UnsupportedOperationError) as info:  # the helper's call, in its body
         g(x)
-    assert_points_at(info.value, "mutating_helper", '"scaled"')
+    assert_points_at(info.value, "mutating_helper", "CALLS.append")
     np.testing.assert_array_equal(x, before)
     assert CALLS == []
     with pytest.raises(UnsupportedOperationError):
         grad(f_helper_method, jit=False)(1.5)
     assert CALLS == []
-    with pytest.raises(UnsupportedOperationError):
-        grad(f_print, jit=False)(1.5)
     assert capsys.readouterr().out == ""
 
 
 def test_refusal_messages_for_calls():
     cases = [(f_recursion, (1.5,), "recursive"), (f_mutual_recursion, (1.5,), "recursive"),
              (f_star_helper, (1.5,), "*args"), (f_too_many_args, (1.5,), "_two_args"),
-             (f_print, (1.5,), "print"), (f_det, (np.eye(2),), "np.linalg.eigvalsh")]
+             (f_det, (np.eye(2),), "np.linalg.eigvalsh")]
     for fn, args, words in cases:
         with pytest.raises((AutodiffSyntaxError, UnsupportedOperationError)) as info:
             grad(fn, jit=False)(*args)

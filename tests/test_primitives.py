@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from checks import copies
-from primitive_specs import COMPOSITES, INTERNAL, SPECS, Case, M, V
+from primitive_specs import COMPOSITES, INTERNAL, SPECS, Case, M, T, V
 
 import autodiff_compiler.ad.forward
 import autodiff_compiler.ad.reverse  # noqa: F401  (and their reverse rules)
@@ -136,7 +136,7 @@ def _module_source(case: Case, out_shape=(), weights=None) -> str:
     """The test function: the template's value, reduced by `np.sum(value * W)` when it is an
     array (out_shape)."""
     body, expr, params = _body(case)
-    lines = ["import math", "", "import numpy as np", ""]
+    lines = ["import math", "", "import numpy as np", "import scipy.special", ""]
     if out_shape != ():
         lines.append(f"W = np.array({weights.tolist()!r})")
         expr = f"np.sum(({expr}) * W)"
@@ -241,6 +241,27 @@ _JIT_CASES = [
     ("setitem", SPECS["setitem"][1], (M, ())),
     ("take_set", SPECS["take_set"][1], (V, (4,))),
     ("take_set", SPECS["take_set"][4], (M, (4, 4))),
+    # Python's and NumPy's spellings composed of primitives
+    ("pack", SPECS["pack"][3], (M,)),
+    ("broadcast_to", SPECS["broadcast_to"][1], (M,)),
+    ("list_append", COMPOSITES["list_append"][0], (M,)),
+    ("assert_print", COMPOSITES["assert_print"][1], (V,)),
+    ("np.repeat", COMPOSITES["np.repeat"][1], (T,)),
+    ("np.tile", COMPOSITES["np.tile"][1], (M,)),
+    ("np.roll", COMPOSITES["np.roll"][1], (M,)),
+    ("np.diagonal", COMPOSITES["np.diagonal"][1], ((4, 2),)),
+    ("np.sort", COMPOSITES["np.sort"][2], (V,)),
+    ("norm_ord", COMPOSITES["norm_ord"][7], (M,)),
+    ("np.sinc", COMPOSITES["np.sinc"][1], (V,)),
+    ("np.einsum", COMPOSITES["np.einsum"][4], (T, (2, 4, 3))),
+    ("stacked_matmul", COMPOSITES["stacked_matmul"][0], (T, (2, 4, 3))),
+    ("np.cross", COMPOSITES["np.cross"][0], ((4, 3), (4, 3))),
+    ("cholesky", SPECS["cholesky"][1], ((4, 4),)),
+    ("cumprod", SPECS["cumprod"][3], (T,)),
+    ("cumprod", SPECS["cumprod"][1], (M,)),
+    ("digamma", SPECS["digamma"][0], (M,)),
+    ("lgamma", SPECS["lgamma"][0], ((),)),
+    ("scipy.special.logsumexp", COMPOSITES["scipy.special.logsumexp"][4], (T,)),
 ]
 
 

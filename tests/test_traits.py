@@ -81,7 +81,7 @@ def _sample(domains, shapes, rng):
 
 def _function(template: str, arity: int, tmp_path: Path, tag: str):
     names = ", ".join(f"x{k}" for k in range(arity))
-    source = (f"import math\n\nimport numpy as np\n\n\ndef f({names}):\n"
+    source = (f"import math\n\nimport numpy as np\nimport scipy.special\n\n\ndef f({names}):\n"
               f"    return {template.format(*[f'x{k}' for k in range(arity)])}\n")
     path = tmp_path / f"view_case_{tag}.py"
     path.write_text(source)

@@ -17,9 +17,9 @@ from ..primitives.arrays import expand_dims_p
 from ..primitives.elementwise import abs_p, pow_p
 from ..primitives.gpu import grid_p
 from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take_p
-from .numpy_calls import _TAKES_AXIS, NumpyLowering, ShapeOf
+from .numpy_calls import NumpyLowering, ShapeOf
 from .resolve import Resolved, lookup_attribute
-from .transposes import PERMUTES
+from .scope import LocalFunction, Text
 
 _BINOPS = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
@@ -56,6 +56,10 @@ class ExpressionLowering(NumpyLowering):
             for v in value:
                 self.check_value(node, v)
             return value
+        if isinstance(value, Text):
+            self.error(node, "a string is not supported here: only as print's text, an "
+                       "assert's message, or an option such as ord='fro' or einsum's subscripts",
+                       unsupported=True)
         if not isinstance(value, Value):
             name = getattr(value, "name", "") or type(value).__name__
             self.error(node, f"'{name}' is not a number or an array")
@@ -76,15 +80,14 @@ class ExpressionLowering(NumpyLowering):
     def expr_Constant(self, node):
         if isinstance(node.value, (bool, int, float)):
             return const(node.value)
+        if isinstance(node.value, str):
+            return Text(node.value)  # print's text, assert's message, ord='fro'
+        if node.value is None:
+            return None  # axis=None and the like; refused where a value is needed
         self.error(node, f"constants of type {type(node.value).__name__} are not supported")
 
     def expr_Name(self, node):
         return self.read_name(node, node.id)
-
-    def expr_Tuple(self, node):
-        return tuple(self.check_value(e, self.expr(e), allow_tuple=True) for e in node.elts)
-
-    expr_List = expr_Tuple  # only the arrays of np.concatenate([...]) and its kind get here
 
     def expr_Attribute(self, node):
         base = self.expr(node.value)
@@ -96,6 +99,8 @@ class ExpressionLowering(NumpyLowering):
                 self.error(node, f"'{found.name}' is not supported: it has no derivative rule",
                            unsupported=True)
             return found
+        if isinstance(base, Value) and node.attr in ("real", "imag") and not base.type.is_array:
+            return base if node.attr == "real" else const(0.0)
         if isinstance(base, Value) and node.attr == "T":
             return self.transposed(base)
         if isinstance(base, Value) and base.type.is_array:
@@ -104,7 +109,10 @@ class ExpressionLowering(NumpyLowering):
             if node.attr == "ndim":
                 return const(base.type.ndim)
             if node.attr in ("copy", "sum", "mean", "dot", "max", "min", "prod", "cumsum",
-                             "ravel", "flatten", "reshape", "var", "std", "squeeze"):
+                             "ravel", "flatten", "reshape", "var", "std", "squeeze", "astype",
+                             "argmax", "argmin", "argsort", "all", "any", "trace", "diagonal",
+                             "repeat", "clip", "cumprod", "conj", "conjugate",
+                             "item"):
                 return Method(base, "ravel" if node.attr == "flatten" else node.attr)
             if node.attr in ("transpose", "swapaxes"):
                 return Method(base, "." + node.attr)
@@ -135,7 +143,8 @@ class ExpressionLowering(NumpyLowering):
             if any(_is_none(i) for i in index_nodes):
                 return self.new_axes(node, base, index_nodes)
             if len(index_nodes) == 1 and not isinstance(index_nodes[0], gast.Slice):
-                index = self.value(index_nodes[0])
+                index = self.check_value(index_nodes[0], self.index_array(
+                    index_nodes[0], self.expr(index_nodes[0])))
                 if index.type.is_array:
                     return self.take(node, base, index)
             if len(index_nodes) < base.type.ndim or \
@@ -212,7 +221,7 @@ class ExpressionLowering(NumpyLowering):
             return False
         with self.region(Region(), dict(self.env)):
             index = self.expr(first)
-        return isinstance(index, Value) and index.type.is_array
+        return isinstance(index, tuple) or isinstance(index, Value) and index.type.is_array
 
     def index_array_target(self, node) -> tuple[Value, Value]:
         """(array, indices) of a write through an array of indices: `y[idx] = v` into a 1-D
@@ -223,7 +232,8 @@ class ExpressionLowering(NumpyLowering):
                 not all(_is_full_slice(i) for i in index_nodes[1:]):
             self.error(node, "a write through an array of indices takes the form y[idx] = v "
                        "or y[idx, :] = v", unsupported=True)
-        index = self.value(index_nodes[0])
+        index = self.check_value(index_nodes[0], self.index_array(
+            index_nodes[0], self.expr(index_nodes[0])))
         if index.type.kind != "int" or index.type.ndim != 1 or array.type.ndim > 2:
             self.error(node, "a write through an array of indices takes a 1-D array of "
                        "integers, into a 1-D or 2-D array", unsupported=True)
@@ -256,6 +266,10 @@ class ExpressionLowering(NumpyLowering):
         """left op right; `attrs` {"shape_of": 0} where the result is known to have the
         shape of `left` (so its adjoint needs no summing over broadcast axes)."""
         for side in (left, right):
+            if isinstance(side, tuple):
+                self.error(node, "arithmetic on a list or tuple is not supported: make an "
+                           "array of it (np.array(...), np.zeros(n), np.full(n, v))",
+                           unsupported=True)
             self.check_value(node, side)
         if isinstance(op, gast.MatMult):
             return self.product(node, left, right)
@@ -318,21 +332,23 @@ class ExpressionLowering(NumpyLowering):
     # --- calls ---------------------------------------------------------------------------------
     def expr_Call(self, node):
         callee = self.expr(node.func)
-        keyworded = _TAKES_AXIS + tuple(PERMUTES)
-        takes_axis = isinstance(callee, Method) and callee.name in keyworded or \
-            isinstance(callee, Resolved) and callee.value in keyworded
-        if node.keywords and not takes_axis:
-            self.error(node.keywords[0].value, "keyword arguments are only supported as the "
-                       "axis= of np.sum and np.mean")
+        if isinstance(callee, LocalFunction):
+            return self.inline_local(node, callee)
         if isinstance(callee, Method):
-            if callee.name != "copy":
-                return self.array_function(node, callee.name, [callee.array] + [
-                    self.expr(a) for a in node.args])
-            if node.args:
-                self.error(node, f".{callee.name}() takes no arguments")
-            return self.b.op(copy_p, callee.array, hint=callee.array.hint).result
+            if callee.name == "copy":
+                if node.args or node.keywords:
+                    self.error(node, ".copy() takes no arguments")
+                return self.b.op(copy_p, callee.array, hint=callee.array.hint).result
+            if callee.name == "astype":
+                return self.converted(node, callee.array, node.args[0] if node.args else None)
+            return self.array_function(node, callee.name, [callee.array] + [
+                self.expr(a) for a in node.args])
         if isinstance(callee, Resolved) and callee.kind == "cuda":
             return self.grid_index(node)
+        if isinstance(callee, Resolved) and callee.kind == "transform":
+            self.error(node, f"'{callee.name}' called inside a differentiated function is "
+                       "not supported yet: differentiate the inner function separately, or "
+                       "write its derivative by hand", unsupported=True)
         if isinstance(callee, Resolved) and callee.kind == "array_function":
             return self.array_function(node, callee.value, [self.expr(a) for a in node.args])
         if isinstance(callee, Resolved) and callee.kind == "creator":
@@ -343,10 +359,39 @@ class ExpressionLowering(NumpyLowering):
             return self.inline_call(node, callee)
         if callee.kind not in ("prim", "builtin"):
             self.error(node, f"'{callee.name}' has no derivative rule", unsupported=True)
+        if node.keywords:
+            self.error(node.keywords[0].value, f"{callee.name}() takes no keyword arguments "
+                       "here", unsupported=True)
+        if callee.kind == "builtin" and callee.value == "sum":
+            if len(node.args) not in (1, 2):
+                self.error(node, "sum() takes an iterable and an optional start")
+            return self.sum_of(node, self.value(node.args[1]) if len(node.args) == 2 else None)
+        if callee.kind == "builtin" and callee.value == "len" and len(node.args) == 1:
+            items = self.as_tuple(self.expr(node.args[0]))
+            if items is not None:
+                return const(len(items))
         args = [self.value(a) for a in node.args]
         if callee.kind == "builtin":
             return self.call_builtin(node, callee.value, args)
         return self.call_prim(node, callee, args)
+
+    def converted(self, node, value, dtype_node) -> Value:
+        """x.astype(float), x.astype(int), x.astype(np.float64): a cast (a copy, as NumPy
+        makes one, when the type does not change)."""
+        kind = self.dtype_kind(dtype_node)
+        value = self.check_value(node, value)
+        if value.type.kind == kind and value.type.is_array:
+            return self.b.op(copy_p, value, hint=value.hint).result
+        return self.cast(value, Type(kind, value.type.ndim))
+
+    def dtype_kind(self, dtype_node) -> str:
+        dtype = self.expr(dtype_node) if dtype_node is not None else None
+        if not (isinstance(dtype, Resolved) and dtype.kind == "builtin"
+                and dtype.value in _CASTS):
+            self.error(dtype_node if dtype_node is not None else self.parsed.node,
+                       "the dtype must be float, int or bool (or np.float64, np.int64, "
+                       "np.bool_)", unsupported=True)
+        return dtype.value
 
     def grid_index(self, node):
         """cuda.grid(1) -> the thread's index; cuda.grid(2) -> a tuple of two."""

@@ -21,22 +21,15 @@ _REFUSED = {
     gast.Await: "'await' is not supported",
     gast.Yield: "generators ('yield') are not supported; return a value instead",
     gast.YieldFrom: "generators ('yield from') are not supported",
-    gast.Lambda: "lambda expressions are not supported; use a module-level def",
     gast.ClassDef: "class definitions inside a differentiated function are not supported",
-    gast.FunctionDef: "nested function definitions are not supported; define it at module level",
     gast.Global: "'global' declarations are not supported: globals are read as constants",
     gast.Nonlocal: "'nonlocal' declarations are not supported",
-    gast.Starred: "star-arguments ('*args') are not supported",
-    gast.ListComp: "list comprehensions are not supported; write a loop",
     gast.SetComp: "set comprehensions are not supported",
     gast.DictComp: "dict comprehensions are not supported",
-    gast.GeneratorExp: "generator expressions are not supported; write a loop",
     gast.Dict: "dicts are not supported",
     gast.Set: "sets are not supported",
-    gast.List: "Python lists are not supported; use a NumPy array",
     gast.JoinedStr: "string formatting is not supported",
     gast.Raise: "'raise' is not supported in a differentiated function",
-    gast.Assert: "'assert' is not supported in a differentiated function",
     gast.Delete: "'del' is not supported",
     gast.Import: "imports inside a differentiated function are not supported",
     gast.ImportFrom: "imports inside a differentiated function are not supported",
@@ -62,31 +55,30 @@ def check(parsed: ParsedFunction) -> None:
             and isinstance(body[0].value.value, str):
         body = body[1:]  # the docstring
     stack = list(reversed(body))
-    joined_lists: set = set()
+    allowed: set = set()  # strings that are messages or options, stars inside literals
     while stack:
         node = stack.pop()
-        if node not in joined_lists:
+        if node not in allowed:
             _check_node(parsed, node)
-        joined_lists.update(a for a in _list_arguments(node) if isinstance(a, gast.List))
+        allowed.update(_allowed_children(node))
         stack.extend(reversed([c for c in gast.iter_child_nodes(node) if isinstance(c, gast.AST)]))
 
 
-_JOINS = ("concatenate", "stack", "hstack", "vstack")
-_PERMUTES = ("transpose", "moveaxis")  # their axes may be lists of integers
-_KEYWORDS = ("axis", "keepdims", "axes", "axis1", "axis2", "source", "destination")
-
-
-def _list_arguments(node) -> list:
-    """The arguments that may be list literals, read as tuples: the arrays of
-    np.concatenate([a, b]) and its kind, the axes of np.transpose, x.transpose and
-    np.moveaxis."""
-    if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Attribute):
-        return []
-    if node.func.attr in _JOINS:
-        return node.args[:1]
-    if node.func.attr in _PERMUTES:
-        return node.args + [k.value for k in node.keywords]
+def _allowed_children(node) -> list:
+    """Children of `node` that are allowed there only: string constants given to a call
+    (print's text, options such as ord='fro'; the call says whether it takes them) or as an
+    assert's message, and `*x` inside a tuple or list literal."""
+    if isinstance(node, gast.Call):
+        return [a for a in node.args + [k.value for k in node.keywords] if _is_text(a)]
+    if isinstance(node, gast.Assert) and node.msg is not None and _is_text(node.msg):
+        return [node.msg]
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return [e for e in node.elts if isinstance(e, gast.Starred)]
     return []
+
+
+def _is_text(node) -> bool:
+    return isinstance(node, gast.Constant) and isinstance(node.value, str)
 
 
 def _check_node(parsed: ParsedFunction, node) -> None:
@@ -98,12 +90,21 @@ def _check_node(parsed: ParsedFunction, node) -> None:
     if isinstance(node, (gast.For, gast.While)) and node.orelse:
         kind = "for" if isinstance(node, gast.For) else "while"
         _refuse(parsed, node, f"'{kind} ... else' is not supported; use a flag variable")
+    if isinstance(node, gast.Starred):
+        _refuse(parsed, node, "star-arguments ('*args') are not supported; unpack into a "
+                "tuple literal ((*x.shape, 1)) or pass the values one by one")
     if isinstance(node, gast.Call):
         for keyword in node.keywords:
-            if keyword.arg not in _KEYWORDS:
-                _refuse(parsed, keyword.value, "keyword arguments in calls are not supported "
-                        "(except axis= and keepdims= of NumPy functions, and the axes of "
-                        "np.transpose, np.swapaxes and np.moveaxis)")
+            if keyword.arg is None:
+                _refuse(parsed, keyword.value, "'**kwargs' in calls is not supported; pass "
+                        "the keyword arguments one by one")
+    if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+        args = node.args
+        if args.vararg is not None or args.kwarg is not None:
+            _refuse(parsed, node, "'*args' and '**kwargs' parameters are not supported")
+        if isinstance(node, gast.FunctionDef) and node.decorator_list:
+            _refuse(parsed, node.decorator_list[0], "decorators on a nested function are not "
+                    "supported")
     if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
         targets = node.targets if isinstance(node, gast.Assign) else [node.target]
         for target in targets:

@@ -52,7 +52,7 @@ def _jumps_here(node) -> set[type]:
         n = todo.pop()
         if isinstance(n, (gast.Break, gast.Continue, gast.Return)):
             found.add(type(n))
-        elif not isinstance(n, (gast.For, gast.While)) or n is node:
+        elif not isinstance(n, (gast.For, gast.While, gast.FunctionDef)) or n is node:
             todo.extend(c for c in gast.iter_child_nodes(n) if isinstance(c, gast.stmt))
     return found
 
@@ -85,6 +85,9 @@ class JumpEliminator:
             elif isinstance(stmt, (gast.For, gast.While)):
                 stmt.body = self.block(stmt.body)
                 out.extend(self.loop(stmt))
+            elif isinstance(stmt, gast.FunctionDef):  # a nested def: its own loops
+                stmt.body = self.block(stmt.body)
+                out.append(stmt)
             else:
                 out.append(stmt)
         return out

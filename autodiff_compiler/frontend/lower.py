@@ -36,6 +36,10 @@ from ..primitives.indexing import (
 from . import resolve
 from .expressions import ExpressionLowering
 from .jumps import UNDEFINED
+from .python_forms import PythonForms
+from .scope import LocalFunction
+from .scope import assigned_names as _assigned_names
+from .scope import split_docstring as _split_docstring
 from .source import ParsedFunction
 
 
@@ -50,7 +54,7 @@ class Placeholder:
     """The value a loop's early-return slot holds before the loop (see frontend.jumps)."""
 
 
-class Lowering(ExpressionLowering):
+class Lowering(PythonForms, ExpressionLowering):
     def __init__(self, parsed: ParsedFunction, arg_types: list[Type], copied_params=(),
                  kernel: bool = False):
         self.kernel = kernel  # a CUDA kernel: returns nothing, writes its output arguments
@@ -186,19 +190,11 @@ class Lowering(ExpressionLowering):
         return result[0] if len(result) == 1 else tuple(result)
 
     def bind_arguments(self, node, parsed: ParsedFunction, name: str) -> dict:
-        args = parsed.node.args
-        params = [a.id for a in args.posonlyargs + args.args]
-        values = [self.check_value(a, self.expr(a), allow_tuple=True) for a in node.args]
-        defaults = parsed.fn.__defaults__ or ()
-        missing = params[len(values):]
-        if len(values) > len(params) or len(missing) > len(defaults) or args.kwonlyargs:
-            self.error(node, f"{name}() takes {len(params)} positional arguments "
-                       f"({len(defaults)} with defaults), got {len(values)}")
-        for default in defaults[len(defaults) - len(missing):]:
-            if not isinstance(default, (bool, int, float)):
-                self.error(node, f"{name}(): only number defaults are supported")
-            values.append(const(default))
-        return dict(zip(params, values))
+        fn = parsed.fn
+        defaults = [_default(self, node, name, d) for d in fn.__defaults__ or ()]
+        kw_defaults = {k: _default(self, node, name, d)
+                       for k, d in (fn.__kwdefaults__ or {}).items()}
+        return self.bind_parameters(node, parsed.node.args, name, defaults, kw_defaults)
 
     def lower_block(self, stmts) -> tuple | None:
         """Lower statements; return the returned values if every path returns, else None."""
@@ -223,6 +219,8 @@ class Lowering(ExpressionLowering):
         return values
 
     def lower_stmt(self, stmt) -> None:
+        if self.python_statement(stmt):
+            return
         if isinstance(stmt, gast.Assign):
             value = self.expr(stmt.value)
             for target in stmt.targets:
@@ -346,7 +344,7 @@ class Lowering(ExpressionLowering):
             self.store(target, *self.element(target), value)
             return
         if isinstance(target, gast.Name):
-            if isinstance(value, Placeholder):
+            if isinstance(value, (Placeholder, LocalFunction)):
                 self.env[target.id] = value
                 return
             self.env[target.id] = self.check_value(target, value, allow_tuple=True)
@@ -356,6 +354,7 @@ class Lowering(ExpressionLowering):
                 self.named.add(value)
             return
         elts = target.elts
+        value = self.as_tuple(value) if self.as_tuple(value) is not None else value
         if not isinstance(value, tuple) or len(value) != len(elts):
             self.error(target, f"cannot unpack into {len(elts)} names: the value is not a "
                        f"tuple of {len(elts)}")
@@ -502,9 +501,11 @@ class Lowering(ExpressionLowering):
     def lower_body(self, node, region: Region, names, carried) -> list[Value]:
         env = dict(self.env)
         env.update(zip(names, region.args))
+        before = dict(env)
         with self.region(region, env):
             self.lower_block(node.body)
             yields = [self.env[n] for n in carried]
+            self.check_loop_lists(node, before, self.env)
         for name, value in zip(carried, yields):
             if isinstance(value, Undefined):
                 self.error(node, f"'{name}' may be undefined at the end of the loop body: "
@@ -531,11 +532,16 @@ class Lowering(ExpressionLowering):
         return args
 
 
-def _split_docstring(body):
-    if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
-            and isinstance(body[0].value.value, str):
-        return body[1:], body[0].value.value
-    return body, None
+def _default(lowering, node, name: str, value):
+    """A helper's default value as an IR constant (numbers, tuples of numbers)."""
+    if isinstance(value, tuple):
+        return tuple(_default(lowering, node, name, v) for v in value)
+    if isinstance(value, (bool, int, float)):
+        return const(value)
+    lowering.error(node, f"{name}(): only defaults that are numbers (or tuples of them) are "
+                   f"supported, not {type(value).__name__}", unsupported=True)
+
+
 
 
 def _contains_return(node) -> bool:
@@ -544,7 +550,8 @@ def _contains_return(node) -> bool:
         n = todo.pop()
         if isinstance(n, gast.Return):
             return True
-        todo.extend(gast.iter_child_nodes(n))
+        if not isinstance(n, (gast.FunctionDef, gast.Lambda)) or n is node:
+            todo.extend(gast.iter_child_nodes(n))
     return False
 
 
@@ -562,29 +569,6 @@ def _is_array(value) -> bool:
     return isinstance(value, Value) and value.type.is_array
 
 
-def _assigned_names(stmts, augmented: bool = True) -> list[str]:
-    """Names bound anywhere in `stmts`, in order of first binding (`augmented`: with the
-    targets of y += v)."""
-    names: dict[str, None] = {}
-    todo = list(reversed(stmts))
-    while todo:
-        node = todo.pop()
-        targets = []
-        if isinstance(node, gast.Assign):
-            targets = node.targets
-        elif isinstance(node, (gast.AnnAssign, gast.For)) or \
-                augmented and isinstance(node, gast.AugAssign):
-            targets = [node.target]
-        flat = list(targets)
-        while flat:
-            t = flat.pop(0)
-            if isinstance(t, gast.Name):
-                names.setdefault(t.id)
-            elif isinstance(t, gast.Tuple):
-                flat[:0] = t.elts
-        todo.extend(reversed([c for c in gast.iter_child_nodes(node)
-                              if isinstance(c, gast.stmt)]))
-    return list(names)
 
 
 def _ordered_union(envs) -> list[str]:

@@ -38,18 +38,32 @@ from ..primitives.arrays import (
 )
 from ..primitives.elementwise import ceil_p, sqrt_p
 from ..primitives.indexing import copy_p, dim_p, full_p, new_array_p, slice_p
+from ..primitives.shapes import cumprod_p
+from .contractions import ContractionLowering
+from .numpy_more import NumpyMore
+from .resolve import Resolved
+from .scope import RuntimeComprehension
 from .transposes import PERMUTES, TransposeLowering
 
 # np.<name> on arrays -> (least, most) positional arguments
-_ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "outer": (2, 2),
-          "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "where": (3, 3),
+_ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "matmul": (2, 2), "outer": (2, 2),
+          "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "cumprod": (1, 1), "where": (3, 3),
           "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
           "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1),
           "diag": (1, 1), "triu": (1, 2), "tril": (1, 2), "hstack": (1, 1), "vstack": (1, 1),
           "var": (1, 1), "std": (1, 1), "squeeze": (1, 1), "flip": (1, 1)}
 _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "norm", "var", "std")
-_TAKES_AXIS = _REDUCTIONS + ("concatenate", "stack", "cumsum", "squeeze", "flip")
+# the options of np.<name> after the array, in NumPy's positional order
+_SUMMED = ("axis", "dtype", "out", "keepdims")
+_OPTIONS = {"sum": _SUMMED, "mean": _SUMMED, "prod": _SUMMED, "max": ("axis", "out", "keepdims"),
+            "min": ("axis", "out", "keepdims"), "cumsum": ("axis", "dtype", "out"),
+            "cumprod": ("axis", "dtype", "out"),
+            "var": ("axis", "dtype", "out", "ddof", "keepdims"),
+            "std": ("axis", "dtype", "out", "ddof", "keepdims"),
+            "norm": ("ord", "axis", "keepdims"), "concatenate": ("axis",),
+            "stack": ("axis",), "squeeze": ("axis",), "flip": ("axis",)}
+_JOINS = ("concatenate", "stack", "hstack", "vstack")
 _ALONG_MIDDLE = {"max": "amax", "min": "amin", "prod": "prod"}
 
 
@@ -60,13 +74,16 @@ class ShapeOf:
         self.array = array
 
 
-class NumpyLowering(TransposeLowering):
+class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
     """Mixin for frontend.expressions.ExpressionLowering."""
 
     def product(self, node, left: Value, right: Value) -> Value:
-        """np.dot / @ of 1-D and 2-D arrays."""
-        if not (1 <= left.type.ndim <= 2 and 1 <= right.type.ndim <= 2):
-            self.error(node, "matrix products take 1-D or 2-D arrays", unsupported=True)
+        """x @ y: of 1-D and 2-D arrays np.dot, of stacks (3 or more axes) batched."""
+        if not left.type.is_array or not right.type.is_array:
+            self.error(node, "matrix products (@) take arrays, not numbers: use *",
+                       unsupported=True)
+        if left.type.ndim > 2 or right.type.ndim > 2:
+            return self.stacked_product(node, left, right)
         return self.b(dot_p, self.cast(left, Type("float", left.type.ndim)),
                       self.cast(right, Type("float", right.type.ndim)))
 
@@ -74,7 +91,17 @@ class NumpyLowering(TransposeLowering):
         """np.<name>(...) on arrays (and the same-named array methods)."""
         if name in PERMUTES:
             return self.permute(node, name, args)
-        axis, keepdims = self.axis_keyword(node, name)
+        if name in self.COMPOSED or name in self.CONTRACTIONS:
+            return self.composed(node, name, args)
+        args = [self.array_of(node, a, copy=False) if isinstance(
+            a, (tuple, RuntimeComprehension)) and k == 0 and name not in _JOINS else a
+            for k, a in enumerate(args)]
+        if name in _OPTIONS and name != "reshape":
+            options = self.options(node, name, args[1:])
+            args = args[:1]
+        else:
+            options = self.options(node, name, [])
+        axis, keepdims = options.get("axis"), options.get("keepdims", False)
         low, high = _ARITY[name]
         if not low <= len(args) <= high:
             self.error(node, f"np.{name}() takes {low} argument(s)", unsupported=True)
@@ -83,52 +110,63 @@ class NumpyLowering(TransposeLowering):
         if name == "reshape":  # a shape: numbers, a tuple of them, or x.shape
             x = self.check_value(node, args[0])
             shape = tuple(args[1:]) if len(args) > 2 else args[1]
-            return self.b(reshape_p, self.cast(x, Type("float", x.type.ndim)),
-                          *self.shape_of(node, shape))
+            if not x.type.is_array:
+                self.error(node, "np.reshape takes an array", unsupported=True)
+            return self.b(reshape_p, x, *self.shape_of(node, shape))  # ints stay ints
         values = [self.check_value(node, a) for a in args]
         if name in ("where", "clip", "logaddexp", "reciprocal"):
             return self.elementwise_function(node, name, values)
         x = values[0]
+        if name == "dot":
+            return self.dot_of(node, x, values[1])
+        if name == "matmul":
+            return self.product(node, x, values[1])
         if not x.type.is_array and name in ("sum", "mean", "max", "min", "prod") \
                 and axis is None:  # of a number: the number (NumPy's 0-d arrays)
             return self.cast(x, Type("float"))
         if not x.type.is_array:
             self.error(node, f"np.{name}() takes an array", unsupported=True)
-        x = self.cast(x, Type("float", x.type.ndim))
-        if name == "dot":
-            return self.product(node, x, values[1])
+        if name != "ravel":  # ravel keeps integers (index arrays) integers
+            x = self.cast(x, Type("float", x.type.ndim))
         if name in ("triu", "tril"):
             return self.linear_algebra(node, name, x, values[1:])
         if name == "outer":
             if x.type.ndim != 1 or values[1].type.ndim != 1:
                 self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
             return self.b(outer_p, x, self.cast(values[1], Type("float", 1)))
+        if name == "norm" and options.get("ord") is not None:
+            return self.norm(node, x, options["ord"], self.axes_of(node, axis, x.type.ndim,
+                                                                   keep_all=True), keepdims)
         if name in _REDUCTIONS:
             return self.reduction(node, name, x, self.axes_of(node, axis, x.type.ndim),
-                                  keepdims)
+                                  keepdims, options.get("ddof", 0))
         if isinstance(axis, tuple):
             self.error(node, f"np.{name} takes one axis", unsupported=True)
         if axis is not None:
             axis %= x.type.ndim
         if name == "cumsum":
             return self.along_axis(cumsum_p, x, axis, reduces=False)
+        if name == "cumprod":
+            return self.along_axis(cumprod_p, x, axis, reduces=False)
         if name in ("squeeze", "flip"):
             return self.reorder(node, name, x, axis)
         if name == "ravel":
             return self.b(name, x)
         return self.linear_algebra(node, name, x, values[1:])
 
-    def axes_of(self, node, axis, ndim: int):
-        """The reduced axes, sorted and non-negative (None: all of them)."""
+    def axes_of(self, node, axis, ndim: int, keep_all: bool = False):
+        """The reduced axes, sorted and non-negative (None: all of them, also when `axis`
+        names every axis, unless `keep_all`)."""
         if axis is None:
             return None
         axes = sorted({a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))})
         if any(not -ndim <= a < ndim for a in (axis if isinstance(axis, tuple) else (axis,))):
             self.error(node, f"axis {axis} is out of bounds for {ndim} dimensions",
                        unsupported=True)
-        return None if len(axes) == ndim else tuple(axes)
+        return None if len(axes) == ndim and not keep_all else tuple(axes)
 
-    def reduction(self, node, name: str, x: Value, axes, keepdims: bool) -> Value:
+    def reduction(self, node, name: str, x: Value, axes, keepdims: bool,
+                  ddof=0) -> Value:
         """np.sum/mean/max/min/prod/var/std and np.linalg.norm over `axes` (None: all)."""
         b = self.b
         if name == "mean":
@@ -136,9 +174,17 @@ class NumpyLowering(TransposeLowering):
             count = self.product_of([b(dim_p, x, attrs={"axis": k}) for k in
                                      (range(x.type.ndim) if axes is None else axes)])
             value = b(truediv_p, total, b(cast_float_p, count))
-        elif name in ("var", "std"):  # the mean square deviation (ddof = 0, as NumPy)
+        elif name in ("var", "std"):  # the square deviation summed, over count - ddof
             deviation = b(sub_p, x, self.reduction(node, "mean", x, axes, True))
-            value = self.reduction(node, "mean", b(mul_p, deviation, deviation), axes, False)
+            if ddof == 0:
+                value = self.reduction(node, "mean", b(mul_p, deviation, deviation), axes,
+                                       False)
+            else:
+                count = self.product_of([b(dim_p, x, attrs={"axis": k}) for k in
+                                         (range(x.type.ndim) if axes is None else axes)])
+                value = b(truediv_p, self.reduction(node, "sum", b(mul_p, deviation,
+                                                                  deviation), axes, False),
+                          b(sub_p, b(cast_float_p, count), const(float(ddof))))
             value = b(sqrt_p, value) if name == "std" else value
         elif name == "norm":
             value = b(sqrt_p, self.reduction(node, "sum", b(mul_p, x, x), axes, False))
@@ -172,24 +218,47 @@ class NumpyLowering(TransposeLowering):
         dims = [self.b(dim_p, x, attrs={"axis": k}) for k in range(x.type.ndim) if k != axis]
         return self.b(reshape_p, x, *dims)
 
-    def axis_keyword(self, node, name: str):
-        """(axis, keepdims) of a reduction's keywords (constants)."""
-        keywords = {k.arg: k.value for k in node.keywords}
+    def options(self, node, name: str, positional: list) -> dict:
+        """The options of np.<name> after the array (positional, then keywords), checked:
+        axis an integer constant or a tuple of them, keepdims a bool constant, ddof a number
+        constant, ord a constant or a string, dtype float (the result's type anyway), out
+        None."""
+        params = _OPTIONS.get(name, ())
+        if len(positional) > len(params):
+            self.error(node, f"np.{name}() takes at most {len(params) + 1} positional "
+                       "arguments", unsupported=True)
+        given = dict(zip(params, positional))
+        for keyword in node.keywords:
+            if keyword.arg not in params or keyword.arg in given:
+                self.error(keyword.value, f"np.{name}(): keyword '{keyword.arg}' is not "
+                           "supported", unsupported=True)
+            given[keyword.arg] = self.expr(keyword.value)
         found = {}
-        for key, kind, names in (("axis", "int", _TAKES_AXIS),
-                                 ("keepdims", "bool", _REDUCTIONS)):
-            if key in keywords and name in names:
-                value = self.expr(keywords.pop(key))
-                parts = value if isinstance(value, tuple) and key == "axis" else (value,)
-                if not parts or any(not isinstance(p, Const) or p.type.kind != kind
+        for key, value in given.items():
+            if value is None:
+                continue
+            if key == "axis":
+                parts = value if isinstance(value, tuple) else (value,)
+                if not parts or any(not isinstance(p, Const) or p.type.kind != "int"
                                     for p in parts):
-                    self.error(node, f"{key}= must be a constant {kind} (or a tuple of them)")
-                found[key] = value.value if isinstance(value, Const) else \
-                    tuple(p.value for p in parts)
-        if keywords:
-            self.error(node, f"np.{name}(): keyword '{next(iter(keywords))}' is not supported",
-                       unsupported=True)
-        return found.get("axis"), found.get("keepdims", False)
+                    self.error(node, "axis= must be a constant int (or a tuple of them)")
+                found[key] = tuple(p.value for p in parts) if isinstance(value, tuple) \
+                    else value.value
+            elif key in ("keepdims", "ddof"):
+                kinds = ("bool",) if key == "keepdims" else ("int", "float")
+                if not isinstance(value, Const) or value.type.kind not in kinds:
+                    self.error(node, f"{key}= must be a constant {' or '.join(kinds)}")
+                found[key] = value.value
+            elif key == "dtype":
+                if not (isinstance(value, Resolved) and value.value == "float"):
+                    self.error(node, f"np.{name}(): dtype= may only be float here",
+                               unsupported=True)
+            elif key == "out":
+                self.error(node, f"np.{name}(): out= is not supported; assign the result",
+                           unsupported=True)
+            else:
+                found[key] = value
+        return found
 
     def along_axis(self, prim: str, x: Value, axis, reduces: bool = True) -> Value:
         """np.max/min/prod/cumsum: of every entry, or along one axis, which the array is
@@ -253,6 +322,10 @@ class NumpyLowering(TransposeLowering):
     def join(self, node, name: str, parts, axis) -> Value:
         """np.concatenate / np.stack of a tuple or list of arrays along `axis` (default 0);
         np.hstack and np.vstack as NumPy defines them through those two."""
+        if isinstance(parts, RuntimeComprehension):
+            self.error(node, f"np.{name} of a list built over a range known only at run "
+                       "time is not supported: make the range's bounds constants, or fill an "
+                       "array in a loop (np.zeros((n, ...)), then x[i] = ...)", unsupported=True)
         if not isinstance(parts, tuple) or not parts:
             self.error(node, f"np.{name} takes a tuple or list of arrays", unsupported=True)
         arrays = [self.check_value(node, p) for p in parts]
@@ -275,6 +348,12 @@ class NumpyLowering(TransposeLowering):
     def create_array(self, node, kind: str) -> Value:
         """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy, np.arange
         integers, np.linspace, np.eye(n)."""
+        for keyword in node.keywords:
+            value = self.expr(keyword.value)
+            if keyword.arg != "dtype" or not (isinstance(value, Resolved) and
+                                              value.value == "float"):
+                self.error(keyword.value, f"np.{kind}(): only dtype=float is supported as a "
+                           "keyword", unsupported=True)
         args = [self.expr(a) for a in node.args]
         if kind in ("arange", "linspace"):
             return self.ramp(node, kind, [self.check_value(node, a) for a in args])

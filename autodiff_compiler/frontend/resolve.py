@@ -32,6 +32,8 @@ _FUNCTION_PRIMS = {
     math.asinh: "arcsinh", np.arcsinh: "arcsinh", math.acosh: "arccosh", np.arccosh: "arccosh",
     math.atanh: "arctanh", np.arctanh: "arctanh", np.exp2: "exp2", np.cbrt: "cbrt",
     math.erf: "erf", math.erfc: "erfc", np.floor: "floor", np.ceil: "ceil",
+    math.copysign: "copysign", np.copysign: "copysign",
+    math.lgamma: "lgamma", math.gamma: "gamma",
 }
 if hasattr(np, "asin"):  # NumPy 2 array-API aliases
     _FUNCTION_PRIMS.update({np.asin: "arcsin", np.acos: "arccos", np.atan: "arctan",
@@ -46,9 +48,9 @@ _CREATORS = {
 }
 
 _ARRAY_FUNCTIONS = {
-    np.sum: "sum", np.mean: "mean", np.dot: "dot", np.matmul: "dot", np.outer: "outer",
+    np.sum: "sum", np.mean: "mean", np.dot: "dot", np.matmul: "matmul", np.outer: "outer",
     np.transpose: "transpose", np.max: "max", np.amax: "max", np.min: "min", np.amin: "min",
-    np.prod: "prod", np.cumsum: "cumsum", np.where: "where", np.clip: "clip",
+    np.prod: "prod", np.cumsum: "cumsum", np.cumprod: "cumprod", np.where: "where", np.clip: "clip",
     np.logaddexp: "logaddexp", np.reciprocal: "reciprocal", np.linalg.norm: "norm",
     np.ravel: "ravel", np.reshape: "reshape", np.concatenate: "concatenate",
     np.stack: "stack", np.linalg.solve: "solve", np.linalg.inv: "inv", np.linalg.det: "det",
@@ -56,12 +58,43 @@ _ARRAY_FUNCTIONS = {
     np.trace: "trace", np.diag: "diag", np.hstack: "hstack", np.vstack: "vstack",
     np.triu: "triu", np.tril: "tril", np.var: "var", np.std: "std", np.squeeze: "squeeze", np.flip: "flip",
     np.swapaxes: "swapaxes", np.moveaxis: "moveaxis",
+    # compositions of primitives (frontend/numpy_more.py)
+    np.add: "add", np.subtract: "subtract", np.multiply: "multiply", np.divide: "divide",
+    np.true_divide: "true_divide", np.floor_divide: "floor_divide", np.mod: "mod",
+    np.remainder: "remainder", np.negative: "negative", np.positive: "positive",
+    np.fmod: "fmod", np.deg2rad: "deg2rad", np.radians: "radians", np.rad2deg: "rad2deg",
+    np.degrees: "degrees", np.real: "real", np.imag: "imag", np.conj: "conj",
+    np.conjugate: "conjugate", np.logaddexp2: "logaddexp2", np.nan_to_num: "nan_to_num",
+    np.sinc: "sinc", np.heaviside: "heaviside", np.isnan: "isnan",
+    np.expand_dims: "expand_dims", np.atleast_1d: "atleast_1d", np.atleast_2d: "atleast_2d",
+    np.atleast_3d: "atleast_3d", np.flipud: "flipud", np.fliplr: "fliplr", np.rot90: "rot90",
+    np.roll: "roll", np.repeat: "repeat", np.tile: "tile", np.append: "append",
+    np.split: "split", np.array_split: "array_split", np.diagonal: "diagonal",
+    np.broadcast_to: "broadcast_to", np.sort: "sort", np.argsort: "argsort",
+    np.argmax: "argmax", np.argmin: "argmin", np.average: "average", np.array: "array",
+    np.asarray: "asarray", np.all: "all", np.any: "any", np.einsum: "einsum",
+    np.tensordot: "tensordot", np.inner: "inner", np.kron: "kron", np.cross: "cross",
+    np.linalg.cholesky: "cholesky", np.take_along_axis: "take_along_axis",
 }
+
+try:  # scipy.special, where SciPy is installed (compiled through our runtime's functions)
+    import scipy.special as _special
+except ImportError:  # pragma: no cover - SciPy is optional
+    _special = None
+if _special is not None:
+    _FUNCTION_PRIMS.update({_special.gammaln: "lgamma", _special.gamma: "gamma",
+                            _special.digamma: "digamma", _special.psi: "digamma",
+                            _special.erf: "erf", _special.erfc: "erfc"})
+    _ARRAY_FUNCTIONS.update({_special.expit: "expit", _special.logit: "logit",
+                             _special.xlogy: "xlogy", _special.xlog1py: "xlog1py",
+                             _special.logsumexp: "logsumexp", _special.softmax: "softmax",
+                             _special.log_softmax: "log_softmax"})
 
 _BUILTINS = {
     builtins.range: "range", builtins.len: "len", builtins.abs: "abs", builtins.min: "min",
     builtins.max: "max", builtins.float: "float", builtins.int: "int", builtins.bool: "bool",
-    builtins.pow: "pow",
+    builtins.pow: "pow", builtins.sum: "sum",
+    np.float64: "float", np.int64: "int", np.bool_: "bool", np.double: "float",
 }
 
 
@@ -125,6 +158,9 @@ def classify(obj, name: str) -> Resolved:
         return Resolved("array", obj, name)
     if isinstance(obj, (bool, int, float, np.bool_, np.integer, np.floating)):
         return Resolved("constant", obj.item() if isinstance(obj, np.generic) else obj, name)
+    if getattr(obj, "__module__", None) in _TRANSFORM_MODULES and callable(obj) \
+            and not hasattr(obj, "__autodiff_wrapped__"):
+        return Resolved("transform", obj, name)  # grad, jvp, ... inside a function: refused
     if _is_library(obj):
         return Resolved("unknown", obj, name)  # no rule, and its source is not ours to read
     if inspect.isfunction(obj) or inspect.isfunction(getattr(obj, "py_func", None)) \
@@ -133,6 +169,8 @@ def classify(obj, name: str) -> Resolved:
     return Resolved("unknown", obj, name)
 
 
+_TRANSFORM_MODULES = ("autodiff_compiler.api", "autodiff_compiler.jacobians",
+                      "autodiff_compiler.kernels", "autodiff_compiler.gradcheck")
 _LIBRARIES = ("numpy", "scipy", "numba", "math", "builtins")
 
 

@@ -210,10 +210,10 @@ cumsum_p = defprim("cumsum", infer=_running, emit=_emit_along("cumsum", "np.cums
         spec={"arity": 1, "array": True})
 reverse_cumsum_p = defprim("reverse_cumsum", infer=_running,
         emit=_emit_along("reverse_cumsum", "rt.reverse_cumsum"))
-ravel_p = defprim("ravel", infer=lambda t, **_: [Type("float", 1)], emit=_emit_method("ravel"),
+ravel_p = defprim("ravel", infer=lambda t, **_: [Type(t.kind, 1)], emit=_emit_method("ravel"),
         view="maybe",
         spec={"arity": 1, "array": True})
-reshape_p = defprim("reshape", infer=lambda t, *dims, **_: [Type("float", len(dims))],
+reshape_p = defprim("reshape", infer=lambda t, *dims, **_: [Type(t.kind, len(dims))],
         view="maybe",
         emit=lambda op, a: ast.Call(ast.Attribute(call("np.ascontiguousarray", [a[0]]),
                                                   "reshape", ast.Load()),

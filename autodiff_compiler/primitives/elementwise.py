@@ -71,12 +71,19 @@ arccosh_p = _function("arccosh", "math.acosh", "np.arccosh", (1.2, 4))
 arctanh_p = _function("arctanh", "math.atanh", "np.arctanh", (-0.9, 0.9))
 exp2_p = _function("exp2", None, "np.exp2", (-2, 2))
 cbrt_p = _function("cbrt", None, "np.cbrt", (0.2, 4))
-erf_p = _function("erf", "math.erf", None, (-2, 2))
-erfc_p = _function("erfc", "math.erfc", None, (-2, 2))
+erf_p = _function("erf", "math.erf", "rt.erf", (-2, 2))
+erfc_p = _function("erfc", "math.erfc", "rt.erfc", (-2, 2))
+# the gamma family: math's on numbers, runtime ufuncs (our own digamma, trigamma) on arrays
+lgamma_p = _function("lgamma", "math.lgamma", "rt.lgamma", (0.3, 5))
+gamma_p = _function("gamma", "math.gamma", "rt.gamma", (0.3, 4))
+digamma_p = _function("digamma", "rt.digamma", "rt.digamma", (0.3, 5))
+trigamma_p = _function("trigamma", "rt.trigamma", "rt.trigamma", (0.3, 5))
+copysign_p = _function("copysign", "math.copysign", "np.copysign", (-3, 3), arity=2)
 floor_p = _function("floor", None, "np.floor", (-3, 3), steps=True)
 ceil_p = _function("ceil", None, "np.ceil", (-3, 3), steps=True)
 _STEPS = [sign_p, floor_p, ceil_p]
-_SMOOTH = [p for p in PRIMITIVES.values() if p.infer is _float_result and p not in _STEPS]
+_SMOOTH = [p for p in PRIMITIVES.values() if p.infer is _float_result and p not in _STEPS
+           and p is not trigamma_p]  # trigamma: no rules (third derivatives of lgamma)
 
 
 # --- powers and abs (scalar or array spellings of Python's operators) ------------------------
@@ -273,6 +280,21 @@ def _erfc(b, op, g, x):
     return b.neg(b.mul(g, _gaussian(b, x)))
 
 
+@_rule(lgamma_p)
+def _lgamma(b, op, g, x):
+    return b.mul(g, b(digamma_p, x))
+
+
+@_rule(gamma_p)
+def _gamma(b, op, g, x):
+    return b.mul(g, b.mul(op.result, b(digamma_p, x)))
+
+
+@_rule(digamma_p)
+def _digamma(b, op, g, x):
+    return b.mul(g, b(trigamma_p, x))
+
+
 for _step in _STEPS:
     defvjp(_step)(lambda b, op, g: (None,))
 
@@ -294,6 +316,14 @@ def _arctan2_vjp(b, op, g):
 def _hypot_vjp(b, op, g):
     x, y = op.operands
     return (lambda: b.div(b.mul(g, x), op.result), lambda: b.div(b.mul(g, y), op.result))
+
+
+@defvjp(copysign_p)
+def _copysign_vjp(b, op, g):
+    """|x| with y's sign: d/dx = sign(x) * copysign(1, y) (0 at x == 0, as abs); the sign
+    of y is piecewise constant."""
+    x, y = op.operands
+    return (lambda: b.mul(g, b.mul(b(sign_p, x), b(copysign_p, const(1.0), y))), None)
 
 
 multiplicative_jvps(_SMOOTH + _STEPS + [pow_p, abs_p])
