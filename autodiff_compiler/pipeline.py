@@ -167,9 +167,10 @@ def _check_unshared(written: list[int], args) -> None:
                     "(np.copy) of one of them")
 
 
-def parse(fn) -> ParsedFunction:
-    """Read and fence `fn`, then remove its jumps out of loops (frontend.jumps)."""
-    return read_function(fn)
+def parse(fn, method: bool = False) -> ParsedFunction:
+    """Read and fence `fn`, then remove its jumps out of loops (frontend.jumps); method: fn
+    is a bound method's function (its self attributes become leading parameters)."""
+    return read_function(fn, method)
 
 
 def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode: str = "grad",

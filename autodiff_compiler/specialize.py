@@ -8,29 +8,43 @@ setting (jacobians.specializer).
 
 from __future__ import annotations
 
-import inspect
-
-from .arguments import prepare
+from .arguments import normalize_argnums, prepare
+from .callables import Callee, signature
 from .ir.types import Type
 from .pipeline import Artifact, compile, parse
 
 
 class Specializations:
-    """The parsed function and the artifacts compiled from it so far."""
+    """The parsed function and the artifacts compiled from it so far. `f` may be a partial
+    or a bound method (callables.py): `offset` leading arguments are then supplied here."""
 
-    def __init__(self, fn, jit: bool = True, checkpoint=None):
-        self.parsed = parse(fn)
+    def __init__(self, f, jit: bool = True, checkpoint=None):
+        self.callee = Callee(f)
+        self.parsed = parse(self.callee.fn, method=self.callee.is_method)
         self.fn = self.parsed.fn
-        self.signature = inspect.signature(self.fn)
-        self.param_names = list(self.signature.parameters)
+        attributes = self.parsed.self_attributes
+        params = [a.id for a in self.parsed.node.args.posonlyargs + self.parsed.node.args.args]
+        self.signature = signature(self.fn, params[:len(attributes)]
+                                   if self.callee.is_method else None)
+        self.offset = len(attributes) + len(self.callee.args)
+        self.param_names = list(self.signature.parameters)[self.offset:]
         self.jit = jit
         self.checkpoint = checkpoint
         self.artifacts: dict[tuple, Artifact] = {}
         self.last: Artifact | None = None
 
+    def argnums(self, argnums) -> tuple[list[int], bool]:
+        """(positions among all the arguments, a single int given?) of the user's argnums,
+        which count the parameters after the bound ones."""
+        nums, single = normalize_argnums(argnums, len(self.param_names))
+        return [k + self.offset for k in nums], single
+
     def prepare(self, args, kwargs=None, argnums=()) -> tuple[list, list[Type]]:
-        """(values, types) of a call's arguments; the `argnums` ones must be floats."""
-        return prepare(self.signature, args, kwargs or {}, argnums)
+        """(values, types) of a call's arguments, bound ones first; the `argnums` ones (all
+        arguments' positions) must be floats."""
+        leading = self.callee.leading(self.parsed.self_attributes)
+        kwargs = {**self.callee.kwargs, **(kwargs or {})}
+        return prepare(self.signature, leading + tuple(args), kwargs, argnums)
 
     def artifact(self, types: list[Type], argnums, mode: str) -> Artifact:
         """The compiled code of one mode for these argument types (compiled once)."""

@@ -18,6 +18,12 @@ class Compiled:
         self.python_fn = fn
         self._fn = None
 
+    def dispatcher(self):
+        """The Numba dispatcher (made on first use), for calls from other jitted code."""
+        if self._fn is None:
+            self._fn = _njit(self.python_fn) if self.jit else self.python_fn
+        return self._fn
+
     def __call__(self, *args):
         if self._fn is None:
             self._fn = _njit(self.python_fn) if self.jit else self.python_fn
