@@ -6,6 +6,7 @@ and emits it as new Python source that Numba compiles.
 
 from .api import GradFunction, grad, value_and_grad
 from .backend.cache import set_cache_dir
+from .batching import vmap
 from .errors import (
     AutodiffSyntaxError,
     CompilationError,
@@ -36,4 +37,5 @@ __all__ = [
     "tangent_kernel",
     "value_and_grad",
     "vjp",
+    "vmap",
 ]

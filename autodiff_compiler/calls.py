@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 _PLAIN = {np.dtype(np.float64).char, np.dtype(np.int64).char, np.dtype(np.bool_).char}
-_SCALARS = (float, int, bool)
+_SCALARS = (float, int, bool, np.float64, np.int64, np.bool_)  # as Numba types them
 
 
 def quick_key(args) -> tuple | None:
