@@ -8,6 +8,8 @@ setting (jacobians.specializer).
 
 from __future__ import annotations
 
+import threading
+
 from .arguments import normalize_argnums, prepare
 from .callables import Callee, signature
 from .ir.types import Type
@@ -32,6 +34,7 @@ class Specializations:
         self.checkpoint = checkpoint
         self.artifacts: dict[tuple, Artifact] = {}
         self.last: Artifact | None = None
+        self._lock = threading.Lock()
 
     def argnums(self, argnums) -> tuple[list[int], bool]:
         """(positions among all the arguments, a single int given?) of the user's argnums,
@@ -49,8 +52,13 @@ class Specializations:
     def artifact(self, types: list[Type], argnums, mode: str) -> Artifact:
         """The compiled code of one mode for these argument types (compiled once)."""
         key = (tuple(types), tuple(argnums), mode)
-        if key not in self.artifacts:
-            self.artifacts[key] = compile(self.parsed, types, list(argnums), mode,
-                                          checkpoint=self.checkpoint, jit=self.jit)
-        self.last = self.artifacts[key]
-        return self.last
+        artifact = self.artifacts.get(key)
+        if artifact is None:
+            with self._lock:  # threads (a threaded scheduler) compile it once
+                artifact = self.artifacts.get(key)
+                if artifact is None:
+                    artifact = compile(self.parsed, types, list(argnums), mode,
+                                       checkpoint=self.checkpoint, jit=self.jit)
+                    self.artifacts[key] = artifact
+        self.last = artifact
+        return artifact
