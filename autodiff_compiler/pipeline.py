@@ -310,9 +310,14 @@ def _function_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.Fun
 def _load_cpu(artifact: Artifact, jit: bool) -> None:
     artifact.path = write_module(artifact.source, artifact.name, __version__)
     module = import_module(artifact.path)
-    for name, array in artifact.adjoint.constants.items():
-        setattr(module, name, array)
-    artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit)
+    rules = False
+    for name, value in artifact.adjoint.constants.items():
+        if not isinstance(value, np.ndarray):  # a custom rule's function
+            value, rules = value.bind(jit), True
+        setattr(module, name, value)
+    # Numba's cache does not see changes of the functions it calls: none where rules are
+    artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit,
+                                 cache=not rules)
 
 
 def _load_device(artifact: Artifact, jit: bool) -> None:

@@ -12,8 +12,9 @@ from ..errors import CompilationError
 class Compiled:
     """A generated function, compiled lazily by Numba on first call when `jit` is set."""
 
-    def __init__(self, fn, path, jit: bool):
+    def __init__(self, fn, path, jit: bool, cache: bool = True):
         self.path = path
+        self.cache = cache
         self.jit = jit
         self.python_fn = fn
         self._fn = None
@@ -21,12 +22,12 @@ class Compiled:
     def dispatcher(self):
         """The Numba dispatcher (made on first use), for calls from other jitted code."""
         if self._fn is None:
-            self._fn = _njit(self.python_fn) if self.jit else self.python_fn
+            self._fn = _njit(self.python_fn, self.cache) if self.jit else self.python_fn
         return self._fn
 
     def __call__(self, *args):
         if self._fn is None:
-            self._fn = _njit(self.python_fn) if self.jit else self.python_fn
+            self._fn = _njit(self.python_fn, self.cache) if self.jit else self.python_fn
         if not self.jit:
             return self._fn(*args)
         try:
@@ -38,10 +39,10 @@ class Compiled:
             raise
 
 
-def _njit(fn):
+def _njit(fn, cache: bool = True):
     import numba
 
-    return numba.njit(cache=True)(fn)
+    return numba.njit(cache=cache)(fn)
 
 
 def _is_numba_error(exc: Exception) -> bool:

@@ -341,6 +341,10 @@ class ExpressionLowering(NumpyLowering):
             self.error(node.func, "only functions can be called")
         if callee.kind == "function":
             return self.inline_call(node, callee)
+        if callee.kind == "custom":  # a user's rule: one op, its functions set on the module
+            result = callee.value.lowered(self.b, [self.value(a) for a in node.args])
+            self.constants.update(callee.value.bindings)
+            return result
         if callee.kind not in ("prim", "builtin"):
             self.error(node, f"'{callee.name}' has no derivative rule", unsupported=True)
         args = [self.value(a) for a in node.args]

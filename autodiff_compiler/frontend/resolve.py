@@ -105,6 +105,8 @@ def lookup_attribute(base: Resolved, attr: str) -> Resolved:
 
 
 def classify(obj, name: str) -> Resolved:
+    if getattr(obj, "__autodiff_custom__", False):  # custom_vjp / custom_jvp (custom.py)
+        return Resolved("custom", obj, name)
     if isinstance(obj, type(math)):
         return Resolved("module", obj, name)
     try:
