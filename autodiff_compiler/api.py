@@ -26,6 +26,8 @@ from .sweeps import forward_gradient
 class GradFunction:
     """What `grad` / `value_and_grad` return: a callable with the generated code attached."""
 
+    __autodiff_transform__ = True  # differentiated again by inlining its code (nested.py)
+
     def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
                  mode="reverse"):
         if mode not in ("reverse", "forward"):
@@ -133,6 +135,7 @@ def _decorator(with_value: bool):
             raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
         return GradFunction(fn, argnums, jit, with_value, checkpoint, mode)
 
+    transform.__autodiff_factory__ = True  # may be called inside differentiated code
     return transform
 
 

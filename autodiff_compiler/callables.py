@@ -1,6 +1,6 @@
 """What a transform may be applied to: a def or lambda, a functools.partial, a bound method.
 
-A partial's bound arguments and a method's `self` are not differentiated (as in JAX, where
+A gradient (grad(g)) is read as a function calling it (nested.py). A partial's bound arguments and a method's `self` are not differentiated (as in JAX, where
 they are closed over): they become leading arguments passed at every call, so argnums count
 the remaining parameters. A method reads its `self` attributes as leading parameters
 (frontend/methods.py), taken from the object at each call.
@@ -22,6 +22,10 @@ class Callee:
             args = tuple(f.args) + args
             kwargs = {**f.keywords, **kwargs}
             f = f.func
+        if getattr(f, "__autodiff_transform__", False):  # a gradient, differentiated again
+            from .nested import wrapper
+
+            f = wrapper(f)
         self.owner = None
         if inspect.ismethod(f):
             self.owner = f.__self__

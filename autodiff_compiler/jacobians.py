@@ -32,10 +32,9 @@ _SPECIALIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def specializer(f, jit: bool) -> Specializations:
     """The per-function cache of compiled derivative code (one per jit setting)."""
-    fn = getattr(f, "__autodiff_wrapped__", None) or f
-    per_jit = _SPECIALIZERS.setdefault(fn, {})
+    per_jit = _SPECIALIZERS.setdefault(f, {})  # a gradient is differentiated (nested.py)
     if jit not in per_jit:
-        per_jit[jit] = Specializations(fn, jit)
+        per_jit[jit] = Specializations(f, jit)
     return per_jit[jit]
 
 

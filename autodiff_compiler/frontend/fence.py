@@ -10,6 +10,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import AutodiffSyntaxError
+from .resolve import lookup_name
 from .source import ParsedFunction
 
 _REFUSED = {
@@ -89,6 +90,13 @@ def _list_arguments(node) -> list:
     return []
 
 
+def _makes_derivative(parsed: ParsedFunction, node) -> bool:
+    """`grad(e, argnums=...)`: made while compiling, with keywords (nested.py)."""
+    if not isinstance(node.func, gast.Name):
+        return False
+    return lookup_name(parsed.fn, node.func.id).kind == "factory"
+
+
 def _check_node(parsed: ParsedFunction, node) -> None:
     message = _REFUSED.get(type(node))
     if message:
@@ -98,7 +106,7 @@ def _check_node(parsed: ParsedFunction, node) -> None:
     if isinstance(node, (gast.For, gast.While)) and node.orelse:
         kind = "for" if isinstance(node, gast.For) else "while"
         _refuse(parsed, node, f"'{kind} ... else' is not supported; use a flag variable")
-    if isinstance(node, gast.Call):
+    if isinstance(node, gast.Call) and not _makes_derivative(parsed, node):
         for keyword in node.keywords:
             if keyword.arg not in _KEYWORDS:
                 _refuse(parsed, keyword.value, "keyword arguments in calls are not supported "

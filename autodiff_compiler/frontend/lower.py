@@ -155,10 +155,10 @@ class Lowering(ExpressionLowering):
         return Function(node.name, body, self.parsed.filename, doc, names, self.constants)
 
     # --- calls of other Python functions ------------------------------------------------------
-    def inline_call(self, node, callee):
+    def inline_call(self, node, callee, values=None):
         """Lower a call of a user function by lowering its body in place (its own names and
-        globals), with the arguments bound to its parameters. Returns what it returns (None
-        for a function that only writes into arrays it was passed)."""
+        globals), with the arguments (`values`: lowered already) bound to its parameters.
+        Returns what it returns (None for a function that only writes into its arrays)."""
         from .reader import read_function
 
         if getattr(callee.value, "py_func", callee.value) in self.call_stack:
@@ -173,7 +173,7 @@ class Lowering(ExpressionLowering):
         sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
         sub.constants, sub.constant_values = self.constants, self.constant_values
         sub.call_stack = self.call_stack + (parsed.fn,)
-        sub.env, sub.named = self.bind_arguments(node, parsed, callee.name), set()
+        sub.env, sub.named = self.bind_arguments(node, parsed, callee.name, values), set()
         stmts, _ = _split_docstring(parsed.node.body)
         sub.locals = set(sub.env) | set(_assigned_names(stmts))
         saved_loc = self.b.loc
@@ -185,10 +185,11 @@ class Lowering(ExpressionLowering):
             return None
         return result[0] if len(result) == 1 else tuple(result)
 
-    def bind_arguments(self, node, parsed: ParsedFunction, name: str) -> dict:
+    def bind_arguments(self, node, parsed: ParsedFunction, name: str, values=None) -> dict:
         args = parsed.node.args
         params = [a.id for a in args.posonlyargs + args.args]
-        values = [self.check_value(a, self.expr(a), allow_tuple=True) for a in node.args]
+        values = list(values) if values is not None else [
+            self.check_value(a, self.expr(a), allow_tuple=True) for a in node.args]
         defaults = parsed.fn.__defaults__ or ()
         missing = params[len(values):]
         if len(values) > len(params) or len(missing) > len(defaults) or args.kwonlyargs:
