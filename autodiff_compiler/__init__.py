@@ -6,6 +6,8 @@ and emits it as new Python source that Numba compiles.
 
 from .api import GradFunction, grad, value_and_grad
 from .backend.cache import set_cache_dir
+from .batching import vmap
+from .custom import custom_jvp, custom_vjp
 from .errors import (
     AutodiffSyntaxError,
     CompilationError,
@@ -24,6 +26,8 @@ __all__ = [
     "GradientInputError",
     "UnsupportedOperationError",
     "check_grad",
+    "custom_jvp",
+    "custom_vjp",
     "grad",
     "grad_kernel",
     "hessian",
@@ -36,4 +40,5 @@ __all__ = [
     "tangent_kernel",
     "value_and_grad",
     "vjp",
+    "vmap",
 ]

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import functools
 
-from .arguments import normalize_argnums, output, structure
+from .arguments import output, structure
+from .calls import Plan, direct, eligible, quick_key
+from .dtypes import restore_dtypes
 from .errors import GradientInputError
 from .kernels import device_grad
+from .njit import make_dispatcher
+from .pickling import reducer
 from .pipeline import Artifact
 from .specialize import Specializations
 from .sweeps import forward_gradient
@@ -21,6 +25,8 @@ from .sweeps import forward_gradient
 
 class GradFunction:
     """What `grad` / `value_and_grad` return: a callable with the generated code attached."""
+
+    __autodiff_transform__ = True  # differentiated again by inlining its code (nested.py)
 
     def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
                  mode="reverse", boundscheck=False):
@@ -32,16 +38,22 @@ class GradFunction:
             raise GradientInputError("checkpoint must be None, a positive int, 'sqrt' or "
                                      "'auto'")
         self.checkpoint = checkpoint
+        self._options = (fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
         self.specializations = Specializations(fn, jit, checkpoint, bool(boundscheck))
         self.parsed = self.specializations.parsed
         self.fn = self.parsed.fn
         self.signature = self.specializations.signature
         self.param_names = self.specializations.param_names
-        self.argnums, self.single = normalize_argnums(argnums, len(self.param_names))
+        self.argnums, self.single = self.specializations.argnums(argnums)
         self.jit = jit
         self.with_value = with_value
+        self._njit = self._direct = None  # _direct: False once it failed
+        self._plans: dict = {}
         functools.update_wrapper(self, self.fn)
         self.__autodiff_wrapped__ = self.fn
+
+    def __reduce__(self):  # f and the options; compiled code is made again (pickling.py)
+        return reducer(GradFunction, self._options[0], self._options[1:], {})
 
     @property
     def _mode(self) -> str:  # the pipeline's mode
@@ -52,15 +64,44 @@ class GradFunction:
         _, types = self.specializations.prepare(args, kwargs, self.argnums)
         return self.specializations.artifact(types, self.argnums, self._mode)
 
+    @property
+    def njit(self):
+        """A Numba dispatcher computing the same results, callable from @njit code
+        (njit.py); made on first use."""
+        if self._njit is None:
+            self._njit = make_dispatcher(self)
+        return self._njit
+
     def __call__(self, *args, **kwargs):
+        if self._direct and not kwargs:  # calls.py: skip the checked path when we may
+            try:
+                return self._direct(*args)
+            except Exception:  # noqa: BLE001 - a type it refuses; the checked path reports
+                self._direct = False
+        if not kwargs and self._plans:
+            plan = self._plans.get(quick_key(args))
+            if plan is not None:
+                return plan(args)
         values, types = self.specializations.prepare(args, kwargs, self.argnums)
         artifact = self.specializations.artifact(types, self.argnums, self._mode)
         if self.mode == "forward":
             value, result = forward_gradient(artifact, values, self.argnums, self.single)
             return (value, result) if self.with_value else result
         results = artifact.call(*values)
-        result = structure(results.gradients, self.single)
+        result = restore_dtypes(structure(results.gradients, self.single), args, kwargs,
+                                self)
+        if eligible(self, args, kwargs):
+            self._remember(args, artifact)
         return (output(results.outputs[0]), result) if self.with_value else result
+
+    def _remember(self, args, artifact) -> None:
+        key = quick_key(args)
+        if key is None:
+            return
+        if self._direct is None and direct(self, artifact):
+            self._direct = self.njit
+        elif key not in self._plans:
+            self._plans[key] = Plan(artifact, self.with_value, self.single)
 
     def _require_last(self) -> Artifact:
         if self.specializations.last is None:
@@ -95,6 +136,7 @@ def _decorator(with_value: bool):
             raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
         return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
 
+    transform.__autodiff_factory__ = True  # may be called inside differentiated code
     return transform
 
 

@@ -16,12 +16,14 @@ outputs (Griewank & Walther ch. 3).
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
 
-from .arguments import floats, like, normalize_argnums, output, require_floats, structure
+from .arguments import floats, like, output, require_floats, structure
 from .errors import GradientInputError
+from .pickling import reducer
 from .specialize import Specializations
 from .sweeps import forward_jacobians, reverse_jacobians, split
 
@@ -30,11 +32,16 @@ _SPECIALIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def specializer(f, jit: bool) -> Specializations:
     """The per-function cache of compiled derivative code (one per jit setting)."""
-    fn = getattr(f, "__autodiff_wrapped__", None) or f
-    per_jit = _SPECIALIZERS.setdefault(fn, {})
+    per_jit = _SPECIALIZERS.setdefault(f, {})  # a gradient is differentiated (nested.py)
     if jit not in per_jit:
-        per_jit[jit] = Specializations(fn, jit)
+        per_jit[jit] = Specializations(f, jit)
     return per_jit[jit]
+
+
+def _user_floats(spec: Specializations, types, count: int) -> list[int]:
+    """Positions of the float arguments among the `count` primals the user passed (bound
+    ones and defaults are not differentiated)."""
+    return [k for k in floats(types) if spec.offset <= k < spec.offset + count]
 
 
 def jvp(f, primals, tangents, *, jit=True):
@@ -45,9 +52,10 @@ def jvp(f, primals, tangents, *, jit=True):
     if len(primals) != len(tangents):
         raise GradientInputError("jvp needs one tangent per primal")
     values, types = spec.prepare(primals)
-    wrt = floats(types)
+    wrt = _user_floats(spec, types, len(primals))
     artifact = spec.artifact(types, wrt, "jvp")
-    results = artifact.call(*values, *(like(tangents[k], values[k], k) for k in wrt))
+    seeds = (like(tangents[k - spec.offset], values[k], k - spec.offset) for k in wrt)
+    results = artifact.call(*values, *seeds)
     single = len(results.outputs) == 1
     return structure(results.outputs, single), structure(results.output_tangents, single)
 
@@ -55,7 +63,7 @@ def jvp(f, primals, tangents, *, jit=True):
 def _setup(f, jit, argnums, args, what: str):
     """(specialisations, argnums list, single?, argument values, their types)."""
     spec = specializer(f, jit)
-    nums, single = normalize_argnums(argnums, len(spec.param_names))
+    nums, single = spec.argnums(argnums)
     values, types = spec.prepare(args, argnums=nums)
     require_floats(types, nums, what)
     return spec, nums, single, values, types
@@ -65,25 +73,42 @@ def _one_or_tuple(results: list):
     return results[0] if len(results) == 1 else tuple(results)
 
 
-def jacfwd(f, argnums=0, *, jit=True):
+class _Transform:
+    """A Jacobian or Hessian of f: a callable that pickles as (f, argnums, jit)."""
+
+    def __init__(self, f, argnums=0, *, jit=True):
+        self.f, self.argnums, self.jit = f, argnums, jit
+        functools.update_wrapper(self, getattr(f, "__autodiff_wrapped__", None) or
+                                 getattr(f, "func", f), updated=())
+
+    def __reduce__(self):
+        return reducer(type(self), self.f, (self.argnums,), {"jit": self.jit})
+
+    def __call__(self, *args):
+        spec, nums, single, values, types = _setup(self.f, self.jit, self.argnums, args,
+                                                   self.what)
+        return self.compute(spec, nums, single, values, types)
+
+
+class jacfwd(_Transform):
     """Jacobian by forward mode: jacfwd(f)(*args) has shape out.shape + in.shape."""
-    def jacobian(*args):
-        spec, nums, single, values, types = _setup(f, jit, argnums, args, "jacfwd")
+
+    what = "jacfwd"
+
+    def compute(self, spec, nums, single, values, types):
         _, outs = forward_jacobians(spec.artifact(types, nums, "jvp"), values, nums)
         return _one_or_tuple([split(o, values, nums, single) for o in outs])
 
-    return jacobian
 
-
-def jacrev(f, argnums=0, *, jit=True):
+class jacrev(_Transform):
     """Jacobian by reverse mode (one seeded adjoint sweep per output entry)."""
-    def jacobian(*args):
-        spec, nums, single, values, types = _setup(f, jit, argnums, args, "jacrev")
+
+    what = "jacrev"
+
+    def compute(self, spec, nums, single, values, types):
         shapes = [np.shape(v) for v in primal_outputs(spec, values, types)]
         rows = reverse_jacobians(spec.artifact(types, nums, "vjp"), values, nums, shapes)
         return _one_or_tuple([split(r, values, nums, single) for r in rows])
-
-    return jacobian
 
 
 def primal_outputs(spec: Specializations, values, types) -> list:
@@ -91,17 +116,17 @@ def primal_outputs(spec: Specializations, values, types) -> list:
     return spec.artifact(types, (), "primal").call(*values).outputs
 
 
-def hessian(f, argnums=0, *, jit=True):
+class hessian(_Transform):
     """Hessian of a scalar function, forward over reverse: shape in.shape + in.shape (nested
     tuples for several argnums, as jax.hessian)."""
-    def hess(*args):
-        spec, nums, single, values, types = _setup(f, jit, argnums, args, "hessian")
+
+    what = "hessian"
+
+    def compute(self, spec, nums, single, values, types):
         artifact = spec.artifact(types, nums, "hvp")
         _, rows = forward_jacobians(artifact, values, nums, "gradient_tangents")
         blocks = [split(r, values, nums, single) for r in rows]
         return blocks[0] if single else tuple(blocks)
-
-    return hess
 
 
 def hvp(f, primals, tangents, *, jit=True):
@@ -110,11 +135,13 @@ def hvp(f, primals, tangents, *, jit=True):
     spec = specializer(f, jit)
     primals, tangents = tuple(primals), tuple(tangents)
     values, types = spec.prepare(primals)
-    wrt = floats(types)
+    wrt = _user_floats(spec, types, len(primals))
     artifact = spec.artifact(types, wrt, "hvp")
-    results = artifact.call(*values, *(like(tangents[k], values[k], k) for k in wrt))
+    seeds = (like(tangents[k - spec.offset], values[k], k - spec.offset) for k in wrt)
+    results = artifact.call(*values, *seeds)
     products = iter(output(v) for v in results.gradient_tangents)
-    return tuple(next(products) if k in wrt else None for k in range(len(values)))
+    return tuple(next(products) if k in wrt else None
+                 for k in range(spec.offset, spec.offset + len(primals)))
 
 
 def vjp(f, *primals, jit=True):
@@ -122,20 +149,33 @@ def vjp(f, *primals, jit=True):
     primal (None for int and bool arguments). The cotangent has the structure of f's output
     (a float, an array of its shape, or a tuple of those). The pullback runs the adjoint
     code, which computes the outputs again: nothing is kept between calls."""
-    spec = specializer(f, jit)
-    values, types = spec.prepare(primals)
-    argnums = floats(types)
-    outputs = primal_outputs(spec, values, types)
-    artifact = spec.artifact(types, argnums, "vjp")
-    single = len(outputs) == 1
+    pullback = Pullback(f, primals, jit)
+    return structure(pullback.outputs, len(pullback.outputs) == 1), pullback
 
-    def pullback(cotangent):
+
+class Pullback:
+    """vjp's pullback: cotangent(s) of the outputs -> one cotangent per primal. Pickles as
+    (f, primals, jit)."""
+
+    def __init__(self, f, primals, jit=True):
+        self.f, self.primals, self.jit = f, tuple(primals), jit
+        self.spec = spec = specializer(f, jit)
+        self.values, types = spec.prepare(self.primals)
+        self.argnums = _user_floats(spec, types, len(self.primals))
+        self.outputs = primal_outputs(spec, self.values, types)
+        self.artifact = spec.artifact(types, self.argnums, "vjp")
+
+    def __reduce__(self):
+        return reducer(Pullback, self.f, (self.primals, self.jit), {})
+
+    def __call__(self, cotangent):
+        single = len(self.outputs) == 1
         seeds = [cotangent] if single else list(cotangent)
-        if len(seeds) != len(outputs):
+        if len(seeds) != len(self.outputs):
             raise GradientInputError(f"the cotangent must have the structure of the output: "
-                                     f"{len(outputs)} value(s), got {len(seeds)}")
-        seeds = [like(s, out, k) for k, (s, out) in enumerate(zip(seeds, outputs))]
-        grads = iter(output(g) for g in artifact.call(*values, *seeds).gradients)
-        return tuple(next(grads) if k in argnums else None for k in range(len(values)))
-
-    return structure(outputs, single), pullback
+                                     f"{len(self.outputs)} value(s), got {len(seeds)}")
+        seeds = [like(s, out, k) for k, (s, out) in enumerate(zip(seeds, self.outputs))]
+        grads = iter(output(g) for g in self.artifact.call(*self.values, *seeds).gradients)
+        offset = self.spec.offset
+        return tuple(next(grads) if k in self.argnums else None
+                     for k in range(offset, offset + len(self.primals)))

@@ -167,9 +167,10 @@ def _check_unshared(written: list[int], args) -> None:
                     "(np.copy) of one of them")
 
 
-def parse(fn) -> ParsedFunction:
-    """Read and fence `fn`, then remove its jumps out of loops (frontend.jumps)."""
-    return read_function(fn)
+def parse(fn, method: bool = False) -> ParsedFunction:
+    """Read and fence `fn`, then remove its jumps out of loops (frontend.jumps); method: fn
+    is a bound method's function (its self attributes become leading parameters)."""
+    return read_function(fn, method)
 
 
 def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode: str = "grad",
@@ -316,17 +317,23 @@ def _function_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.Fun
 def _load_cpu(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
     # Globals and closure arrays are read as constants: copied now, so both modes see their
     # values at compile time (Numba freezes them into the machine code); the source names
-    # their digests, so other values make another module (and Numba cache entry).
-    constants = {name: np.array(array, copy=True)
-                 for name, array in artifact.adjoint.constants.items()}
+    # their digests, so other values make another module (and Numba cache entry). A custom
+    # rule's function is bound for the mode instead.
+    constants, rules = {}, False
+    for name, value in artifact.adjoint.constants.items():
+        if isinstance(value, np.ndarray):
+            constants[name] = np.array(value, copy=True)
+        else:
+            constants[name], rules = value.bind(jit), True
     checked = "-boundscheck" if boundscheck and jit else ""  # Numba's cache ignores the flag
     artifact.path = write_module(artifact.source, artifact.name,
                                  __version__ + checked)
     module = import_module(artifact.path, artifact.source)
-    for name, array in constants.items():
-        setattr(module, name, array)
+    for name, value in constants.items():
+        setattr(module, name, value)
+    # Numba's cache does not see changes of the functions it calls: none where rules are
     artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit,
-                                 boundscheck)
+                                 boundscheck, cache=not rules)
 
 
 def _load_device(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:

@@ -8,37 +8,59 @@ setting (jacobians.specializer).
 
 from __future__ import annotations
 
-import inspect
+import threading
 
-from .arguments import prepare
+from .arguments import normalize_argnums, prepare
+from .callables import Callee, signature
 from .ir.types import Type
 from .pipeline import Artifact, compile, parse
 
 
 class Specializations:
-    """The parsed function and the artifacts compiled from it so far."""
+    """The parsed function and the artifacts compiled from it so far. `f` may be a partial
+    or a bound method (callables.py): `offset` leading arguments are then supplied here."""
 
-    def __init__(self, fn, jit: bool = True, checkpoint=None, boundscheck: bool = False):
-        self.parsed = parse(fn)
+    def __init__(self, f, jit: bool = True, checkpoint=None, boundscheck: bool = False):
+        self.callee = Callee(f)
+        self.parsed = parse(self.callee.fn, method=self.callee.is_method)
         self.fn = self.parsed.fn
-        self.signature = inspect.signature(self.fn)
-        self.param_names = list(self.signature.parameters)
+        attributes = self.parsed.self_attributes
+        params = [a.id for a in self.parsed.node.args.posonlyargs + self.parsed.node.args.args]
+        self.signature = signature(self.fn, params[:len(attributes)]
+                                   if self.callee.is_method else None)
+        self.offset = len(attributes) + len(self.callee.args)
+        self.param_names = list(self.signature.parameters)[self.offset:]
         self.jit = jit
         self.checkpoint = checkpoint
         self.boundscheck = boundscheck
         self.artifacts: dict[tuple, Artifact] = {}
         self.last: Artifact | None = None
+        self._lock = threading.Lock()
+
+    def argnums(self, argnums) -> tuple[list[int], bool]:
+        """(positions among all the arguments, a single int given?) of the user's argnums,
+        which count the parameters after the bound ones."""
+        nums, single = normalize_argnums(argnums, len(self.param_names))
+        return [k + self.offset for k in nums], single
 
     def prepare(self, args, kwargs=None, argnums=()) -> tuple[list, list[Type]]:
-        """(values, types) of a call's arguments; the `argnums` ones must be floats."""
-        return prepare(self.signature, args, kwargs or {}, argnums)
+        """(values, types) of a call's arguments, bound ones first; the `argnums` ones (all
+        arguments' positions) must be floats."""
+        leading = self.callee.leading(self.parsed.self_attributes)
+        kwargs = {**self.callee.kwargs, **(kwargs or {})}
+        return prepare(self.signature, leading + tuple(args), kwargs, argnums)
 
     def artifact(self, types: list[Type], argnums, mode: str) -> Artifact:
         """The compiled code of one mode for these argument types (compiled once)."""
         key = (tuple(types), tuple(argnums), mode)
-        if key not in self.artifacts:
-            self.artifacts[key] = compile(self.parsed, types, list(argnums), mode,
-                                          checkpoint=self.checkpoint, jit=self.jit,
-                                          boundscheck=self.boundscheck)
-        self.last = self.artifacts[key]
-        return self.last
+        artifact = self.artifacts.get(key)
+        if artifact is None:
+            with self._lock:  # threads (a threaded scheduler) compile it once
+                artifact = self.artifacts.get(key)
+                if artifact is None:
+                    artifact = compile(self.parsed, types, list(argnums), mode,
+                                       checkpoint=self.checkpoint, jit=self.jit,
+                                       boundscheck=self.boundscheck)
+                    self.artifacts[key] = artifact
+        self.last = artifact
+        return artifact

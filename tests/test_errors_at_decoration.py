@@ -69,9 +69,6 @@ def f_yield(x):
     yield x * 2.0  # E:yield
 
 
-f_lambda = lambda x: x * 2.0  # E:lambda
-
-
 def f_class(x):
     class Box:  # E:class
         pass
@@ -198,13 +195,6 @@ def test_refused_at_decoration(fn, name, token):
     assert err.lineno == marker_line(name)  # SyntaxError's own fields agree
     assert Path(err.filename).resolve() == THIS_FILE
     assert CALLS == []
-
-
-def test_lambda_passed_to_grad_is_refused_at_decoration():
-    with pytest.raises(AutodiffSyntaxError) as info:
-        grad(f_lambda, jit=False)
-    assert "lambda" in info.value.message
-    assert_points_at(info.value, "lambda", "lambda")
 
 
 def test_refused_messages_say_what_is_wrong():

@@ -22,6 +22,7 @@ import os
 import stat
 import sys
 import tempfile
+import threading
 import types
 import warnings
 from pathlib import Path
@@ -132,25 +133,30 @@ def write_module(source: str, name_hint: str, version: str) -> Path:
     return path
 
 
+_import_lock = threading.Lock()
+
+
 def import_module(path: Path, source: str):
     """Execute `source` (the verified text of `path`) as a module named after the file.
 
     It is compiled here from the text in memory, so no bytecode file is trusted or written;
-    the file name is kept for tracebacks, pdb and Numba's cache."""
+    the file name is kept for tracebacks, pdb and Numba's cache. Imports are serialised:
+    another thread must not see a module still being executed."""
     name = f"_autodiff_generated_{path.stem}"
-    known = sys.modules.get(name)
-    if known is not None and getattr(known, "__file__", None) == str(path):
-        return known
-    module = types.ModuleType(name)
-    module.__file__ = str(path)
-    sys.modules[name] = module
-    try:
-        code = compile(source, str(path), "exec", dont_inherit=True)
-        exec(code, module.__dict__)  # noqa: S102 -- the verified generated module
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    with _import_lock:
+        known = sys.modules.get(name)
+        if known is not None and getattr(known, "__file__", None) == str(path):
+            return known
+        module = types.ModuleType(name)
+        module.__file__ = str(path)
+        sys.modules[name] = module
+        try:
+            code = compile(source, str(path), "exec", dont_inherit=True)
+            exec(code, module.__dict__)  # noqa: S102 -- the verified generated module
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
 
 
 def _safe(name: str) -> str:

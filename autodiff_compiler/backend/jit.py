@@ -13,16 +13,24 @@ from ..errors import CompilationError
 class Compiled:
     """A generated function, compiled lazily by Numba on first call when `jit` is set."""
 
-    def __init__(self, fn, path, jit: bool, boundscheck: bool = False):
+    def __init__(self, fn, path, jit: bool, boundscheck: bool = False, cache: bool = True):
         self.path = path
+        self.cache = cache
         self.jit = jit
         self.boundscheck = boundscheck
         self.python_fn = fn
         self._fn = None
 
+    def dispatcher(self):
+        """The Numba dispatcher (made on first use), for calls from other jitted code."""
+        if self._fn is None:
+            self._fn = _njit(self.python_fn, self.boundscheck, self.cache) if self.jit \
+                else self.python_fn
+        return self._fn
+
     def __call__(self, *args):
         if self._fn is None:
-            self._fn = _njit(self.python_fn, self.boundscheck) if self.jit else self.python_fn
+            self._fn = self.dispatcher()
         if not self.jit:
             return self._fn(*args)
         try:
@@ -34,14 +42,15 @@ class Compiled:
             raise
 
 
-def _njit(fn, boundscheck: bool = False):
-    """numba.njit with an on-disk cache that is read only when it is verified."""
+def _njit(fn, boundscheck: bool = False, cache: bool = True):
+    """numba.njit, with an on-disk cache that is read only when it is verified (`cache`)."""
     import numba
 
     from .numba_cache import VerifiedCache
 
     dispatcher = numba.njit(boundscheck=True)(fn) if boundscheck else numba.njit(fn)
-    dispatcher._cache = VerifiedCache(fn)  # what njit(cache=True) sets, checked
+    if cache:
+        dispatcher._cache = VerifiedCache(fn)  # what njit(cache=True) sets, checked
     return dispatcher
 
 

@@ -465,6 +465,9 @@ def emit_module(functions: list[Function], origin: str, version: str, cuda: bool
         parts.append("from numba import cuda\n\nfrom autodiff_compiler import cuda_runtime as gpu\n")
     constants = {k: v for fn in functions for k, v in sorted(fn.constants.items())}
     for name, array in constants.items():
+        if not isinstance(array, np.ndarray):  # a custom rule's function (custom_rules.py)
+            parts.append(f"{name} = None  # set on import: {array.describe()}\n")
+            continue
         digest = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
         parts.append(f"{name} = None  # set on import: {array.dtype}{list(array.shape)}, "
                      f"sha256 {digest}\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
+from ..errors import GradientInputError
 from ..ir.core import Const, Region, Value, const
 from ..ir.types import BOOL, Type
 from ..primitives.arith import and_p, mul_p, ne_p, neg_p, not_p
@@ -18,7 +19,7 @@ from ..primitives.elementwise import abs_p, pow_p
 from ..primitives.gpu import grid_p
 from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take_p
 from .numpy_calls import NumpyLowering, ShapeOf
-from .resolve import Resolved, lookup_attribute
+from .resolve import Resolved, lookup_attribute, lookup_name
 from .scope import LocalFunction, Text
 
 _BINOPS = {
@@ -331,9 +332,15 @@ class ExpressionLowering(NumpyLowering):
 
     # --- calls ---------------------------------------------------------------------------------
     def expr_Call(self, node):
+        if isinstance(node.func, gast.Call):  # grad(e, argnums=...)(args), made here
+            made = self.derivative_made_inline(node.func)
+            if made is not None:
+                return self.inline_derivative(node, made)
         callee = self.expr(node.func)
         if isinstance(callee, LocalFunction):
             return self.inline_local(node, callee)
+        if isinstance(callee, Resolved) and callee.kind == "derivative":
+            return self.inline_derivative(node, callee)
         if isinstance(callee, Method):
             if callee.name == "copy":
                 if node.args or node.keywords:
@@ -357,6 +364,10 @@ class ExpressionLowering(NumpyLowering):
             self.error(node.func, "only functions can be called")
         if callee.kind == "function":
             return self.inline_call(node, callee)
+        if callee.kind == "custom":  # a user's rule: one op, its functions set on the module
+            result = callee.value.lowered(self.b, [self.value(a) for a in node.args])
+            self.constants.update(callee.value.bindings)
+            return result
         if callee.kind not in ("prim", "builtin"):
             self.error(node, f"'{callee.name}' has no derivative rule", unsupported=True)
         if node.keywords:
@@ -392,6 +403,53 @@ class ExpressionLowering(NumpyLowering):
                        "the dtype must be float, int or bool (or np.float64, np.int64, "
                        "np.bool_)", unsupported=True)
         return dtype.value
+
+    def derivative_made_inline(self, node):
+        """The gradient `grad(e, argnums=k)` written in a differentiated function, made
+        while compiling (None: node is not such a call)."""
+        if not isinstance(node.func, gast.Name):
+            return None
+        factory = lookup_name(self.parsed.fn, node.func.id)
+        if factory.kind != "factory":
+            return None
+        args = []
+        for a in node.args:
+            found = lookup_name(self.parsed.fn, a.id) if isinstance(a, gast.Name) else None
+            if found is None or found.kind not in ("function", "derivative", "custom"):
+                self.error(a, f"{node.func.id}() inside a differentiated function takes a "
+                           "Python function (a def or a lambda) defined outside it, or a "
+                           "gradient of one")
+            args.append(found.value)
+        keywords = {}
+        for k in node.keywords:
+            value = self.expr(k.value)
+            if not isinstance(value, Const) and not isinstance(value, tuple):
+                self.error(k.value, f"{k.arg}= must be a constant here")
+            keywords[k.arg] = value.value if isinstance(value, Const) else tuple(
+                v.value for v in value)
+        try:
+            made = factory.value(*args, **keywords)
+        except (TypeError, ValueError) as exc:
+            self.error(node, str(exc), unsupported=True)
+        return Resolved("derivative", made, node.func.id)
+
+    def inline_derivative(self, node, callee):
+        """A call of a gradient: its generated code for these argument types, inlined
+        (nested.py), and the gradients picked from what it returns."""
+        from ..nested import inlinable
+
+        if node.keywords:
+            self.error(node, "a gradient called here takes positional arguments only")
+        values = [self.check_value(a, self.expr(a)) for a in node.args]
+        try:
+            fn, count, with_value, single = inlinable(callee.value, [v.type for v in values])
+        except (TypeError, GradientInputError) as exc:
+            self.error(node, str(exc), unsupported=True)
+        result = self.inline_call(node, Resolved("function", fn, callee.name), values)
+        parts = result if isinstance(result, tuple) else (result,)
+        grads = parts[1:1 + count]
+        gradient = grads[0] if single else tuple(grads)
+        return (parts[0], gradient) if with_value else gradient
 
     def grid_index(self, node):
         """cuda.grid(1) -> the thread's index; cuda.grid(2) -> a tuple of two."""

@@ -159,10 +159,10 @@ class Lowering(PythonForms, ExpressionLowering):
         return Function(node.name, body, self.parsed.filename, doc, names, self.constants)
 
     # --- calls of other Python functions ------------------------------------------------------
-    def inline_call(self, node, callee):
+    def inline_call(self, node, callee, values=None):
         """Lower a call of a user function by lowering its body in place (its own names and
-        globals), with the arguments bound to its parameters. Returns what it returns (None
-        for a function that only writes into arrays it was passed)."""
+        globals), with the arguments (`values`: lowered already) bound to its parameters.
+        Returns what it returns (None for a function that only writes into its arrays)."""
         from .reader import read_function
 
         if getattr(callee.value, "py_func", callee.value) in self.call_stack:
@@ -177,7 +177,7 @@ class Lowering(PythonForms, ExpressionLowering):
         sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
         sub.constants, sub.constant_values = self.constants, self.constant_values
         sub.call_stack = self.call_stack + (parsed.fn,)
-        sub.env, sub.named = self.bind_arguments(node, parsed, callee.name), set()
+        sub.env, sub.named = self.bind_arguments(node, parsed, callee.name, values), set()
         stmts, _ = _split_docstring(parsed.node.body)
         sub.locals = set(sub.env) | set(_assigned_names(stmts))
         saved_loc = self.b.loc
@@ -189,12 +189,14 @@ class Lowering(PythonForms, ExpressionLowering):
             return None
         return result[0] if len(result) == 1 else tuple(result)
 
-    def bind_arguments(self, node, parsed: ParsedFunction, name: str) -> dict:
+    def bind_arguments(self, node, parsed: ParsedFunction, name: str, values=None) -> dict:
+        """Parameter name -> value for a call of `parsed` (`values`: the positional
+        arguments, lowered already)."""
         fn = parsed.fn
         defaults = [_default(self, node, name, d) for d in fn.__defaults__ or ()]
         kw_defaults = {k: _default(self, node, name, d)
                        for k, d in (fn.__kwdefaults__ or {}).items()}
-        return self.bind_parameters(node, parsed.node.args, name, defaults, kw_defaults)
+        return self.bind_parameters(node, parsed.node.args, name, defaults, kw_defaults, values)
 
     def lower_block(self, stmts) -> tuple | None:
         """Lower statements; return the returned values if every path returns, else None."""

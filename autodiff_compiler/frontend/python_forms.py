@@ -390,16 +390,19 @@ class PythonForms:
             return None
         return result[0] if len(result) == 1 else tuple(result)
 
-    def bind_parameters(self, node, args, name: str, defaults: list, kw_defaults: dict) -> dict:
+    def bind_parameters(self, node, args, name: str, defaults: list, kw_defaults: dict,
+                        values=None) -> dict:
         """Parameter name -> value for a call `node` of a function with parameters `args`
-        (gast.arguments): positional arguments, then keywords, then defaults."""
+        (gast.arguments): positional arguments (`values` when lowered already), then
+        keywords, then defaults."""
         params = [a.id for a in args.posonlyargs + args.args]
         keyword_params = params[len(args.posonlyargs):] + [a.id for a in args.kwonlyargs]
         if any(isinstance(a, gast.Starred) for a in node.args) or \
                 any(k.arg is None for k in node.keywords):
             self.error(node, f"{name}(): *args and **kwargs in calls are not supported",
                        unsupported=True)
-        values = [self.check_value(a, self.expr(a), allow_tuple=True) for a in node.args]
+        if values is None:
+            values = [self.check_value(a, self.expr(a), allow_tuple=True) for a in node.args]
         if len(values) > len(params):
             self.error(node, f"{name}() takes {len(params)} positional arguments, got "
                        f"{len(values)}")

@@ -9,7 +9,7 @@ from .jumps import eliminate_jumps
 from .source import ParsedFunction, parse_function
 
 
-def read_function(fn) -> ParsedFunction:
-    parsed = parse_function(fn)
+def read_function(fn, method: bool = False) -> ParsedFunction:
+    parsed = parse_function(fn, method)
     check(parsed)
     return dataclasses.replace(parsed, node=eliminate_jumps(parsed.fn, parsed.node))

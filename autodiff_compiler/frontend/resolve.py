@@ -141,6 +141,12 @@ def lookup_attribute(base: Resolved, attr: str) -> Resolved:
 
 
 def classify(obj, name: str) -> Resolved:
+    if getattr(obj, "__autodiff_custom__", False):  # custom_vjp / custom_jvp (custom.py)
+        return Resolved("custom", obj, name)
+    if getattr(obj, "__autodiff_transform__", False):  # a gradient, inlined (nested.py)
+        return Resolved("derivative", obj, name)
+    if getattr(obj, "__autodiff_factory__", False):  # grad / value_and_grad itself
+        return Resolved("factory", obj, name)
     if isinstance(obj, type(math)):
         return Resolved("module", obj, name)
     try:

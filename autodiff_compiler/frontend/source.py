@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import gast
 
 from ..errors import AutodiffSyntaxError, SourceLocation
+from .lambdas import as_function, lambda_nodes, parse_prefix
+from .methods import hoist_self
 
 
 @dataclass
@@ -27,6 +29,7 @@ class ParsedFunction:
     first_line: int  # file line number of the parsed text's first line
     indent: int  # columns removed by dedent
     lines: list[str]  # the file's lines of the function, undedented
+    self_attributes: tuple = ()  # a method's attributes of self, read as leading parameters
 
     def loc(self, node) -> SourceLocation:
         line = getattr(node, "lineno", 1)
@@ -48,31 +51,57 @@ def unwrap(fn):
     return py_func if inspect.isfunction(py_func) else fn
 
 
-def parse_function(fn) -> ParsedFunction:
+def parse_function(fn, method: bool = False) -> ParsedFunction:
+    """Read `fn` (a def or a lambda; method: `fn` is a bound method's function, whose self
+    attributes become leading parameters, see methods.py)."""
     fn = unwrap(fn)
     if not inspect.isfunction(fn):
         raise TypeError(f"expected a Python function, got {type(fn).__name__}")
-    filename = inspect.getsourcefile(fn) or "<unknown>"
+    filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
     try:
         lines, first_line = inspect.getsourcelines(fn)
     except (OSError, TypeError) as exc:
-        raise TypeError(f"cannot read the source of {fn.__qualname__}: {exc}. "
-                        "Define the function in a file (not in an interactive prompt).") from exc
+        raise TypeError(_no_source(fn, filename, exc)) from exc
     text = "".join(lines)
     dedented = textwrap.dedent(text)
     indent = _indent_removed(text, dedented)
     if fn.__name__ == "<lambda>":
-        col = max(lines[0].find("lambda"), 0)
-        loc = SourceLocation(filename, first_line, col, lines[0].rstrip())
-        raise AutodiffSyntaxError("lambda functions are not supported; use a def", loc)
+        node, dedented = _lambda_node(fn, dedented, filename, first_line, indent, lines)
+    else:
+        node = gast.parse(dedented).body[0]
     _check_unchanged(fn, dedented, filename, first_line)
-    module = gast.parse(dedented)
-    node = module.body[0]
-    parsed = ParsedFunction(fn, node, filename, first_line, indent, [ln.rstrip("\n") for ln in lines])
+    parsed = ParsedFunction(fn, node, filename, first_line, indent,
+                            [ln.rstrip("\n") for ln in lines])
     if not isinstance(node, gast.FunctionDef):
         raise AutodiffSyntaxError("only plain 'def' functions can be differentiated",
                                   parsed.loc(node))
+    if method:
+        taken = set(fn.__code__.co_varnames) | set(fn.__code__.co_names)
+        node, attributes, _ = hoist_self(parsed.loc, node, taken)
+        parsed.self_attributes = tuple(attributes)
     return parsed
+
+
+def _no_source(fn, filename: str, exc) -> str:
+    if filename == "<string>":
+        return (f"cannot read the source of {fn.__qualname__}: it was defined by "
+                "'python -c' or exec() of a string, whose text Python does not keep. Put it "
+                "in a file, or register the text with linecache (as IPython does for cells)")
+    return (f"cannot read the source of {fn.__qualname__} ({filename}): {exc}. Define the "
+            "function in a file, or register its text with linecache")
+
+
+def _lambda_node(fn, dedented: str, filename: str, first_line: int, indent: int, lines):
+    """(def node, the text it was parsed from) for a lambda (lambdas.py)."""
+    module, text = parse_prefix(dedented)
+    nodes = lambda_nodes(module, fn, first_line, indent) if module is not None else []
+    if len(nodes) != 1:
+        line = fn.__code__.co_firstlineno
+        loc = SourceLocation(filename, line, 0, lines[min(line - first_line, len(lines) - 1)]
+                             .rstrip())
+        raise AutodiffSyntaxError("cannot tell this lambda's source from the others on its "
+                                  "line; use a def", loc)
+    return as_function(nodes[0]), text
 
 
 def _indent_removed(original: str, dedented: str) -> int:
@@ -108,8 +137,7 @@ def _check_unchanged(fn, text: str, filename: str, first_line: int) -> None:
                          dont_inherit=True)
     except SyntaxError:
         return  # gast.parse reports it
-    fresh = _find_code(module, code.co_name)
-    if fresh is None or not _same_code(code, fresh, shift):
+    if not any(_same_code(code, fresh, shift) for fresh in _nested_codes(module, code.co_name)):
         raise TypeError(f"the source of {fn.__qualname__} in {filename} changed after it was "
                         "defined (the file was edited but not reloaded): reload the module "
                         "(importlib.reload) or run the definition again")
@@ -123,16 +151,17 @@ def _owning_class(qualname: str):
     return None
 
 
-def _find_code(module, name: str):
-    """The shallowest code object called `name` among the constants of `module`, breadth first."""
-    queue = [module]
-    for code in queue:  # the list grows while it is walked
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                if const.co_name == name:
-                    return const
-                queue.append(const)
-    return None
+def _nested_codes(module, name: str) -> list:
+    """The code objects named `name` anywhere inside `module` (lambdas sit in expressions)."""
+    found, stack = [], [module]
+    while stack:
+        code = stack.pop()
+        for c in code.co_consts:
+            if isinstance(c, types.CodeType):
+                stack.append(c)
+                if c.co_name == name:
+                    found.append(c)
+    return found
 
 
 def _same_code(code, fresh, shift: int) -> bool:
