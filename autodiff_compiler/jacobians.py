@@ -24,6 +24,7 @@ from .arguments import floats, like, normalize_argnums, output, require_floats, 
 from .errors import GradientInputError
 from .specialize import Specializations
 from .sweeps import forward_jacobians, reverse_jacobians, split
+from .tracebacks import api_boundary
 
 _SPECIALIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -37,9 +38,30 @@ def specializer(f, jit: bool) -> Specializations:
     return per_jit[jit]
 
 
+@api_boundary
 def jvp(f, primals, tangents, *, jit=True):
-    """(f(*primals), the directional derivative along `tangents`), like jax.jvp. Tangents
-    are given for every argument; those of int and bool arguments are ignored."""
+    """The value of f and its directional derivative along `tangents` (forward mode, one
+    tangent sweep), like jax.jvp.
+
+    Parameters:
+        f: a Python function of numbers and arrays.
+        primals: the arguments, a tuple.
+        tangents: one tangent per argument, a tuple (floats, arrays of the arguments'
+            shapes); those of int and bool arguments are ignored.
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        (f(*primals), tangent of the output): each a float or an array, or a tuple of them
+        when f returns several values.
+
+    Example:
+        >>> import math
+        >>> def f(x, y):
+        ...     return math.sin(x) * y
+        >>> value, tangent = jvp(f, (0.0, 2.0), (1.0, 0.0))
+        >>> value, tangent
+        (0.0, 2.0)
+    """
     spec = specializer(f, jit)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
@@ -66,7 +88,26 @@ def _one_or_tuple(results: list):
 
 
 def jacfwd(f, argnums=0, *, jit=True):
-    """Jacobian by forward mode: jacfwd(f)(*args) has shape out.shape + in.shape."""
+    """The Jacobian by forward mode: one tangent sweep per input entry (for few inputs).
+
+    Parameters:
+        f: a Python function returning a float, an array or a tuple of them.
+        argnums: the position of the argument to differentiate, or a tuple of positions.
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        A function of f's arguments giving the Jacobian, shaped out.shape + in.shape (a
+        tuple over argnums when argnums is a tuple, and over outputs for several outputs).
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x):
+        ...     return x * x
+        >>> jacfwd(f)(np.array([1.0, 2.0]))
+        array([[2., 0.],
+               [0., 4.]])
+    """
+    @api_boundary
     def jacobian(*args):
         spec, nums, single, values, types = _setup(f, jit, argnums, args, "jacfwd")
         _, outs = forward_jacobians(spec.artifact(types, nums, "jvp"), values, nums)
@@ -76,7 +117,24 @@ def jacfwd(f, argnums=0, *, jit=True):
 
 
 def jacrev(f, argnums=0, *, jit=True):
-    """Jacobian by reverse mode (one seeded adjoint sweep per output entry)."""
+    """The Jacobian by reverse mode: one adjoint sweep per output entry (for few outputs).
+
+    Parameters:
+        f, argnums, jit: as for `jacfwd`.
+
+    Returns:
+        A function of f's arguments giving the Jacobian, shaped out.shape + in.shape, as
+        `jacfwd` does.
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x):
+        ...     return x * x[0]
+        >>> jacrev(f)(np.array([2.0, 3.0]))
+        array([[4., 0.],
+               [3., 2.]])
+    """
+    @api_boundary
     def jacobian(*args):
         spec, nums, single, values, types = _setup(f, jit, argnums, args, "jacrev")
         shapes = [np.shape(v) for v in primal_outputs(spec, values, types)]
@@ -92,8 +150,27 @@ def primal_outputs(spec: Specializations, values, types) -> list:
 
 
 def hessian(f, argnums=0, *, jit=True):
-    """Hessian of a scalar function, forward over reverse: shape in.shape + in.shape (nested
-    tuples for several argnums, as jax.hessian)."""
+    """The Hessian of a scalar function, forward over reverse: one tangent sweep of the
+    generated gradient code per input entry.
+
+    Parameters:
+        f: a Python function returning one float.
+        argnums: the position of the argument to differentiate, or a tuple of positions.
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        A function of f's arguments giving the Hessian, shaped in.shape + in.shape (a float
+        for a float argument; nested tuples for several argnums, as jax.hessian).
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x):
+        ...     return x[0] ** 2 * x[1]
+        >>> hessian(f)(np.array([1.0, 2.0]))
+        array([[4., 2.],
+               [2., 0.]])
+    """
+    @api_boundary
     def hess(*args):
         spec, nums, single, values, types = _setup(f, jit, argnums, args, "hessian")
         artifact = spec.artifact(types, nums, "hvp")
@@ -104,9 +181,28 @@ def hessian(f, argnums=0, *, jit=True):
     return hess
 
 
+@api_boundary
 def hvp(f, primals, tangents, *, jit=True):
-    """Hessian-vector product of a scalar function w.r.t. all its float arguments: one
-    forward-over-reverse sweep. Returns one entry per argument (None for ints and bools)."""
+    """The Hessian-vector product of a scalar function with respect to all its float
+    arguments: one forward-over-reverse sweep, without forming the Hessian.
+
+    Parameters:
+        f: a Python function returning one float.
+        primals: the arguments, a tuple.
+        tangents: the vector, one entry per argument (those of ints and bools ignored).
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        A tuple with one entry per argument: the product's part for that argument (a float
+        or an array of its shape), None for int and bool arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x):
+        ...     return x[0] ** 2 * x[1]
+        >>> hvp(f, (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
+        (array([4., 2.]),)
+    """
     spec = specializer(f, jit)
     primals, tangents = tuple(primals), tuple(tangents)
     values, types = spec.prepare(primals)
@@ -117,11 +213,33 @@ def hvp(f, primals, tangents, *, jit=True):
     return tuple(next(products) if k in wrt else None for k in range(len(values)))
 
 
+@api_boundary
 def vjp(f, *primals, jit=True):
-    """(f(*primals), pullback), as jax.vjp: pullback(cotangent) returns one cotangent per
-    primal (None for int and bool arguments). The cotangent has the structure of f's output
-    (a float, an array of its shape, or a tuple of those). The pullback runs the adjoint
-    code, which computes the outputs again: nothing is kept between calls."""
+    """The value of f and its pullback (reverse mode), as jax.vjp.
+
+    The pullback runs the adjoint code, which computes the outputs again: nothing is kept
+    between calls.
+
+    Parameters:
+        f: a Python function returning a float, an array or a tuple of them.
+        *primals: its arguments.
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        (f(*primals), pullback): pullback(cotangent), the cotangent with the structure of
+        f's output (a float, an array of its shape, or a tuple of those), returns one
+        cotangent per primal (None for int and bool arguments).
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x, k):
+        ...     return x * k
+        >>> out, pullback = vjp(f, np.array([1.0, 2.0]), 3)
+        >>> out
+        array([3., 6.])
+        >>> pullback(np.array([1.0, 1.0]))
+        (array([3., 3.]), None)
+    """
     spec = specializer(f, jit)
     values, types = spec.prepare(primals)
     argnums = floats(types)
@@ -129,6 +247,7 @@ def vjp(f, *primals, jit=True):
     artifact = spec.artifact(types, argnums, "vjp")
     single = len(outputs) == 1
 
+    @api_boundary
     def pullback(cotangent):
         seeds = [cotangent] if single else list(cotangent)
         if len(seeds) != len(outputs):
