@@ -20,11 +20,103 @@ from .njit import make_dispatcher
 from .pickling import reducer
 from .pipeline import Artifact
 from .specialize import Specializations
-from .sweeps import forward_gradient
+from .sweeps import forward_gradient, unit_tangents
+from .tapes import TapeReport, measure, report
+from .tracebacks import api_boundary
+
+
+class Lowered:
+    """A derivative compiled for one set of argument types, by `GradFunction.lower`.
+
+    Attributes:
+        source: the generated Python module (str).
+        ir: the derivative's SSA IR, as text.
+        primal_ir: the function's own SSA IR, as text.
+        primal, adjoint: the two SSA functions themselves (ir.core.Function).
+        path: the file the generated module was written to.
+        transform_time: seconds from the function's source to the loaded module.
+        compile_time: seconds Numba took (0.0 with jit=False, or when its on-disk cache
+            already had the machine code).
+
+    Example:
+        >>> def f(x):
+        ...     return x * x
+        >>> lowered = grad(f, jit=False).lower(3.0)
+        >>> lowered.compile_time
+        0.0
+        >>> "def f_grad(x):" in lowered.source
+        True
+    """
+
+    def __init__(self, artifact: Artifact, arguments: tuple, compile_time: float):
+        self.artifact = artifact
+        self.arguments = arguments
+        self.source = artifact.source
+        self.ir = artifact.ir
+        self.primal_ir = artifact.primal_ir
+        self.primal = artifact.primal
+        self.adjoint = artifact.adjoint
+        self.path = artifact.path
+        self.transform_time = artifact.transform_time
+        self.compile_time = compile_time
+
+    @api_boundary
+    def tape(self) -> TapeReport:
+        """What the reverse sweep stores for the arguments the code was lowered with.
+
+        The generated source is run once by CPython (not Numba) on those arguments to
+        measure the arrays.
+
+        Returns:
+            A TapeReport: `rows` (one per array: name, the value it stores, dtype, kept per
+            iteration or once, bytes, source line), `nbytes` (the total) and, printed, a
+            table.
+
+        Example:
+            >>> import numpy as np
+            >>> def total(x, n):
+            ...     s = 0.0
+            ...     for i in range(n):
+            ...         s = s * x[i] + x[i]
+            ...     return s
+            >>> report = grad(total, jit=False).lower(np.ones(100), 100).tape()
+            >>> report.nbytes
+            800
+            >>> print(report)
+            name    stores  dtype    kept                            bytes  source line
+            tape_s  s       float64  per iteration (loop at line 3)    800  line 3: for i in range(n):
+            total 800 bytes
+        """
+        arrays = measure(self.artifact.compiled.python_fn,
+                         self.artifact.arguments(*self.arguments))
+        return report(self.artifact.adjoint, self.artifact.mode, arrays)
+
+    def __repr__(self) -> str:
+        return (f"<Lowered {self.artifact.name}: transform {self.transform_time:.3f} s, "
+                f"Numba {self.compile_time:.3f} s, {self.path}>")
 
 
 class GradFunction:
-    """What `grad` / `value_and_grad` return: a callable with the generated code attached."""
+    """What `grad` and `value_and_grad` return: the gradient as a callable, with the
+    generated code attached.
+
+    Call it with the function's arguments. One derivative is compiled per signature of
+    argument types (float, int and bool scalars; arrays by dtype and rank), at the first
+    call with that signature or by `lower`; `source` and `ir` show the last one used.
+
+    Example:
+        >>> def f(x, y):
+        ...     return x * y + y
+        >>> df = grad(f, argnums=(0, 1))
+        >>> df(2.0, 3.0)
+        (3.0, 3.0)
+        >>> print(df.source[df.source.index("def "):], end="")
+        def f_grad(x, y):
+            # line 2: return x * y + y
+            add = x * y + y
+            # reverse sweep
+            return (add, y, 1.0 + x)
+    """
 
     __autodiff_transform__ = True  # differentiated again by inlining its code (nested.py)
 
@@ -59,10 +151,37 @@ class GradFunction:
     def _mode(self) -> str:  # the pipeline's mode
         return "jvp" if self.mode == "forward" else "grad"
 
-    def lower(self, *args, **kwargs) -> Artifact:
-        """Compile (without running) for these arguments; returns the artifact."""
-        _, types = self.specializations.prepare(args, kwargs, self.argnums)
-        return self.specializations.artifact(types, self.argnums, self._mode)
+    @api_boundary
+    def lower(self, *args, **kwargs) -> Lowered:
+        """Compile for the types of these arguments, without running anything: the
+        transform, then Numba (unless jit=False). Calls with arguments of the same types
+        then reuse the code.
+
+        Parameters:
+            *args, **kwargs: example arguments, as the function takes them (only their
+                types and, for `Lowered.tape`, their values matter).
+
+        Returns:
+            A Lowered: the generated `source`, its `ir`, `transform_time` and
+            `compile_time` in seconds, and `tape()`.
+
+        Example:
+            >>> def f(x):
+            ...     return x * x
+            >>> lowered = grad(f, jit=False).lower(3.0)
+            >>> print(lowered.source[lowered.source.index("def "):], end="")
+            def f_grad(x):
+                # line 2: return x * x
+                mul = x * x
+                # reverse sweep
+                return (mul, x + x)
+        """
+        values, types = self.specializations.prepare(args, kwargs, self.argnums)
+        artifact = self.specializations.artifact(types, self.argnums, self._mode)
+        arguments = tuple(values)
+        if self.mode == "forward":
+            arguments += tuple(unit_tangents(values, self.argnums, None))
+        return Lowered(artifact, arguments, artifact.compile(*arguments))
 
     @property
     def njit(self):
@@ -72,7 +191,9 @@ class GradFunction:
             self._njit = make_dispatcher(self)
         return self._njit
 
+    @api_boundary
     def __call__(self, *args, **kwargs):
+        """The gradient at these arguments (with value_and_grad: (value, gradient))."""
         if self._direct and not kwargs:  # calls.py: skip the checked path when we may
             try:
                 return self._direct(*args)
@@ -111,48 +232,98 @@ class GradFunction:
 
     @property
     def source(self) -> str:
-        """Generated Python source of the most recently used specialisation."""
+        """The generated Python module of the most recently used specialisation (str;
+        RuntimeError before the first call or `lower`)."""
         return self._require_last().source
 
     @property
     def ir(self) -> str:
-        """SSA IR of the adjoint of the most recently used specialisation."""
+        """The SSA IR of the derivative of the most recently used specialisation (str;
+        RuntimeError before the first call or `lower`)."""
         return self._require_last().ir
 
 
-def _decorator(with_value: bool):
-    def transform(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
-                  target="cpu", boundscheck=False):
-        if target not in ("cpu", "cuda"):
-            raise GradientInputError("target must be 'cpu' or 'cuda'")
-        if target == "cuda":
-            if with_value or fn is None:
-                raise GradientInputError("target='cuda' is supported by grad(f, argnums) only")
-            return device_grad(fn, argnums)
-        if fn is None:
-            return lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode,
-                                          boundscheck)
-        if isinstance(fn, (int, tuple, list)):
-            raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
-        return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
-
-    transform.__autodiff_factory__ = True  # may be called inside differentiated code
-    return transform
+def _transform(fn, argnums, jit, checkpoint, mode, target, with_value: bool,
+               boundscheck: bool = False):
+    if target not in ("cpu", "cuda"):
+        raise GradientInputError("target must be 'cpu' or 'cuda'")
+    if target == "cuda":
+        if with_value or fn is None:
+            raise GradientInputError("target='cuda' is supported by grad(f, argnums) only")
+        return device_grad(fn, argnums)
+    if fn is None:
+        return api_boundary(
+            lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode, boundscheck))
+    if isinstance(fn, (int, tuple, list)):
+        raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
+    return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
 
 
-grad = _decorator(with_value=False)
-grad.__doc__ = """Gradient of a scalar function: grad(f, argnums=0, *, jit=True)(*args).
+@api_boundary
+def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", target="cpu",
+         boundscheck=False):
+    """The gradient of a scalar function, as a function of the same arguments.
 
-Usable as @grad, @grad(argnums=(0, 1)) or grad(f, argnums=1). checkpoint=K (or "sqrt")
-stores the state of long top-level loops every K steps instead of taping every step; "auto"
-does so (every sqrt(steps)) for top-level loops whose inner counted loops record a tape; the
-default None tapes everything.
-mode="forward" computes the gradient by tangent sweeps instead, one per input entry (cheaper
-for few inputs).
-boundscheck=True compiles with Numba's bounds checks: an index out of range raises IndexError
-as it does with jit=False (README, "Errors at run time").
-target="cuda" returns a numba.cuda device function computing the gradient (kernels.py)."""
-grad.__name__ = "grad"
-value_and_grad = _decorator(with_value=True)
-value_and_grad.__doc__ = """Like grad, but returns (f(*args), gradient)."""
-value_and_grad.__name__ = "value_and_grad"
+    Usable as `grad(f)`, `grad(f, argnums=1)`, `@grad` or `@grad(argnums=(0, 1))`. The
+    function's source is read and checked now (unsupported code is refused with its line
+    and a caret); the derivative is compiled at the first call for each signature of
+    argument types.
+
+    Parameters:
+        fn: a Python function returning one float (None: return a decorator).
+        argnums: the position of the argument to differentiate, or a tuple of positions.
+        jit: compile the generated code with Numba (False: run it in CPython).
+        checkpoint: None (tape every loop iteration), a positive int K or "sqrt" (store
+            the state of long top-level loops every K, or sqrt(steps), iterations and
+            recompute in between), or "auto" (so for top-level loops whose inner counted
+            loops record a tape).
+        mode: "reverse" (one sweep for all inputs) or "forward" (one tangent sweep per
+            input entry: cheaper for few inputs).
+        target: "cpu", or "cuda" for a numba.cuda device function returning the partials.
+        boundscheck: compile with Numba's bounds checks: an index out of range raises
+            IndexError as it does with jit=False (docs/guide.md, "Errors at run time").
+
+    Returns:
+        A GradFunction: called with f's arguments it returns the gradient, a float for a
+        float argument, an array of its shape for an array, a tuple for several argnums.
+
+    Example:
+        >>> def f(x1, x2):
+        ...     return (x1 + x2) * (x1 - x2)
+        >>> grad(f)(3.0, 2.0)
+        6.0
+        >>> grad(f, argnums=(0, 1))(3.0, 2.0)
+        (6.0, -4.0)
+    """
+    return _transform(fn, argnums, jit, checkpoint, mode, target, with_value=False,
+                      boundscheck=boundscheck)
+
+
+@api_boundary
+def value_and_grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
+                   boundscheck=False):
+    """Like `grad`, but the result also gives the function's value: (f(*args), gradient),
+    both from one call of the generated code.
+
+    Parameters:
+        fn, argnums, jit, checkpoint, mode, boundscheck: as for `grad` (target is "cpu").
+
+    Returns:
+        A GradFunction returning (value, gradient).
+
+    Example:
+        >>> import numpy as np
+        >>> def sum_of_squares(x):
+        ...     s = 0.0
+        ...     for i in range(len(x)):
+        ...         s += x[i] ** 2
+        ...     return s
+        >>> value_and_grad(sum_of_squares)(np.array([2.0, 3.0]))
+        (13.0, array([4., 6.]))
+    """
+    return _transform(fn, argnums, jit, checkpoint, mode, "cpu", with_value=True,
+                      boundscheck=boundscheck)
+
+
+# both may be called inside differentiated code: the gradient is made while compiling
+grad.__autodiff_factory__ = value_and_grad.__autodiff_factory__ = True

@@ -41,7 +41,19 @@ def _rebuild(template, leaves):
 
 class vmap:
     """vmap(f, in_axes=0, out_axes=0)(*args): f mapped over axis in_axes[k] of argument k
-    (None: the argument is passed whole to every sample); results stacked along out_axes."""
+    (None: the argument is passed whole to every sample); results stacked along out_axes.
+
+    For the package's own gradients the loop over the batch runs inside compiled code
+    (`parallel=True`: a prange loop on threads); any other f is called sample by sample.
+
+    Example:
+        >>> import numpy as np
+        >>> from autodiff_compiler import grad
+        >>> def loss(w, x):
+        ...     return (w * x) ** 2
+        >>> vmap(grad(loss), in_axes=(None, 0))(2.0, np.array([1.0, 2.0]))
+        array([ 4., 16.])
+    """
 
     def __init__(self, f, in_axes=0, out_axes=0, *, parallel=False):
         self.f, self.in_axes, self.out_axes, self.parallel = f, in_axes, out_axes, parallel

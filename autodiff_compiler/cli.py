@@ -2,9 +2,16 @@
 
 `show` compiles the gradient of one function for one set of argument types and prints what
 the compiler made: optionally the SSA IR of the function and of its adjoint, then the
-generated adjoint Python source. Without a target it does this for the built-in example
-(autodiff_compiler.examples.power_sum) and then runs the gradient and checks it against
-central differences.
+generated adjoint Python source (highlighted on a terminal), then what its tape stores
+(tapes.py: each array, its dtype, per iteration or once, its bytes for the example
+arguments, measured by running the generated code once in CPython, and its source line).
+Without a target it does this for the built-in example (autodiff_compiler.examples.power_sum)
+and then runs the gradient and checks it against central differences.
+
+Example arguments come from --args, else from annotations and defaults, else are guessed
+(1.0; said on stderr). When the compiler refuses the function and some arguments were
+guessed, other guesses are tried: if one compiles, the refusal came from the guess, and
+show says so with an --args that works.
 
 Exit status: 0 on success, 1 when the compiler refuses the function (the message points at
 file:line:col with a caret), 2 for usage errors (unknown file, module or function, bad
@@ -31,6 +38,8 @@ from .arguments import normalize_argnums, prepare
 from .errors import AutodiffSyntaxError, GradientInputError, UnsupportedOperationError
 from .examples import example_args, power_sum
 from .gradcheck import numerical_grad
+from .sweeps import unit_tangents
+from .tapes import measure, report
 from .version import __version__
 
 PROG = "python -m autodiff_compiler"
@@ -39,6 +48,15 @@ PROG = "python -m autodiff_compiler"
 _DEFAULT_FLOAT = 1.0
 _DEFAULT_INT = 3
 _DEFAULT_ARRAY_TEXT = "np.linspace(0.1, 1.0, 4)"
+
+# what a guessed parameter is tried as when the first guess is refused: (value, --args text)
+_ALTERNATIVES = (
+    (lambda: _DEFAULT_FLOAT, repr(_DEFAULT_FLOAT)),
+    (lambda: np.linspace(0.1, 1.0, 4), _DEFAULT_ARRAY_TEXT),
+    (lambda: _DEFAULT_INT, repr(_DEFAULT_INT)),
+    (lambda: np.linspace(0.1, 0.9, 9).reshape(3, 3), "np.linspace(0.1, 0.9, 9).reshape(3, 3)"),
+)
+_MAX_RETRIES = 80
 
 
 class UsageError(Exception):
@@ -83,7 +101,18 @@ The compiler specialises on argument types, so it needs example arguments. --arg
 them as a Python expression (a comma-separated list) evaluated with only `np`/`numpy` and
 `math` in scope. Without --args, each parameter gets a value from its annotation:
 float -> {_DEFAULT_FLOAT}, int -> {_DEFAULT_INT}, np.ndarray -> {_DEFAULT_ARRAY_TEXT}; a parameter
-without one of these annotations takes its default value if it has one, else 1.0.
+without one of these annotations takes its default value if it has one, else 1.0 (a guess,
+said on stderr; when the compiler refuses the function for a guessed argument, show says
+so and suggests --args).
+
+Under the generated code, show lists what the reverse sweep stores (its tape): each array's
+name, the value it holds, its dtype, whether it takes a row per loop iteration or is made
+once, its bytes for the example arguments and the source line of the value. The bytes are
+measured by running the generated code once in CPython on the example arguments (the
+function is never run with Numba unless it is the built-in example).
+
+Code is highlighted (with pygments, when installed) when stdout is a terminal; --color
+never, a pipe or the NO_COLOR environment variable turn that off.
 
 Exit status: 0 on success, 1 when the compiler refuses the function (the message shows
 file:line:col, the line and a caret), 2 for usage errors (unknown file, module or
@@ -141,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "(hessian: the Hessian-vector product)")
     show.add_argument("--no-jit", action="store_true",
                       help="run the built-in example's gradient without Numba (TARGETs are "
-                           "only compiled to source, never run)")
+                           "never run with Numba)")
+    show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                      help="highlight the code: auto (default) when stdout is a terminal and "
+                           "NO_COLOR is not set")
     return parser
 
 
@@ -251,17 +283,25 @@ def _default_for(annotation):
 def default_args(fn) -> tuple:
     """Example arguments from annotations (float 1.0, int 3, np.ndarray 4 floats), else the
     parameter's default value, else 1.0."""
+    return tuple(value for _, value, _ in example_values(fn))
+
+
+def example_values(fn) -> list[tuple[str, object, str]]:
+    """(parameter, example value, how it was chosen: "annotation", "default" or "guess")
+    for each positional parameter, as default_args chooses them."""
     values = []
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.KEYWORD_ONLY):
             continue
-        value = None
+        value, how = None, "annotation"
         if param.annotation is not param.empty:
             value = _default_for(param.annotation)
         if value is None and param.default is not param.empty:
-            value = param.default
-        values.append(_DEFAULT_FLOAT if value is None else value)
-    return tuple(values)
+            value, how = param.default, "default"
+        if value is None:
+            value, how = _DEFAULT_FLOAT, "guess"
+        values.append((param.name, value, how))
+    return values
 
 
 def _describe(value) -> str:
@@ -271,10 +311,6 @@ def _describe(value) -> str:
 
 
 # --- the show command --------------------------------------------------------------------------
-
-def _heading(out, title: str) -> None:
-    print(f"==== {title} ====", file=out)
-
 
 def max_relative_difference(analytic, numeric) -> float:
     """Largest |a - n| / max(|a|, |n|, 1) over all gradient entries.
@@ -291,9 +327,8 @@ def max_relative_difference(analytic, numeric) -> float:
     return worst
 
 
-def _compile(fn, args, argnums, mode: str):
-    """(argnums list, artifact): the derivative code of `mode` for these example arguments,
-    compiled to source only (nothing is run)."""
+def _parse(fn, argnums):
+    """(parsed function, argnums list); refusals of the source itself propagate."""
     try:
         parsed = pipeline.parse(fn)
         nums, _ = normalize_argnums(argnums, len(inspect.signature(parsed.fn).parameters))
@@ -301,57 +336,238 @@ def _compile(fn, args, argnums, mode: str):
         raise
     except TypeError as exc:  # GradientInputError argnums, or a source that cannot be read
         raise UsageError(str(exc)) from None
+    return parsed, nums
+
+
+def _compile(parsed, args, nums, mode: str):
+    """The derivative code of `mode` for these example arguments, compiled to source only
+    (nothing is run)."""
     try:
         _, types = prepare(inspect.signature(parsed.fn), args, {}, nums)
-        return nums, pipeline.compile(parsed, types, nums, _MODES[mode], load=False)
+        return pipeline.compile(parsed, types, nums, _MODES[mode], load=False)
     except GradientInputError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _other_guess(parsed, chosen, nums, mode: str):
+    """Example arguments that differ from `chosen` only in guessed parameters and that the
+    compiler accepts, as (values, --args text); None when none is found.
+
+    A greedy search: each round tries every other value for each guessed parameter and
+    keeps the change that compiles, else the one whose refusal comes latest in the source
+    (the compiler got further), until one compiles, none gets further, or _MAX_RETRIES
+    compilations were tried."""
+    guessed = [k for k, (_, _, how) in enumerate(chosen) if how == "guess"]
+    values = [value for _, value, _ in chosen]
+    texts = [_as_text(value) for value in values]
+    position = _refusal_position(parsed, values, nums, mode)
+    tries = 0
+    while position is not None and tries < _MAX_RETRIES:
+        best = None
+        for k in guessed:
+            for make, text in _ALTERNATIVES:
+                if text == texts[k] or (k in nums and text == repr(_DEFAULT_INT)):
+                    continue
+                trial = list(values)
+                trial[k] = make()
+                tries += 1
+                where = _refusal_position(parsed, trial, nums, mode)
+                if where is None:
+                    values[k], texts[k] = trial[k], text
+                    return values, ", ".join(texts)
+                if where > position and (best is None or where > best[0]):
+                    best = (where, k, trial[k], text)
+        if best is None:
+            return None
+        position, k, values[k], texts[k] = best
+    return None
+
+
+def _refusal_position(parsed, values, nums, mode: str):
+    """None when the compiler accepts these arguments, else (line, column) of the refused
+    construct ((0, 0) when the refusal names no place)."""
+    try:
+        _compile(parsed, values, nums, mode)
+    except (AutodiffSyntaxError, UnsupportedOperationError) as exc:
+        loc = exc.loc
+        return (0, 0) if loc is None else (loc.line, loc.col)
+    except Exception:  # noqa: BLE001 - refused otherwise (argument types): no progress
+        return (0, 0)
+    return None
+
+
+def _as_text(value) -> str:
+    """A value as --args would spell it (arrays by a constructor of their shape)."""
+    if isinstance(value, np.ndarray):
+        return f"np.ones({value.shape})" if value.ndim != 1 else f"np.ones({value.shape[0]})"
+    return repr(value)
+
+
+def _guessed(chosen) -> str:
+    """'x = 1.0, y = 1.0': the guessed example arguments."""
+    return ", ".join(f"{name} = {_describe(value)}" for name, value, how in chosen
+                     if how == "guess")
+
+
+def _refusal_note(parsed, chosen, nums, mode: str) -> str:
+    """What to say after a refusal when some example arguments were guessed: whether other
+    guesses compile (then the refusal came from the guess) and how to give --args."""
+    if not any(how == "guess" for _, _, how in chosen):
+        return ""
+    other = _other_guess(parsed, chosen, nums, mode)
+    if other is None:
+        return (f"note: the example arguments {_guessed(chosen)} were guessed (no --args, no "
+                "annotation), and other guesses are refused too: if the function takes "
+                "other types, give them with --args")
+    values, text = other
+    changed = ", ".join(f"{name} = {_describe(new)}" for (name, old, how), new
+                        in zip(chosen, values) if how == "guess" and not _same(old, new))
+    return (f"note: this refusal comes from the guessed example arguments ({_guessed(chosen)}: "
+            f"no --args, no annotation); with {changed} the function compiles. Give the "
+            f"arguments with --args, e.g. --args \"{text}\", or annotate the parameters")
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and np.shape(a) == np.shape(b)
 
 
 _MODES = {"reverse": "grad", "forward": "jvp", "hessian": "hvp"}
 
 
-def _show(options, out) -> int:
-    builtin = options.target is None
-    fn = power_sum if builtin else load_target(options.target)
-    if options.args_expr is not None:
-        args = eval_args(options.args_expr)
+class Refusal(Exception):
+    """The compiler refused the function: its located message, and a note on guessed
+    example arguments (or ""); exit status 1."""
+
+    def __init__(self, message: str, note: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.note = note
+
+
+def use_color(option: str, out) -> bool:
+    """Whether to highlight: --color always/never, else auto: `out` is a terminal, NO_COLOR is
+    unset or empty and TERM is not "dumb"."""
+    if option != "auto":
+        return option == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def highlighter(color: bool):
+    """A function highlighting Python source for a terminal (pygments), or the identity when
+    `color` is off or pygments is not installed."""
+    if color:
+        try:
+            from pygments import highlight
+            from pygments.formatters import TerminalFormatter
+            from pygments.lexers import PythonLexer
+        except ImportError:
+            pass
+        else:
+            return lambda text: highlight(text, PythonLexer(), TerminalFormatter()).rstrip("\n")
+    return lambda text: text
+
+
+def _tape(artifact, values, nums, guessed: bool):
+    """The tape report of a derivative, its bytes measured by running the generated code in
+    CPython on the example arguments (when it stores anything)."""
+    table = report(artifact.adjoint, artifact.mode)
+    if not table.rows:
+        return table
+    seeds = unit_tangents(values, nums, None) if artifact.mode == "hvp" else []
+    try:
+        pipeline.load(artifact, jit=False)
+        arrays = measure(artifact.compiled.python_fn, artifact.arguments(*values, *seeds))
+    except Exception as exc:  # noqa: BLE001 - the generated code failed on these arguments
+        hint = " (they were guessed: give --args)" if guessed else ""
+        return report(artifact.adjoint, artifact.mode,
+                      note=f"bytes not measured: running the generated code on the example "
+                           f"arguments{hint} raised {type(exc).__name__}: {exc}")
+    return report(artifact.adjoint, artifact.mode, arrays)
+
+
+def _arguments(options, fn, builtin: bool):
+    """(example arguments, [(parameter, value, how chosen)]): from --args, the built-in
+    example's, or example_values."""
+    if options.args_expr is not None or builtin:
+        args = eval_args(options.args_expr) if options.args_expr is not None else example_args()
+        chosen = [(name, value, "given") for name, value
+                  in zip(inspect.signature(fn).parameters, args)]
     else:
-        args = example_args() if builtin else default_args(fn)
+        chosen = example_values(fn)
+        args = tuple(value for _, value, _ in chosen)
     try:
         inspect.signature(fn).bind(*args)
     except TypeError as exc:
         raise UsageError(f"the example arguments do not fit {fn.__name__}"
                          f"{inspect.signature(fn)}: {exc}") from None
+    return args, chosen
+
+
+def _show(options, out, err=None) -> int:
+    err = sys.stderr if err is None else err
+    builtin = options.target is None
+    fn = power_sum if builtin else load_target(options.target)
+    args, chosen = _arguments(options, fn, builtin)
     argnums = 0 if options.argnums is None else options.argnums
 
     names = list(inspect.signature(fn).parameters)
-    nums, artifact = _compile(fn, args, argnums, options.mode)
+    parsed, nums = _parse(fn, argnums)
+    try:
+        artifact = _compile(parsed, args, nums, options.mode)
+    except (AutodiffSyntaxError, UnsupportedOperationError) as exc:
+        raise Refusal(str(exc), _refusal_note(parsed, chosen, nums, options.mode)) from None
+    guessed = any(how == "guess" for _, _, how in chosen)
+    if guessed:
+        print(f"note: example arguments guessed (no --args, no annotation): "
+              f"{_guessed(chosen)}; give --args to choose them", file=err)
+    values, _ = prepare(inspect.signature(parsed.fn), args, {}, nums)  # as the code takes them
+    color = use_color(options.color, out)
+    code = highlighter(color)
     arg_text = ", ".join(f"{name}={_describe(v)}" for name, v in zip(names, args))
     sections = options.ir or builtin
+
+    def heading(title: str) -> None:
+        print(f"\x1b[1m==== {title} ====\x1b[0m" if color else f"==== {title} ====", file=out)
+
     if options.ir:
-        _heading(out, f"primal IR: {fn.__name__}({arg_text})")
+        heading(f"primal IR: {fn.__name__}({arg_text})")
         print(artifact.primal_ir, file=out)
         print(file=out)
-        _heading(out, "derivative IR" if options.mode != "reverse" else "adjoint IR")
+        heading("derivative IR" if options.mode != "reverse" else "adjoint IR")
         print(artifact.ir, file=out)
         print(file=out)
     if sections:
-        _heading(out, f"generated {'adjoint' if options.mode == 'reverse' else options.mode} "
-                      "source")
-    print(artifact.source.rstrip("\n"), file=out)
-    if not builtin:
-        return 0
+        heading(f"generated {'adjoint' if options.mode == 'reverse' else options.mode} source")
+    print(code(artifact.source.rstrip("\n")), file=out)
+    table = _tape(artifact, values, nums, guessed)
+    title = f"tape: what the reverse sweep stores, for {arg_text}"
+    if sections:
+        print(file=out)
+        heading(title)
+        print("\n".join(table.lines()), file=out)
+    else:
+        print("\n\n# " + title, file=out)
+        print("\n".join("#   " + line for line in table.lines()), file=out)
+    if builtin:
+        print(file=out)
+        _run(fn, args, argnums, nums, not options.no_jit, heading, out)
+    return 0
 
-    jit = not options.no_jit
+
+def _run(fn, args, argnums, nums, jit: bool, heading, out) -> None:
+    """Run the built-in example's gradient and compare it with central differences."""
+    names = list(inspect.signature(fn).parameters)
+    arg_text = ", ".join(f"{name}={_describe(v)}" for name, v in zip(names, args))
     value, gradient = value_and_grad(fn, argnums=argnums, jit=jit)(*args)
     numeric = numerical_grad(fn, *args, argnums=argnums)
     if isinstance(argnums, int):
         grads, numerics = (gradient,), (numeric,)
     else:
         grads, numerics = gradient, numeric
-    print(file=out)
-    _heading(out, f"run ({'Numba' if jit else 'Python, no JIT'}): {fn.__name__}({arg_text})")
+    heading(f"run ({'Numba' if jit else 'Python, no JIT'}): {fn.__name__}({arg_text})")
     with np.printoptions(precision=6, suppress=True, linewidth=88):
         print(f"value:    {value!r}", file=out)
         for k, g in zip(nums, grads):
@@ -360,7 +576,6 @@ def _show(options, out) -> int:
                   file=out)
     print(f"max relative difference from central differences: "
           f"{max_relative_difference(grads, numerics):.3g}", file=out)
-    return 0
 
 
 def main(argv=None) -> int:
@@ -374,10 +589,15 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return _show(options, sys.stdout)
+        return _show(options, sys.stdout, sys.stderr)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (AutodiffSyntaxError, UnsupportedOperationError) as exc:
+    except (AutodiffSyntaxError, UnsupportedOperationError) as exc:  # the source is refused
         print(str(exc), file=sys.stderr)
+        return 1
+    except Refusal as exc:  # refused for these argument types
+        print(exc.message, file=sys.stderr)
+        if exc.note:
+            print(exc.note, file=sys.stderr)
         return 1

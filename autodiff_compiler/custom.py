@@ -95,7 +95,24 @@ def _rebuild(cls, fun, rules):
 
 
 class custom_vjp(_Custom):
-    """f = custom_vjp(f); f.defvjp(fwd, bwd): f differentiated by the user's rule."""
+    """A function differentiated in reverse mode by the user's own rule (jax.custom_vjp).
+
+    `f = custom_vjp(f)` (or `@custom_vjp`), then `f.defvjp(fwd, bwd)`: fwd(*args) returns
+    (out, residuals); bwd(residuals, out_bar) returns one cotangent per argument. Calls of f
+    inside differentiated functions use the rules, compiled into the generated code, so their
+    bodies may call functions we cannot differentiate (@numba.njit ones).
+
+    Example:
+        >>> from autodiff_compiler import grad
+        >>> @custom_vjp
+        ... def square(x):
+        ...     return x * x
+        >>> square.defvjp(lambda x: (x * x, x), lambda x, g: (3.0 * x * g,))  # deliberately 3x
+        >>> def f(x):
+        ...     return square(x) + x
+        >>> grad(f, jit=False)(2.0)
+        7.0
+    """
 
     def __init__(self, fun):
         super().__init__(fun)
@@ -103,6 +120,19 @@ class custom_vjp(_Custom):
         self.fwd_name = self.bwd_name = None
 
     def defvjp(self, fwd, bwd) -> None:
+        """Give f its reverse-mode rule.
+
+        Parameters:
+            fwd: fwd(*args) -> (f(*args), residuals).
+            bwd: bwd(residuals, out_bar) -> a tuple of one cotangent per argument.
+
+        Returns:
+            None.
+
+        Example:
+            >>> cube = custom_vjp(lambda x: x ** 3)
+            >>> cube.defvjp(lambda x: (x ** 3, x), lambda x, g: (3.0 * x * x * g,))
+        """
         self._define(fwd, bwd)
 
     def _rules(self):
@@ -132,13 +162,42 @@ class custom_vjp(_Custom):
 
 
 class custom_jvp(_Custom):
-    """f = custom_jvp(f); f.defjvp(rule): rule(primals, tangents) -> (out, out_dot)."""
+    """A function differentiated in forward mode (and so in reverse mode) by the user's rule
+    (jax.custom_jvp).
+
+    `f = custom_jvp(f)` (or `@custom_jvp`), then `f.defjvp(rule)` with rule(primals,
+    tangents) -> (out, out_dot); the rule is compiled into the generated code.
+
+    Example:
+        >>> import math
+        >>> from autodiff_compiler import grad
+        >>> @custom_jvp
+        ... def softplus(x):
+        ...     return math.log1p(math.exp(x))
+        >>> softplus.defjvp(lambda p, t: (math.log1p(math.exp(p[0])),
+        ...                               t[0] / (1.0 + math.exp(-p[0]))))
+        >>> round(grad(lambda x: softplus(x) * 2.0, jit=False)(0.0), 12)
+        1.0
+    """
 
     def __init__(self, fun):
         super().__init__(fun)
         self.rule = None
 
     def defjvp(self, rule) -> None:
+        """Give f its tangent rule.
+
+        Parameters:
+            rule: rule(primals, tangents) -> (f(*primals), tangent of the output), primals
+                and tangents being tuples.
+
+        Returns:
+            None.
+
+        Example:
+            >>> double = custom_jvp(lambda x: 2.0 * x)
+            >>> double.defjvp(lambda p, t: (2.0 * p[0], 2.0 * t[0]))
+        """
         self._define(rule)
 
     def _rules(self):
@@ -176,7 +235,7 @@ class custom_jvp(_Custom):
     def _emit_cotangent(self, op, args):
         return _call(op.attrs["helper"], args)
 
-    def helper(self, k: int, types, out: Type) -> tuple[str, Binding]:
+    def _helper(self, k: int, types, out: Type) -> tuple[str, Binding]:
         """(name, binding) of the function giving the cotangent of operand k from the rule."""
         name = f"{self.rule_name}_vjp{k}_" + "".join(str(t.ndim) for t in types) + str(out.ndim)
         source = vjp_from_jvp_source(name, self.rule_name, k, types, out)
@@ -188,7 +247,7 @@ class custom_jvp(_Custom):
         result = b.op(self.primitive, *operands).result
         for k, v in enumerate(operands):
             if v.type.is_float:
-                name, binding = self.helper(k, [u.type for u in operands], result.type)
+                name, binding = self._helper(k, [u.type for u in operands], result.type)
                 self.bindings[name] = binding
         return result
 
@@ -196,7 +255,7 @@ class custom_jvp(_Custom):
         types = [v.type for v in op.operands]
 
         def thunk(k):
-            name = self.helper(k, types, op.results[0].type)[0]
+            name = self._helper(k, types, op.results[0].type)[0]
             return lambda: b.op(self.cotangent, *op.operands, g,
                                 attrs={"index": k, "helper": name}).result
 

@@ -28,7 +28,25 @@ class SourceLocation:
 
 
 class AutodiffSyntaxError(SyntaxError):
-    """Syntax that autodiff_compiler does not differentiate (try, with, lambda, ...)."""
+    """Syntax that autodiff_compiler does not differentiate (try, with, lambda, ...), raised
+    when the function is read (at `grad(f)`), before anything runs.
+
+    Attributes: `message`, and `loc` (file, line, column and the line's text), also as
+    SyntaxError's filename, lineno, offset and text, so that tracebacks show the caret.
+
+    Example:
+        >>> from autodiff_compiler import grad
+        >>> def f(x):
+        ...     try:
+        ...         return 1.0 / x
+        ...     except ZeroDivisionError:
+        ...         return 0.0
+        >>> grad(f)
+        Traceback (most recent call last):
+        ...
+        autodiff_compiler.errors.AutodiffSyntaxError: 'try' statements are not supported; remove the exception handling
+        ...
+    """
 
     def __init__(self, message: str, loc: SourceLocation | None):
         self.message = message
@@ -43,7 +61,23 @@ class AutodiffSyntaxError(SyntaxError):
 
 
 class UnsupportedOperationError(TypeError):
-    """A call or operation with no derivative rule, or used on types it does not support."""
+    """A call or operation with no derivative rule, or used on types it does not support;
+    raised when the derivative is compiled for the argument types, before it runs. Its
+    message names the file, line and column and shows the line with a caret.
+
+    Example:
+        >>> import math
+        >>> from autodiff_compiler import grad
+        >>> def f(x):
+        ...     return math.factorial(x)
+        >>> grad(f)(2.0)
+        Traceback (most recent call last):
+        ...
+        autodiff_compiler.errors.UnsupportedOperationError: ...:2:12: 'math.factorial' is not supported: it has no derivative rule
+                return math.factorial(x)
+                       ^
+        ...
+    """
 
     def __init__(self, message: str, loc: SourceLocation | None = None):
         self.message = message
@@ -55,8 +89,27 @@ class UnsupportedOperationError(TypeError):
 
 
 class GradientInputError(TypeError):
-    """Arguments that cannot be differentiated (an int w.r.t. which a gradient is asked, ...)."""
+    """Arguments or options that cannot be differentiated: a gradient with respect to an
+    int, argnums out of range, arrays that share memory with one the function writes.
+
+    Example:
+        >>> from autodiff_compiler import grad
+        >>> def f(x, n):
+        ...     return x * n
+        >>> grad(f, argnums=1)(2.0, 3)
+        Traceback (most recent call last):
+        ...
+        autodiff_compiler.errors.GradientInputError: cannot differentiate with respect to 'n': it is an int (3); pass a float such as 3.0, or leave it out of argnums
+        ...
+    """
 
 
 class CompilationError(RuntimeError):
-    """Numba refused the generated code; the message names the generated file."""
+    """Numba refused the generated code; the message names the generated file, and the
+    exception's __cause__ is Numba's own error. (Code the compiler accepts is meant to
+    compile: this is a bug worth reporting.)
+
+    Example:
+        >>> issubclass(CompilationError, RuntimeError)
+        True
+    """

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tracebacks import api_boundary
+
 TINY = 1e-300
 
 
 class GradientMismatchError(AssertionError):
-    """check_grad found the analytic and numerical gradients further apart than `tol`."""
+    """check_grad(..., raise_on_mismatch=True) found the analytic and numerical gradients
+    further apart than `tol`; the message shows both.
+
+    Example:
+        >>> issubclass(GradientMismatchError, AssertionError)
+        True
+    """
 
 
 def _with_entry(args, k, index, value):
@@ -28,8 +36,27 @@ def _with_entry(args, k, index, value):
     return changed
 
 
+@api_boundary
 def numerical_grad(f, *args, argnums=0, step=1e-4):
-    """Central-difference gradient of scalar f w.r.t. argnums (same structure as grad)."""
+    """The gradient of a scalar function by fourth-order central differences (f itself is
+    called, four times per input entry; nothing is compiled).
+
+    Parameters:
+        f: a function returning one float.
+        *args: its arguments.
+        argnums: the position of the argument to differentiate, or a tuple of positions.
+        step: the relative step h (scaled by max(1, |x|) for each entry).
+
+    Returns:
+        The gradient with the structure `grad` gives: a float for a float, an array for an
+        array, a tuple for several argnums.
+
+    Example:
+        >>> def f(x, y):
+        ...     return x * x * y
+        >>> [round(g, 8) for g in numerical_grad(f, 3.0, 2.0, argnums=(0, 1))]
+        [12.0, 9.0]
+    """
     nums = [argnums] if isinstance(argnums, (int, np.integer)) else list(argnums)
     args = [np.array(a, dtype=np.float64) if isinstance(a, (list, tuple)) else a for a in args]
     grads = []
@@ -56,10 +83,29 @@ def relative_error(analytic, numeric) -> float:
     return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), TINY))
 
 
+@api_boundary
 def check_grad(f, *args, argnums=0, tol=1e-7, raise_on_mismatch=False, jit=False):
-    """Relative error between grad(f) and central differences at args.
+    """The textbook's gradient check: the relative error |a - n| / (|a| + |n|) between the
+    gradient `grad(f)` computes (a) and central differences (n), over all entries.
 
-    With raise_on_mismatch=True a GradientMismatchError is raised above `tol`."""
+    Parameters:
+        f: a function returning one float (or one wrapped by grad).
+        *args: the point to check at.
+        argnums: the position of the argument to differentiate, or a tuple of positions.
+        tol: the largest acceptable error (1e-7, the textbook's threshold).
+        raise_on_mismatch: raise a GradientMismatchError when the error is not below tol.
+        jit: compile the gradient with Numba (default False: CPython, no compile time).
+
+    Returns:
+        The relative error, a float.
+
+    Example:
+        >>> import math
+        >>> def f(x):
+        ...     return math.sin(x * x)
+        >>> check_grad(f, 1.0) < 1e-7
+        True
+    """
     from .api import grad
 
     plain = getattr(f, "__autodiff_wrapped__", f)

@@ -26,6 +26,7 @@ from .errors import GradientInputError
 from .pickling import reducer
 from .specialize import Specializations
 from .sweeps import forward_jacobians, reverse_jacobians, split
+from .tracebacks import api_boundary
 
 _SPECIALIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -44,9 +45,30 @@ def _user_floats(spec: Specializations, types, count: int) -> list[int]:
     return [k for k in floats(types) if spec.offset <= k < spec.offset + count]
 
 
+@api_boundary
 def jvp(f, primals, tangents, *, jit=True):
-    """(f(*primals), the directional derivative along `tangents`), like jax.jvp. Tangents
-    are given for every argument; those of int and bool arguments are ignored."""
+    """The value of f and its directional derivative along `tangents` (forward mode, one
+    tangent sweep), like jax.jvp.
+
+    Parameters:
+        f: a Python function of numbers and arrays.
+        primals: the arguments, a tuple.
+        tangents: one tangent per argument, a tuple (floats, arrays of the arguments'
+            shapes); those of int and bool arguments are ignored.
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        (f(*primals), tangent of the output): each a float or an array, or a tuple of them
+        when f returns several values.
+
+    Example:
+        >>> import math
+        >>> def f(x, y):
+        ...     return math.sin(x) * y
+        >>> value, tangent = jvp(f, (0.0, 2.0), (1.0, 0.0))
+        >>> value, tangent
+        (0.0, 2.0)
+    """
     spec = specializer(f, jit)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
@@ -84,28 +106,63 @@ class _Transform:
     def __reduce__(self):
         return reducer(type(self), self.f, (self.argnums,), {"jit": self.jit})
 
+    @api_boundary
     def __call__(self, *args):
         spec, nums, single, values, types = _setup(self.f, self.jit, self.argnums, args,
                                                    self.what)
-        return self.compute(spec, nums, single, values, types)
+        return self._compute(spec, nums, single, values, types)
 
 
 class jacfwd(_Transform):
-    """Jacobian by forward mode: jacfwd(f)(*args) has shape out.shape + in.shape."""
+    """The Jacobian by forward mode: one tangent sweep per input entry (for few inputs).
+
+    Parameters:
+        f: a Python function returning a float, an array or a tuple of them.
+        argnums: the position of the argument to differentiate, or a tuple of positions.
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        A function of f's arguments giving the Jacobian, shaped out.shape + in.shape (a
+        tuple over argnums when argnums is a tuple, and over outputs for several outputs).
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x):
+        ...     return x * x
+        >>> jacfwd(f)(np.array([1.0, 2.0]))
+        array([[2., 0.],
+               [0., 4.]])
+    """
 
     what = "jacfwd"
 
-    def compute(self, spec, nums, single, values, types):
+    def _compute(self, spec, nums, single, values, types):
         _, outs = forward_jacobians(spec.artifact(types, nums, "jvp"), values, nums)
         return _one_or_tuple([split(o, values, nums, single) for o in outs])
 
 
 class jacrev(_Transform):
-    """Jacobian by reverse mode (one seeded adjoint sweep per output entry)."""
+    """The Jacobian by reverse mode: one adjoint sweep per output entry (for few outputs).
+
+    Parameters:
+        f, argnums, jit: as for `jacfwd`.
+
+    Returns:
+        A function of f's arguments giving the Jacobian, shaped out.shape + in.shape, as
+        `jacfwd` does.
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x):
+        ...     return x * x[0]
+        >>> jacrev(f)(np.array([2.0, 3.0]))
+        array([[4., 0.],
+               [3., 2.]])
+    """
 
     what = "jacrev"
 
-    def compute(self, spec, nums, single, values, types):
+    def _compute(self, spec, nums, single, values, types):
         shapes = [np.shape(v) for v in primal_outputs(spec, values, types)]
         rows = reverse_jacobians(spec.artifact(types, nums, "vjp"), values, nums, shapes)
         return _one_or_tuple([split(r, values, nums, single) for r in rows])
@@ -117,21 +174,58 @@ def primal_outputs(spec: Specializations, values, types) -> list:
 
 
 class hessian(_Transform):
-    """Hessian of a scalar function, forward over reverse: shape in.shape + in.shape (nested
-    tuples for several argnums, as jax.hessian)."""
+    """The Hessian of a scalar function, forward over reverse: one tangent sweep of the
+    generated gradient code per input entry.
+
+    Parameters:
+        f: a Python function returning one float.
+        argnums: the position of the argument to differentiate, or a tuple of positions.
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        A function of f's arguments giving the Hessian, shaped in.shape + in.shape (a float
+        for a float argument; nested tuples for several argnums, as jax.hessian).
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x):
+        ...     return x[0] ** 2 * x[1]
+        >>> hessian(f)(np.array([1.0, 2.0]))
+        array([[4., 2.],
+               [2., 0.]])
+    """
 
     what = "hessian"
 
-    def compute(self, spec, nums, single, values, types):
+    def _compute(self, spec, nums, single, values, types):
         artifact = spec.artifact(types, nums, "hvp")
         _, rows = forward_jacobians(artifact, values, nums, "gradient_tangents")
         blocks = [split(r, values, nums, single) for r in rows]
         return blocks[0] if single else tuple(blocks)
 
 
+@api_boundary
 def hvp(f, primals, tangents, *, jit=True):
-    """Hessian-vector product of a scalar function w.r.t. all its float arguments: one
-    forward-over-reverse sweep. Returns one entry per argument (None for ints and bools)."""
+    """The Hessian-vector product of a scalar function with respect to all its float
+    arguments: one forward-over-reverse sweep, without forming the Hessian.
+
+    Parameters:
+        f: a Python function returning one float.
+        primals: the arguments, a tuple.
+        tangents: the vector, one entry per argument (those of ints and bools ignored).
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        A tuple with one entry per argument: the product's part for that argument (a float
+        or an array of its shape), None for int and bool arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x):
+        ...     return x[0] ** 2 * x[1]
+        >>> hvp(f, (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
+        (array([4., 2.]),)
+    """
     spec = specializer(f, jit)
     primals, tangents = tuple(primals), tuple(tangents)
     values, types = spec.prepare(primals)
@@ -144,11 +238,33 @@ def hvp(f, primals, tangents, *, jit=True):
                  for k in range(spec.offset, spec.offset + len(primals)))
 
 
+@api_boundary
 def vjp(f, *primals, jit=True):
-    """(f(*primals), pullback), as jax.vjp: pullback(cotangent) returns one cotangent per
-    primal (None for int and bool arguments). The cotangent has the structure of f's output
-    (a float, an array of its shape, or a tuple of those). The pullback runs the adjoint
-    code, which computes the outputs again: nothing is kept between calls."""
+    """The value of f and its pullback (reverse mode), as jax.vjp.
+
+    The pullback runs the adjoint code, which computes the outputs again: nothing is kept
+    between calls.
+
+    Parameters:
+        f: a Python function returning a float, an array or a tuple of them.
+        *primals: its arguments.
+        jit: compile the generated code with Numba (False: run it in CPython).
+
+    Returns:
+        (f(*primals), pullback): pullback(cotangent), the cotangent with the structure of
+        f's output (a float, an array of its shape, or a tuple of those), returns one
+        cotangent per primal (None for int and bool arguments).
+
+    Example:
+        >>> import numpy as np
+        >>> def f(x, k):
+        ...     return x * k
+        >>> out, pullback = vjp(f, np.array([1.0, 2.0]), 3)
+        >>> out
+        array([3., 6.])
+        >>> pullback(np.array([1.0, 1.0]))
+        (array([3., 3.]), None)
+    """
     pullback = Pullback(f, primals, jit)
     return structure(pullback.outputs, len(pullback.outputs) == 1), pullback
 
@@ -168,6 +284,7 @@ class Pullback:
     def __reduce__(self):
         return reducer(Pullback, self.f, (self.primals, self.jit), {})
 
+    @api_boundary
     def __call__(self, cotangent):
         single = len(self.outputs) == 1
         seeds = [cotangent] if single else list(cotangent)

@@ -27,6 +27,7 @@ from . import pipeline
 from .arguments import kernel_type, normalize_argnums, scalar_types
 from .errors import GradientInputError
 from .ir.types import F64
+from .tracebacks import api_boundary
 
 
 class DeviceDerivative:
@@ -46,15 +47,53 @@ class DeviceDerivative:
         self.function = self.artifact.compiled
 
 
+@api_boundary
 def device_grad(f, argnums=0):
-    """A cuda device function: the gradient of scalar f (a number, or a tuple of partials)."""
+    """A numba.cuda device function computing the gradient of a scalar function of numbers
+    (also `grad(f, argnums, target="cuda")`); it runs one tangent sweep per argument, so
+    loops and branches need no tape.
+
+    Parameters:
+        f: a Python function of numbers (parameters annotated `int` stay ints).
+        argnums: the position of the argument to differentiate, or a tuple of positions.
+
+    Returns:
+        A device function of f's arguments returning the partial (one argnum) or a tuple of
+        partials; its `autodiff_source` attribute holds the generated code.
+
+    Example:
+        >>> import math
+        >>> def f(x, y):
+        ...     return math.sin(x) * y
+        >>> df = device_grad(f, argnums=(0, 1))
+        >>> "def f_grad(x, y):" in df.autodiff_source
+        True
+    """
     derivative = DeviceDerivative(f, argnums)
     derivative.function.autodiff_source = derivative.source
     return derivative.function
 
 
+@api_boundary
 def device_jvp(f, argnums=None):
-    """A cuda device function (args..., tangents...) -> (value, directional derivative)."""
+    """A numba.cuda device function computing the value and a directional derivative of a
+    function of numbers (forward mode).
+
+    Parameters:
+        f: a Python function of numbers (or a cuda device function wrapping one).
+        argnums: the positions with a tangent (default: all).
+
+    Returns:
+        A device function (args..., tangents...) -> (value, directional derivative), with
+        the generated code in `autodiff_source`.
+
+    Example:
+        >>> def f(x, y):
+        ...     return x * y
+        >>> tangent = device_jvp(f)
+        >>> "def f_jvp(x, y, x_dot, y_dot):" in tangent.autodiff_source
+        True
+    """
     fn = getattr(f, "py_func", f)
     count = len(inspect.signature(fn).parameters)
     nums = list(range(count)) if argnums is None else list(argnums)
@@ -91,11 +130,13 @@ class KernelDerivative:
         artifact = self.artifact(args)
         return artifact.source, artifact.compiled
 
+    @api_boundary
     def source(self, *args) -> str:
         """The generated kernel source for the kernel's arguments `args`."""
         return self.artifact(args).source
 
     def __getitem__(self, config):
+        @api_boundary
         def launch(*args):
             count = len(inspect.signature(self.parsed.fn).parameters)
             self.artifact(args[:count]).compiled[config](*args)
@@ -103,14 +144,58 @@ class KernelDerivative:
         return launch
 
 
+@api_boundary
 def grad_kernel(kernel, wrt, *, block_sums: bool = True):
-    """The adjoint kernel of `kernel` w.r.t. the array arguments named in `wrt`. Adjoints of
-    entries every thread reads at a fixed position (shared parameters) are summed over each
-    block, then added by one atomic per block; `block_sums=False` adds them thread by
-    thread (one same-address atomic per thread)."""
+    """The adjoint of a CUDA kernel written per thread (`i = cuda.grid(1)`, a bounds check,
+    element reads, one write per output per path).
+
+    Parameters:
+        kernel: a numba.cuda kernel (or its Python function).
+        wrt: names of the array arguments to differentiate, e.g. ("x", "params").
+        block_sums: adjoints of entries every thread reads at a fixed position (shared
+            parameters) are summed over each block, then added by one atomic per block;
+            False adds them thread by thread (one same-address atomic per thread).
+
+    Returns:
+        A KernelDerivative: launch it as `adjoint[blocks, threads](*args, *cotangents,
+        *adjoints)`, with the kernel's arguments, one cotangent array per array the kernel
+        writes, then one adjoint array per `wrt` name, which it adds into (zero them
+        first); `adjoint.source(*args)` gives the generated kernel.
+
+    Example:
+        >>> from numba import cuda
+        >>> def scale(x, out):
+        ...     i = cuda.grid(1)
+        ...     if i < x.shape[0]:
+        ...         out[i] = 2.0 * x[i] * x[i]
+        >>> adjoint = grad_kernel(scale, wrt=("x",))
+        >>> import numpy as np
+        >>> "cuda.grid(1)" in adjoint.source(np.ones(4), np.zeros(4))
+        True
+    """
     return KernelDerivative(kernel, tuple(wrt), "adjoint" if block_sums else "atomic adjoint")
 
 
+@api_boundary
 def tangent_kernel(kernel, wrt):
-    """The tangent (forward-mode) kernel of `kernel` w.r.t. the arrays named in `wrt`."""
+    """The tangent (forward-mode) kernel of a CUDA kernel written per thread.
+
+    Parameters:
+        kernel: a numba.cuda kernel (or its Python function).
+        wrt: names of the array arguments with a tangent.
+
+    Returns:
+        A KernelDerivative: launch it with the kernel's arguments, the tangents of the
+        `wrt` arrays, then arrays that receive the tangents of the outputs.
+
+    Example:
+        >>> from numba import cuda
+        >>> def scale(x, out):
+        ...     i = cuda.grid(1)
+        ...     if i < x.shape[0]:
+        ...         out[i] = 2.0 * x[i]
+        >>> import numpy as np
+        >>> "x_dot" in tangent_kernel(scale, wrt=("x",)).source(np.ones(4), np.zeros(4))
+        True
+    """
     return KernelDerivative(kernel, tuple(wrt), "tangent")

@@ -28,6 +28,8 @@ them last; Artifact.run hands back the last call's.
 from __future__ import annotations
 
 import ast
+import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +58,7 @@ from .version import __version__
 MODES = {"cpu": ("primal", "grad", "vjp", "jvp", "hvp"), "device": ("grad", "jvp"),
          "kernel": ("vjp", "vjp_atomic", "jvp")}
 _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+logger = logging.getLogger("autodiff_compiler")
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,22 @@ class Artifact:
     path: object = None
     compiled: object = None
     tapes: list | None = None  # the last call's tape arrays, handed back to the next call
+    transform_time: float = 0.0  # seconds from the source to the loaded module
+
+    def arguments(self, *args) -> tuple:
+        """`args` with the tapes a call passes last (the last call's, else empty ones)."""
+        kinds = self.adjoint.tape_kinds
+        if not kinds:
+            return args
+        tapes = self.tapes
+        if tapes is None:  # empty tapes of each one's type (arrays: rows of the value's rank)
+            tapes = [np.empty((0,) * t.ndim, dtype=_DTYPES[t.kind]) for t in kinds]
+        return (*args, *tapes)
+
+    def compile(self, *args) -> float:
+        """Compile the loaded CPU function with Numba for arguments like `args` (as `run`
+        takes them) without running it; returns the seconds Numba took (0 without jit)."""
+        return self.compiled.compile(self.arguments(*args))
 
     def run(self, *args) -> tuple:
         """Call the compiled CPU function; tapes that come back are kept for the next call
@@ -134,10 +153,9 @@ class Artifact:
         kinds = self.adjoint.tape_kinds
         if not kinds:
             return self.compiled(*args)
-        tapes, self.tapes = self.tapes, None
-        if tapes is None:  # empty tapes of each one's type (arrays: rows of the value's rank)
-            tapes = [np.empty((0,) * t.ndim, dtype=_DTYPES[t.kind]) for t in kinds]
-        results = self.compiled(*args, *tapes)
+        arguments = self.arguments(*args)
+        self.tapes = None
+        results = self.compiled(*arguments)
         self.tapes = list(results[-len(kinds):])
         return results[:-len(kinds)]
 
@@ -184,6 +202,7 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     indices (CPU code)."""
     if mode not in MODES.get(target, ()):
         raise ValueError(f"unknown derivative mode {mode!r} for target {target!r}")
+    start = time.perf_counter()
     primal = cse(remake_views_after_writes(
         lower_function(parsed, types, kernel=target == "kernel")))
     verify(primal)
@@ -202,6 +221,16 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     artifact = Artifact(primal, derived, source, layout, mode, target, name)
     if load:
         _LOAD[target](artifact, jit, boundscheck)
+    artifact.transform_time = time.perf_counter() - start
+    logger.info("%s: %s code for (%s) generated in %.3f s", parsed.node.name, mode,
+                ", ".join(str(t) for t in types), artifact.transform_time)
+    return artifact
+
+
+def load(artifact: Artifact, jit: bool = True, boundscheck: bool = False) -> Artifact:
+    """Write, import and wrap an artifact compiled with load=False (as compile(load=True)
+    does); returns it."""
+    _LOAD[artifact.target](artifact, jit, boundscheck)
     return artifact
 
 

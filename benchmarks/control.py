@@ -304,7 +304,7 @@ def run_problem(key, label, fn, helpers, args, argnums, fd_args, implicit, repea
         t0 = time.perf_counter()
         our_value, our_grad = ours(*args)       # transform + write module + Numba compile
         row["ours_compile"] = time.perf_counter() - t0
-        artifact = ours.lower(*args)
+        artifact = ours.lower(*args).artifact
         source = artifact.source
     except Exception as exc:  # noqa: BLE001  (report any crash and go on to the next problem)
         row["error"] = f"{type(exc).__name__}: {exc}"

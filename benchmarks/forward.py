@@ -215,7 +215,7 @@ def _kernels(g_rev, x, v) -> dict:
     try:
         from autodiff_compiler.jacobians import specializer
 
-        grad_kernel = g_rev.lower(x).run
+        grad_kernel = g_rev.lower(x).artifact.run
         spec = specializer(rosenbrock, True)
         _, types = spec.prepare((x,))
         hvp_kernel = spec.artifact(types, [0], "hvp").run

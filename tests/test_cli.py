@@ -6,6 +6,7 @@ for speed); one runs Numba, one runs the module as a subprocess.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -480,3 +481,158 @@ def test_max_relative_difference_is_relative_for_large_and_absolute_for_small_en
         == pytest.approx(1e-5)
     assert max_relative_difference([100.0], [101.0]) == pytest.approx(1 / 101)
     assert max_relative_difference([np.zeros(0)], [np.zeros(0)]) == 0.0
+
+
+# --- the tape under the generated code, highlighting, guessed arguments ----------------------------
+
+SHOWN = '''\
+import math
+
+import numpy as np
+
+
+def horner(c: np.ndarray, x: float):
+    s = 0.0
+    for i in range(c.shape[0]):
+        s = s * x + c[i]
+    return s
+
+
+def indexes(x, n):
+    s = 0.0
+    for i in range(n):
+        s += x[i] * x[i]
+    return s
+
+
+def no_rule(x):
+    return math.lgamma(x)
+
+
+def past_the_end(x: np.ndarray, n: int):
+    s = 1.0
+    for i in range(n + 5):
+        s = s * x[i]
+    return s
+'''
+
+
+@pytest.fixture
+def shown(tmp_path):
+    path = tmp_path / "shown.py"
+    path.write_text(SHOWN)
+    return path
+
+
+def _line_of(text: str) -> int:
+    return SHOWN.splitlines().index(text) + 1
+
+
+def test_the_tape_is_listed_under_the_source_as_comments(capsys, shown):
+    code, out, err = run(capsys, "show", f"{shown}:horner", "--argnums", "1")
+    assert code == 0, err
+    assert err == ""  # annotated: nothing guessed
+    compile(out, "generated.py", "exec")  # still a valid module
+    tape = out[out.index("# tape: what the reverse sweep stores"):]
+    assert "for c=array(4,) of float64, x=1.0" in tape
+    row = next(line for line in tape.splitlines() if line.startswith("#   tape_s"))
+    loop = _line_of("    for i in range(c.shape[0]):")
+    assert f"float64  per iteration (loop at line {loop})" in row
+    assert row.split(")")[1].split()[0] == "32"  # 4 iterations of one float64
+    assert "#   total 32 bytes" in tape
+
+
+def test_the_tape_section_of_the_builtin_example(capsys):
+    code, out, err = run(capsys, "show", "--no-jit")
+    assert code == 0, err
+    assert section(out, "tape: what the reverse sweep stores").strip().startswith("none: ")
+
+
+def test_forward_mode_has_no_tape(capsys, shown):
+    code, out, _ = run(capsys, "show", f"{shown}:horner", "--argnums", "1", "--mode", "forward")
+    assert code == 0
+    assert "#   none: forward mode keeps no tape" in out
+
+
+def test_hessian_mode_lists_the_tapes_of_the_gradient_code(capsys, shown):
+    code, out, _ = run(capsys, "show", f"{shown}:horner", "--argnums", "1", "--mode", "hessian")
+    assert code == 0
+    assert "#   tape_s " in out and "#   tape_s_dot" in out
+
+
+def test_tape_bytes_when_the_generated_code_fails_on_the_arguments(capsys, shown):
+    code, out, _ = run(capsys, "show", f"{shown}:past_the_end")
+    assert code == 0
+    assert "bytes not measured: running the generated code on the example arguments raised " \
+           "IndexError" in out
+    assert "#   total" not in out
+
+
+def test_guessed_arguments_are_named_on_stderr(capsys, model):
+    code, out, err = run(capsys, "show", f"{model}:two")
+    assert code == 0 and "def two_grad(a, b):" in out
+    assert err == ("note: example arguments guessed (no --args, no annotation): a = 1.0, "
+                   "b = 1.0; give --args to choose them\n")
+
+
+def test_a_refusal_caused_by_a_guess_says_so_and_suggests_args(capsys, shown):
+    code, out, err = run(capsys, "show", f"{shown}:indexes")
+    assert code == 1 and out == ""
+    lines = err.rstrip("\n").splitlines()
+    assert lines[0].startswith(f"{shown}:{_line_of('    for i in range(n):')}:")
+    assert "comes from the guessed example arguments (x = 1.0, n = 1.0" in lines[-1]
+    assert 'with x = array(4,) of float64, n = 3 the function compiles' in lines[-1]
+    assert '--args "np.linspace(0.1, 1.0, 4), 3"' in lines[-1]
+    code, out, err = run(capsys, "show", f"{shown}:indexes", "--args",
+                         "np.linspace(0.1, 1.0, 4), 3")
+    assert code == 0, err
+
+
+def test_a_refusal_that_no_guess_avoids(capsys, shown):
+    code, _, err = run(capsys, "show", f"{shown}:no_rule")
+    assert code == 1
+    assert "'math.lgamma' is not supported" in err
+    assert err.rstrip().endswith("other guesses are refused too: if the function takes other "
+                                 "types, give them with --args")
+
+
+def test_refusals_of_annotated_or_given_arguments_have_no_note(capsys, shown):
+    code, _, err = run(capsys, "show", f"{shown}:no_rule", "--args", "2.0")
+    assert code == 1
+    assert "note:" not in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _shown_on_a_terminal(monkeypatch, *argv) -> str:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(list(argv)) == 0
+    return terminal.getvalue()
+
+
+def test_code_is_highlighted_on_a_terminal(monkeypatch, shown):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    out = _shown_on_a_terminal(monkeypatch, "show", f"{shown}:horner")
+    assert "\x1b[" in out
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert "def horner_grad(c, x):" in plain
+
+
+def test_no_color_when_no_color_is_set_or_never(monkeypatch, shown):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in _shown_on_a_terminal(monkeypatch, "show", f"{shown}:horner")
+    monkeypatch.delenv("NO_COLOR")
+    assert "\x1b[" not in _shown_on_a_terminal(monkeypatch, "show", f"{shown}:horner",
+                                               "--color", "never")
+
+
+def test_no_color_when_piped_unless_always(capsys, shown):
+    code, out, _ = run(capsys, "show", f"{shown}:horner")
+    assert code == 0 and "\x1b[" not in out
+    code, out, _ = run(capsys, "show", f"{shown}:horner", "--color", "always")
+    assert code == 0 and "\x1b[" in out

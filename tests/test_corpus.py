@@ -83,7 +83,7 @@ def test_numba_matches_python(case: Case):
     value_py, grad_py = value_and_grad(case.fn, argnums=case.argnums, jit=False)(*args)
     jitted = value_and_grad(case.fn, argnums=case.argnums, jit=True)
     value_nb, grad_nb = jitted(*args)
-    compiled = getattr(jitted.lower(*args).compiled, "_fn", None)
+    compiled = getattr(jitted.lower(*args).artifact.compiled, "_fn", None)
     if compiled is not None:  # the jit path really ran Numba's dispatcher
         assert type(compiled).__module__.startswith("numba"), type(compiled)
     assert value_nb == pytest.approx(value_py, rel=1e-12, abs=1e-300)

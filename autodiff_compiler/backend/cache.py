@@ -37,7 +37,20 @@ class CacheDirectoryError(OSError):
 
 
 def set_cache_dir(path) -> None:
-    """Put generated modules (and Numba's cache of them) under `path`."""
+    """Put the generated modules (and Numba's cache of them) under `path` from now on.
+
+    The default is $XDG_CACHE_HOME/autodiff_compiler, else ~/.cache/autodiff_compiler.
+
+    Parameters:
+        path: a directory (str or Path; made when first needed).
+
+    Returns:
+        None.
+
+    Example:
+        >>> import tempfile
+        >>> set_cache_dir(tempfile.mkdtemp())
+    """
     global _cache_dir, _checked
     _cache_dir = Path(path)
     _checked = None

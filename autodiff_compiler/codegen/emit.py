@@ -478,6 +478,14 @@ def emit_module(functions: list[Function], origin: str, version: str, cuda: bool
     return "".join(parts)
 
 
+def value_names(fn: Function) -> dict[Value, str]:
+    """The variable each value of `fn` gets in its emitted source (as emit_module names
+    them; values inlined into an expression have none)."""
+    emitter = Emitter(fn)
+    emitter.emit_function()
+    return {v: n for v, n in emitter.namer.names.items() if v not in emitter.inlined}
+
+
 # how each region op, terminator and comment is written (other ops: their primitive's emit)
 _STRUCTURED = {
     yield_p: Emitter.emit_yield,

@@ -1,0 +1,232 @@
+"""What the generated derivative stores for its reverse sweep: a table of its tapes.
+
+Read off the derived function's IR: every tape array (one per value the reverse sweep reads
+back from a loop, a row per iteration), every checkpoint array (a loop's state at the start
+of each segment) and every copy of an array taken once, before a later write would change
+values the reverse sweep reads. Each row says which value it stores, its dtype, whether it
+grows per iteration of a loop or is made once, and the source line the value comes from.
+
+Bytes depend on the arguments (trip counts, array shapes), so `measure` runs the generated
+source once in CPython (no Numba) and reads the arrays' sizes off its frame when it
+returns: what the compiled code allocates for the same arguments.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .codegen.emit import value_names
+from .ir.core import Function, Op, Region, Value
+from .primitives.control import checkpoint_alloc_p, tape_alloc_p, tape_push_p
+from .primitives.indexing import copy_p
+
+_DTYPES = {"float": "float64", "int": "int64", "bool": "bool"}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One array the derivative keeps for its reverse sweep.
+
+    name: its variable in the generated source; value: the source name of what it stores;
+    dtype; kept: "per iteration" (a tape row each time the loop at `loop_line` runs),
+    "per segment" (a checkpoint), or "once"; line, text: the source line the stored value
+    comes from; nbytes and shape: once measured (`measure`), else None."""
+
+    name: str
+    value: str
+    dtype: str
+    kept: str
+    loop_line: int | None
+    line: int | None
+    text: str
+    nbytes: int | None = None
+    shape: tuple | None = None
+
+    @property
+    def when(self) -> str:
+        """'per iteration (loop at line 9)', 'per segment (loop at line 14)' or 'once'."""
+        if self.kept == "once":
+            return "once"
+        return f"{self.kept} (loop at line {self.loop_line})"
+
+
+class TapeReport:
+    """The arrays a derivative stores for its reverse sweep, as `Lowered.tape()` and
+    `python -m autodiff_compiler show` give them.
+
+    Attributes:
+        rows: one `Stored` per array (name, value, dtype, kept, loop_line, line, text,
+            nbytes, shape).
+        nbytes: the total bytes (None when some array was not measured).
+        note: why sizes are missing, or "".
+
+    Example:
+        >>> import numpy as np
+        >>> from autodiff_compiler import grad
+        >>> def f(x):
+        ...     s = 0.0
+        ...     for i in range(x.shape[0]):
+        ...         s = s * x[i] + x[i]
+        ...     return s
+        >>> report = grad(f, jit=False).lower(np.ones(10)).tape()
+        >>> [(row.name, row.dtype, row.kept, row.nbytes) for row in report.rows]
+        [('tape_s', 'float64', 'per iteration', 80)]
+    """
+
+    def __init__(self, rows: list[Stored], note: str = "", mode: str = "grad"):
+        self.rows = rows
+        self.note = note
+        self.mode = mode
+
+    @property
+    def nbytes(self) -> int | None:
+        """The total bytes of the arrays (int), or None when some array was not measured."""
+        sizes = [r.nbytes for r in self.rows]
+        return None if None in sizes else sum(sizes)
+
+    def lines(self) -> list[str]:
+        """The table as text lines.
+
+        Returns:
+            A list of str: a header, a row per array and the total; or one line saying why
+            nothing is stored.
+
+        Example:
+            >>> TapeReport([]).lines()
+            ['none: the reverse sweep recomputes what it needs or reads the arguments']
+        """
+        if self.mode == "jvp":
+            return [("none: forward mode keeps no tape (each tangent is computed alongside "
+                     "its value)")]
+        if not self.rows:
+            return ["none: the reverse sweep recomputes what it needs or reads the arguments"]
+        header = ("name", "stores", "dtype", "kept", "bytes", "source line")
+        table = [header] + [(r.name, r.value, r.dtype, r.when, _bytes(r), _source(r))
+                            for r in self.rows]
+        widths = [max(len(row[k]) for row in table) for k in range(len(header) - 1)]
+        out = []
+        for row in table:
+            cells = [cell.rjust(w) if k == 4 else cell.ljust(w)
+                     for k, (cell, w) in enumerate(zip(row, widths))]
+            out.append("  ".join(cells + [row[-1]]).rstrip())
+        total = self.nbytes
+        if total is not None:
+            out.append(f"total {total:,} bytes")
+        if self.note:
+            out.append(self.note)
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def __repr__(self) -> str:
+        return f"TapeReport({len(self.rows)} arrays, {self.nbytes} bytes)"
+
+
+def _bytes(row: Stored) -> str:
+    return "?" if row.nbytes is None else f"{row.nbytes:,}"
+
+
+def _source(row: Stored) -> str:
+    return f"line {row.line}: {row.text}" if row.line is not None else ""
+
+
+def stored_arrays(fn: Function) -> list[Stored]:
+    """The tapes, checkpoints and one-time copies of derived function `fn`, in the order
+    they are allocated."""
+    names = value_names(fn)
+    producer: dict[Value, Op] = {}
+    owner: dict[Value, Op] = {}
+    allocs: list[Op] = []
+    pushes: dict[str, tuple[Value, Op | None]] = {}
+    copies: list[Op] = []
+
+    def visit(region: Region, loops: tuple) -> None:
+        for op in region.ops:
+            producer.update((r, op) for r in op.results)
+            if op.prim is tape_alloc_p or op.prim is checkpoint_alloc_p:
+                allocs.append(op)
+            elif op.prim is tape_push_p:
+                pushes.setdefault(op.attrs["tape"], (op.operands[0], loops[-1] if loops else None))
+            elif op.prim is copy_p and op.attrs.get("snapshot") and not loops:
+                copies.append(op)
+            for sub in op.regions:
+                owner.update((a, op) for a in sub.args)
+                visit(sub, loops + ((op,) if op.prim.loop else ()))
+
+    visit(fn.body, ())
+    rows = []
+    for op in allocs:
+        if op.prim is tape_alloc_p:
+            name = op.attrs["tape"]
+            value, loop = pushes.get(name, (None, None))
+            loc = _origin(value, producer, owner) if value is not None else op.loc
+            rows.append(Stored(name, _hint(value, name), _DTYPES[op.attrs["kind"]],
+                               "per iteration", _line(loop.loc if loop else op.loc),
+                               _line(loc), _text(loc)))
+        else:
+            name, state = op.attrs["name"], op.operands[1]
+            rows.append(Stored(name, name.removeprefix("checkpoint_"),
+                               _DTYPES[state.type.kind], "per segment",
+                               _line(op.loc), _line(op.loc), _text(op.loc)))
+    for op in copies:
+        operand = op.operands[0]
+        loc = op.loc
+        rows.append(Stored(names.get(op.result, op.result.hint), f"copy of {operand.hint}",
+                           _DTYPES[operand.type.kind], "once", None, _line(loc), _text(loc)))
+    return rows
+
+
+def _origin(value: Value, producer, owner):
+    """Where a pushed value comes from: its op, else the loop whose block argument it is."""
+    op = producer.get(value) or owner.get(value)
+    return op.loc if op is not None else None
+
+
+def _hint(value: Value | None, name: str) -> str:
+    return value.hint if value is not None else name.removeprefix("tape_")
+
+
+def _line(loc) -> int | None:
+    return None if loc is None else loc.line
+
+
+def _text(loc) -> str:
+    return "" if loc is None else loc.text.strip()
+
+
+def report(fn: Function, mode: str, arrays: dict | None = None, note: str = "") -> TapeReport:
+    """The table of `fn`'s stored arrays; sizes from `arrays` (name -> array, as `measure`
+    gives them) where known."""
+    rows = stored_arrays(fn) if mode != "jvp" else []
+    if arrays is not None:
+        rows = [_sized(r, arrays.get(r.name)) for r in rows]
+    return TapeReport(rows, note, mode)
+
+
+def _sized(row: Stored, array) -> Stored:
+    if not isinstance(array, np.ndarray):
+        return row
+    return replace(row, nbytes=int(array.nbytes), shape=tuple(array.shape))
+
+
+def measure(python_fn, args) -> dict:
+    """Run the generated Python function once on `args` and return its local variables as
+    they are when it returns (the tape arrays among them). Exceptions propagate."""
+    captured: dict = {}
+    code = python_fn.__code__
+
+    def profile(frame, event, _arg):
+        if event == "return" and frame.f_code is code:
+            captured.update(frame.f_locals)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        python_fn(*args)
+    finally:
+        sys.setprofile(previous)
+    return captured
