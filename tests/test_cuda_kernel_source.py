@@ -207,7 +207,7 @@ X4, OUT4 = np.linspace(-1, 1, 4), np.zeros(4)
 REFUSALS = [
     # (kernel, marker, exception, words in the message)
     (uses_shared, "shared", UnsupportedOperationError, "shared memory"),
-    (uses_shared_keyword, "shared_keyword", AutodiffSyntaxError, "keyword"),
+    (uses_shared_keyword, "shared_keyword", UnsupportedOperationError, "shared memory"),
     (uses_syncthreads, "syncthreads", UnsupportedOperationError, "syncthreads"),
     (uses_atomics, "atomics", UnsupportedOperationError, "atomics"),
     (uses_thread_idx, "thread_idx", UnsupportedOperationError, "cuda.grid"),
