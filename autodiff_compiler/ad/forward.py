@@ -111,9 +111,10 @@ class ForwardTransform:
         return []
 
     def apply_rule(self, op: Op, b: Builder) -> None:
-        if not op.results and op.operands and self.active(op.operands[0]):
+        if not op.results and op.operands and op.prim.differentiable and \
+                self.active(op.operands[0]):
             # a statement writing into an active array, with no op_<name> method: dropping
-            # it would lose the tangent of what it writes
+            # it would lose the tangent of what it writes (print and assert carry none)
             raise UnsupportedOperationError(f"forward mode: '{op.prim.name}' writes into an "
                                             "array with a tangent and has no rule", op.loc)
         if not any(self.active(r) for r in op.results):
