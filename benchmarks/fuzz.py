@@ -25,6 +25,7 @@ import argparse
 import ast
 import math
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -186,11 +187,32 @@ def _candidates(source: str):
         yield ast.unparse(tree) + "\n"
 
 
+CANDIDATE_SECONDS = 10
+
+
+class _TooLong(BaseException):  # not an Exception: check() must not catch it
+    pass
+
+
+def _too_long(signum, frame):
+    raise _TooLong
+
+
 def minimise(program: Program, failure: Result, directory: str, numba: bool,
              max_tries: int = 300) -> Program:
     """Delete statements of f while the program keeps failing the same way."""
     def same(candidate: Program) -> bool:
-        result = check(candidate, directory, numba)
+        # a deletion may make a loop endless (its counter's update gone): such a candidate
+        # is dropped after CANDIDATE_SECONDS
+        previous = signal.signal(signal.SIGALRM, _too_long)
+        signal.alarm(CANDIDATE_SECONDS)
+        try:
+            result = check(candidate, directory, numba)
+        except _TooLong:
+            return False
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
         return result.outcome == failure.outcome and result.check == failure.check
 
     current, tries, shrunk = program, 0, True
