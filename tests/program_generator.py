@@ -16,6 +16,12 @@ The programs are kept smooth where they are differentiated and well conditioned:
 - divisions are by ``1 + v*v`` or ``2 + sin(v)``, ``exp`` only of ``tanh``/``sin`` of
   something, ``log`` / ``sqrt`` only of ``1 + v*v``; trip counts are small.
 
+With ``extended=True`` (the standing fuzzer, benchmarks/fuzz.py) programs also use the
+NumPy surface on whole arrays (``np.sum``, ``np.dot``, ``np.mean``, ``np.max`` of x, slices
+``y[1:]``, ``x[:n - 1]``), whole-array and slice updates in place (``y += ...``,
+``y[1:] *= ...``), windows whose length changes from one iteration to the next
+(``y[i % n:]``, ``x[:i % n]``) and module-level helpers that read or write the arrays they are passed.
+
 Choices are made through a ``draw(lo, hi)`` callable returning an int in [lo, hi], so the same
 generator is driven by Hypothesis (``programs()``, which shrinks) or by ``random.Random``
 (``generate(rng)``, for long hunts).
@@ -77,6 +83,7 @@ class _Generator:
     # When the parameters a and b may be reassigned, kinks and data-dependent branches read
     # only elements of x (never written), which stay on the grid.
     params_mutable: bool = False
+    extended: bool = False       # NumPy on whole arrays, in-place array updates, helpers
 
     # -- helpers ------------------------------------------------------------------------
     def raw_inputs(self, scope: _Scope) -> list[str]:
@@ -112,6 +119,8 @@ class _Generator:
         ])
 
     def leaf(self, scope: _Scope) -> str:
+        if self.extended and self.draw(0, 5) == 0:
+            return self.array_reduction(scope)
         kind = self.draw(0, 9)
         if kind <= 3:
             return self.pick(scope.floats)
@@ -176,6 +185,40 @@ class _Generator:
         if kind == 15:
             return f"({self.expr(scope, sub)}) ** {self.pick(['2', '3'])}"
         return f"math.tanh({self.expr(scope, sub)})"
+
+    def array_reduction(self, scope: _Scope) -> str:
+        """A float from whole arrays (length n; slices of length n - 1 may be empty)."""
+        arrays = ["x", *scope.arrays]
+        u, v = self.pick(arrays), self.pick(arrays)
+        if scope.ints and self.draw(0, 2) == 0:  # a window whose length changes with i
+            i = self.pick(scope.ints)
+            return self.pick([f"np.sum({u}[{i} % n:] * {v}[:n - {i} % n])",
+                              f"np.dot({u}[:{i} % n], {v}[:{i} % n])",
+                              f"np.sum(np.sin({u}[{i} % n:n]))"])
+        return self.pick([
+            f"np.sum({u} * {v})", f"np.dot({u}, {v})", f"np.mean({u})",
+            f"np.sum({u}[1:] * {v}[:n - 1])", f"np.sum(np.sin({u}))", "np.max(x)",
+            f"scaled_sum({u}, {self.pick(FLOAT_CONSTANTS)})", f"np.sum({u}[::2])",
+        ])
+
+    def array_update(self, scope: _Scope, indent: int) -> None:
+        """An in-place update of a whole local array, a slice of it, or one through a helper."""
+        array = self.pick(scope.arrays)
+        value = self.expr(scope, 1)
+        kind = self.draw(0, 5)
+        if kind == 0:
+            self.emit(indent, f"{array} += x * {value}")
+        elif kind == 1:
+            self.emit(indent, f"{array} *= math.tanh({value})" if self.draw(0, 1)
+                      else f"{array} *= 0.5")
+        elif kind == 2:
+            self.emit(indent, f"{array}[1:] += {value}")
+        elif kind == 3:
+            self.emit(indent, f"{array}[:] = x * {value}")
+        elif kind == 4:
+            self.emit(indent, f"bump({array}, {self.index(scope)}, math.tanh({value}))")
+        else:
+            self.emit(indent, f"{array}[::2] -= {value}")
 
     def int_condition(self, scope: _Scope) -> str:
         if not scope.ints:
@@ -272,6 +315,8 @@ class _Generator:
             self.for_loop(scope, indent, depth)
         elif kind == 11:
             self.while_loop(scope, indent, depth)
+        elif kind == 12 and self.extended and scope.arrays:
+            self.array_update(scope, indent)
         elif kind == 13 and scope.loop is None and scope.arrays:
             # a new array outside loops (the compiler refuses arrays created in loops): a fresh
             # copy, or an alias of a local array
@@ -356,7 +401,21 @@ class _Generator:
         if self.draw(0, 1):
             self.block(scope, 1, 0, min_len=1)
         self.emit(1, f"return {self.result(scope)}")
-        return "import math\n\nimport numpy as np\n\n\n" + "\n".join(self.lines) + "\n"
+        head = "import math\n\nimport numpy as np\n\n\n"
+        if self.extended:
+            head += HELPERS
+        return head + "\n".join(self.lines) + "\n"
+
+
+HELPERS = """def bump(v, i, c):
+    v[i] += c * v[i] + c
+
+
+def scaled_sum(v, c):
+    return c * np.sum(v)
+
+
+"""
 
 
 def _grid_values(draw, count: int) -> list[float]:
@@ -371,11 +430,12 @@ def _grid_values(draw, count: int) -> list[float]:
     return [round(k / 10 + 0.013, 3) for k in ks]
 
 
-def build_program(draw, budget: int = 14, max_depth: int = 3) -> Program:
+def build_program(draw, budget: int = 14, max_depth: int = 3,
+                  extended: bool = False) -> Program:
     n = draw(1, 5)
     a, b, *xs = _grid_values(draw, n + 2)
     generator = _Generator(draw, max_depth=max_depth, budget=budget,
-                           params_mutable=draw(0, 3) == 0)
+                           params_mutable=draw(0, 3) == 0, extended=extended)
     source = generator.program()
     return Program(source, a, b, np.array(xs, dtype=np.float64), n)
 
@@ -391,9 +451,10 @@ def programs():
     return strategy()
 
 
-def generate(rng: random.Random, budget: int = 14, max_depth: int = 3) -> Program:
+def generate(rng: random.Random, budget: int = 14, max_depth: int = 3,
+             extended: bool = False) -> Program:
     """A program drawn with `rng` (larger budget / depth: larger programs)."""
-    return build_program(rng.randint, budget, max_depth)
+    return build_program(rng.randint, budget, max_depth, extended)
 
 
 def load(source: str, directory, name: str = "f") -> object:
