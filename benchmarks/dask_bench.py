@@ -46,7 +46,7 @@ def measure(workers, X, y, w, expected, chunk, cache, repeats):
 
     d = X.shape[1]
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         Xd = client.persist(da.from_array(X, chunks=(chunk, d)))
         yd = client.persist(da.from_array(y, chunks=chunk))
         objective = value_and_grad_sum(nll, cache_dir=cache)

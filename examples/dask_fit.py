@@ -65,7 +65,7 @@ def main(argv=None) -> dict:
         client = Client(options.scheduler)
     else:
         cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+                               processes=True, dashboard_address=":0")
         client = Client(cluster)
     try:
         X, y = make_data(options.rows, min(options.chunk, options.rows), seed=7)

@@ -63,7 +63,7 @@ PARAMS = np.array([0.01, 0.1, 0.8])
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
         local_directory=str(tmp_path_factory.mktemp("dask_worker")))
     with distributed.Client(cluster) as c:
         yield c
