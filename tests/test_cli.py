@@ -506,7 +506,7 @@ def indexes(x, n):
 
 
 def no_rule(x):
-    return math.lgamma(x)
+    return math.factorial(x)
 
 
 def past_the_end(x: np.ndarray, n: int):
@@ -591,7 +591,7 @@ def test_a_refusal_caused_by_a_guess_says_so_and_suggests_args(capsys, shown):
 def test_a_refusal_that_no_guess_avoids(capsys, shown):
     code, _, err = run(capsys, "show", f"{shown}:no_rule")
     assert code == 1
-    assert "'math.lgamma' is not supported" in err
+    assert "'math.factorial' is not supported" in err
     assert err.rstrip().endswith("other guesses are refused too: if the function takes other "
                                  "types, give them with --args")
 
