@@ -21,7 +21,7 @@ X = np.random.default_rng(4).uniform(-1, 1, (3, 4))
 W3 = np.random.default_rng(5).uniform(-1, 1, (3, 3))
 
 
-def diag_after_write(a):  # the issue's program: NumPy gives 10.0, gradient 0
+def diag_after_write(a):  # NumPy gives 10.0, gradient 0
     d = np.diag(a)
     a[0, 0] = 5.0
     return 2.0 * d[0]
@@ -148,7 +148,7 @@ def test_value_and_gradient_as_numpy(f, args):
     assert check_grad(f, *copies(args)) < 1e-7
 
 
-def test_the_issue_programs_value():
+def test_a_diagonal_read_after_a_write_sees_it():
     value, gradient = value_and_grad(diag_after_write, jit=False)(A.copy())
     assert value == 10.0
     assert np.array_equal(gradient, np.zeros((3, 3)))
