@@ -173,12 +173,20 @@ class Lowering(PythonForms, ExpressionLowering):
         except TypeError as exc:
             self.error(node, f"cannot differentiate through '{callee.name}': {exc}",
                        unsupported=True)
-        sub = Lowering(parsed, [])
+        env = self.bind_arguments(node, parsed, callee.name, values)
+        return self.lower_inlined(parsed, parsed.node.body, env, parsed.fn)
+
+    def lower_inlined(self, parsed: ParsedFunction, body, env: dict, key):
+        """Lower the statements `body` of an inlined function here: a sub-lowering that
+        shares this one's builder, parameters and constants, with the names `env` (`key`
+        marks the call against recursion). Returns what the body returns (None for a body
+        that only writes into its arrays)."""
+        sub = type(self)(parsed, [])
         sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
         sub.constants, sub.constant_values = self.constants, self.constant_values
-        sub.call_stack = self.call_stack + (parsed.fn,)
-        sub.env, sub.named = self.bind_arguments(node, parsed, callee.name, values), set()
-        stmts, _ = _split_docstring(parsed.node.body)
+        sub.call_stack = self.call_stack + (key,)
+        sub.env, sub.named = env, set()
+        stmts, _ = _split_docstring(body)
         sub.locals = set(sub.env) | set(_assigned_names(stmts))
         saved_loc = self.b.loc
         try:

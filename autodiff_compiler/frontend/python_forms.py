@@ -27,7 +27,7 @@ from ..primitives.arith import add_p, max2_p, sub_p
 from ..primitives.indexing import new_array_p
 from ..primitives.shapes import all_p, assert_p, pack_p, print_p
 from .resolve import Resolved
-from .scope import LocalFunction, RuntimeComprehension, Text, assigned_names, split_docstring
+from .scope import LocalFunction, RuntimeComprehension, Text
 
 _UNROLL_LIMIT = 1000  # most elements a list built while compiling may have
 
@@ -374,21 +374,7 @@ class PythonForms:
                 return self.expr(fn.node.body)
             finally:
                 self.env = saved
-        sub = type(self)(self.parsed, [])
-        sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
-        sub.constants, sub.constant_values = self.constants, self.constant_values
-        sub.call_stack = self.call_stack + (fn.node,)
-        sub.env, sub.named = {**self.env, **bound}, set()
-        stmts, _ = split_docstring(fn.node.body)
-        sub.locals = set(sub.env) | set(assigned_names(stmts))
-        saved_loc = self.b.loc
-        try:
-            result = sub.lower_block(stmts)
-        finally:
-            self.b.loc = saved_loc
-        if result is None:
-            return None
-        return result[0] if len(result) == 1 else tuple(result)
+        return self.lower_inlined(self.parsed, fn.node.body, {**self.env, **bound}, fn.node)
 
     def bind_parameters(self, node, args, name: str, defaults: list, kw_defaults: dict,
                         values=None) -> dict:
