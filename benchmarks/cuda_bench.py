@@ -73,33 +73,11 @@ from numba import cuda
 from autodiff_compiler import grad
 from autodiff_compiler.kernels import grad_kernel
 from examples.cuda_per_sample_loss import per_sample_loss  # the kernel timed here
+from tests.cuda_fixtures import ode_per_sample, ode_per_sample_cpu  # and the loop kernel
 
 # --------------------------------------------------------------------------------------------
 # The kernel (plain Python: the compiler reads its source) and its CPU equivalent.
 # --------------------------------------------------------------------------------------------
-
-
-def ode_per_sample(y0, p, out):
-    """Per thread: eight explicit midpoint steps of y' = -p0 y + p1 sin(y) (a counted loop,
-    its tape in the thread's cuda.local.array; p read by every thread)."""
-    i = cuda.grid(1)
-    if i < y0.shape[0]:
-        y = y0[i]
-        for step in range(8):
-            half = y + 0.05 * (-p[0] * y + p[1] * math.sin(y))
-            y = y + 0.1 * (-p[0] * half + p[1] * math.sin(half))
-        out[i] = y
-
-
-def weighted_ode_cpu(y0, p, out_bar):
-    s = 0.0
-    for i in range(y0.shape[0]):
-        y = y0[i]
-        for step in range(8):
-            half = y + 0.05 * (-p[0] * y + p[1] * math.sin(y))
-            y = y + 0.1 * (-p[0] * half + p[1] * math.sin(half))
-        s += out_bar[i] * y
-    return s
 
 
 def weighted_loss_cpu(x, y, params, loss_bar):
@@ -185,7 +163,7 @@ def ode_problem(args, blocks, threads, measure) -> dict:
     d_y0_bar, d_p_bar = cuda.to_device(np.zeros(n)), cuda.to_device(np.zeros(2))
     adj(d_y0, d_p, d_out, d_out_bar, d_y0_bar, d_p_bar)
     cuda.synchronize()
-    cpu_y0_bar, cpu_p_bar = grad(weighted_ode_cpu, argnums=(0, 1))(y0, p, out_bar)
+    cpu_y0_bar, cpu_p_bar = grad(ode_per_sample_cpu, argnums=(0, 1))(y0, p, out_bar)
     error = max(max_rel(d_y0_bar.copy_to_host(), cpu_y0_bar),
                 max_rel(d_p_bar.copy_to_host(), cpu_p_bar))
     return {"primal": t_primal, "adjoint": t_adjoint, "error": error}
