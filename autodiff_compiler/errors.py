@@ -113,3 +113,23 @@ class CompilationError(RuntimeError):
         >>> issubclass(CompilationError, RuntimeError)
         True
     """
+
+
+class TapeOverflowError(RuntimeError):
+    """A thread of an adjoint CUDA kernel ran a loop more times than the `max_trip` given to
+    grad_kernel, so the loop's thread-local tape could not hold it (nothing was written past
+    it; the adjoints of that launch are wrong). Raised after the launch; the message names
+    the loop's line.
+
+    Example:
+        >>> issubclass(TapeOverflowError, RuntimeError)
+        True
+    """
+
+    def __init__(self, message: str, loc: SourceLocation | None = None):
+        self.message = message
+        self.loc = loc
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.loc.render(self.message) if self.loc else self.message

@@ -10,8 +10,10 @@
   Elements several threads may read are accumulated with cuda.atomic.add, a thread's own
   element (indexed by its cuda.grid(1) index) with a plain add, and entries every thread
   reads at a fixed position (a model's parameters) are summed over the block first
-  (cuda_runtime.block_add: one atomic per block). Counted loops with constant bounds keep
-  their tape in the thread (cuda.local.array).
+  (cuda_runtime.block_add: one atomic per block). Loops keep their tape in the thread
+  (cuda.local.array): sized by their constant bounds, or by `max_trip` for while loops and
+  ranges of run-time bounds (a thread that runs more raises TapeOverflowError after the
+  launch).
 - `tangent_kernel(kernel, wrt=...)`: forward mode: the arguments, the tangents of the `wrt`
   arrays, then arrays that receive the tangents of the outputs.
 
@@ -23,9 +25,12 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
+
 from . import pipeline
 from .arguments import kernel_type, normalize_argnums, scalar_types
-from .errors import GradientInputError
+from .errors import GradientInputError, TapeOverflowError
+from .ir.core import walk_ops
 from .ir.types import F64
 from .tracebacks import api_boundary
 
@@ -106,7 +111,13 @@ class KernelDerivative:
     """A derivative kernel, specialised and compiled per argument types at first launch:
     `adjoint[blocks, threads](*args)`."""
 
-    def __init__(self, kernel, wrt, mode: str):
+    def __init__(self, kernel, wrt, mode: str, max_trip: int | None = None):
+        if max_trip is not None and (isinstance(max_trip, bool) or not isinstance(max_trip, int)
+                                     or max_trip < 1):
+            raise GradientInputError(f"max_trip must be a positive int (the most iterations "
+                                     f"a loop runs in one thread), not {max_trip!r}")
+        self.max_trip = max_trip
+        self._overflow = None  # the device flag of bounded tapes, made at the first launch
         self.parsed = pipeline.parse(kernel)
         names = list(inspect.signature(self.parsed.fn).parameters)
         missing = [w for w in wrt if w not in names]
@@ -122,7 +133,7 @@ class KernelDerivative:
         if types not in self.compiled:
             mode = {"adjoint": "vjp", "atomic adjoint": "vjp_atomic"}.get(self.mode, "jvp")
             self.compiled[types] = pipeline.compile(self.parsed, list(types), self.wrt, mode,
-                                                    "kernel")
+                                                    "kernel", max_trip=self.max_trip)
         return self.compiled[types]
 
     def specialise(self, args):
@@ -139,13 +150,33 @@ class KernelDerivative:
         @api_boundary
         def launch(*args):
             count = len(inspect.signature(self.parsed.fn).parameters)
-            self.artifact(args[:count]).compiled[config](*args)
+            artifact = self.artifact(args[:count])
+            if self.mode == "tangent" or artifact.layout.receivers == len(self.wrt):
+                artifact.compiled[config](*args)
+                return
+            from numba import cuda
+
+            if self._overflow is None:
+                self._overflow = cuda.to_device(np.zeros(1, np.int64))
+            artifact.compiled[config](*args, self._overflow)
+            line = int(self._overflow.copy_to_host()[0])  # waits for the kernel
+            if line:
+                self._overflow = None
+                self._raise_overflow(artifact, line)
 
         return launch
 
+    def _raise_overflow(self, artifact, line: int):
+        loop = next(op for op in walk_ops(artifact.primal.body)
+                    if op.prim.loop and op.loc is not None and op.loc.line == line)
+        raise TapeOverflowError(
+            f"a thread ran this loop more than max_trip={self.max_trip} times, so its "
+            "thread-local tape could not hold the iterations and the adjoints written are "
+            "wrong: pass a larger max_trip to grad_kernel", loop.loc)
+
 
 @api_boundary
-def grad_kernel(kernel, wrt, *, block_sums: bool = True):
+def grad_kernel(kernel, wrt, *, block_sums: bool = True, max_trip: int | None = None):
     """The adjoint of a CUDA kernel written per thread (`i = cuda.grid(1)`, a bounds check,
     element reads, one write per output per path).
 
@@ -155,6 +186,11 @@ def grad_kernel(kernel, wrt, *, block_sums: bool = True):
         block_sums: adjoints of entries every thread reads at a fixed position (shared
             parameters) are summed over each block, then added by one atomic per block;
             False adds them thread by thread (one same-address atomic per thread).
+        max_trip: the most iterations one thread runs a loop whose trip count is known at
+            run time only (`while`, `range(n[i])`): its tape, the thread's own
+            cuda.local.array, holds that many (times the trip counts of the loops around
+            it). A launch where a thread runs more raises TapeOverflowError after the kernel
+            ran. Without it such loops are refused when compiling.
 
     Returns:
         A KernelDerivative: launch it as `adjoint[blocks, threads](*args, *cotangents,
@@ -173,7 +209,8 @@ def grad_kernel(kernel, wrt, *, block_sums: bool = True):
         >>> "cuda.grid(1)" in adjoint.source(np.ones(4), np.zeros(4))
         True
     """
-    return KernelDerivative(kernel, tuple(wrt), "adjoint" if block_sums else "atomic adjoint")
+    return KernelDerivative(kernel, tuple(wrt), "adjoint" if block_sums else "atomic adjoint",
+                            max_trip)
 
 
 @api_boundary

@@ -19,7 +19,7 @@ outputs, gradients, tangents and tapes by name instead of slicing by position.
                                                                 forward over reverse
     device  grad    args -> partial or partials...           one tangent sweep each
     device  jvp     (args, tangents) -> (outputs..., output tangents...)
-    kernel  vjp     (args, out cotangents, adjoint arrays accumulated into)
+    kernel  vjp     (args, out cotangents, adjoint arrays accumulated into[, tape_overflow])
     kernel  jvp     (args, tangents, arrays receiving the output tangents)
 CPU functions whose adjoint tapes are kept take the tapes as trailing arguments and return
 them last; Artifact.run hands back the last call's.
@@ -193,13 +193,15 @@ def parse(fn, method: bool = False) -> ParsedFunction:
 
 def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode: str = "grad",
             target: str = "cpu", checkpoint=None, *, jit: bool = True, load: bool = True,
-            single: bool = False, boundscheck: bool = False) -> Artifact:
+            single: bool = False, boundscheck: bool = False,
+            max_trip: int | None = None) -> Artifact:
     """Compile `parsed` for argument `types`, differentiated w.r.t. `argnums`, in one mode
     for one target (see the module docstring). checkpoint: reverse-mode checkpointing of long
     loops (cpu grad and vjp). load=False stops at the source (nothing written or imported);
     jit: compile CPU code with Numba on its first call. single: a device gradient of one
     argument returns the partial itself rather than a 1-tuple. boundscheck: Numba checks
-    indices (CPU code)."""
+    indices (CPU code). max_trip: kernel adjoints, the most iterations a loop whose trip count
+    is known at run time only runs in one thread (ad.kernel)."""
     if mode not in MODES.get(target, ()):
         raise ValueError(f"unknown derivative mode {mode!r} for target {target!r}")
     start = time.perf_counter()
@@ -208,7 +210,8 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     verify(primal)
     if target == "cpu":
         check_views(primal)
-    derived, layout = _DERIVE[target, mode](primal, list(argnums), checkpoint)
+    options = max_trip if target == "kernel" else checkpoint
+    derived, layout = _DERIVE[target, mode](primal, list(argnums), options)
     verify(derived)
     name, extra = derived.name, ""
     if (target, mode) == ("device", "grad"):
@@ -280,11 +283,12 @@ def _device_grad(primal, argnums, checkpoint):
 
 def _kernel_vjp(block_sums: bool):
     """vjp: parameter adjoints summed per block; vjp_atomic: one atomic add per thread."""
-    def derive(primal, argnums, checkpoint):
-        adjoint = kernel_adjoint(primal, argnums, block_sums=block_sums)
-        return adjoint, Layout(len(primal.params),
-                               seeds=len(_kernel_outputs(primal, argnums)),
-                               receivers=len(argnums))
+    def derive(primal, argnums, max_trip):
+        adjoint = kernel_adjoint(primal, argnums, block_sums=block_sums, max_trip=max_trip)
+        seeds = len(_kernel_outputs(primal, argnums))
+        # bounded thread-local tapes: their overflow flag is the last receiver
+        receivers = len(adjoint.params) - len(primal.params) - seeds
+        return adjoint, Layout(len(primal.params), seeds=seeds, receivers=receivers)
 
     return derive
 

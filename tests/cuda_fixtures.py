@@ -368,6 +368,157 @@ def grid_2d_params_out(a, p):
     return out
 
 
+# --- loops whose trip count is known at run time only: grad_kernel(..., max_trip=N) ---------
+def newton_while(a, p, out):
+    """Per element, Newton's iteration for x^3 + p0 x = a[i] until the residual is tiny."""
+    i = cuda.grid(1)
+    if i < a.shape[0]:
+        x = a[i]
+        r = x * x * x + p[0] * x - a[i]
+        while abs(r) > 1e-12:
+            x = x - r / (3.0 * x * x + p[0])
+            r = x * x * x + p[0] * x - a[i]
+        out[i] = p[1] * x * x
+
+
+def newton_while_cpu(a, p, out_bar):
+    total = 0.0
+    for i in range(a.shape[0]):
+        x = a[i]
+        r = x * x * x + p[0] * x - a[i]
+        while abs(r) > 1e-12:
+            x = x - r / (3.0 * x * x + p[0])
+            r = x * x * x + p[0] * x - a[i]
+        total += out_bar[i] * (p[1] * x * x)
+    return total
+
+
+def newton_while_out(a, p):
+    out = np.zeros(a.shape[0])
+    for i in range(a.shape[0]):
+        x = a[i]
+        r = x * x * x + p[0] * x - a[i]
+        while abs(r) > 1e-12:
+            x = x - r / (3.0 * x * x + p[0])
+            r = x * x * x + p[0] * x - a[i]
+        out[i] = p[1] * x * x
+    return out
+
+
+def newton_break(a, p, out):
+    """Newton's iteration for x = cos(p0 x) + a[i], at most 40 steps, a tolerance break."""
+    i = cuda.grid(1)
+    if i < a.shape[0]:
+        x = a[i]
+        for it in range(40):
+            step = (x - math.cos(p[0] * x) - a[i]) / (1.0 + p[0] * math.sin(p[0] * x))
+            x = x - step
+            if abs(step) < 1e-13:
+                break
+        out[i] = x
+
+
+def newton_break_cpu(a, p, out_bar):
+    total = 0.0
+    for i in range(a.shape[0]):
+        x = a[i]
+        for it in range(40):
+            step = (x - math.cos(p[0] * x) - a[i]) / (1.0 + p[0] * math.sin(p[0] * x))
+            x = x - step
+            if abs(step) < 1e-13:
+                break
+        total += out_bar[i] * x
+    return total
+
+
+def newton_break_out(a, p):
+    out = np.zeros(a.shape[0])
+    for i in range(a.shape[0]):
+        x = a[i]
+        for it in range(40):
+            step = (x - math.cos(p[0] * x) - a[i]) / (1.0 + p[0] * math.sin(p[0] * x))
+            x = x - step
+            if abs(step) < 1e-13:
+                break
+        out[i] = x
+    return out
+
+
+def mc_steps(z, steps, p, out):
+    """A Monte-Carlo path per thread with its own number of steps, steps[i] <= z.shape[1]."""
+    i = cuda.grid(1)
+    if i < z.shape[0]:
+        s = 1.0
+        for k in range(steps[i]):
+            s = s * math.exp(p[0] + p[1] * z[i, k])
+        out[i] = math.log(1.0 + math.exp(s - 1.0))
+
+
+def mc_steps_cpu(z, steps, p, out_bar):
+    total = 0.0
+    for i in range(z.shape[0]):
+        s = 1.0
+        for k in range(steps[i]):
+            s = s * math.exp(p[0] + p[1] * z[i, k])
+        total += out_bar[i] * math.log(1.0 + math.exp(s - 1.0))
+    return total
+
+
+def mc_steps_out(z, steps, p):
+    out = np.zeros(z.shape[0])
+    for i in range(z.shape[0]):
+        s = 1.0
+        for k in range(steps[i]):
+            s = s * math.exp(p[0] + p[1] * z[i, k])
+        out[i] = math.log(1.0 + math.exp(s - 1.0))
+    return out
+
+
+def relax_2d(a, p, m, out):
+    """A 2-D grid: each element takes m[0] steps of a damped map (a while loop), each of two
+    sub-steps (a constant loop inside it: its tape holds 2 * max_trip entries)."""
+    i, j = cuda.grid(2)
+    if i < out.shape[0] and j < out.shape[1]:
+        v = a[i, j]
+        k = 0
+        while k < m[0]:
+            for s in range(2):
+                v = v + 0.1 * (math.sin(p[0] * v) - p[1] * v * v)
+            k += 1
+        out[i, j] = v
+
+
+def relax_2d_cpu(a, p, m, out_bar):
+    total = 0.0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            v = a[i, j]
+            k = 0
+            while k < m[0]:
+                for s in range(2):
+                    v = v + 0.1 * (math.sin(p[0] * v) - p[1] * v * v)
+                k += 1
+            total += out_bar[i, j] * v
+    return total
+
+
+def relax_2d_out(a, p, m):
+    out = np.zeros(a.shape)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            v = a[i, j]
+            k = 0
+            while k < m[0]:
+                for s in range(2):
+                    v = v + 0.1 * (math.sin(p[0] * v) - p[1] * v * v)
+                k += 1
+            out[i, j] = v
+    return out
+
+
+# the max_trip each kernel's adjoint is built with (kernels with run-time trip counts)
+MAX_TRIP = {"newton_while": 32, "newton_break": 48, "mc_steps": 8, "relax_2d": 5}
+
 KERNELS = {
     "per_sample_loss": (
         per_sample_loss, per_sample_loss_cpu, per_sample_loss_out,
@@ -415,6 +566,24 @@ KERNELS = {
         mc_path, mc_path_cpu, mc_path_out,
         lambda r: [r.standard_normal((5, 6)), np.array([0.02, 0.2]), np.zeros(5)],
         ("out",), ("z", "p"), config1(5)),
+    "newton_while": (  # blocks of 3 threads: 7 elements leave a ragged last block
+        newton_while, newton_while_cpu, newton_while_out,
+        lambda r: [r.uniform(0.5, 3.0, 7), np.array([1.5, 0.7]), np.zeros(7)],
+        ("out",), ("a", "p"), (3, 3)),
+    "newton_break": (
+        newton_break, newton_break_cpu, newton_break_out,
+        lambda r: [r.uniform(-1.0, 1.0, 5), np.array([0.6, 0.0]), np.zeros(5)],
+        ("out",), ("a", "p"), (2, 3)),
+    "mc_steps": (
+        mc_steps, mc_steps_cpu, mc_steps_out,
+        lambda r: [r.standard_normal((7, 8)), np.array([0, 3, 8, 5, 1, 8, 2]),
+                   np.array([0.02, 0.2]), np.zeros(7)],
+        ("out",), ("z", "p"), (3, 3)),
+    "relax_2d": (  # blocks of 3 x 2 threads over 4 x 3 elements
+        relax_2d, relax_2d_cpu, relax_2d_out,
+        lambda r: [r.uniform(-1, 1, (4, 3)), np.array([1.2, 0.3]), np.array([4]),
+                   np.zeros((4, 3))],
+        ("out",), ("a", "p"), ((2, 2), (3, 2))),
 }
 
 
@@ -429,6 +598,7 @@ class KernelProblem:
     def __init__(self, name: str, seed: int = 0):
         (self.kernel, self.cpu, self.cpu_out, make, self.outputs, self.wrt,
          self.config) = KERNELS[name]
+        self.max_trip = MAX_TRIP.get(name)
         rng = _rng(seed)
         self.args = make(rng)
         self.names = list(inspect.signature(self.kernel).parameters)
@@ -457,7 +627,7 @@ class KernelProblem:
         return sum(float(np.sum(w * o)) for w, o in zip(self.cots, self.primal(*inputs)))
 
     def adjoint(self, adj=None, repeat: int = 1):
-        adj = adj or grad_kernel(self.kernel, wrt=self.wrt)
+        adj = adj or grad_kernel(self.kernel, wrt=self.wrt, max_trip=self.max_trip)
         args = self.kernel_args(self.inputs())
         bars = [np.zeros_like(self.args[self.names.index(w)]) for w in self.wrt]
         for _ in range(repeat):

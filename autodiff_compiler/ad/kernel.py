@@ -1,10 +1,18 @@
 """Reverse mode for CUDA kernels written per thread (`i = cuda.grid(1)`, a bounds check).
 
 The adjoint kernel runs one thread's code forward and backwards, as ad.reverse does for a
-function (a loop's tape is the thread's own `cuda.local.array`, so its bounds must be
-constants), with three differences: the adjoint arrays are arguments (accumulated into, never
+function, with three differences: the adjoint arrays are arguments (accumulated into, never
 allocated), the arrays the kernel writes are its outputs whose cotangents are read-only
 inputs, and an element other threads may also touch is accumulated with cuda.atomic.add.
+
+A loop's tape is the thread's own `cuda.local.array`, whose size is fixed when compiling: a
+thread cannot allocate. Loops with constant bounds size it exactly. A loop whose trip count
+is known at run time only (a `while`, a Newton iteration with a tolerance, a range over a
+per-thread count) needs a bound from the user, `max_trip`: its tape holds that many
+iterations, and a thread that runs more reports it (rather than writing past the array) in
+an error flag the launch reads, which raises. A tape was chosen over recomputing each
+iteration from the loop's start (no memory, but O(n^2) work and only for loops whose state
+is the carried scalars): the reverse sweep stays O(n), as on the CPU.
 """
 
 from __future__ import annotations
@@ -14,11 +22,26 @@ import math
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
 from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops
+from ..ir.types import Type
 from ..primitives.arith import max2_p, mul_p, trip_count_p
-from ..primitives.control import comment_p, return_p, tape_alloc_p, tape_grow_p, tape_reserve_p
+from ..primitives.control import (
+    comment_p,
+    counter_advance_p,
+    for_p,
+    return_p,
+    tape_alloc_p,
+    tape_grow_p,
+    tape_load_p,
+    tape_push_p,
+    tape_reserve_p,
+    while_p,
+)
 from ..primitives.gpu import (
     atomic_add_p,
     block_add_p,
+    bounded_advance_p,
+    bounded_load_p,
+    bounded_push_p,
     local_array_p,
     shared_scratch_p,
     thread_tape_p,
@@ -29,12 +52,16 @@ from .reverse import ReverseTransform
 
 
 def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None,
-                   block_sums: bool = True) -> Function:
+                   block_sums: bool = True, max_trip: int | None = None) -> Function:
     """The adjoint of a CUDA kernel written per thread: takes the kernel's arguments, then
     the cotangents of the arrays it writes, then the adjoint arrays of `wrt` (accumulated
     into, never cleared: the caller zeroes them). Refuses what it cannot do per thread.
     With `block_sums`, adjoints of entries every thread reads at a fixed position are summed
-    over the block first (one atomic add per block), else added by each thread."""
+    over the block first (one atomic add per block), else added by each thread.
+    `max_trip` bounds the loops whose trip count is known at run time only (their tapes hold
+    that many iterations); a kernel with such loops takes one more argument last, an int
+    array `tape_overflow` of one entry, into which a thread whose loop runs longer writes
+    the loop's line."""
     outputs = _kernel_outputs(fn, wrt)
     transform = ReverseTransform(fn, wrt, outputs=outputs)
     for k in wrt:
@@ -52,10 +79,13 @@ def kernel_adjoint(fn: Function, wrt: list[int], name: str | None = None,
     transform.reverse_ops(fn.body, b, {})
     b.op(return_p, result_types=[])
     forward = transform.plan.forward_sweep(fn.body)
+    sweeps = forward + reverse.ops
     if transform.plan.tape_names:
-        forward = _thread_local_tapes(forward, transform.plan)
+        overflow = Value(Type("int", 1), "tape_overflow")
+        sweeps, bounded = _thread_local_tapes(sweeps, transform.plan, max_trip, overflow)
+        extra += [overflow] if bounded else []
     reduced = [transform.buffers[fn.params[k]] for k in wrt]
-    body = Region(fn.params + extra, forward + reverse.ops)
+    body = Region(fn.params + extra, sweeps)
     if block_sums:
         body = _block_sums(body, reduced)
     names = fn.param_names + [v.hint for v in extra]
@@ -92,23 +122,70 @@ def _block_sums(body: Region, buffers: list[Value]) -> Region:
     return Region(body.args, start.region.ops + body.ops[:-1] + end.region.ops + body.ops[-1:])
 
 
-def _thread_local_tapes(forward: list[Op], plan) -> list[Op]:
-    """The forward sweep with each tape a `cuda.local.array` of the thread: its size must be
-    known when compiling (loops with constant bounds), and it never grows."""
-    region = Region(ops=list(forward))
+def _thread_local_tapes(ops: list[Op], plan, max_trip: int | None,
+                        overflow: Value) -> tuple[list[Op], bool]:
+    """`ops` (both sweeps) with each tape a `cuda.local.array` of the thread, which never
+    grows: its size is the product of the trip counts of the loops around its region, each a
+    constant or, for a loop whose count is known at run time only (a while, a range of
+    computed bounds), `max_trip`. Such bounded tapes clamp their slot index into the array
+    and report a thread that runs past them in `overflow`. Also says whether any did."""
+    region = Region(ops=list(ops))
     producers = {r: op for op in walk_ops(region) for r in op.results}
+    infos = {plan.tape_names[v]: plan.region_of(v) for v in plan.tape_names}
+    sizes = {}  # counter -> (capacity, the run-time counted loop or None)
+    for info in infos.values():
+        sizes[info.counter] = _tape_capacity(info, plan, producers, max_trip)
+    growths = set()  # checks for room: the tapes are sized for the most runs already
     for op in walk_ops(region):
-        size = _constant(op.operands[0], producers) if op.prim is tape_alloc_p else None
-        if op.prim is tape_alloc_p and size is not None and not op.attrs.get("ndim"):
+        if op.prim is tape_alloc_p:
+            if op.attrs.get("ndim"):
+                raise UnsupportedOperationError(
+                    "a loop in this kernel carries an array from one iteration to the next: a "
+                    "thread's tape holds numbers only; keep arrays out of its carried values",
+                    infos[op.attrs["tape"]].nearest_loop.loc)
+            capacity, _ = sizes[infos[op.attrs["tape"]].counter]
             op.prim, op.operands = thread_tape_p, []
-            op.attrs = {"tape": op.attrs["tape"], "kind": op.attrs["kind"], "size": size}
-        elif op.prim in (tape_alloc_p, tape_grow_p, tape_reserve_p):
-            loop = next(i.outer_loop for i in plan.info.values() if i.taped)
-            raise UnsupportedOperationError(
-                "a loop in this kernel needs a tape of a size known when compiling (a thread "
-                "keeps its own, in cuda.local.array): give its range constant bounds, e.g. "
-                "range(8), and keep arrays out of its carried values", loop.loc)
-    return region.ops
+            op.attrs = {"tape": op.attrs["tape"], "kind": op.attrs["kind"], "size": capacity}
+        elif op.prim in (tape_grow_p, tape_reserve_p):
+            growths.add(op)
+        elif op.prim is counter_advance_p and sizes[op.attrs["counter"]][1] is not None:
+            capacity, loop = sizes[op.attrs["counter"]]
+            op.prim, op.operands = bounded_advance_p, [overflow]
+            op.attrs = dict(op.attrs, capacity=capacity, line=loop.loc.line)
+        elif op.prim in (tape_push_p, tape_load_p) and \
+                sizes[infos[op.attrs["tape"]].counter][1] is not None:
+            op.prim = bounded_push_p if op.prim is tape_push_p else bounded_load_p
+            op.attrs = dict(op.attrs, capacity=sizes[infos[op.attrs["tape"]].counter][0])
+    for sub in [region] + [r for op in walk_ops(region) for r in op.regions]:
+        sub.ops = [op for op in sub.ops if op not in growths]
+    return region.ops, any(loop is not None for _, loop in sizes.values())
+
+
+def _tape_capacity(info, plan, producers, max_trip):
+    """(entries, run-time counted loop or None) of the tapes of `info`'s region: how often
+    it runs per thread, the loops around it up to the outermost one each counting their
+    trip count, or max_trip (max_trip + 1 for a while's condition) where that is not a
+    constant. Refused without max_trip."""
+    capacity, bounded = 1, None
+    while info.owner is not None:
+        owner = info.owner
+        if owner.prim.loop:
+            trips = None
+            if owner.prim is for_p:
+                bounds = [_constant(v, producers) for v in owner.operands[:3]]
+                trips = None if None in bounds else len(range(*bounds))
+            if trips is None:
+                if max_trip is None:
+                    raise UnsupportedOperationError(
+                        "this loop's trip count is known at run time only, and a thread keeps "
+                        "its tape in a cuda.local.array of a size fixed when compiling: pass "
+                        "the most iterations it runs, grad_kernel(..., max_trip=N), or give "
+                        "its range constant bounds, e.g. range(8)", owner.loc)
+                is_condition = owner.prim is while_p and info.region is owner.regions[0]
+                trips, bounded = max_trip + is_condition, bounded or owner
+            capacity *= max(trips, 1)
+        info = plan.info[info.parent]
+    return capacity, bounded
 
 
 def _constant(value, producers):

@@ -74,3 +74,43 @@ shared_scratch_p = defprim("shared_scratch", infer=lambda **_: [Type("float", 1)
 
 block_add_p = defprim("block_add", infer=lambda *t, **_: [], emit=_emit_block_add, pure=False,
                       statement=True, differentiable=False)
+
+
+# --- bounded thread-local tapes (loops whose trip count is known at run time only) ---------
+# A tape sized by grad_kernel's max_trip: its slot index is clamped into the array, so a
+# thread whose loop runs longer never writes outside it; the counter's advance reports the
+# overflow (the loop's line) in the kernel's `tape_overflow` argument, which the launch
+# checks after the kernel ran (kernels.KernelDerivative).
+
+
+def _bounded_slot(op) -> ast.Subscript:
+    """tape[min(k, capacity - 1)]"""
+    last = ast.Constant(op.attrs["capacity"] - 1)
+    index = call("min", [ast.Name(op.attrs["counter"], ast.Load()), last])
+    return ast.Subscript(ast.Name(op.attrs["tape"], ast.Load()), index, ast.Load())
+
+
+def _emit_bounded_push(op, args):
+    slot = _bounded_slot(op)
+    slot.ctx = ast.Store()
+    return ast.Assign([slot], args[0])
+
+
+def _emit_bounded_advance(op, args):
+    """k += 1, and the loop's line into tape_overflow[0] once k passes the capacity."""
+    counter = op.attrs["counter"]
+    (advance,) = ast.parse(f"{counter} += 1").body
+    (check,) = ast.parse(f"if {counter} > {op.attrs['capacity']}:\n"
+                         f"    FLAG[0] = {op.attrs['line']}").body
+    check.body[0].targets[0].value = args[0]
+    return [advance, check]
+
+
+bounded_push_p = defprim("bounded_tape_push", infer=lambda *t, **_: [],
+                         emit=_emit_bounded_push, pure=False, statement=True, stores="tape",
+                         differentiable=False)
+bounded_load_p = defprim("bounded_tape_load", infer=None, emit=lambda op, a: _bounded_slot(op),
+                         pure=False, loads="tape", differentiable=False)
+bounded_advance_p = defprim("bounded_counter_advance", infer=lambda *t, **_: [],
+                            emit=_emit_bounded_advance, pure=False, statement=True,
+                            differentiable=False)
