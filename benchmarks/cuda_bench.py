@@ -4,7 +4,7 @@ Run on a machine with an NVIDIA GPU (needs numba and numba-cuda, nothing from th
 
     python benchmarks/cuda_bench.py            # or: python -m benchmarks.cuda_bench
 
-It does, in about a minute or two (well under 5):
+It does, in a few minutes (well under 10):
 1. `pytest tests/test_cuda_*.py` on the hardware (NUMBA_ENABLE_CUDASIM=0): device-function
    gradients, adjoint and tangent kernels against the CPU, refusals; `--skip-tests` skips it.
 2. Times, for N = 10^7 samples (`--n`), the kernel
@@ -16,11 +16,15 @@ It does, in about a minute or two (well under 5):
    Target: adjoint <= 3x primal. The shared params_bar entries are summed over each block
    first (one atomic per block); for reference, the adjoint w.r.t. x alone (no atomics) and
    the adjoint with one same-address atomic per thread (`block_sums=False`) too. Then the
-   same for a per-sample ODE kernel (eight midpoint steps in a counted loop whose tape is the
-   thread's cuda.local.array), adjoint w.r.t. (y0, p).
+   same for the loop kernels of tests/cuda_fixtures.py (tapes in the thread's
+   cuda.local.array, parameter adjoints summed per block), N threads each: a per-sample ODE
+   (a constant loop), a per-element Newton iteration to a tolerance (a while loop), Monte-Carlo
+   paths of 0..8 steps (range(steps[i])), both bounded by the fixtures' max_trip, and a 2-D
+   grid (16 x 16 blocks) whose while loop holds a constant loop.
 3. Compares the GPU gradient with the CPU gradient of the same loss written as a loop over the
    samples (autodiff_compiler, Numba on the CPU), for random cotangents: the max relative
-   difference max|gpu - cpu| / max|cpu| per array (must be <= 1e-9).
+   difference max|gpu - cpu| / max|cpu| per array (must be <= 1e-9); likewise for each loop
+   kernel, whose bounded tapes must also not have overflowed.
 
 `--simulate` runs the same logic on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1) with
 N = 64, to check the script itself without a GPU (the times are then meaningless).
@@ -32,6 +36,7 @@ only prints MISS.
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import os
 import statistics
@@ -73,7 +78,7 @@ from numba import cuda
 from autodiff_compiler import grad
 from autodiff_compiler.kernels import grad_kernel
 from examples.cuda_per_sample_loss import per_sample_loss  # the kernel timed here
-from tests.cuda_fixtures import ode_per_sample, ode_per_sample_cpu  # and the loop kernel
+from tests.cuda_fixtures import KERNELS, MAX_TRIP  # and the loop kernels
 
 # --------------------------------------------------------------------------------------------
 # The kernel (plain Python: the compiler reads its source) and its CPU equivalent.
@@ -93,7 +98,7 @@ def weighted_loss_cpu(x, y, params, loss_bar):
 
 
 CUDA_TESTS = ["tests/test_cuda_device_functions.py", "tests/test_cuda_kernels.py",
-              "tests/test_cuda_kernel_source.py"]
+              "tests/test_cuda_kernel_source.py", "tests/test_cuda_run_time_loops.py"]
 
 
 def run_tests(simulate: bool) -> tuple[bool, str]:
@@ -146,27 +151,82 @@ def max_rel(a, b) -> float:
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
 
 
-def ode_problem(args, blocks, threads, measure) -> dict:
-    """Times the per-sample ODE kernel and its adjoint; checks the gradient on the CPU."""
-    n = args.n
-    rng = np.random.default_rng(1)
-    y0, p = rng.uniform(-1.0, 1.0, n), np.array([0.8, 0.5])
-    out_bar = rng.uniform(0.5, 1.5, n)
-    d_y0, d_p, d_out = cuda.to_device(y0), cuda.to_device(p), cuda.device_array(n)
-    d_out_bar = cuda.to_device(out_bar)
-    d_y0_bar, d_p_bar = cuda.to_device(np.zeros(n)), cuda.to_device(np.zeros(2))
-    primal = cuda.jit(ode_per_sample)[blocks, threads]
-    adjoint = grad_kernel(ode_per_sample, wrt=("y0", "p"))
-    adj = adjoint.specialise((d_y0, d_p, d_out))[1][blocks, threads]
-    t_primal = measure(lambda: primal(d_y0, d_p, d_out))
-    t_adjoint = measure(lambda: adj(d_y0, d_p, d_out, d_out_bar, d_y0_bar, d_p_bar))
-    d_y0_bar, d_p_bar = cuda.to_device(np.zeros(n)), cuda.to_device(np.zeros(2))
-    adj(d_y0, d_p, d_out, d_out_bar, d_y0_bar, d_p_bar)
+# the loop kernels of tests/cuda_fixtures.py at benchmark size: (title, arguments for n
+# threads, block shape); their adjoints take the fixtures' wrt and max_trip
+LOOP_PROBLEMS = {
+    "ode_per_sample": ("per-sample ODE, 8 midpoint steps (constant loop)",
+                       lambda r, n: [r.uniform(-1.0, 1.0, n), np.array([0.8, 0.5]), np.zeros(n)],
+                       1),
+    "newton_while": ("per-element Newton, while |residual| > 1e-12",
+                     lambda r, n: [r.uniform(0.5, 3.0, n), np.array([1.5, 0.7]), np.zeros(n)],
+                     1),
+    "mc_steps": ("Monte-Carlo paths of 0..8 steps, range(steps[i])",
+                 lambda r, n: [r.standard_normal((n, 8)), r.integers(0, 9, n),
+                               np.array([0.02, 0.2]), np.zeros(n)],
+                 1),
+    "relax_2d": ("2-D grid, while k < m (4) around range(2)",
+                 lambda r, n: [r.uniform(-1, 1, (math.isqrt(n), math.isqrt(n))),
+                               np.array([1.2, 0.3]), np.array([4]),
+                               np.zeros((math.isqrt(n), math.isqrt(n)))],
+                 2),
+}
+
+
+def loop_problem(name, args, measure) -> dict:
+    """Times a loop kernel of tests/cuda_fixtures.py and its adjoint (parameters summed per
+    block, tapes in the thread, bounded by the fixture's max_trip where the trip count is
+    known at run time only); checks the gradient against the CPU one and that no thread ran
+    past its tape."""
+    title, make, ndim = LOOP_PROBLEMS[name]
+    kernel, cpu, _, _, outputs, wrt, _ = KERNELS[name]
+    names = list(inspect.signature(kernel).parameters)
+    host = make(np.random.default_rng(1), args.n)
+    out_pos = [names.index(o) for o in outputs]
+    inputs = [a for k, a in enumerate(host) if k not in out_pos]
+    cots = [np.random.default_rng(2).uniform(0.5, 1.5, host[k].shape) for k in out_pos]
+    device = [cuda.to_device(a) for a in host]
+    d_cots = [cuda.to_device(c) for c in cots]
+    shape = host[out_pos[0]].shape
+    if ndim == 1:
+        threads = args.threads
+        blocks = (shape[0] + threads - 1) // threads
+    else:
+        threads = (16, 16)
+        blocks = tuple((s + 15) // 16 for s in shape)
+    primal = cuda.jit(kernel)[blocks, threads]
+    adjoint = grad_kernel(kernel, wrt=wrt, max_trip=MAX_TRIP.get(name))
+    compiled = adjoint.specialise(device)[1][blocks, threads]
+    flag = [cuda.to_device(np.zeros(1, np.int64))] if name in MAX_TRIP else []
+
+    def bars():
+        return [cuda.to_device(np.zeros_like(host[names.index(w)])) for w in wrt]
+
+    d_bars = bars()
+    t_primal = measure(lambda: primal(*device))
+    t_adjoint = measure(lambda: compiled(*device, *d_cots, *d_bars, *flag))
+    d_bars = bars()
+    compiled(*device, *d_cots, *d_bars, *flag)
     cuda.synchronize()
-    cpu_y0_bar, cpu_p_bar = grad(ode_per_sample_cpu, argnums=(0, 1))(y0, p, out_bar)
-    error = max(max_rel(d_y0_bar.copy_to_host(), cpu_y0_bar),
-                max_rel(d_p_bar.copy_to_host(), cpu_p_bar))
-    return {"primal": t_primal, "adjoint": t_adjoint, "error": error}
+    in_names = [a for k, a in enumerate(names) if k not in out_pos]
+    argnums = tuple(in_names.index(w) for w in wrt)
+    expected = grad(cpu, argnums=argnums)(*inputs, *cots)
+    error = max(max_rel(d.copy_to_host(), e) for d, e in zip(d_bars, expected))
+    overflow = int(flag[0].copy_to_host()[0]) if flag else 0
+    return {"title": title, "primal": t_primal, "adjoint": t_adjoint, "error": error,
+            "overflow": overflow, "shape": shape, "wrt": wrt}
+
+
+def print_loop_problem(name, result) -> None:
+    ratio = result["adjoint"] / result["primal"]
+    shape = " x ".join(f"{s:,}" for s in result["shape"])
+    print(f"{name}: {result['title']}, {shape} threads (tapes in the thread, params summed "
+          "per block)")
+    print(f"{'primal kernel':34} {result['primal'] * 1e3:10.4f} {1.0:9.2f}")
+    label = f"adjoint kernel wrt ({', '.join(result['wrt'])})"
+    print(f"{label:34} {result['adjoint'] * 1e3:10.4f} {ratio:9.2f}   "
+          f"target <= {TARGET_RATIO:g}x: {'ok' if ratio <= TARGET_RATIO else 'MISS'}")
+    overflow = f", TAPE OVERFLOW at line {result['overflow']}" if result["overflow"] else ""
+    print(f"max relative difference vs CPU: {result['error']:.2e}{overflow}")
 
 
 def main(args) -> int:
@@ -211,16 +271,17 @@ def main(args) -> int:
     adj_x(*kernel_args, d_loss_bar, d_x_bar)
     adj_atomic(*kernel_args, d_loss_bar, d_x_bar, d_params_bar)
     cuda.synchronize()
-    print(f"compiled (primal and two adjoints) in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"compiled (primal and three adjoints) in {time.perf_counter() - t0:.1f} s", flush=True)
 
     measure = timer(args.simulate, args.repeats, args.inner)
     t_primal = measure(lambda: primal(*kernel_args))
     t_adjoint = measure(lambda: adj(*kernel_args, d_loss_bar, d_x_bar, d_params_bar))
     t_adjoint_x = measure(lambda: adj_x(*kernel_args, d_loss_bar, d_x_bar))
     t_atomic = measure(lambda: adj_atomic(*kernel_args, d_loss_bar, d_x_bar, d_params_bar))
-    ode = ode_problem(args, blocks, threads, measure)
-    if ode["error"] > GRAD_TOL:
-        failures.append("ODE gradient")
+    loops = {name: loop_problem(name, args, measure) for name in LOOP_PROBLEMS}
+    for name, result in loops.items():
+        if result["error"] > GRAD_TOL or result["overflow"]:
+            failures.append(f"{name} gradient")
 
     # the gradient, from zeroed adjoint arrays, launched through the public launcher
     d_x_bar, d_params_bar = cuda.to_device(np.zeros(n)), cuda.to_device(np.zeros(4))
@@ -247,12 +308,8 @@ def main(args) -> int:
           f"{t_adjoint_x / t_primal:9.2f}")
     print(f"{'same, params: one atomic per thread':34} {t_atomic * unit:10.4f} "
           f"{t_atomic / t_primal:9.2f}")
-    print("per-sample ODE, 8 midpoint steps (tape in the thread), params summed per block")
-    ode_ratio = ode["adjoint"] / ode["primal"]
-    print(f"{'primal kernel':34} {ode['primal'] * unit:10.4f} {1.0:9.2f}")
-    print(f"{'adjoint kernel wrt (y0, p)':34} {ode['adjoint'] * unit:10.4f} {ode_ratio:9.2f}   "
-          f"target <= {TARGET_RATIO:g}x: {'ok' if ode_ratio <= TARGET_RATIO else 'MISS'}")
-    print(f"max relative difference vs CPU: {ode['error']:.2e}")
+    for name, result in loops.items():
+        print_loop_problem(name, result)
     print(f"{'CPU gradient (Numba, incl. compile)':34} {t_cpu * unit:10.1f}")
     print(f"max relative difference vs CPU: params {err_params:.2e}, x {err_x:.2e}   "
           f"(<= {GRAD_TOL:g}: {'ok' if 'gradient' not in failures else 'FAIL'})")
