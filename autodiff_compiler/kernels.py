@@ -32,6 +32,7 @@ from .arguments import kernel_type, normalize_argnums, scalar_types
 from .errors import GradientInputError, TapeOverflowError
 from .ir.core import walk_ops
 from .ir.types import F64
+from .primitives.gpu import block_sum_p
 from .tracebacks import api_boundary
 
 
@@ -151,6 +152,7 @@ class KernelDerivative:
         def launch(*args):
             count = len(inspect.signature(self.parsed.fn).parameters)
             artifact = self.artifact(args[:count])
+            _check_block_shape(artifact, config)
             if self.mode == "tangent" or artifact.layout.receivers == len(self.wrt):
                 artifact.compiled[config](*args)
                 return
@@ -173,6 +175,26 @@ class KernelDerivative:
             f"a thread ran this loop more than max_trip={self.max_trip} times, so its "
             "thread-local tape could not hold the iterations and the adjoints written are "
             "wrong: pass a larger max_trip to grad_kernel", loop.loc)
+
+
+def _check_block_shape(artifact, config) -> None:
+    """A block sum written in shared memory (frontend.block_reductions) sums the whole block
+    only for one-dimensional blocks of a power-of-two number of threads that fit its buffer
+    (of exactly its size when the tree's stride starts at a constant): the derivative would
+    otherwise be that of another function than the kernel computes."""
+    threads = config[1] if isinstance(config, tuple) and len(config) > 1 else None
+    shape = tuple(threads) if isinstance(threads, (tuple, list)) else (threads,)
+    count = int(shape[0]) if isinstance(shape[0], (int, np.integer)) else 0
+    for op in walk_ops(artifact.primal.body):
+        if op.prim is not block_sum_p:
+            continue
+        size = op.attrs["size"]
+        fits = count == size if op.attrs["exact"] else 0 < count <= size
+        if not (fits and count & (count - 1) == 0 and all(d == 1 for d in shape[1:])):
+            need = f"exactly {size}" if op.attrs["exact"] else f"a power of two up to {size}"
+            raise GradientInputError(op.loc.render(
+                f"this block sum in shared memory adds up a whole block only when the block "
+                f"is one-dimensional with {need} threads; launched with {threads!r}"))
 
 
 @api_boundary

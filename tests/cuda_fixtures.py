@@ -17,7 +17,7 @@ import os
 import re
 
 import numpy as np
-from numba import cuda
+from numba import cuda, float64
 
 from autodiff_compiler.kernels import grad_kernel
 
@@ -516,8 +516,107 @@ def relax_2d_out(a, p, m):
     return out
 
 
+# --- block sums in shared memory (frontend.block_reductions), launched with 1-D blocks ------
+def block_loss(x, p, total):
+    """Each block sums its threads' losses in shared memory, thread 0 adds the total."""
+    buf = cuda.shared.array(8, float64)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    v = 0.0
+    if i < x.shape[0]:
+        v = (p[0] * math.sin(x[i]) - p[1]) ** 2
+    buf[t] = v
+    cuda.syncthreads()
+    s = cuda.blockDim.x // 2
+    while s > 0:
+        if t < s:
+            buf[t] += buf[t + s]
+        cuda.syncthreads()
+        s //= 2
+    if t == 0:
+        cuda.atomic.add(total, 0, buf[0])
+
+
+def block_loss_cpu(x, p, total_bar):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += total_bar[0] * (p[0] * math.sin(x[i]) - p[1]) ** 2
+    return s
+
+
+def block_loss_out(x, p):
+    total = np.zeros(1)
+    for i in range(x.shape[0]):
+        total[0] += (p[0] * math.sin(x[i]) - p[1]) ** 2
+    return total
+
+
+def block_rows(a, p, sums, out):
+    """A 2-D grid of blocks of 4 x 1 threads: each thread also writes its own element; the
+    tree with cuda.threadIdx.x inline and a constant first stride (blocks of exactly 4)."""
+    buf = cuda.shared.array(4, float64)
+    i, j = cuda.grid(2)
+    v = 0.0
+    if i < a.shape[0] and j < a.shape[1]:
+        v = math.tanh(p[0] * a[i, j]) * a[i, j] + p[1]
+        out[i, j] = v * a[i, j]
+    buf[cuda.threadIdx.x] = v * v
+    cuda.syncthreads()
+    s = 2
+    while s > 0:
+        if cuda.threadIdx.x < s:
+            buf[cuda.threadIdx.x] += buf[cuda.threadIdx.x + s]
+        cuda.syncthreads()
+        s = s // 2
+    if cuda.threadIdx.x == 0:
+        cuda.atomic.add(sums, j % 2, buf[0])
+
+
+def block_rows_cpu(a, p, sums_bar, out_bar):
+    s = 0.0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            v = math.tanh(p[0] * a[i, j]) * a[i, j] + p[1]
+            s += out_bar[i, j] * v * a[i, j] + sums_bar[j % 2] * v * v
+    return s
+
+
+def newton_block_sum(a, p, total):
+    """A per-thread while loop (Newton, as newton_while), then a block sum of the roots."""
+    buf = cuda.shared.array(16, float64)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    v = 0.0
+    if i < a.shape[0]:
+        x = a[i]
+        r = x * x * x + p[0] * x - a[i]
+        while abs(r) > 1e-12:
+            x = x - r / (3.0 * x * x + p[0])
+            r = x * x * x + p[0] * x - a[i]
+        v = p[1] * x * x
+    buf[t] = v
+    cuda.syncthreads()
+    s = cuda.blockDim.x // 2
+    while s > 0:
+        if t < s:
+            buf[t] += buf[t + s]
+        cuda.syncthreads()
+        s //= 2
+    if t == 0:
+        cuda.atomic.add(total, 0, buf[0])
+
+
+def newton_block_sum_cpu(a, p, total_bar):
+    return newton_while_cpu(a, p, np.full(a.shape[0], total_bar[0]))
+
+
+# kernels with barriers: the simulator takes ~0.1 s a launch, too slow for central differences
+# of the kernel itself (tests take them of the CPU equivalent, checked equal to the kernel)
+SYNCED = {"block_loss", "block_rows", "newton_block_sum"}
+
 # the max_trip each kernel's adjoint is built with (kernels with run-time trip counts)
-MAX_TRIP = {"newton_while": 32, "newton_break": 48, "mc_steps": 8, "relax_2d": 5}
+MAX_TRIP = {"newton_while": 32, "newton_break": 48, "mc_steps": 8, "relax_2d": 5,
+            "newton_block_sum": 32}
 
 KERNELS = {
     "per_sample_loss": (
@@ -584,6 +683,19 @@ KERNELS = {
         lambda r: [r.uniform(-1, 1, (4, 3)), np.array([1.2, 0.3]), np.array([4]),
                    np.zeros((4, 3))],
         ("out",), ("a", "p"), ((2, 2), (3, 2))),
+    "block_loss": (  # 6 elements, blocks of 4 (the last block partly past the data)
+        block_loss, block_loss_cpu, block_loss_out,
+        lambda r: [r.uniform(-1.5, 1.5, 6), np.array([1.3, 0.2]), np.zeros(1)],
+        ("total",), ("x", "p"), (2, 4)),
+    "block_rows": (
+        block_rows, block_rows_cpu, None,
+        lambda r: [r.uniform(-1, 1, (3, 2)), np.array([0.9, -0.3]), np.zeros(2),
+                   np.zeros((3, 2))],
+        ("sums", "out"), ("a", "p"), ((1, 2), (4, 1))),
+    "newton_block_sum": (
+        newton_block_sum, newton_block_sum_cpu, None,
+        lambda r: [r.uniform(0.5, 3.0, 5), np.array([1.5, 0.7]), np.zeros(1)],
+        ("total",), ("a", "p"), (2, 4)),
 }
 
 

@@ -700,4 +700,5 @@ INTERNAL: dict[str, str] = {
     "trip_count": "loop trip counts of the reverse sweep",
     "grid": "cuda.grid thread index (an int; tested by test_cuda_*.py)",
     "atomic_add": "adjoint accumulation of CUDA kernels",
+    "block_sum": "a CUDA kernel's shared-memory block sum (tested by test_cuda_block_sums.py)",
 }

@@ -16,7 +16,7 @@ from ..ir.types import BOOL, Type
 from ..primitives.arith import and_p, mul_p, ne_p, neg_p, not_p
 from ..primitives.arrays import expand_dims_p
 from ..primitives.elementwise import abs_p, pow_p
-from ..primitives.gpu import grid_p
+from ..primitives.gpu import block_sum_p, grid_p
 from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take_p
 from .numpy_calls import NumpyLowering, ShapeOf
 from .resolve import Resolved, lookup_attribute, lookup_name
@@ -351,7 +351,7 @@ class ExpressionLowering(NumpyLowering):
             return self.array_function(node, callee.name, [callee.array] + [
                 self.expr(a) for a in node.args])
         if isinstance(callee, Resolved) and callee.kind == "cuda":
-            return self.grid_index(node)
+            return self.grid_index(node) if callee.value == "grid" else self.block_sum(node)
         if isinstance(callee, Resolved) and callee.kind == "transform":
             self.error(node, f"'{callee.name}' called inside a differentiated function is "
                        "not supported yet: differentiate the inner function separately, or "
@@ -460,6 +460,19 @@ class ExpressionLowering(NumpyLowering):
                                   hint="ij"[axis] if ndim.value == 2 else "i").result
                         for axis in range(ndim.value))
         return indices[0] if ndim.value == 1 else indices
+
+    def block_sum(self, node) -> None:
+        """A block sum in shared memory, made one call by frontend.block_reductions:
+        out[index] += the sum over the block of every thread's value."""
+        out, index, value, size, exact = node.args
+        indices = self.expr(index)
+        total = self.expr(value)
+        if not isinstance(total, Value) or total.type.is_array:
+            self.error(value, "a block sum adds one number per thread")
+        self.b.op(block_sum_p, self.expr(out),
+                  *(indices if isinstance(indices, tuple) else (indices,)),
+                  self.cast(total, Type("float")),
+                  attrs={"size": size.value, "exact": exact.value}, result_types=[])
 
     def call_prim(self, node, callee: Resolved, args: list[Value]) -> Value:
         from ..primitives import get

@@ -34,6 +34,7 @@ from ..primitives.indexing import (
     take_set_p,
 )
 from . import resolve
+from .block_reductions import rewrite_block_reductions
 from .expressions import ExpressionLowering
 from .jumps import UNDEFINED
 from .python_forms import PythonForms
@@ -593,6 +594,8 @@ def lower_function(parsed: ParsedFunction, arg_types: list[Type], kernel: bool =
     """Lower `parsed` for `arg_types`. Array arguments the function writes into are copied on
     entry (lowering again once they are known), so the caller's arrays are never changed and
     gradients are taken w.r.t. the values passed in. A kernel writes its outputs in place."""
+    if kernel:
+        parsed = rewrite_block_reductions(parsed)
     lowering = Lowering(parsed, arg_types, kernel=kernel)
     fn = lowering.lower()
     if lowering.written_params and not kernel:

@@ -119,20 +119,26 @@ def lookup_name(fn, name: str) -> Resolved:
     return Resolved("unknown", name=name)
 
 
-def _is_cuda_module(module) -> bool:
+# the call a block reduction in shared memory becomes (frontend.block_reductions); not a
+# numba.cuda name, so no user code calls it
+BLOCK_SUM = "autodiff_block_sum"
+
+
+def is_cuda_module(module) -> bool:
     name = getattr(module, "__name__", "")
     return name.startswith(("numba.cuda", "numba_cuda"))
 
 
 def lookup_attribute(base: Resolved, attr: str) -> Resolved:
-    if base.kind == "module" and _is_cuda_module(base.value):
-        if attr == "grid":
-            return Resolved("cuda", "grid", f"{base.name}.grid")
+    if base.kind == "module" and is_cuda_module(base.value):
+        if attr in ("grid", BLOCK_SUM):
+            return Resolved("cuda", attr, f"{base.name}.{attr}")
         return Resolved("unknown", name=f"{base.name}.{attr} (a differentiated kernel is "
-                        "written per thread with cuda.grid: no shared memory, syncthreads or "
-                        "atomics; write each thread's own result, e.g. out[i] = ..., and sum "
-                        "the outputs after the launch: the adjoint kernel itself sums the "
-                        "adjoints of shared parameters over each block)")
+                        "written per thread with cuda.grid: shared memory, syncthreads and "
+                        "atomics only in a block sum of the form of docs/cuda.md (buf[t] = v; "
+                        "a halving tree; if t == 0: cuda.atomic.add(out, k, buf[0])); else "
+                        "write each thread's own result, e.g. out[i] = ..., and sum the "
+                        "outputs after the launch)")
     if base.kind != "module":
         return Resolved("unknown", name=f"{base.name}.{attr}")
     if not hasattr(base.value, attr):

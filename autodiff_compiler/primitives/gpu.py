@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 
 from ..ir.types import I64, Type
+from .indexing import forward_write, getitem_p
 from .registry import call, defprim, dotted
 
 
@@ -114,3 +115,34 @@ bounded_load_p = defprim("bounded_tape_load", infer=None, emit=lambda op, a: _bo
 bounded_advance_p = defprim("bounded_counter_advance", infer=lambda *t, **_: [],
                             emit=_emit_bounded_advance, pure=False, statement=True,
                             differentiable=False)
+
+
+# --- block sums written by the user (frontend.block_reductions) -----------------------------
+def _emit_block_sum(op, args):
+    """sum_scratch = cuda.shared.array(...); gpu.block_add(sum_scratch, value, out, index):
+    out[index] += the block's sum (a scratch of its own: the simulator tells shared arrays
+    apart by their line)."""
+    out, *index, value = args
+    where = index[0] if len(index) == 1 else ast.Tuple(index, ast.Load())
+    scratch = ast.Name("sum_scratch", ast.Store())
+    made = call("cuda.shared.array", [ast.Constant(BLOCK_THREADS), dotted("np.float64")])
+    add = call("gpu.block_add", [ast.Name("sum_scratch", ast.Load()), value, out, where])
+    return [ast.Assign([scratch], made), ast.Expr(add)]
+
+
+def _reverse_block_sum(t, op, b, adj) -> None:
+    """out[index] += (the sum over the block of every thread's value): each thread's
+    value_bar += out_bar[index], the output's cotangent broadcast to every contribution."""
+    array, *indices, value = op.operands
+    if not t.active(array):
+        return
+    g = b.op(getitem_p, t.buffer(array), *indices, hint=value.hint + "_bar").result
+    t.accumulate(b, adj, value, g)
+
+
+# operands (out, *index, value); attrs: size (the user's shared buffer), exact (the tree's
+# stride starts at size // 2, so the block must hold `size` threads)
+block_sum_p = defprim("block_sum", infer=lambda *t, **_: [], emit=_emit_block_sum, pure=False,
+                      statement=True, writes=True)
+block_sum_p.reverse = _reverse_block_sum
+block_sum_p.forward = forward_write  # the same block sum of the tangents

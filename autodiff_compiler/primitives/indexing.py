@@ -273,7 +273,7 @@ def _reverse_take_set(t, op, b, adj) -> None:
     t.accumulate(b, adj, value, g)
 
 
-def _forward_write(t, op, b) -> None:
+def forward_write(t, op, b) -> None:
     """The same write on the tangents (for the scatter-adds of generated reverse code too:
     forward over reverse)."""
     b.append(op)
@@ -295,4 +295,4 @@ setitem_p.reverse, slice_set_p.reverse, take_set_p.reverse = \
     _reverse_setitem, _reverse_slice_set, _reverse_take_set
 for _write in (setitem_p, slice_set_p, take_set_p, index_add_p, array_add_p, slice_add_p,
                take_add_p):
-    _write.forward = _forward_write
+    _write.forward = forward_write
