@@ -19,8 +19,9 @@ It does, in a few minutes (well under 10):
    same for the loop kernels of tests/cuda_fixtures.py (tapes in the thread's
    cuda.local.array, parameter adjoints summed per block), N threads each: a per-sample ODE
    (a constant loop), a per-element Newton iteration to a tolerance (a while loop), Monte-Carlo
-   paths of 0..8 steps (range(steps[i])), both bounded by the fixtures' max_trip, and a 2-D
-   grid (16 x 16 blocks) whose while loop holds a constant loop.
+   paths of 0..8 steps (range(steps[i])), both bounded by the fixtures' max_trip, a loss
+   summed per block in shared memory (the tree the compiler recognises, one atomic per
+   block), and a 2-D grid (16 x 16 blocks) whose while loop holds a constant loop.
 3. Compares the GPU gradient with the CPU gradient of the same loss written as a loop over the
    samples (autodiff_compiler, Numba on the CPU), for random cotangents: the max relative
    difference max|gpu - cpu| / max|cpu| per array (must be <= 1e-9); likewise for each loop
@@ -71,14 +72,15 @@ ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None:  # numba picks the simulator or the GPU when first imported: set it before
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1" if ARGS.simulate else "0"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' kernels, as pytest imports them
 
 import numpy as np
-from numba import cuda
+from cuda_fixtures import KERNELS, MAX_TRIP, block_loss_cpu  # and the loop kernels
+from numba import cuda, float64
 
 from autodiff_compiler import grad
 from autodiff_compiler.kernels import grad_kernel
 from examples.cuda_per_sample_loss import per_sample_loss  # the kernel timed here
-from tests.cuda_fixtures import KERNELS, MAX_TRIP  # and the loop kernels
 
 # --------------------------------------------------------------------------------------------
 # The kernel (plain Python: the compiler reads its source) and its CPU equivalent.
@@ -98,7 +100,8 @@ def weighted_loss_cpu(x, y, params, loss_bar):
 
 
 CUDA_TESTS = ["tests/test_cuda_device_functions.py", "tests/test_cuda_kernels.py",
-              "tests/test_cuda_kernel_source.py", "tests/test_cuda_run_time_loops.py"]
+              "tests/test_cuda_kernel_source.py", "tests/test_cuda_run_time_loops.py",
+              "tests/test_cuda_block_sums.py"]
 
 
 def run_tests(simulate: bool) -> tuple[bool, str]:
@@ -110,9 +113,9 @@ def run_tests(simulate: bool) -> tuple[bool, str]:
     start = time.perf_counter()
     try:
         done = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=240)
+                              timeout=420)
     except subprocess.TimeoutExpired:
-        return False, "timed out after 240 s"
+        return False, "timed out after 420 s"
     lines = [ln for ln in done.stdout.splitlines() if ln.strip()]
     if done.returncode != 0:
         print(done.stdout[-6000:], done.stderr[-2000:], sep="\n")
@@ -151,6 +154,30 @@ def max_rel(a, b) -> float:
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
 
 
+def block_loss_256(x, p, total):
+    """block_loss of tests/cuda_fixtures.py with a buffer for blocks of up to 256 threads."""
+    buf = cuda.shared.array(256, float64)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    v = 0.0
+    if i < x.shape[0]:
+        v = (p[0] * math.sin(x[i]) - p[1]) ** 2
+    buf[t] = v
+    cuda.syncthreads()
+    s = cuda.blockDim.x // 2
+    while s > 0:
+        if t < s:
+            buf[t] += buf[t + s]
+        cuda.syncthreads()
+        s //= 2
+    if t == 0:
+        cuda.atomic.add(total, 0, buf[0])
+
+
+# (kernel, CPU sum, -, -, outputs, wrt, -) as in tests/cuda_fixtures.KERNELS
+BENCH_KERNELS = dict(KERNELS, block_loss_256=(block_loss_256, block_loss_cpu, None, None,
+                                              ("total",), ("x", "p"), None))
+
 # the loop kernels of tests/cuda_fixtures.py at benchmark size: (title, arguments for n
 # threads, block shape); their adjoints take the fixtures' wrt and max_trip
 LOOP_PROBLEMS = {
@@ -164,6 +191,9 @@ LOOP_PROBLEMS = {
                  lambda r, n: [r.standard_normal((n, 8)), r.integers(0, 9, n),
                                np.array([0.02, 0.2]), np.zeros(n)],
                  1),
+    "block_loss_256": ("block sum in shared memory (tree, one atomic per block)",
+                       lambda r, n: [r.uniform(-1.5, 1.5, n), np.array([1.3, 0.2]), np.zeros(1)],
+                       1),
     "relax_2d": ("2-D grid, while k < m (4) around range(2)",
                  lambda r, n: [r.uniform(-1, 1, (math.isqrt(n), math.isqrt(n))),
                                np.array([1.2, 0.3]), np.array([4]),
@@ -178,7 +208,7 @@ def loop_problem(name, args, measure) -> dict:
     known at run time only); checks the gradient against the CPU one and that no thread ran
     past its tape."""
     title, make, ndim = LOOP_PROBLEMS[name]
-    kernel, cpu, _, _, outputs, wrt, _ = KERNELS[name]
+    kernel, cpu, _, _, outputs, wrt, _ = BENCH_KERNELS[name]
     names = list(inspect.signature(kernel).parameters)
     host = make(np.random.default_rng(1), args.n)
     out_pos = [names.index(o) for o in outputs]
@@ -186,7 +216,7 @@ def loop_problem(name, args, measure) -> dict:
     cots = [np.random.default_rng(2).uniform(0.5, 1.5, host[k].shape) for k in out_pos]
     device = [cuda.to_device(a) for a in host]
     d_cots = [cuda.to_device(c) for c in cots]
-    shape = host[out_pos[0]].shape
+    shape = host[0].shape[:ndim]
     if ndim == 1:
         threads = args.threads
         blocks = (shape[0] + threads - 1) // threads

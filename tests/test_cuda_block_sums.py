@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 import pytest
-from cuda_fixtures import KernelProblem, block_loss, block_rows
+from cuda_fixtures import KernelProblem
+from cuda_loop_fixtures import block_loss, block_rows
 from numba import cuda, float32, float64
 
 from autodiff_compiler import GradientInputError, UnsupportedOperationError, pipeline

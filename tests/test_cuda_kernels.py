@@ -7,8 +7,9 @@
   (exclusive writes: no atomics for x_bar[i]), a 2-D grid kernel, a periodic stencil (x[i-1],
   x[i], x[i+1]), a kernel calling a device function with branches inside a loop, a gather
   through an index array with repeated indices, a kernel with two outputs, a kernel calling
-  a plain Python helper (the kernels are in cuda_fixtures.py); on a real GPU, a stencil
-  adjoint on many threads.
+  a plain Python helper (the kernels are in cuda_fixtures.py), per-thread loops with constant
+  or run-time trip counts and block sums in shared memory (cuda_loop_fixtures.py); on a real
+  GPU, a stencil adjoint on many threads.
 * `tangent_kernel` against `jvp` of the CPU function returning the output array, and the
   dot-product identity <tangent(v), w> == <v, adjoint(w)> between the two kernels.
 

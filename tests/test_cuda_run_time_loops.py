@@ -16,14 +16,8 @@ Everything runs on Numba's CUDA simulator (tests/conftest.py), small launches.
 
 import numpy as np
 import pytest
-from cuda_fixtures import (
-    CPU_TOL,
-    KernelProblem,
-    mc_steps,
-    mc_steps_cpu,
-    newton_while,
-    relax_2d,
-)
+from cuda_fixtures import CPU_TOL, KernelProblem
+from cuda_loop_fixtures import mc_steps, mc_steps_cpu, newton_while, relax_2d
 
 from autodiff_compiler import GradientInputError, UnsupportedOperationError, grad
 from autodiff_compiler.errors import TapeOverflowError
