@@ -172,9 +172,9 @@ class KernelDerivative:
         loop = next(op for op in walk_ops(artifact.primal.body)
                     if op.prim.loop and op.loc is not None and op.loc.line == line)
         raise TapeOverflowError(
-            f"a thread ran this loop more than max_trip={self.max_trip} times, so its "
-            "thread-local tape could not hold the iterations and the adjoints written are "
-            "wrong: pass a larger max_trip to grad_kernel", loop.loc)
+            f"a thread ran this loop more times than max_trip={self.max_trip} lets its "
+            "thread-local tape hold, so the adjoints this launch added are wrong: pass a "
+            "larger max_trip to grad_kernel", loop.loc)
 
 
 def _check_block_shape(artifact, config) -> None:

@@ -17,7 +17,8 @@ Everything runs on Numba's CUDA simulator (tests/conftest.py), small launches.
 import numpy as np
 import pytest
 from cuda_fixtures import CPU_TOL, KernelProblem
-from cuda_loop_fixtures import mc_steps, mc_steps_cpu, newton_while, relax_2d
+from cuda_loop_fixtures import mc_steps, mc_steps_cpu, newton_break, newton_while, relax_2d
+from numba import cuda
 
 from autodiff_compiler import GradientInputError, UnsupportedOperationError, grad
 from autodiff_compiler.errors import TapeOverflowError
@@ -101,3 +102,44 @@ def test_atomic_and_block_summed_adjoints_agree_with_run_time_loops(name):
     _, atomic = problem.adjoint(atomic_adjoint)
     for a, b in zip(atomic, summed):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+def counted_while(x, out):
+    """A hand-written while with a counter below a constant, and a tolerance."""
+    i = cuda.grid(1)
+    if i < x.shape[0]:
+        s = x[i]
+        k = 1
+        while k < 12 and abs(s) > 1e-3:
+            s = 0.5 * s * (1.0 + x[i] * s)
+            k += 2
+        out[i] = s
+
+
+def counted_while_cpu(x, out_bar):
+    total = 0.0
+    for i in range(x.shape[0]):
+        s = x[i]
+        k = 1
+        while k < 12 and abs(s) > 1e-3:
+            s = 0.5 * s * (1.0 + x[i] * s)
+            k += 2
+        total += out_bar[i] * s
+    return total
+
+
+def test_loops_left_by_break_or_with_a_constant_counter_bound_need_no_max_trip():
+    """range(40) left by `break` runs at most 40 times; `while k < 12 and ...` with k from 1
+    by 2 at most 6: exact tapes, no clamps, no flag."""
+    problem = KernelProblem("newton_break")
+    source = grad_kernel(newton_break, wrt=problem.wrt).source(*problem.args)
+    assert "tape_x = cuda.local.array(40, np.float64)" in source, source
+    assert "min(" not in source and "tape_overflow" not in source
+    x, w = np.linspace(-0.9, 0.95, 7), np.linspace(0.5, 1.5, 7)
+    adjoint = grad_kernel(counted_while, wrt=("x",))
+    source = adjoint.source(x, np.zeros(7))
+    assert "cuda.local.array(6, np.float64)" in source and "tape_overflow" not in source
+    x_bar = np.zeros(7)
+    adjoint[3, 3](x, np.zeros(7), w, x_bar)
+    expected = grad(counted_while_cpu, argnums=0, jit=False)(x, w)
+    assert relative_error((x_bar,), (expected,)) < CPU_TOL

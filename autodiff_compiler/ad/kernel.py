@@ -23,18 +23,18 @@ from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
 from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops
 from ..ir.types import Type
-from ..primitives.arith import max2_p, mul_p, trip_count_p
+from ..primitives.arith import add_p, and_p, lt_p, max2_p, mul_p, trip_count_p
 from ..primitives.control import (
     comment_p,
     counter_advance_p,
     for_p,
+    if_p,
     return_p,
     tape_alloc_p,
     tape_grow_p,
     tape_load_p,
     tape_push_p,
     tape_reserve_p,
-    while_p,
 )
 from ..primitives.gpu import (
     atomic_add_p,
@@ -170,10 +170,12 @@ def _tape_capacity(info, plan, producers, max_trip):
     while info.owner is not None:
         owner = info.owner
         if owner.prim.loop:
-            trips = None
             if owner.prim is for_p:
                 bounds = [_constant(v, producers) for v in owner.operands[:3]]
                 trips = None if None in bounds else len(range(*bounds))
+            else:
+                trips = _while_bound(owner)
+            is_condition = owner.prim.condition_first and info.region is owner.regions[0]
             if trips is None:
                 if max_trip is None:
                     raise UnsupportedOperationError(
@@ -181,11 +183,66 @@ def _tape_capacity(info, plan, producers, max_trip):
                         "its tape in a cuda.local.array of a size fixed when compiling: pass "
                         "the most iterations it runs, grad_kernel(..., max_trip=N), or give "
                         "its range constant bounds, e.g. range(8)", owner.loc)
-                is_condition = owner.prim is while_p and info.region is owner.regions[0]
-                trips, bounded = max_trip + is_condition, bounded or owner
-            capacity *= max(trips, 1)
+                trips, bounded = max_trip, bounded or owner
+            capacity *= max(trips + is_condition, 1)
         info = plan.info[info.parent]
     return capacity, bounded
+
+
+def _while_bound(loop: Op) -> int | None:
+    """The most iterations a `while` runs when its condition requires a counter below a
+    constant: the counter starts at a constant and each iteration adds a positive constant
+    to it (a `for` over a constant range that a `break` may leave, made a while by
+    frontend.jumps, or such a while written by hand); else None."""
+    cond, body = loop.regions
+    trips = None
+    for position, stop in _required_bounds(cond).items():
+        start, step = loop.operands[position], _increment(body, position)
+        if isinstance(start, Const) and type(start.value) is int and type(step) is int and \
+                step > 0:
+            count = len(range(start.value, stop, step))
+            trips = count if trips is None else min(trips, count)
+    return trips
+
+
+def _increment(body: Region, position: int):
+    """The constant the loop body adds to its carried value `position` (at its top level,
+    so on every path), or None."""
+    carried, end = body.args[position], body.ops[-1].operands[position]
+    for op in body.ops:
+        if op.prim is add_p and op.results[0] is end:
+            a, b = op.operands
+            if a is carried and isinstance(b, Const):
+                return b.value
+            if b is carried and isinstance(a, Const):
+                return a.value
+    return None
+
+
+def _required_bounds(cond: Region) -> dict[int, int]:
+    """{position: K} for the carried values the condition requires below a constant K
+    (`c < K`, alone or in a chain of `and`s)."""
+    producers = {r: op for op in walk_ops(cond) for r in op.results}
+    positions = {a: k for k, a in enumerate(cond.args)}
+    bounds: dict[int, int] = {}
+    todo = [cond.ops[-1].operands[0]]
+    while todo:
+        value = todo.pop()
+        op = producers.get(value)
+        if op is None:
+            continue
+        left, right = (op.operands + [None, None])[:2]
+        if op.prim is lt_p and left in positions and isinstance(right, Const) and \
+                type(right.value) is int:
+            bounds[positions[left]] = min(bounds.get(positions[left], right.value), right.value)
+        elif op.prim is and_p:
+            todo.extend(op.operands)
+        elif op.prim is if_p:  # `a and b` as `b if a else False`
+            k = op.results.index(value)
+            then_end, else_end = (r.ops[-1].operands[k] for r in op.regions)
+            if isinstance(else_end, Const) and else_end.value is False:
+                todo.extend([op.operands[0], then_end])
+    return bounds
 
 
 def _constant(value, producers):
