@@ -6,7 +6,8 @@ allocated), the arrays the kernel writes are its outputs whose cotangents are re
 inputs, and an element other threads may also touch is accumulated with cuda.atomic.add.
 
 A loop's tape is the thread's own `cuda.local.array`, whose size is fixed when compiling: a
-thread cannot allocate. Loops with constant bounds size it exactly. A loop whose trip count
+thread cannot allocate. Loops with constant bounds size it exactly, as do whiles whose
+condition keeps a counter below a constant (a `for` left by `break`). A loop whose trip count
 is known at run time only (a `while`, a Newton iteration with a tolerance, a range over a
 per-thread count) needs a bound from the user, `max_trip`: its tape holds that many
 iterations, and a thread that runs more reports it (rather than writing past the array) in
