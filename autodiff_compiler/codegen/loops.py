@@ -33,10 +33,12 @@ def _parse(text: str) -> ast.expr:
     return ast.parse(text, mode="eval").body
 
 
+def unparse(node: ast.AST) -> str:
+    return ast.unparse(ast.fix_missing_locations(node))
+
+
 def emit_fused(em, op, depth: int, yield_to=None) -> None:
     """Write the loop nest of `op` at `depth` (em: the codegen.emit.Emitter)."""
-    from .emit import unparse
-
     ndim = op.attrs["ndim"]
     kinds = op.attrs["inputs"]
     names = [_operand(em, v, depth) for v in op.operands]
@@ -78,8 +80,6 @@ def emit_fused(em, op, depth: int, yield_to=None) -> None:
 def _operand(em, v, depth: int) -> str:
     """A name for operand `v`, assigned before the loops when it is an expression (so it
     is evaluated once)."""
-    from .emit import unparse
-
     node = em.expr(v)
     if isinstance(node, ast.Name) or isinstance(v, Const):
         return unparse(node)

@@ -44,6 +44,11 @@ class _Group:
     members: set[Op] = field(default_factory=set)  # the ops of the region it replaces
     leaves: dict[Value, frozenset] = field(default_factory=dict)  # value -> its leaves
     recomputed: set[Value] = field(default_factory=set)  # values of other ops made again
+    reads: set[Value] = field(default_factory=set)  # values of the region it reads
+
+    def copy(self) -> _Group:
+        return _Group(self.start, self.ndim, list(self.body), set(self.members),
+                      dict(self.leaves), set(self.recomputed), set(self.reads))
 
     @property
     def all_leaves(self) -> frozenset:
@@ -154,6 +159,8 @@ class _Grouping:
     def _place_map(self, k: int, op: Op, groups: list[_Group]) -> None:
         candidates = {self.group_of[self.ops[self.index[v]]] for v in op.operands
                       if v in self.index and self.ops[self.index[v]] in self.group_of}
+        if groups:  # else the latest loop, when it reads the same arrays (forward mode)
+            candidates.add(groups[-1])
         for group in sorted(candidates, key=lambda g: -g.start):
             if group.ndim == op.result.type.ndim and self._join(group, k, op):
                 return
@@ -177,8 +184,7 @@ class _Grouping:
 
     def _join(self, group: _Group, k: int, op: Op) -> bool:
         """Add the map `op` (at index k) to `group` if it may run there; returns whether."""
-        trial = _Group(group.start, group.ndim, list(group.body), set(group.members),
-                       dict(group.leaves), set(group.recomputed))
+        trial = group.copy()
         leaves: set[Value] = set()
         for v in op.operands:
             if isinstance(v, Const):
@@ -187,10 +193,11 @@ class _Grouping:
                 if self._written([v], self.index.get(v, -1), k):
                     return False  # its memory changed since: read it, do not recompute
                 leaves |= trial.leaves[v]
-            elif self._recompute(trial, v, [MAX_RECOMPUTED - len(trial.recomputed)]):
+            elif self._recompute(trial, v, k, [MAX_RECOMPUTED - len(trial.recomputed)]):
                 leaves |= trial.leaves[v]
             elif self._can_read(trial, v, group.start, k):
                 leaves |= {v} if v.type.is_array else set()
+                trial.reads.add(self._reads(v)[0])  # a broadcast's shape: not read
             else:
                 return False
         trial.leaves[op.result] = frozenset(leaves)
@@ -198,21 +205,21 @@ class _Grouping:
         trial.members.add(op)
         if not self._outputs_ok(trial, trial.all_leaves):
             return False
-        group.body, group.members, group.leaves, group.recomputed = \
-            trial.body, trial.members, trial.leaves, trial.recomputed
+        group.body, group.members, group.leaves, group.recomputed, group.reads = \
+            trial.body, trial.members, trial.leaves, trial.recomputed, trial.reads
         self.group_of[op] = group
         return True
 
-    def _recompute(self, group: _Group, v: Value, budget: list[int]) -> bool:
-        """Make the cheap elementwise value `v` (of an earlier op of this region) again
-        inside `group`, with what it reads, instead of storing and reading it back."""
+    def _recompute(self, group: _Group, v: Value, use: int, budget: list[int]) -> bool:
+        """Make the cheap elementwise value `v` (of an earlier op of this region), read by
+        the op at index `use`, again inside `group`, with what it reads, instead of storing
+        and reading it back; nothing may write them before that use."""
         k = self.index.get(v)
         if k is None or budget[0] <= 0:
             return False
         producer = self.ops[k]
         if not (producer.prim.cheap and fusable_map(producer)) \
-                or producer.result.type.ndim != group.ndim \
-                or self._written([v], k, group.start):
+                or producer.result.type.ndim != group.ndim or self._written([v], k, use):
             return False
         budget[0] -= 1
         since = self._available(v)
@@ -220,10 +227,12 @@ class _Grouping:
         for w in producer.operands:
             if isinstance(w, Const):
                 continue
-            if w in group.leaves or self._recompute(group, w, budget):
+            if (w in group.leaves and not self._written([w], self.index.get(w, -1), use)) \
+                    or self._recompute(group, w, use, budget):
                 leaves |= group.leaves[w]
-            elif self._can_read(group, w, since, group.start):
+            elif self._can_read(group, w, since, use):
                 leaves |= {w} if w.type.is_array else set()
+                group.reads.add(self._reads(w)[0])
             else:
                 return False
         group.leaves[v] = frozenset(leaves)
@@ -289,6 +298,7 @@ class _Build:
         self.index = index
         self.users = users
         self.member_of = member_of
+        self.groups = set(member_of.values())
         self.inputs: list[tuple[Value, str, Value]] = []  # (operand, how read, element)
         self.before: list[Op] = []
         self.mapping: dict[Value, Value] = {}
@@ -375,6 +385,8 @@ class _Build:
     def _read_outside(self, value: Value) -> bool:
         """Whether an op outside the group reads `value` itself: not a group that makes it
         again, nor a broadcast over its shape that only fused loops read."""
+        if any(value in group.reads for group in self.groups if group is not self.group):
+            return True  # a loop that makes a value of it again reads it
         for user in self.users.get(value, ()):
             group = self.member_of.get(user)
             if group is self.group or (group is not None and value in group.recomputed):
