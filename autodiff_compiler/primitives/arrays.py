@@ -94,7 +94,7 @@ def unbroadcast(b, g, operand, op=None):
     return g
 
 
-sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, x, **_: [g],
+sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, x, **_: [g], sums_to_shape=True,
         emit=lambda op, a: call(_sum_to_shape_helper(op.operands[1].type.ndim), a))
 
 
@@ -231,7 +231,7 @@ reshape_like_p = defprim("reshape_like", infer=lambda g, x, **_: [Type("float", 
                                                   "reshape", ast.Load()),
                                     [ast.Attribute(a[1], "shape", ast.Load())], []))
 expand_dims_p = defprim("expand_dims", infer=lambda t, axis, **_: [Type(t.kind, t.ndim + 1)],
-                        cheap=True, view=True,
+                        cheap=True, view=True, unit_axes=lambda op: (op.attrs["axis"],),
                         emit=lambda op, a: call("np.expand_dims",
                                                 [a[0], ast.Constant(op.attrs["axis"])]),
                         spec={"arity": 1, "array": True})

@@ -55,7 +55,10 @@ class Primitive:
       computes what NumPy computes for one element; loop fusion (transforms/fuse.py).
     - `sums_axes`: a sum: op -> the axes of its operand 0 that it adds up (the result
       keeps the others, in order); `broadcasts`: its result is operand 0 repeated over
-      the shape of operand 1, along the axis `attrs["axis"]` (or everywhere for None).
+      the shape of operand 1, along the axis `attrs["axis"]` (or everywhere for None);
+      `sums_to_shape`: adds operand 0 up over the axes where operand 1 has length one
+      (the adjoint of broadcasting); `unit_axes`: op -> axes of its result that have
+      length one whatever the operands (np.expand_dims).
     Rules: `infer` (result types), `emit` (Python AST), `vjp`, `jvp`, `fold` (algebra done
     while building), `flow` (how derivatives flow through it, where the traits do not say:
     region ops), and `reverse` / `forward`: whole-op rules of the AD transforms for
@@ -96,6 +99,8 @@ class Primitive:
     elementwise: bool = False
     sums_axes: Callable | None = None  # op -> the axes of operand 0 it sums over
     broadcasts: bool = False
+    sums_to_shape: bool = False
+    unit_axes: Callable | None = None  # op -> axes of its result of length one
     spec: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from ..ir.clone import clone_function
 from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
 from ..ir.types import Type
-from ..primitives.arrays import expand_dims_p
+from ..primitives.arrays import expand_dims_p, sum_p
 from ..primitives.control import fused_p, yield_p
 from .dce import dce
 
@@ -59,8 +59,10 @@ def fuse(fn: Function, parallel: bool = False) -> Function:
     """A copy of `fn` with its fusable chains in `fused` loop nests; parallel: their
     outermost loop runs in parallel (prange) where its iterations write distinct entries."""
     fn = clone_function(fn)
-    users = _users(fn)
     producers = {r: op for op in walk_ops(fn.body) for r in op.results}
+    for region, _ in list(walk_regions(fn.body)):
+        region.ops = _unit_axes_summed_first(region.ops, producers)
+    users = _users(fn)
     changed = False
     for region, _ in list(walk_regions(fn.body)):
         groups = _Grouping(region, users, producers).run()
@@ -68,6 +70,31 @@ def fuse(fn: Function, parallel: bool = False) -> Function:
             region.ops = _rewrite(region, groups, users, parallel)
             changed = True
     return dce(fn) if changed else fn
+
+
+def _unit_axes_summed_first(ops: list[Op], producers) -> list[Op]:
+    """The adjoint of a broadcast against x[:, None, :] (a sum to the shape of an array
+    with an axis of length one by construction) as a sum over that axis first, which a
+    loop nest can do as it goes, then the sum to the shape of what is left (small)."""
+    rewritten: list[Op] = []
+    for op in ops:
+        g, target = (op.operands + [None, None])[:2]
+        maker = producers.get(target) if op.prim.sums_to_shape else None
+        if maker is None or maker.prim.unit_axes is None or g.type.ndim < 2 \
+                or g.type.ndim != target.type.ndim:
+            rewritten.append(op)
+            continue
+        axis = maker.prim.unit_axes(maker)[0] % g.type.ndim
+        summed = Op(sum_p, [g], [Value(Type("float", g.type.ndim - 1), g.hint + "_sum")], [],
+                    {"axis": axis}, op.loc)
+        kept = Op(expand_dims_p, [summed.result], [Value(g.type, g.hint)], [],
+                  {"axis": axis}, op.loc)
+        rest = Op(op.prim, [kept.result, *op.operands[1:]], op.results, [], dict(op.attrs),
+                  op.loc)
+        for new in (summed, kept, rest):
+            producers.update((r, new) for r in new.results)
+        rewritten += [summed, kept, rest]
+    return rewritten
 
 
 def _users(fn: Function) -> dict[Value, list[Op]]:
