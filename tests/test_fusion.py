@@ -104,10 +104,10 @@ def _nums(argnums):
     return (argnums,) if isinstance(argnums, int) else argnums
 
 
-def _run(fn, args, argnums, fuse, mode="grad", tangents=()):
+def _run(fn, args, argnums, fuse, mode="grad", tangents=(), parallel=False):
     """(results of one call, the derived function) of fn's code, fused or not, run by the
     interpreter."""
-    spec = Specializations(fn, jit=False)
+    spec = Specializations(fn, jit=False, parallel=parallel)
     nums, _ = spec.argnums(argnums)
     values, types = spec.prepare(copies(args), {}, nums)
     artifact = spec.artifact(types, nums, mode, fuse=fuse)
@@ -163,6 +163,31 @@ def test_fused_forward_mode_agrees_with_reverse(name):
     directional = forward.output_tangents[0]
     assert abs(dot - directional) <= 1e-10 * max(1.0, abs(directional))
     assert abs(directional - plain.output_tangents[0]) <= 1e-11 * max(1.0, abs(directional))
+
+
+@pytest.mark.parametrize("name", ["kmeans", "gmm_like", "keepdims_and_negative_axes"])
+def test_parallel_loop_nests_compute_the_same(name):
+    # the prange loops (run as ranges here), over an axis no result is summed over in part
+    fn, sets, argnums = CASES[name]
+    for args in sets:
+        parallel, code = _run(fn, args, argnums, fuse=True, parallel=True)
+        plain, _ = _run(fn, args, argnums, fuse=False)
+        for a, b in zip(parallel.gradients, plain.gradients):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+        axes = [op.attrs.get("parallel") for op in walk_ops(code.body) if op.prim is fused_p]
+        assert any(axis is not None for axis in axes)
+
+
+def test_parallel_loops_write_distinct_entries():
+    # k-means' gradient w.r.t. the centres sums over the points: its loop runs over centres
+    fn, sets, _ = CASES["kmeans"]
+    _, code = _run(fn, sets[0], 1, fuse=True, parallel=True)
+    for op in walk_ops(code.body):
+        if op.prim is fused_p and "parallel" in op.attrs:
+            axis = op.attrs["parallel"]
+            for kind, *axes in op.attrs["outputs"]:
+                assert kind == "store" or axis not in axes[0] \
+                    or len(axes[0]) == op.attrs["ndim"]
 
 
 def test_broadcast_shapes_that_numpy_refuses_are_refused():

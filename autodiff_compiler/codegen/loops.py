@@ -3,9 +3,10 @@
 The nest runs over the broadcast shape of the operands (NumPy's rule, checked at run time
 by np.broadcast_shapes); each array is read through np.broadcast_to, a view with zero
 strides on broadcast axes, so no broadcast is ever materialised. Per result, the element
-is stored into a new array, or added up: into one number for a sum over trailing axes
-(initialised before the loops it sums over, stored after them), else into an array of the
-kept axes.
+is stored into a new array, or added up: into one number for a sum over the axes of the
+inner loops (initialised before the loops it sums over, stored after them), else into an
+array of the kept axes. With parallel=True the outermost loop is a prange over an axis that
+no result is summed over in part (any, for whole sums: Numba's prange reductions).
 
     shape = np.broadcast_shapes(expand_dims.shape, expand_dims_1.shape)
     expand_dims_b = np.broadcast_to(expand_dims, shape)
@@ -62,12 +63,15 @@ def emit_fused(em, op, depth: int, yield_to=None) -> None:
             em.elements[arg] = _subscript(views[name], indices)
         elif kind == "scalar":
             em.elements[arg] = _parse(name)
-    plan = _Plan(em, op, shape, indices)
+    parallel = op.attrs.get("parallel")
+    order = list(range(ndim)) if parallel is None else \
+        [parallel] + [a for a in range(ndim) if a != parallel]
+    plan = _Plan(em, op, shape, indices, order)
     plan.allocate(depth)
-    for level in range(ndim):
+    for level, axis in enumerate(order):
         plan.initialise(level, depth + level)
-        loop = "rt.prange" if level == 0 and op.attrs.get("parallel") else "range"
-        em.line(depth + level, f"for {indices[level]} in {loop}({shape}[{level}]):")
+        loop = "rt.prange" if level == 0 and parallel is not None else "range"
+        em.line(depth + level, f"for {indices[axis]} in {loop}({shape}[{axis}]):")
     body = op.regions[0]
     for inner in body.ops[:-1]:
         em.emit_op(inner, depth + ndim, None)
@@ -95,11 +99,12 @@ def _subscript(array: str, indices: list[str]) -> ast.expr:
 class _Plan:
     """Where each result is allocated, accumulated and stored."""
 
-    def __init__(self, em, op, shape: str, indices: list[str]):
+    def __init__(self, em, op, shape: str, indices: list[str], order: list[int]):
         self.em = em
         self.op = op
         self.shape = shape
-        self.indices = indices
+        self.indices = indices  # the index of each axis
+        self.order = order  # the axes from the outermost loop in
         self.ndim = len(indices)
         self.names = [em.namer.name(r) for r in op.results]
         self.accumulators: dict[int, str] = {}  # result -> the number it adds into
@@ -122,8 +127,8 @@ class _Plan:
                 self.em.line(depth, f"{name} = np.empty({self.shape}{extra})")
                 continue
             axes = rest[0]
-            start = min(axes)
-            if axes == tuple(range(start, self.ndim)):  # trailing axes: into a number
+            start = self.ndim - len(axes)
+            if set(axes) == set(self.order[start:]):  # the inner loops: into a number
                 self.level[k] = start
                 if start == 0:
                     self.accumulators[k] = name
@@ -151,5 +156,5 @@ class _Plan:
     def finish(self, level: int, depth: int) -> None:
         for k, start in self.level.items():
             if start == level:
-                kept = ", ".join(self.indices[:level])
+                kept = ", ".join(self.indices[a] for a in sorted(self.order[:level]))
                 self.em.line(depth, f"{self.names[k]}[{kept}] = {self.accumulators[k]}")

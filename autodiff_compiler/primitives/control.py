@@ -55,6 +55,7 @@ while_p = defprim("while", pure=False, region=True, loop=True, condition_first=T
 # (("sum", axes)). attrs["inputs"] says per operand how the loop reads it: "array" (its
 # element at the loop's index, broadcast), "scalar" (as it is) or "shape" (only its shape
 # takes part in the broadcast). The region's arguments are those elements, one per operand.
+# attrs["parallel"]: the axis whose loop runs outermost, in parallel (prange).
 fused_p = defprim("fused", region=True, elementwise=True, differentiable=False,
                   region_labels=("element",))
 yield_p = defprim("yield", pure=False, terminator=True)

@@ -352,8 +352,9 @@ class _Build:
             return []
         attrs = {"ndim": self.group.ndim, "inputs": tuple(kind for _, kind, _ in self.inputs),
                  "outputs": tuple(outputs)}
-        if parallel and _race_free(outputs, self.group.ndim):
-            attrs["parallel"] = True
+        axis = _parallel_axis(outputs, self.group.ndim) if parallel else None
+        if axis is not None:
+            attrs["parallel"] = axis
         region = Region([e for _, _, e in self.inputs], body + [Op(yield_p, yields, [])])
         loc = next((op.loc for op in self.group.body if op.loc is not None), None)
         fused = Op(fused_p, [v for v, _, _ in self.inputs], results, [region], attrs, loc)
@@ -425,8 +426,12 @@ class _Build:
         return False
 
 
-def _race_free(outputs, ndim: int) -> bool:
-    """Whether the outermost loop's iterations write distinct entries: stores, sums
-    that keep axis 0, and whole sums (a reduction Numba's prange supports)."""
-    return all(kind == "store" or 0 not in rest[0] or rest[0] == tuple(range(ndim))
-               for kind, *rest in outputs)
+def _parallel_axis(outputs, ndim: int):
+    """The first axis whose iterations write distinct entries, run as the outermost loop
+    (prange), or None: no result is summed over it in part (stores, sums that keep it, and
+    whole sums, a reduction Numba's prange supports)."""
+    for axis in range(ndim):
+        if all(kind == "store" or axis not in rest[0] or rest[0] == tuple(range(ndim))
+               for kind, *rest in outputs):
+            return axis
+    return None
