@@ -53,6 +53,7 @@ from .ir.types import Type
 from .ir.verifier import verify
 from .transforms.cse import cse
 from .transforms.fuse import fuse as fuse_loops
+from .transforms.parallel import parallel_loops
 from .transforms.views import remake_views_after_writes
 from .version import __version__
 
@@ -204,7 +205,8 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     argument returns the partial itself rather than a 1-tuple. boundscheck: Numba checks
     indices (CPU code). fuse: chains of whole-array operations become loop nests
     (transforms/fuse.py; by default for CPU code Numba compiles: the interpreter runs NumPy's
-    own loops faster). parallel: Numba's parallel backend, fused loops run with prange."""
+    own loops faster). parallel: Numba's parallel backend; fused loops and race-free counted
+    loops (transforms/parallel.py) run with prange."""
     if mode not in MODES.get(target, ()):
         raise ValueError(f"unknown derivative mode {mode!r} for target {target!r}")
     start = time.perf_counter()
@@ -218,6 +220,8 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     if fuse if fuse is not None else jit and target == "cpu":
         derived = fuse_loops(derived, parallel)
         verify(derived)
+    if parallel and target == "cpu":
+        derived = parallel_loops(derived)
     name, extra = derived.name, ""
     if (target, mode) == ("device", "grad"):
         name = primal.name + "_grad"

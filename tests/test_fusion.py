@@ -10,6 +10,7 @@ grad(f, parallel=True) against the interpreter.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -19,7 +20,7 @@ from checks import copies
 from autodiff_compiler import grad
 from autodiff_compiler.gradcheck import numerical_grad, relative_error
 from autodiff_compiler.ir.core import walk_ops
-from autodiff_compiler.primitives.control import fused_p
+from autodiff_compiler.primitives.control import for_p, fused_p
 from autodiff_compiler.specialize import Specializations
 
 
@@ -249,4 +250,52 @@ def test_parallel_equals_serial():
     for args in sets + [(_normal(40, 3), _normal(7, 3)), EMPTY["kmeans"]]:
         for a, b in zip(parallel(*args), serial(*args)):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    assert "rt.prange" in parallel.source
+
+
+def row_norms(X):
+    s = 0.0
+    for i in range(X.shape[0]):
+        s += math.sqrt(X[i, 0] ** 2 + X[i, 1] ** 2)
+    return s
+
+
+def neighbours(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s += x[i] * x[i + 1]
+    return s
+
+
+def _parallel_loops(fn, args) -> tuple[list, list]:
+    """(gradients, the parallel marks of its counted loops) with parallel=True."""
+    results, code = _run(fn, args, 0, fuse=True, parallel=True)
+    marks = [bool(op.attrs.get("parallel")) for op in walk_ops(code.body) if op.prim is for_p]
+    return results.gradients, marks
+
+
+def test_loops_that_sum_and_write_their_own_rows_run_in_parallel():
+    X = _normal(6, 2)
+    gradients, marks = _parallel_loops(row_norms, (X,))
+    assert marks and all(marks)  # the primal's sum and the reverse loop's rows X_bar[i]
+    serial, _ = _run(row_norms, (X,), 0, fuse=True)
+    np.testing.assert_allclose(gradients[0], serial.gradients[0], rtol=1e-13)
+    np.testing.assert_allclose(gradients[0], X / np.sqrt(np.sum(X * X, axis=1))[:, None])
+
+
+def test_loops_that_write_other_iterations_rows_stay_serial():
+    x = _normal(5)
+    gradients, marks = _parallel_loops(neighbours, (x,))
+    assert marks and not all(marks)  # the reverse loop adds into x_bar[i] and x_bar[i + 1]
+    expected = np.zeros(5)
+    expected[:-1] += x[1:]
+    expected[1:] += x[:-1]
+    np.testing.assert_allclose(gradients[0], expected)
+
+
+@pytest.mark.numba
+def test_parallel_loop_with_a_sum_equals_serial():
+    X = _normal(101, 2)
+    parallel = grad(row_norms, parallel=True)
+    np.testing.assert_allclose(parallel(X), grad(row_norms, jit=False)(X), rtol=1e-12)
     assert "rt.prange" in parallel.source

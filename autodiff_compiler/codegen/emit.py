@@ -329,7 +329,8 @@ class Emitter:
         bounds = [self.expr(lb), self.expr(ub), self.expr(step)]
         if isinstance(step, Const) and step.value == 1:
             bounds = bounds[1:2] if isinstance(lb, Const) and lb.value == 0 else bounds[:2]
-        header = unparse(ast.Call(ast.Name("range", ast.Load()), bounds, []))
+        loop = "rt.prange" if op.attrs.get("parallel") else "range"  # transforms/parallel.py
+        header = unparse(ast.Call(ast.Name(loop, ast.Load()), bounds, []))
         self.line(depth, f"for {self.namer.name(body.args[0])} in {header}:")
         self.emit_region(body, depth + 1, body.args[1:])
 
