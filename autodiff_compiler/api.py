@@ -121,7 +121,7 @@ class GradFunction:
     __autodiff_transform__ = True  # differentiated again by inlining its code (nested.py)
 
     def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
-                 mode="reverse", boundscheck=False):
+                 mode="reverse", boundscheck=False, parallel=False):
         if mode not in ("reverse", "forward"):
             raise GradientInputError("mode must be 'reverse' or 'forward'")
         self.mode = mode
@@ -130,8 +130,11 @@ class GradFunction:
             raise GradientInputError("checkpoint must be None, a positive int, 'sqrt' or "
                                      "'auto'")
         self.checkpoint = checkpoint
-        self._options = (fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
-        self.specializations = Specializations(fn, jit, checkpoint, bool(boundscheck))
+        if parallel and not jit:
+            raise GradientInputError("parallel=True needs jit=True (Numba's parallel backend)")
+        self._options = (fn, argnums, jit, with_value, checkpoint, mode, boundscheck, parallel)
+        self.specializations = Specializations(fn, jit, checkpoint, bool(boundscheck),
+                                               bool(parallel))
         self.parsed = self.specializations.parsed
         self.fn = self.parsed.fn
         self.signature = self.specializations.signature
@@ -244,24 +247,27 @@ class GradFunction:
 
 
 def _transform(fn, argnums, jit, checkpoint, mode, target, with_value: bool,
-               boundscheck: bool = False):
+               boundscheck: bool = False, parallel: bool = False):
     if target not in ("cpu", "cuda"):
         raise GradientInputError("target must be 'cpu' or 'cuda'")
     if target == "cuda":
+        if parallel:
+            raise GradientInputError("parallel=True is for target='cpu' (Numba's threads)")
         if with_value or fn is None:
             raise GradientInputError("target='cuda' is supported by grad(f, argnums) only")
         return device_grad(fn, argnums)
     if fn is None:
         return api_boundary(
-            lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode, boundscheck))
+            lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode, boundscheck,
+                                   parallel))
     if isinstance(fn, (int, tuple, list)):
         raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
-    return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
+    return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck, parallel)
 
 
 @api_boundary
 def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", target="cpu",
-         boundscheck=False):
+         boundscheck=False, parallel=False):
     """The gradient of a scalar function, as a function of the same arguments.
 
     Usable as `grad(f)`, `grad(f, argnums=1)`, `@grad` or `@grad(argnums=(0, 1))`. The
@@ -282,6 +288,8 @@ def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", targe
         target: "cpu", or "cuda" for a numba.cuda device function returning the partials.
         boundscheck: compile with Numba's bounds checks: an index out of range raises
             IndexError as it does with jit=False (docs/guide.md, "Errors at run time").
+        parallel: compile with Numba's parallel backend: fused whole-array loops whose
+            iterations write distinct entries run on NUMBA_NUM_THREADS threads (prange).
 
     Returns:
         A GradFunction: called with f's arguments it returns the gradient, a float for a
@@ -296,17 +304,18 @@ def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", targe
         (6.0, -4.0)
     """
     return _transform(fn, argnums, jit, checkpoint, mode, target, with_value=False,
-                      boundscheck=boundscheck)
+                      boundscheck=boundscheck, parallel=parallel)
 
 
 @api_boundary
 def value_and_grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
-                   boundscheck=False):
+                   boundscheck=False, parallel=False):
     """Like `grad`, but the result also gives the function's value: (f(*args), gradient),
     both from one call of the generated code.
 
     Parameters:
-        fn, argnums, jit, checkpoint, mode, boundscheck: as for `grad` (target is "cpu").
+        fn, argnums, jit, checkpoint, mode, boundscheck, parallel: as for `grad` (target
+            is "cpu").
 
     Returns:
         A GradFunction returning (value, gradient).
@@ -322,7 +331,7 @@ def value_and_grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="rever
         (13.0, array([4., 6.]))
     """
     return _transform(fn, argnums, jit, checkpoint, mode, "cpu", with_value=True,
-                      boundscheck=boundscheck)
+                      boundscheck=boundscheck, parallel=parallel)
 
 
 # both may be called inside differentiated code: the gradient is made while compiling

@@ -339,12 +339,12 @@ def _parse(fn, argnums):
     return parsed, nums
 
 
-def _compile(parsed, args, nums, mode: str):
+def _compile(parsed, args, nums, mode: str, jit: bool = True):
     """The derivative code of `mode` for these example arguments, compiled to source only
-    (nothing is run)."""
+    (nothing is run); jit: the code Numba compiles (fused loops), else the interpreter's."""
     try:
         _, types = prepare(inspect.signature(parsed.fn), args, {}, nums)
-        return pipeline.compile(parsed, types, nums, _MODES[mode], load=False)
+        return pipeline.compile(parsed, types, nums, _MODES[mode], load=False, jit=jit)
     except GradientInputError as exc:
         raise UsageError(str(exc)) from None
 
@@ -516,7 +516,7 @@ def _show(options, out, err=None) -> int:
     names = list(inspect.signature(fn).parameters)
     parsed, nums = _parse(fn, argnums)
     try:
-        artifact = _compile(parsed, args, nums, options.mode)
+        artifact = _compile(parsed, args, nums, options.mode, jit=not options.no_jit)
     except (AutodiffSyntaxError, UnsupportedOperationError) as exc:
         raise Refusal(str(exc), _refusal_note(parsed, chosen, nums, options.mode)) from None
     guessed = any(how == "guess" for _, _, how in chosen)

@@ -51,7 +51,8 @@ def inlinable(g, types):
     for k in g.argnums:
         if not types[k].is_float:
             raise GradientInputError(f"{what}: argument {k} is {types[k]}, not a float")
-    artifact = g.specializations.artifact(list(types), g.argnums, "grad")
+    # the NumPy form (not fused loops), which the frontend reads as it reads the user's code
+    artifact = g.specializations.artifact(list(types), g.argnums, "grad", fuse=False)
     if artifact.adjoint.tape_kinds:
         raise TypeError(f"{what}: its adjoint keeps a tape (a loop whose reverse sweep reads "
                         "stored values); differentiating it again is not supported yet")

@@ -52,6 +52,8 @@ from .ir.printer import format_function
 from .ir.types import Type
 from .ir.verifier import verify
 from .transforms.cse import cse
+from .transforms.fuse import fuse as fuse_loops
+from .transforms.parallel import parallel_loops
 from .transforms.views import remake_views_after_writes
 from .version import __version__
 
@@ -130,6 +132,7 @@ class Artifact:
     compiled: object = None
     tapes: list | None = None  # the last call's tape arrays, handed back to the next call
     transform_time: float = 0.0  # seconds from the source to the loaded module
+    parallel: bool = False  # compiled with Numba's parallel backend
 
     def arguments(self, *args) -> tuple:
         """`args` with the tapes a call passes last (the last call's, else empty ones)."""
@@ -193,15 +196,19 @@ def parse(fn, method: bool = False) -> ParsedFunction:
 
 def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode: str = "grad",
             target: str = "cpu", checkpoint=None, *, jit: bool = True, load: bool = True,
-            single: bool = False, boundscheck: bool = False,
-            max_trip: int | None = None) -> Artifact:
+            single: bool = False, boundscheck: bool = False, fuse: bool | None = None,
+            parallel: bool = False, max_trip: int | None = None) -> Artifact:
     """Compile `parsed` for argument `types`, differentiated w.r.t. `argnums`, in one mode
     for one target (see the module docstring). checkpoint: reverse-mode checkpointing of long
     loops (cpu grad and vjp). load=False stops at the source (nothing written or imported);
     jit: compile CPU code with Numba on its first call. single: a device gradient of one
     argument returns the partial itself rather than a 1-tuple. boundscheck: Numba checks
-    indices (CPU code). max_trip: kernel adjoints, the most iterations a loop whose trip count
-    is known at run time only runs in one thread (ad.kernel)."""
+    indices (CPU code). fuse: chains of whole-array operations become loop nests
+    (transforms/fuse.py; by default for CPU code Numba compiles: the interpreter runs NumPy's
+    own loops faster). parallel: Numba's parallel backend; fused loops and race-free counted
+    loops (transforms/parallel.py) run with prange. max_trip: kernel adjoints, the most
+    iterations a loop whose trip count is known at run time only runs in one thread
+    (ad.kernel)."""
     if mode not in MODES.get(target, ()):
         raise ValueError(f"unknown derivative mode {mode!r} for target {target!r}")
     start = time.perf_counter()
@@ -213,6 +220,11 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     options = max_trip if target == "kernel" else checkpoint
     derived, layout = _DERIVE[target, mode](primal, list(argnums), options)
     verify(derived)
+    if fuse if fuse is not None else jit and target == "cpu":
+        derived = fuse_loops(derived, parallel)
+        verify(derived)
+    if parallel and target == "cpu":
+        derived = parallel_loops(derived)
     name, extra = derived.name, ""
     if (target, mode) == ("device", "grad"):
         name = primal.name + "_grad"
@@ -222,6 +234,7 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     origin = f"{parsed.filename}:{parsed.first_line} ({parsed.node.name})"
     source = emit_module([derived], origin, __version__, cuda=target != "cpu", extra=extra)
     artifact = Artifact(primal, derived, source, layout, mode, target, name)
+    artifact.parallel = parallel
     if load:
         _LOAD[target](artifact, jit, boundscheck)
     artifact.transform_time = time.perf_counter() - start
@@ -359,6 +372,7 @@ def _load_cpu(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
         else:
             constants[name], rules = value.bind(jit), True
     checked = "-boundscheck" if boundscheck and jit else ""  # Numba's cache ignores the flag
+    checked += "-parallel" if artifact.parallel and jit else ""
     artifact.path = write_module(artifact.source, artifact.name,
                                  __version__ + checked)
     module = import_module(artifact.path, artifact.source)
@@ -366,7 +380,7 @@ def _load_cpu(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
         setattr(module, name, value)
     # Numba's cache does not see changes of the functions it calls: none where rules are
     artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit,
-                                 boundscheck, cache=not rules)
+                                 boundscheck, cache=not rules, parallel=artifact.parallel)
 
 
 def _load_device(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:

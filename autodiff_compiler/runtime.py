@@ -12,6 +12,9 @@ import math
 import numba
 import numpy as np
 
+# the parallel loop of fused loop nests (grad(f, parallel=True)); a range in the interpreter
+prange = numba.prange
+
 
 @numba.njit(cache=True)
 def dot11(a, b):

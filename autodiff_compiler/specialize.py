@@ -20,7 +20,8 @@ class Specializations:
     """The parsed function and the artifacts compiled from it so far. `f` may be a partial
     or a bound method (callables.py): `offset` leading arguments are then supplied here."""
 
-    def __init__(self, f, jit: bool = True, checkpoint=None, boundscheck: bool = False):
+    def __init__(self, f, jit: bool = True, checkpoint=None, boundscheck: bool = False,
+                 parallel: bool = False):
         self.callee = Callee(f)
         self.parsed = parse(self.callee.fn, method=self.callee.is_method)
         self.fn = self.parsed.fn
@@ -33,6 +34,7 @@ class Specializations:
         self.jit = jit
         self.checkpoint = checkpoint
         self.boundscheck = boundscheck
+        self.parallel = parallel
         self.artifacts: dict[tuple, Artifact] = {}
         self.last: Artifact | None = None
         self._lock = threading.Lock()
@@ -50,9 +52,12 @@ class Specializations:
         kwargs = {**self.callee.kwargs, **(kwargs or {})}
         return prepare(self.signature, leading + tuple(args), kwargs, argnums)
 
-    def artifact(self, types: list[Type], argnums, mode: str) -> Artifact:
-        """The compiled code of one mode for these argument types (compiled once)."""
-        key = (tuple(types), tuple(argnums), mode)
+    def artifact(self, types: list[Type], argnums, mode: str,
+                 fuse: bool | None = None) -> Artifact:
+        """The compiled code of one mode for these argument types (compiled once); fuse:
+        whole-array chains in loop nests (None: as the pipeline decides; False for code
+        that is read again by the frontend, nested.py)."""
+        key = (tuple(types), tuple(argnums), mode) + ((fuse,) if fuse is not None else ())
         artifact = self.artifacts.get(key)
         if artifact is None:
             with self._lock:  # threads (a threaded scheduler) compile it once
@@ -60,7 +65,8 @@ class Specializations:
                 if artifact is None:
                     artifact = compile(self.parsed, types, list(argnums), mode,
                                        checkpoint=self.checkpoint, jit=self.jit,
-                                       boundscheck=self.boundscheck)
+                                       boundscheck=self.boundscheck, fuse=fuse,
+                                       parallel=self.parallel)
                     self.artifacts[key] = artifact
         self.last = artifact
         return artifact

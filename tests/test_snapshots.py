@@ -1,9 +1,9 @@
 """Golden snapshots of the generated adjoint source, and determinism of code generation.
 
 Each snapshot is `grad(f, jit=False).lower(*args).source` for a small function below,
-stored in tests/snapshots/<name>.py. The header line names the file the function came from
-by absolute path; it is normalised to the file's base name before comparing, so the
-snapshots do not depend on where the repository is checked out.
+stored in tests/snapshots/<name>.py (fused_*: the loop nests Numba gets, transforms/fuse.py).
+The header line names the file the function came from by absolute path; it is normalised to
+the file's base name before comparing, so the snapshots do not depend on the checkout.
 
 After an intended change to code generation, regenerate the snapshots and review the diff:
 
@@ -57,13 +57,25 @@ def recurrence(r, x0, n):
     return x
 
 
+def log_sum_exp(z):
+    m = np.max(z)
+    return m + np.log(np.sum(np.exp(z - m)))
+
+
+def kmeans(x, c):
+    return np.sum(np.min(np.sum((x[:, None, :] - c[None, :, :]) ** 2, axis=2), axis=1))
+
+
 # name -> (function, arguments, argnums)
 SNAPSHOTS = {
     "branch": (branch, (1.5, 0.5), (0, 1)),
     "loop_with_tape": (loop_with_tape, (np.array([0.5, 1.0, 1.5]), 3), 0),
     "nested_loop": (nested_loop, (np.ones((2, 3)), np.array([0.1, 0.2, 0.3])), (0, 1)),
     "recurrence": (recurrence, (2.5, 0.3, 4), (0, 1)),
+    "fused_log_sum_exp": (log_sum_exp, (np.ones(3),), 0),
+    "fused_kmeans": (kmeans, (np.ones((4, 2)), np.ones((3, 2))), (0, 1)),
 }
+FUSED = {"fused_log_sum_exp", "fused_kmeans"}  # the code Numba compiles: loop nests
 
 
 def normalize(source: str, fn) -> str:
@@ -75,6 +87,13 @@ def normalize(source: str, fn) -> str:
 
 def generate(name: str) -> str:
     fn, args, argnums = SNAPSHOTS[name]
+    if name in FUSED:  # as grad(fn) makes it for Numba, without compiling
+        from autodiff_compiler.specialize import Specializations
+
+        spec = Specializations(fn, jit=False)
+        nums, _ = spec.argnums(argnums)
+        _, types = spec.prepare(args, {}, nums)
+        return normalize(spec.artifact(types, nums, "grad", fuse=True).source, fn)
     return normalize(grad(fn, argnums=argnums, jit=False).lower(*args).source, fn)
 
 

@@ -28,8 +28,10 @@ class Compiled:
 
     `compile_time` holds the seconds Numba took for the signatures compiled so far."""
 
-    def __init__(self, fn, path, jit: bool, boundscheck: bool = False, cache: bool = True):
+    def __init__(self, fn, path, jit: bool, boundscheck: bool = False, cache: bool = True,
+                 parallel: bool = False):
         self.path = path
+        self.parallel = parallel
         self.cache = cache
         self.jit = jit
         self.boundscheck = boundscheck
@@ -40,8 +42,8 @@ class Compiled:
     def dispatcher(self):
         """The Numba dispatcher (made on first use), for calls from other jitted code."""
         if self._fn is None:
-            self._fn = _njit(self.python_fn, self.boundscheck, self.cache) if self.jit \
-                else self.python_fn
+            self._fn = _njit(self.python_fn, self.boundscheck, self.cache, self.parallel) \
+                if self.jit else self.python_fn
         return self._fn
 
     def compile(self, args) -> float:
@@ -96,13 +98,17 @@ def _report(name: str, seconds: float, path) -> None:
                        seconds, name, path)
 
 
-def _njit(fn, boundscheck: bool = False, cache: bool = True):
-    """numba.njit, with an on-disk cache that is read only when it is verified (`cache`)."""
+def _njit(fn, boundscheck: bool = False, cache: bool = True, parallel: bool = False):
+    """numba.njit, with an on-disk cache that is read only when it is verified (`cache`);
+    parallel: Numba's parallel backend (prange loops run on its threads)."""
     import numba
 
     from .numba_cache import VerifiedCache
 
-    dispatcher = numba.njit(boundscheck=True)(fn) if boundscheck else numba.njit(fn)
+    options = {"boundscheck": True} if boundscheck else {}
+    if parallel:
+        options["parallel"] = True
+    dispatcher = numba.njit(**options)(fn) if options else numba.njit(fn)
     if cache:
         dispatcher._cache = VerifiedCache(fn)  # what njit(cache=True) sets, checked
     return dispatcher

@@ -12,6 +12,7 @@ precedence and parentheses are Python's own.
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import math
 import os
@@ -21,7 +22,8 @@ import numpy as np
 from ..errors import UnsupportedOperationError
 from ..ir.core import Const, Function, Op, Region, Value, storage_names, walk_ops
 from ..ir.names import Namer
-from ..primitives.control import comment_p, for_p, if_p, return_p, while_p, yield_p
+from ..primitives.control import comment_p, for_p, fused_p, if_p, return_p, while_p, yield_p
+from .loops import emit_fused
 
 INDENT = "    "
 MAX_INLINE_DEPTH = 16  # operators nested in one inlined expression, at most
@@ -36,6 +38,8 @@ class Emitter:
         self.inlined: set[Value] = set()
         self.producer: dict[Value, Op] = {}
         self.lines: list[str] = []
+        self.elements: dict[Value, ast.expr] = {}  # a fused loop's elements of its operands
+        self.in_loop_nest: set[Op] = set()  # ops computing one element of a fused loop
 
     # --- analysis ----------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -44,6 +48,8 @@ class Emitter:
                 self.uses[v] = self.uses.get(v, 0) + 1
             for r in op.results:
                 self.producer[r] = op
+            if op.prim is fused_p:
+                self.in_loop_nest.update(op.regions[0].ops)
         self._choose_inlining(self.fn.body)
         for p in self.fn.params:
             self.namer.name(p)
@@ -164,12 +170,21 @@ class Emitter:
     def expr(self, v) -> ast.expr:
         if isinstance(v, Const):
             return constant(v.value)
+        if v in self.elements:
+            return copy.deepcopy(self.elements[v])
         if v in self.inlined:
             op = self.producer[v]
             if op.prim.branches:
                 return self.choice(op)
-            return op.prim.emit(op, [self.expr(o) for o in op.operands])
+            return self._emit_rule(op)(op, [self.expr(o) for o in op.operands])
         return ast.Name(self.namer.name(v), ast.Load())
+
+    def _emit_rule(self, op: Op):
+        """How `op` is written: per element inside a fused loop, where NumPy's meaning of
+        the operation may need another spelling than Python's on numbers."""
+        if op in self.in_loop_nest and op.prim.emit_element is not None:
+            return op.prim.emit_element
+        return op.prim.emit
 
     def target(self, values) -> ast.expr:
         names = [ast.Name(self.namer.name(v), ast.Store()) for v in values]
@@ -238,7 +253,8 @@ class Emitter:
             for stmt in stmts if isinstance(stmts, list) else [stmts]:
                 self.line(depth, unparse(stmt))
         elif op.results[0] not in self.inlined:
-            self.assign(op.results, [op.prim.emit(op, [self.expr(v) for v in op.operands])],
+            self.assign(op.results, [self._emit_rule(op)(op, [self.expr(v)
+                                                               for v in op.operands])],
                         depth)
 
     def emit_yield(self, op: Op, depth: int, yield_to) -> None:
@@ -313,7 +329,8 @@ class Emitter:
         bounds = [self.expr(lb), self.expr(ub), self.expr(step)]
         if isinstance(step, Const) and step.value == 1:
             bounds = bounds[1:2] if isinstance(lb, Const) and lb.value == 0 else bounds[:2]
-        header = unparse(ast.Call(ast.Name("range", ast.Load()), bounds, []))
+        loop = "rt.prange" if op.attrs.get("parallel") else "range"  # transforms/parallel.py
+        header = unparse(ast.Call(ast.Name(loop, ast.Load()), bounds, []))
         self.line(depth, f"for {self.namer.name(body.args[0])} in {header}:")
         self.emit_region(body, depth + 1, body.args[1:])
 
@@ -494,4 +511,5 @@ _STRUCTURED = {
     if_p: Emitter.emit_if,
     for_p: Emitter.emit_for,
     while_p: Emitter.emit_while,
+    fused_p: emit_fused,
 }

@@ -60,6 +60,11 @@ def _check_terminator(region: Region, parent, fn: Function) -> None:
         if len(last.operands) != 1 or last.operands[0].type.kind != "bool":
             raise AssertionError(f"{where}: the condition region must yield one bool")
         return
+    if parent.prim.elementwise:  # a loop nest yields one element (or summand) per result
+        if len(last.operands) != len(parent.results):
+            raise AssertionError(f"{where}: yields {len(last.operands)} values, "
+                                 f"expected {len(parent.results)}")
+        return
     if len(last.operands) != len(parent.results):
         raise AssertionError(f"{where}: yields {len(last.operands)} values, "
                              f"expected {len(parent.results)}")

@@ -127,25 +127,32 @@ def _fold_floordiv(b, operands, attrs):
 
 # --- binary operators ----------------------------------------------------------------------
 add_p = defprim("add", infer=promoted, emit=binop_emitter(ast.Add), cheap=True, linear=True,
+                elementwise=True,
                 fold=_fold_add, spec={"arity": 2})
 sub_p = defprim("sub", infer=promoted, emit=binop_emitter(ast.Sub), cheap=True, linear=True,
+                elementwise=True,
                 fold=_fold_sub, spec={"arity": 2})
 mul_p = defprim("mul", infer=promoted, emit=binop_emitter(ast.Mult), cheap=True,
+                elementwise=True,
                 fold=_fold_mul, spec={"arity": 2})
+# in a fused loop the division operators are NumPy's (x / 0 is inf, not ZeroDivisionError)
 truediv_p = defprim("truediv", infer=_floating, emit=binop_emitter(ast.Div), cheap=True,
+                    elementwise=True, emit_element=lambda op, a: call("np.true_divide", a),
                     fold=_fold_truediv, spec={"arity": 2, "domain": [(-3, 3), (0.5, 3)]})
 floordiv_p = defprim("floordiv", infer=promoted, emit=binop_emitter(ast.FloorDiv), cheap=True,
+                     elementwise=True, emit_element=lambda op, a: call("np.floor_divide", a),
                      fold=_fold_floordiv,
                      spec={"arity": 2, "domain": [(0.1, 5), (0.7, 2)], "kinks": True})
 mod_p = defprim("mod", infer=promoted, emit=binop_emitter(ast.Mod), cheap=True,
+                elementwise=True, emit_element=lambda op, a: call("np.remainder", a),
                 spec={"arity": 2, "domain": [(0.1, 5), (0.7, 2)], "kinks": True})
 neg_p = defprim("neg", infer=promoted, emit=lambda op, a: ast.UnaryOp(ast.USub(), a[0]),
-                cheap=True, linear=True, fold=_constant(operator.neg), spec={"arity": 1})
+                cheap=True, elementwise=True, linear=True, fold=_constant(operator.neg), spec={"arity": 1})
 
 
 def _comparison(name: str, node_type):
     return defprim(name, infer=_boolean, emit=_compare_emitter(node_type), differentiable=False,
-                   cheap=True)
+                   cheap=True, elementwise=True)
 
 
 lt_p = _comparison("lt", ast.Lt)
@@ -166,9 +173,9 @@ def _logical(node, array_name: str):
 
 
 and_p = defprim("and_", infer=_boolean, emit=_logical(ast.And, "np.logical_and"),
-                differentiable=False, cheap=True)
+                differentiable=False, cheap=True, elementwise=True)
 not_p = defprim("not_", infer=_boolean, emit=_logical(ast.Not, "np.logical_not"),
-                differentiable=False, cheap=True)
+                differentiable=False, cheap=True, elementwise=True)
 
 
 def _emit_cast_float(op, args):
@@ -179,7 +186,9 @@ def _emit_cast_float(op, args):
 
 
 cast_float_p = defprim("cast_float", infer=lambda t, **_: [Type("float", t.ndim)],
-                       emit=_emit_cast_float, cheap=True, linear=True, spec={"arity": 1})
+                       emit=_emit_cast_float, cheap=True, linear=True, elementwise=True,
+                       emit_element=lambda op, a: call("np.float64", a),  # Numba: of a bool
+                       spec={"arity": 1})
 cast_int_p = defprim("cast_int", infer=lambda t, **_: [I64], emit=lambda op, a: call("int", a),
                      differentiable=False, cheap=True)
 cast_bool_p = defprim("cast_bool", infer=lambda t, **_: [BOOL],
@@ -194,9 +203,12 @@ def scalar_or_array(scalar_name: str, array_name: str):
     return emit
 
 
+# in a fused loop NumPy's minimum and maximum, which propagate NaN (Python's min does not)
 min2_p = defprim("min2", infer=promoted, emit=scalar_or_array("min", "np.minimum"), cheap=True,
+                 elementwise=True, emit_element=lambda op, a: call("np.minimum", a),
                  spec={"arity": 2, "kinks": True})
 max2_p = defprim("max2", infer=promoted, emit=scalar_or_array("max", "np.maximum"), cheap=True,
+                 elementwise=True, emit_element=lambda op, a: call("np.maximum", a),
                  spec={"arity": 2, "kinks": True})
 
 
@@ -207,7 +219,7 @@ def _emit_select(op, args):
 
 
 select_p = defprim("select", infer=lambda c, a, b, **_: [promote(c, a, b)], emit=_emit_select,
-                   cheap=True)
+                   cheap=True, elementwise=True)
 
 
 def _emit_trip_count(op, args):

@@ -41,7 +41,12 @@ def _reduced(t: Type, axis=None, **_) -> list[Type]:
     return [Type("float", 0 if axis is None else t.ndim - 1)]
 
 
-sum_p = defprim("sum", infer=_reduced, cheap=False,
+def _summed_axes(op):
+    axis, ndim = op.attrs.get("axis"), op.operands[0].type.ndim
+    return tuple(range(ndim)) if axis is None else (axis % ndim,)
+
+
+sum_p = defprim("sum", infer=_reduced, cheap=False, sums_axes=_summed_axes,
         emit=lambda op, a: ast.Call(ast.parse("np.sum", mode="eval").body, [a[0]],
                                     _axis_keyword(op)),
         spec={"arity": 1, "array": True})
@@ -57,7 +62,8 @@ def _emit_spread(op, args):
     return ast.BinOp(ones, ast.Mult(), call("np.expand_dims", [g, ast.Constant(axis)]))
 
 
-spread_p = defprim("spread", infer=lambda g, x, **_: [Type("float", x.ndim)], emit=_emit_spread)
+spread_p = defprim("spread", infer=lambda g, x, **_: [Type("float", x.ndim)], emit=_emit_spread,
+                   broadcasts=True)
 
 
 def _emit_sum_leading(op, args):
@@ -72,7 +78,7 @@ def _emit_sum_leading(op, args):
 
 
 sum_leading_p = defprim("sum_leading", infer=lambda g, count, **_: [Type("float", g.ndim - count)],
-        emit=_emit_sum_leading)
+        emit=_emit_sum_leading, sums_axes=lambda op: tuple(range(op.attrs["count"])))
 
 
 def unbroadcast(b, g, operand, op=None):
@@ -88,7 +94,7 @@ def unbroadcast(b, g, operand, op=None):
     return g
 
 
-sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, x, **_: [g],
+sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, x, **_: [g], sums_to_shape=True,
         emit=lambda op, a: call(_sum_to_shape_helper(op.operands[1].type.ndim), a))
 
 
@@ -225,7 +231,7 @@ reshape_like_p = defprim("reshape_like", infer=lambda g, x, **_: [Type("float", 
                                                   "reshape", ast.Load()),
                                     [ast.Attribute(a[1], "shape", ast.Load())], []))
 expand_dims_p = defprim("expand_dims", infer=lambda t, axis, **_: [Type(t.kind, t.ndim + 1)],
-                        cheap=True, view=True,
+                        cheap=True, view=True, unit_axes=lambda op: (op.attrs["axis"],),
                         emit=lambda op, a: call("np.expand_dims",
                                                 [a[0], ast.Constant(op.attrs["axis"])]),
                         spec={"arity": 1, "array": True})

@@ -49,6 +49,15 @@ for_p = defprim("for", pure=False, region=True, loop=True, flow=_for_flow,
 while_p = defprim("while", pure=False, region=True, loop=True, condition_first=True,
                   flow=_while_flow,
                   region_labels=("cond", "body"))
+# A loop nest made by loop fusion (transforms/fuse.py), after the derivative: it runs over the
+# broadcast shape of its operands, its region computes one element and yields, per result,
+# the element stored (attrs["outputs"][k] == ("store",)) or added up over some axes
+# (("sum", axes)). attrs["inputs"] says per operand how the loop reads it: "array" (its
+# element at the loop's index, broadcast), "scalar" (as it is) or "shape" (only its shape
+# takes part in the broadcast). The region's arguments are those elements, one per operand.
+# attrs["parallel"]: the axis whose loop runs outermost, in parallel (prange).
+fused_p = defprim("fused", region=True, elementwise=True, differentiable=False,
+                  region_labels=("element",))
 yield_p = defprim("yield", pure=False, terminator=True)
 return_p = defprim("return", pure=False, terminator=True)
 

@@ -41,7 +41,8 @@ def _function(name, math_name, numpy_name, domain, arity=1, steps=False):
     """A function of `math` and NumPy spelled `math_name` on numbers, `numpy_name` on arrays;
     `steps`: piecewise constant (derivative zero wherever it exists)."""
     return defprim(name, infer=_float_result, emit=_emitter(math_name, numpy_name),
-                   differentiable=not steps, spec={"arity": arity, "domain": [domain] * arity})
+                   emit_element=lambda op, args: call(numpy_name, args),  # log(0) is -inf
+                   differentiable=not steps, elementwise=True, spec={"arity": arity, "domain": [domain] * arity})
 
 
 # (name, math spelling or None, numpy spelling, sampled domain)
@@ -93,9 +94,20 @@ def _fold_pow(b, operands, attrs):
 
 
 pow_p = defprim("pow", infer=promoted, emit=binop_emitter(ast.Pow), fold=_fold_pow,
+                elementwise=True, emit_element=lambda op, args: _power_element(op, args),
                 spec={"arity": 2, "domain": [(0.3, 3), (-2, 2)]})
 abs_p = defprim("abs", infer=promoted, emit=scalar_or_array("abs", "np.abs"), cheap=True,
+                elementwise=True,
                 spec={"arity": 1, "kinks": True})
+
+
+def _power_element(op, args):
+    """x ** n for a literal n >= 0 (a product, for Numba), else NumPy's power: 0.0 ** -1 is
+    inf, not ZeroDivisionError."""
+    y = op.operands[1]
+    if isinstance(y, Const) and y.type.kind == "int" and y.value >= 0:
+        return binop_emitter(ast.Pow)(op, args)
+    return call("np.power", args)
 
 
 @defvjp(pow_p)

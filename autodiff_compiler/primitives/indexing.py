@@ -132,7 +132,8 @@ def _full_vjp(b, op, g):
 
 
 sum_all_p = defprim("sum_all", infer=lambda t, **_: [Type(t.kind)],
-                    emit=lambda op, a: call("np.sum", a))
+                    emit=lambda op, a: call("np.sum", a),
+                    sums_axes=lambda op: tuple(range(op.operands[0].type.ndim)))
 
 
 # --- slices: x[a:b], x[i, :], x[:, j] (views; analysis.aliasing guards writes into their arrays) ---

@@ -50,6 +50,15 @@ class Primitive:
     - `terminator`: ends a region (yield, return).
     - `stores` / `loads`: the attribute naming storage it writes / reads (tapes,
       checkpoints), a node of the activity graph.
+    - `elementwise`: computes each element of its result from the elements at the same
+      (broadcast) index of its operands, and its `emit` on numbers (or `emit_element`)
+      computes what NumPy computes for one element; loop fusion (transforms/fuse.py).
+    - `sums_axes`: a sum: op -> the axes of its operand 0 that it adds up (the result
+      keeps the others, in order); `broadcasts`: its result is operand 0 repeated over
+      the shape of operand 1, along the axis `attrs["axis"]` (or everywhere for None);
+      `sums_to_shape`: adds operand 0 up over the axes where operand 1 has length one
+      (the adjoint of broadcasting); `unit_axes`: op -> axes of its result that have
+      length one whatever the operands (np.expand_dims).
     Rules: `infer` (result types), `emit` (Python AST), `vjp`, `jvp`, `fold` (algebra done
     while building), `flow` (how derivatives flow through it, where the traits do not say:
     region ops), and `reverse` / `forward`: whole-op rules of the AD transforms for
@@ -59,6 +68,7 @@ class Primitive:
     name: str
     infer: Callable[..., list[Type]] | None = None
     emit: Callable | None = None  # (op, args: list[ast.expr]) -> ast.expr | ast.stmt
+    emit_element: Callable | None = None  # as emit, for one element in a fused loop
     vjp: Callable | None = None
     jvp: Callable | None = None
     fold: Callable | None = None  # (builder, operands, attrs) -> Value | None
@@ -86,6 +96,11 @@ class Primitive:
     stores: str | None = None
     loads: str | None = None
     region_labels: tuple = ()  # how the printer names its regions
+    elementwise: bool = False
+    sums_axes: Callable | None = None  # op -> the axes of operand 0 it sums over
+    broadcasts: bool = False
+    sums_to_shape: bool = False
+    unit_axes: Callable | None = None  # op -> axes of its result of length one
     spec: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
