@@ -1,10 +1,12 @@
 """What the generated derivative stores for its reverse sweep: a table of its tapes.
 
 Read off the derived function's IR: every tape array (one per value the reverse sweep reads
-back from a loop, a row per iteration), every checkpoint array (a loop's state at the start
-of each segment) and every copy of an array taken once, before a later write would change
-values the reverse sweep reads. Each row says which value it stores, its dtype, whether it
-grows per iteration of a loop or is made once, and the source line the value comes from.
+back from a loop, a row per iteration; an array whose shape may change between iterations
+has two, a flat buffer and a table of each push's start, end and shape: ad.tape), every
+checkpoint array (a loop's state at the start of each segment) and every copy of an array
+taken once, before a later write would change values the reverse sweep reads. Each row says
+which value it stores, its dtype, whether it grows per iteration of a loop or is made once,
+and the source line the value comes from.
 
 Bytes depend on the arguments (trip counts, array shapes), so `measure` runs the generated
 source once in CPython (no Numba) and reads the arrays' sizes off its frame when it
@@ -164,9 +166,13 @@ def stored_arrays(fn: Function) -> list[Stored]:
             name = op.attrs["tape"]
             value, loop = pushes.get(name, (None, None))
             loc = _origin(value, producer, owner) if value is not None else op.loc
-            rows.append(Stored(name, _hint(value, name), _DTYPES[op.attrs["kind"]],
-                               "per iteration", _line(loop.loc if loop else op.loc),
-                               _line(loc), _text(loc)))
+            stored = Stored(name, _hint(value, name), _DTYPES[op.attrs["kind"]],
+                            "per iteration", _line(loop.loc if loop else op.loc),
+                            _line(loc), _text(loc))
+            rows.append(stored)
+            if op.attrs.get("rows"):  # a ragged tape: its flat buffer, then its table
+                rows.append(replace(stored, name=op.attrs["rows"], dtype="int64",
+                                    value=f"{stored.value} (start, end, shape)"))
         else:
             name, state = op.attrs["name"], op.operands[1]
             rows.append(Stored(name, name.removeprefix("checkpoint_"),

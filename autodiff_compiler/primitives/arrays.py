@@ -524,6 +524,7 @@ set_linear_jvp(trace_p, diag_p)
 
 
 logaddexp_p = defprim("logaddexp", infer=lambda a, b, **_: [Type("float", max(a.ndim, b.ndim))],
+        broadcasts=True,
         emit=lambda op, a: call("np.logaddexp", a), spec={"arity": 2})
 
 

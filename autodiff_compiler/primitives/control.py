@@ -66,6 +66,8 @@ def _tape_slot(op) -> ast.Subscript:
 def _emit_alloc(op, args):
     """tape = np.empty(capacity) (a second operand: rows of that many directions); with
     `reuse`, the second operand is the last call's tape, taken when it is big enough."""
+    if op.attrs.get("rows"):
+        return _emit_ragged_alloc(op, args)
     dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
     sizes = list(args[:1] if op.attrs.get("reuse") else args)
     sizes += [ast.Constant(0)] * op.attrs.get("ndim", 0)  # array rows: shaped at the first push
@@ -79,9 +81,48 @@ def _emit_alloc(op, args):
     return ast.Assign([_name(op.attrs["tape"], ast.Store)], value)
 
 
+def _emit_ragged_alloc(op, args):
+    """A ragged tape (ad.tape): its flat buffer (the last call's when reused: pushes grow
+    it) and its (start, end, *shape) table, np.empty((capacity, ndim + 2), np.int64)."""
+    dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
+    columns = ast.Constant(op.attrs["ndim"] + 2)
+    (table,) = quote("ROWS = np.empty((SIZE, COLUMNS), dtype=np.int64)", ROWS=op.attrs["rows"],
+                     SIZE=args[0], COLUMNS=columns)
+    buffer = ast.Call(ast.parse("np.empty", mode="eval").body, [ast.Constant(0)],
+                      [ast.keyword("dtype", dtype)])
+    if op.attrs.get("reuse"):
+        previous_buffer, previous_table = args[1:3]
+        buffer = previous_buffer
+        fits = ast.Compare(ast.Subscript(ast.Attribute(previous_table, "shape", ast.Load()),
+                                         ast.Constant(0), ast.Load()), [ast.GtE()], [args[0]])
+        table.value = ast.IfExp(fits, previous_table, table.value)
+    return [ast.Assign([_name(op.attrs["tape"], ast.Store)], buffer), table]
+
+
+def _emit_load(op, args):
+    """tape[k]; of a ragged tape, the view tape[start:end].reshape(shape) its table gives."""
+    if not op.attrs.get("rows"):
+        return _tape_slot(op)
+    row = [ast.Subscript(_name(op.attrs["rows"]), ast.Tuple(
+        [_name(op.attrs["counter"]), ast.Constant(column)], ast.Load()), ast.Load())
+        for column in range(op.attrs["ndim"] + 2)]
+    flat = ast.Subscript(_name(op.attrs["tape"]), ast.Slice(row[0], row[1]), ast.Load())
+    if op.attrs["ndim"] == 1:
+        return flat
+    return ast.Call(ast.Attribute(flat, "reshape", ast.Load()),
+                    [ast.Tuple(row[2:], ast.Load())], [])
+
+
 def _emit_push(op, args):
     """tape[k] = value; an array's rows take its shape at the first push of a run (k == 0),
-    and a value of another shape later is refused."""
+    and a value of another shape later is refused. A ragged tape's push appends the value
+    to its flat buffer (growing it) and records where and of which shape
+    (runtime.push_ragged)."""
+    if op.attrs.get("rows"):
+        (push,) = quote("TAPE = rt.push_ragged(TAPE, ROWS, COUNTER, VALUE)",
+                        TAPE=op.attrs["tape"], ROWS=op.attrs["rows"],
+                        COUNTER=op.attrs["counter"], VALUE=args[0])
+        return push
     slot = _tape_slot(op)
     slot.ctx = ast.Store()
     push = ast.Assign([slot], args[0])
@@ -126,7 +167,7 @@ tape_push_p = defprim("tape_push", infer=_no_results, emit=_emit_push, pure=Fals
                       stores="tape")
 tape_grow_p = defprim("tape_grow", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
 tape_reserve_p = defprim("tape_reserve", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
-tape_load_p = defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False,
+tape_load_p = defprim("tape_load", infer=None, emit=_emit_load, pure=False,
                       loads="tape")
 tape_value_p = defprim("tape_value", infer=None, emit=lambda op, a: _name(op.attrs["tape"]))
 counter_init_p = defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)

@@ -41,7 +41,7 @@ def _function(name, math_name, numpy_name, domain, arity=1, steps=False):
     """A function of `math` and NumPy spelled `math_name` on numbers, `numpy_name` on arrays;
     `steps`: piecewise constant (derivative zero wherever it exists)."""
     return defprim(name, infer=_float_result, emit=_emitter(math_name, numpy_name),
-                   differentiable=not steps, spec={"arity": arity, "domain": [domain] * arity})
+                   differentiable=not steps, broadcasts=True, spec={"arity": arity, "domain": [domain] * arity})
 
 
 # (name, math spelling or None, numpy spelling, sampled domain)
@@ -93,8 +93,10 @@ def _fold_pow(b, operands, attrs):
 
 
 pow_p = defprim("pow", infer=promoted, emit=binop_emitter(ast.Pow), fold=_fold_pow,
+                broadcasts=True,
                 spec={"arity": 2, "domain": [(0.3, 3), (-2, 2)]})
 abs_p = defprim("abs", infer=promoted, emit=scalar_or_array("abs", "np.abs"), cheap=True,
+                broadcasts=True,
                 spec={"arity": 1, "kinks": True})
 
 

@@ -41,7 +41,7 @@ def _emit_getitem(op, args):
 
 
 getitem_p = defprim("getitem", infer=_getitem_type, emit=_emit_getitem, cheap=True,
-                    element_read=True, linear=True)
+                    element_read=True, linear=True, shaped_by=lambda op: ())
 len_p = defprim("len", infer=lambda t, **_: [I64], emit=lambda op, a: call("len", a),
                 differentiable=False, cheap=True, shape_only=True)
 dim_p = defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, cheap=True,
@@ -93,6 +93,7 @@ full_p = defprim("full", infer=lambda *t, **_: [Type("float", len(t) - 1)], pure
                  fresh_array=True, linear=True,
         emit=lambda op, a: call("np.full", [_shape(a[:-1]), a[-1]]))
 copy_p = defprim("copy", infer=lambda t, **_: [t], pure=False, fresh_array=True, linear=True,
+                 broadcasts=True,
         emit=lambda op, a: ast.Call(ast.Attribute(a[0], "copy", ast.Load()), [], []))
 
 
@@ -166,8 +167,19 @@ def _emit_slice(op, args):
         else view
 
 
+def _slice_bounds(op) -> list[int]:
+    """Positions of a slice op's bound operands (its indices do not change its shape)."""
+    positions, k = [], 1
+    for entry in op.attrs["layout"]:
+        present = 1 if entry[0] == "i" else sum(entry[1:])
+        if entry[0] == "s":
+            positions += range(k, k + present)
+        k += present
+    return positions
+
+
 slice_p = defprim("slice", infer=_slice_type, emit=_emit_slice, cheap=True, view=True,
-                  element_read=True)
+                  element_read=True, shaped_by=_slice_bounds)
 slice_set_p = defprim("slice_set", infer=lambda *t, **_: [], pure=False, statement=True,
                       writes=True, fills=True,
         emit=lambda op, a: ast.Assign([_slice_target(op, a[:-1], ast.Store)], a[-1]))

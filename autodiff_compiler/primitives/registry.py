@@ -45,6 +45,10 @@ class Primitive:
       (x[i], x[a:b]); `gathers`: those picked by an array of indices (x[idx]).
     - `fresh_array`: its result is a new array the program may write into.
     - `shape_only`: reads only the shape of its array operands, not their contents.
+    - `shaped_by`: op -> positions of the operands whose values (not only their shapes)
+      decide the result's shape (a slice's bounds, not its indices); None: every int or
+      bool operand (analysis.shapes: which tapes need rows of varying shapes).
+    - `broadcasts`: elementwise; its result has the broadcast shape of its array operands.
     - `region`: owns regions (structured control flow); `loop`: runs a region repeatedly;
       `branches`: runs one of its regions, whose yielded values become its results (if).
     - `terminator`: ends a region (yield, return).
@@ -78,6 +82,8 @@ class Primitive:
     gathers: bool = False
     fresh_array: bool = False
     shape_only: bool = False
+    shaped_by: Callable | None = None
+    broadcasts: bool = False
     region: bool = False
     loop: bool = False
     branches: bool = False
