@@ -8,13 +8,15 @@ answers conservatively: an array may vary unless the rules below prove it keeps 
 
 Each array gets a shape signature, a token standing for "the shape of ..." (None: may vary);
 equal signatures mean provably equal shapes.
-- Values defined outside every loop (parameters, constants too) have one value: their own
-  signature.
+- Values defined outside every loop (parameters, constants too) have one value and one
+  shape: their own signature, unless the rules below give them a shared one.
 - An op whose array operands have signatures and whose shaping numbers keep their values
   (the primitive's `shaped_by` trait: by default every int or bool operand; the bounds of a
   slice but not its indices) gives its result one shape every time: a signature of its
   own, or, for a primitive that `broadcasts` (elementwise: the result has the broadcast
-  shape of its operands), the operands' signature when they all share one.
+  shape of its operands), the operands' signature when they all share one; for one whose
+  shape is its int operands (`dims_shape`: np.zeros, np.full, reshape), the signature of
+  the array whose axis lengths (`x.shape[k]`, `len(x)`) they are, in order.
 - A number keeps its value when made outside every loop, or by a pure op from numbers that
   keep theirs (an array operand counts by its shape for a `shape_only` op such as `len`, by
   its contents otherwise: kept only when made outside every loop and never written). Loop
@@ -33,6 +35,7 @@ numbers matter only through the ints computed from them.
 from __future__ import annotations
 
 from ..ir.core import Const, Function, Op, Region, Value, walk_ops
+from ..ir.types import I64
 from ..primitives.control import for_p, if_p, while_p
 
 
@@ -46,6 +49,7 @@ class LoopShapes:
         self.dropped: set[Value] = set()  # carried arrays whose shape may change
         self.signature: dict[Value, object] = {}
         self.value_varies: set[Value] = set()
+        self.dims: dict[Value, tuple] = {}  # a length: (the array's signature, its axis)
         self._collect(fn.body)
         while self._sweep():
             pass
@@ -68,6 +72,7 @@ class LoopShapes:
         """Signatures of every op in program order; whether an assumption failed."""
         self.signature.clear()
         self.value_varies.clear()
+        self.dims.clear()
         failed = False
         stack: list = [iter(self.fn.body.ops)]
         while stack:
@@ -138,15 +143,30 @@ class LoopShapes:
         sig = None
         if None not in arrays and not shaped:
             sig = arrays[0] if op.prim.broadcasts and arrays and len(set(arrays)) == 1 \
-                else ("op", op)
+                else self._shape_of_dims(op) or ("op", op)
         varies = not op.prim.pure or any(self._value_varies(o, op) for o in op.operands)
         for r in op.results:
             self._set(r, sig, varies)
+        if op.prim.shape_only and len(arrays) == 1 and not op.results[0].type.is_array:
+            self.dims[op.results[0]] = (arrays[0], op.attrs.get("axis", 0))
+
+    def _shape_of_dims(self, op: Op):
+        """The signature of array `a` for an op shaped by the lengths of `a`'s axes in order
+        (np.zeros_like(a) written as np.zeros((a.shape[0], a.shape[1])))."""
+        if not op.prim.dims_shape:
+            return None
+        dims = [self.dims.get(o) for o in op.operands if o.type == I64]
+        sigs = {d[0] if d else None for d in dims}
+        axes = [d[1] for d in dims if d]
+        rank = op.results[0].type.ndim
+        if len(sigs) == 1 and None not in sigs and axes == list(range(rank)):
+            return next(iter(sigs))
+        return None
 
     # --- the facts -----------------------------------------------------------------------
     def _set(self, value: Value, sig, varies: bool) -> None:
-        if value not in self.in_loop:
-            return
+        if value not in self.in_loop:  # made once: one shape, one value
+            sig, varies = sig or ("value", value), False
         if value.type.is_array:
             self.signature[value] = sig
         if varies:
@@ -157,7 +177,7 @@ class LoopShapes:
             self._set(value, None, varies=True)
 
     def _signature(self, value: Value):
-        if value not in self.in_loop:
+        if value not in self.signature and value not in self.in_loop:  # a parameter
             return ("value", value)
         return self.signature.get(value)
 

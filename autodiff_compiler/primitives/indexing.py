@@ -49,7 +49,7 @@ dim_p = defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, c
         emit=lambda op, a: _subscript(ast.Attribute(a[0], "shape", ast.Load()),
                                       [ast.Constant(op.attrs["axis"])]))
 zeros_like_p = defprim("zeros_like", infer=lambda t, **_: [Type("float", t.ndim)], pure=False,
-        differentiable=False,
+        differentiable=False, broadcasts=True,
         emit=lambda op, a: call("np.zeros_like", [a[0]] + ([] if op.operands[0].type.is_float
                                                          else [dtype_keyword()])))
 index_add_p = defprim("index_add", infer=lambda *t, **_: [], pure=False, statement=True,
@@ -88,9 +88,9 @@ def _emit_new_array(op, args: list[ast.expr]) -> ast.Call:
 _CREATORS = {0.0: "np.zeros", 1.0: "np.ones", None: "np.empty"}
 _DTYPES = {"int": "np.int64", "bool": "np.bool_"}
 new_array_p = defprim("new_array", infer=_new_array, pure=False, differentiable=False,
-                      emit=_emit_new_array, fresh_array=True)
+                      emit=_emit_new_array, fresh_array=True, dims_shape=True)
 full_p = defprim("full", infer=lambda *t, **_: [Type("float", len(t) - 1)], pure=False,
-                 fresh_array=True, linear=True,
+                 fresh_array=True, linear=True, dims_shape=True,
         emit=lambda op, a: call("np.full", [_shape(a[:-1]), a[-1]]))
 copy_p = defprim("copy", infer=lambda t, **_: [t], pure=False, fresh_array=True, linear=True,
                  broadcasts=True,

@@ -49,6 +49,7 @@ class Primitive:
       decide the result's shape (a slice's bounds, not its indices); None: every int or
       bool operand (analysis.shapes: which tapes need rows of varying shapes).
     - `broadcasts`: elementwise; its result has the broadcast shape of its array operands.
+    - `dims_shape`: its result's shape is its int operands, in order (np.zeros((n, m))).
     - `region`: owns regions (structured control flow); `loop`: runs a region repeatedly;
       `branches`: runs one of its regions, whose yielded values become its results (if).
     - `terminator`: ends a region (yield, return).
@@ -84,6 +85,7 @@ class Primitive:
     shape_only: bool = False
     shaped_by: Callable | None = None
     broadcasts: bool = False
+    dims_shape: bool = False
     region: bool = False
     loop: bool = False
     branches: bool = False
