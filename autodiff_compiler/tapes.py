@@ -166,18 +166,17 @@ def stored_arrays(fn: Function) -> list[Stored]:
             name = op.attrs["tape"]
             value, loop = pushes.get(name, (None, None))
             loc = _origin(value, producer, owner) if value is not None else op.loc
-            stored = Stored(name, _hint(value, name), _DTYPES[op.attrs["kind"]],
-                            "per iteration", _line(loop.loc if loop else op.loc),
-                            _line(loc), _text(loc))
-            rows.append(stored)
-            if op.attrs.get("rows"):  # a ragged tape: its flat buffer, then its table
-                rows.append(replace(stored, name=op.attrs["rows"], dtype="int64",
-                                    value=f"{stored.value} (start, end, shape)"))
+            rows.append(Stored(name, _hint(value, name), _DTYPES[op.attrs["kind"]],
+                               "per iteration", _line(loop.loc if loop else op.loc),
+                               _line(loc), _text(loc)))
         else:
             name, state = op.attrs["name"], op.operands[1]
             rows.append(Stored(name, name.removeprefix("checkpoint_"),
                                _DTYPES[state.type.kind], "per segment",
                                _line(op.loc), _line(op.loc), _text(op.loc)))
+        if op.attrs.get("rows"):  # ragged: the flat buffer above, then its table
+            rows.append(replace(rows[-1], name=op.attrs["rows"], dtype="int64",
+                                value=f"{rows[-1].value} (start, end, shape)"))
     for op in copies:
         operand = op.operands[0]
         loc = op.loc

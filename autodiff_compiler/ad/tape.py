@@ -145,12 +145,12 @@ class TapePlan:
                 self.where[value] = f"{loc.filename}:{loc.line}" if loc else self.fn.name
                 if at_end:
                     self.at_end.add(value)
-                if self._shape_may_vary(value):
+                if self.shape_may_vary(value):
                     self.rows[value] = self.namer.fresh(self.tape_names[value] + "_rows")
             info.taped.append(value)
         return self.tape_names[value]
 
-    def _shape_may_vary(self, array: Value) -> bool:
+    def shape_may_vary(self, array: Value) -> bool:
         if self._shapes is None:
             self._shapes = LoopShapes(self.fn)
         return self._shapes.shape_may_vary(array)
