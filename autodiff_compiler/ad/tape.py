@@ -151,6 +151,8 @@ class TapePlan:
         return self.tape_names[value]
 
     def shape_may_vary(self, array: Value) -> bool:
+        """Whether `array`, made in a loop, may have another shape at another push (then it
+        gets a ragged tape, or a ragged checkpoint); the analysis runs once, when first asked."""
         if self._shapes is None:
             self._shapes = LoopShapes(self.fn)
         return self._shapes.shape_may_vary(array)

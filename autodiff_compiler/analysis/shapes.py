@@ -55,6 +55,7 @@ class LoopShapes:
             pass
 
     def shape_may_vary(self, array: Value) -> bool:
+        """Whether the array may have another shape at another run of its region."""
         return self._signature(array) is None
 
     def _collect(self, body: Region) -> None:
