@@ -1,7 +1,7 @@
 """Tapes and counters made in branches: a helper that writes its array argument, called in
 the `else` of an `if` nested in another if/else, inside a `for` (with a break), a `while`,
-and outside loops with a loop of its own (its tape made in that branch) and an early return.
-The reverse sweep reads those tapes in the same branch of its own `if`s; Numba must compile
+and outside loops with a loop of its own (its tapes, one ragged, made in that branch) and an
+early return. The reverse sweep reads those tapes in the same branch of its own `if`s; Numba must compile
 what CPython runs, and both must give the gradient central differences give."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def bump(v, i, c):
 
 def smooth(v, c):
     for k in range(v.shape[0]):
-        v[k] = math.sin(v[k]) * c + v[k]
+        v[k] = math.sin(v[k]) * c + v[k] + 0.1 * np.sum(v[:k] * v[:k])  # a ragged tape
 
 
 def helper_in_nested_else(a, b, x, n):
