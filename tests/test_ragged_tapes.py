@@ -211,6 +211,17 @@ def test_numba_agrees_with_python(fn, args, argnums):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.numba
+def test_ragged_checkpoints_compile_with_numba():
+    """A checkpointed loop carrying an array that grows saves it ragged, per segment."""
+    source = grad(doubling, jit=False, checkpoint=2).lower(X4).source
+    assert "checkpoint_h = rt.push_ragged(checkpoint_h, checkpoint_h_rows, " in source
+    python = _gradient(doubling, (X4,), 0, checkpoint=2)
+    compiled = _gradient(doubling, (X4,), 0, checkpoint=2, jit=True)
+    np.testing.assert_allclose(python, compiled, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(compiled, numerical_grad(doubling, X4), rtol=1e-7)
+
+
 def test_hvp_through_ragged_tapes_matches_differences_of_the_gradient():
     """Forward mode over the reverse sweep: the tangents get ragged tapes of their own."""
     rng = np.random.default_rng(2)
