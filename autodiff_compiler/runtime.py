@@ -74,6 +74,23 @@ def grow(tape, needed):
 
 
 @numba.njit(cache=True)
+def push_ragged(tape, rows, k, value):
+    """Push `value` on a ragged tape (ad.tape): append it to the flat buffer `tape` (a longer
+    copy when it does not fit) and record (start, end, *shape) in row k of `rows`; returns
+    the buffer."""
+    start = rows[k - 1, 1] if k > 0 else 0
+    end = start + value.size
+    if end > tape.shape[0]:
+        tape = grow(tape, end)
+    tape[start:end].reshape(value.shape)[...] = value
+    rows[k, 0] = start
+    rows[k, 1] = end
+    for axis in range(value.ndim):
+        rows[k, 2 + axis] = value.shape[axis]
+    return tape
+
+
+@numba.njit(cache=True)
 def cumsum_middle(a):
     """np.cumsum(a, axis=1) of a 3-D array (Numba's np.cumsum takes no axis)."""
     out = np.empty(a.shape)

@@ -1,10 +1,12 @@
 """What the generated derivative stores for its reverse sweep: a table of its tapes.
 
 Read off the derived function's IR: every tape array (one per value the reverse sweep reads
-back from a loop, a row per iteration), every checkpoint array (a loop's state at the start
-of each segment) and every copy of an array taken once, before a later write would change
-values the reverse sweep reads. Each row says which value it stores, its dtype, whether it
-grows per iteration of a loop or is made once, and the source line the value comes from.
+back from a loop, a row per iteration; an array whose shape may change between iterations
+has two, a flat buffer and a table of each push's start, end and shape: ad.tape), every
+checkpoint array (a loop's state at the start of each segment) and every copy of an array
+taken once, before a later write would change values the reverse sweep reads. Each row says
+which value it stores, its dtype, whether it grows per iteration of a loop or is made once,
+and the source line the value comes from.
 
 Bytes depend on the arguments (trip counts, array shapes), so `measure` runs the generated
 source once in CPython (no Numba) and reads the arrays' sizes off its frame when it
@@ -172,6 +174,9 @@ def stored_arrays(fn: Function) -> list[Stored]:
             rows.append(Stored(name, name.removeprefix("checkpoint_"),
                                _DTYPES[state.type.kind], "per segment",
                                _line(op.loc), _line(op.loc), _text(op.loc)))
+        if op.attrs.get("rows"):  # ragged: the flat buffer above, then its table
+            rows.append(replace(rows[-1], name=op.attrs["rows"], dtype="int64",
+                                value=f"{rows[-1].value} (start, end, shape)"))
     for op in copies:
         operand = op.operands[0]
         loc = op.loc

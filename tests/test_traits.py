@@ -9,6 +9,9 @@
   through unseen (a silently wrong value), so the list can never fall out of step.
 * The linear trait: a primitive that says its derivative never reads its float operands is
   affine in them, checked on the spec cases built of linear ops only.
+* The broadcast_shape trait: a primitive that says its result has the broadcast shape of its
+  array operands (analysis.shapes relies on it to keep a loop's tape in rows of one shape)
+  gives exactly that shape in NumPy, on every case of the spec table.
 * Passes ask traits: no pass outside frontend/ and primitives/ compares a primitive's name.
 """
 
@@ -219,3 +222,25 @@ def test_linear_trait_holds(name, tmp_path):
             args = _sample(case.domains, shapes, np.random.default_rng(1))
             if _composed_of_linear_ops(f, args, PRIMITIVES[name]):
                 assert _linear_in_floats(f, shapes, case.domains), f"{name}: {case.template}"
+
+
+def _broadcast_cases():
+    params = []
+    for name, cases in SPECS.items():
+        if not PRIMITIVES[name].broadcast_shape:
+            continue
+        for case in cases:
+            if "\n" in case.template or any(isinstance(d, int) for d in case.domains):
+                continue
+            params += [pytest.param(case.template, case.domains, shapes,
+                                    id=f"{name}:{case.template}:{shapes}")
+                       for shapes in case.shapes]
+    return params
+
+
+@pytest.mark.parametrize("template,domains,shapes", _broadcast_cases())
+def test_broadcast_shape_trait_matches_numpy(template, domains, shapes, tmp_path):
+    args = _sample(domains, shapes, np.random.default_rng(5))
+    f = _function(template, len(args), tmp_path, str(abs(hash((template, shapes)))))
+    arrays = [a.shape for a in args if isinstance(a, np.ndarray)]
+    assert np.shape(f(*args)) == (np.broadcast_shapes(*arrays) if arrays else ())

@@ -50,13 +50,16 @@ class Checkpoint:
     segments: Value
     carried: list[tuple[Value, str]] = field(default_factory=list)  # block arg, storage name
     arrays: list[tuple[Value, str]] = field(default_factory=list)  # written array, storage
+    # storage name -> attributes of its ops: a carried array whose shape may change from
+    # segment to segment is saved ragged (its table named by "rows", as tapes in ad.tape)
+    storage: dict[str, dict] = field(default_factory=dict)
 
 
-def plan(loop: Op, policy, namer, mutable: set[Value]) -> Checkpoint:
+def plan(loop: Op, policy, namer, mutable: set[Value], shape_may_vary) -> Checkpoint:
     """Storage and segment size for checkpointing `loop` (a counted `for`). The arrays saved
     with each segment's state are those made before the loop that it reads or writes and that
     are written anywhere in the function (`mutable`): when the segment runs again they must
-    hold what they held."""
+    hold what they held. A carried array for which `shape_may_vary` is saved ragged."""
     region = Region()
     b = Builder(region, loop.loc, fold=True)
     trips = b(trip_count_p, *loop.operands[:3], hint="n_steps")
@@ -69,7 +72,11 @@ def plan(loop: Op, policy, namer, mutable: set[Value]) -> Checkpoint:
     ck = Checkpoint(loop, region.ops, trips, every, segments)
     body = loop.regions[0]
     for arg in body.args[1:]:
-        ck.carried.append((arg, namer.fresh("checkpoint_" + arg.hint)))
+        name = namer.fresh("checkpoint_" + arg.hint)
+        ck.carried.append((arg, name))
+        ck.storage[name] = {"name": name}
+        if arg.type.is_array and shape_may_vary(arg):
+            ck.storage[name].update(rows=namer.fresh(name + "_rows"), ndim=arg.type.ndim)
     touched = {}
     made_inside = {r for op in walk_ops(body) for r in op.results}  # made again each time
     for op in walk_ops(body):
@@ -77,16 +84,18 @@ def plan(loop: Op, policy, namer, mutable: set[Value]) -> Checkpoint:
             if v.type.is_array and v in mutable and v not in made_inside:
                 touched.setdefault(v, v)
     for array in touched.values():
-        ck.arrays.append((array, namer.fresh("checkpoint_" + array.hint)))
+        name = namer.fresh("checkpoint_" + array.hint)
+        ck.arrays.append((array, name))
+        ck.storage[name] = {"name": name}
     for (value, name), init in zip(ck.carried, loop.operands[3:]):
-        _store_op(region, checkpoint_alloc_p, [segments, init], name, loop.loc)
+        _store_op(region, checkpoint_alloc_p, [segments, init], ck.storage[name], loop.loc)
     for array, name in ck.arrays:
-        _store_op(region, checkpoint_alloc_p, [segments, array], name, loop.loc)
+        _store_op(region, checkpoint_alloc_p, [segments, array], ck.storage[name], loop.loc)
     return ck
 
 
-def _store_op(region: Region, prim, operands, name: str, loc) -> None:
-    region.ops.append(Op(prim, list(operands), [], [], {"name": name}, loc))
+def _store_op(region: Region, prim, operands, attrs: dict, loc) -> None:
+    region.ops.append(Op(prim, list(operands), [], [], dict(attrs), loc))
 
 
 def save_ops(ck: Checkpoint) -> list[Op]:
@@ -101,7 +110,7 @@ def save_ops(ck: Checkpoint) -> list[Op]:
     sb = Builder(segment, ck.loop.loc)
     seg = sb(floordiv_p, count, ck.every, hint="segment")
     for value, name in ck.carried + ck.arrays:
-        _store_op(segment, checkpoint_save_p, [seg, value], name, ck.loop.loc)
+        _store_op(segment, checkpoint_save_p, [seg, value], ck.storage[name], ck.loop.loc)
     sb.op(yield_p, result_types=[])
     otherwise = Region()
     Builder(otherwise).op(yield_p, result_types=[])
@@ -121,10 +130,10 @@ def reverse_segments(ck: Checkpoint, b: Builder, recorded_body: list[Op], revers
     first = sb(mul_p, seg, ck.every, hint="first_step")
     last = sb(min2_p, sb(add_p, first, ck.every), ck.trips, hint="end_step")
     begin, end = sb.add(lb, sb.mul(first, step)), sb.add(lb, sb.mul(last, step))
-    restored = [sb.op(checkpoint_load_p, seg, attrs={"name": name}, hint=value.hint,
+    restored = [sb.op(checkpoint_load_p, seg, attrs=dict(ck.storage[name]), hint=value.hint,
                       result_types=[value.type]).result for value, name in ck.carried]
     for array, name in ck.arrays:
-        _store_op(seg_region, checkpoint_restore_p, [seg, array], name, loop.loc)
+        _store_op(seg_region, checkpoint_restore_p, [seg, array], ck.storage[name], loop.loc)
     body = loop.regions[0]
     forward = Op(loop.prim, [begin, end, step, *restored],
                  [Value(r.type, r.hint) for r in loop.results],

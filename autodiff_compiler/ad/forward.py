@@ -77,6 +77,13 @@ class ForwardTransform:
             self.storage_dots[name] = self.storage.fresh(name + "_dot")
         return self.storage_dots[name]
 
+    def tape_dot_attrs(self, op: Op, **more) -> dict:
+        """A tape op's attributes for the tape of tangents beside it (and its ragged table)."""
+        attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]), **more)
+        if "rows" in attrs:
+            attrs["rows"] = self.storage_dot(attrs["rows"])
+        return attrs
+
     def storage_active(self, op: Op, key: str = "tape") -> bool:
         return self.activity.active(storage_node(op.attrs[key]))
 
@@ -225,23 +232,22 @@ class ForwardTransform:
     def op_tape_alloc(self, op: Op, b: Builder) -> None:
         b.append(op)
         if self.storage_active(op):
-            attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]), kind="float")
-            b.append(Op(op.prim, op.operands, [], [], attrs, op.loc))
+            b.append(Op(op.prim, op.operands, [], [], self.tape_dot_attrs(op, kind="float"),
+                        op.loc))
 
     def op_tape_push(self, op: Op, b: Builder) -> None:
         b.append(op)
         if self.storage_active(op):
-            attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]))
             value = self.dot_or_zero(b, op.operands[0])
-            b.append(Op(op.prim, [value] * len(op.operands), [], [], attrs, op.loc))
+            b.append(Op(op.prim, [value] * len(op.operands), [], [], self.tape_dot_attrs(op),
+                        op.loc))
 
     def op_tape_load(self, op: Op, b: Builder) -> None:
         b.append(op)
         if self.storage_active(op):
             result = op.results[0]
             dot = Value(self.tangent_type(result.type), result.hint + "_dot")
-            attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]))
-            b.append(Op(op.prim, [], [dot], [], attrs, op.loc))
+            b.append(Op(op.prim, [], [dot], [], self.tape_dot_attrs(op), op.loc))
             self.dots[result] = dot
 
     def op_tape_grow(self, op: Op, b: Builder) -> None:

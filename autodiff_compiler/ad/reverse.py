@@ -516,7 +516,8 @@ class ReverseTransform:
                 self.accumulate(b, adj, inits[j], g or ZERO)
             return
         if self.checkpointed(op):
-            ck = checkpoint.plan(op, self.checkpoint, self.plan.namer, self.written)
+            ck = checkpoint.plan(op, self.checkpoint, self.plan.namer, self.written,
+                                 self.plan.shape_may_vary)
             self.plan.checkpoints[op] = ck
             recorded = self.plan.forward_sweep(body, record=True)
             rev = checkpoint.reverse_segments(ck, b, recorded, region, starts, reversed_range)

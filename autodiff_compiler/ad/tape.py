@@ -11,22 +11,34 @@ of a region nested in two or more loops doubles when full. Only values the rever
 actually asks for are taped (Tapenade's to-be-recorded analysis); cheap values whose inputs
 are available are recomputed instead.
 
-Arrays are taped as rows: the tape of an array value has one more axis, (capacity,) + its
-shape. A push copies the value into the row (tape[k] = value); a load reads the row back as a
-view (rows are never written after their push). The row shape is taken from the first push:
-the tape is allocated before the loop with empty rows and reallocated with the value's shape
-at the first push of a run (counter 0); a later push whose value has another shape raises a
-ValueError naming the source line (the rows must all have one shape). An array that the
-region writes into after making it is pushed at the end of the region's run, so the row holds
-the state its last write leaves, as the reverse sweep expects. Tapes handed back by the
-caller reuse have the value's rank plus one; the first push replaces them when their rows
-have another shape.
+Arrays are taped in one of two layouts, chosen per value by analysis.shapes:
+- Rows (when every push of a run of the outermost loop provably has one shape): the tape
+  has one more axis, (capacity,) + the value's shape. A push copies the value into the row
+  (tape[k] = value); a load reads the row back as a view (rows are never written after
+  their push). The row shape is taken from the first push: the tape is allocated before
+  the loop with empty rows and reallocated with the value's shape at the first push of a
+  run (counter 0). A later push of another shape would raise a ValueError naming the line;
+  the analysis proves it cannot happen.
+- Ragged (when the shape may change between pushes: `x[i:]`, `L[i, :i]`, windows of varying
+  length): two arrays. `tape` is a flat 1-D buffer of the value's dtype holding the pushed
+  values one after the other, in C order; it grows (at least doubling) inside the push
+  when the next value does not fit. `rows` is an int64 table of shape (capacity, ndim + 2):
+  row k = (start, end, *shape) of push k in the flat buffer (start = the previous push's
+  end, 0 for the first of a run). A load is tape[start:end].reshape(shape), a view. The
+  table grows with the region's counter like any row tape; bytes in use after k pushes:
+  8 * (ndim + 2) * capacity for the table plus itemsize * rows[k - 1, 1] for the buffer.
+An array that the region writes into after making it is pushed at the end of the region's
+run, so the row holds the state its last write leaves, as the reverse sweep expects. Tapes
+handed back by the caller (reuse) have the value's rank plus one (rows), or are the flat
+buffer and the table (ragged); the first push replaces row tapes whose rows have another
+shape, and a ragged buffer is kept whatever its length (pushes grow it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..analysis.shapes import LoopShapes
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Function, Op, Region, Value, const
@@ -82,6 +94,8 @@ class TapePlan:
         self.tape_names: dict[Value, str] = {}
         self.at_end: set[Value] = set()  # arrays pushed at the end of their region's run
         self.where: dict[Value, str] = {}  # array value -> "file:line" for shape errors
+        self.rows: dict[Value, str] = {}  # ragged array value -> its (start, end, shape) table
+        self._shapes: LoopShapes | None = None
         self.lifts: dict[Op, list[tuple[Value, Value, Region]]] = {}
         self.lifted: dict[Value, Value] = {}
         self.trip_counts: dict[Op, Value] = {}
@@ -121,18 +135,38 @@ class TapePlan:
         array `at_end` is pushed when its region's run ends (it is written after it is made);
         `loc` names the line for the error raised when its shape changes between pushes."""
         if value not in self.tape_names:
-            if value.type.is_array:
-                self.where[value] = f"{loc.filename}:{loc.line}" if loc else self.fn.name
-                if at_end:
-                    self.at_end.add(value)
             info = self.region_of(value)
             if info.counter is None:
                 loop = info.outer_loop
                 label = loop.regions[0].args[0].hint if loop.prim is for_p else "while"
                 info.counter = self.namer.fresh("k_" + label)
             self.tape_names[value] = self.namer.fresh("tape_" + value.hint)
+            if value.type.is_array:
+                self.where[value] = f"{loc.filename}:{loc.line}" if loc else self.fn.name
+                if at_end:
+                    self.at_end.add(value)
+                if self.shape_may_vary(value):
+                    self.rows[value] = self.namer.fresh(self.tape_names[value] + "_rows")
             info.taped.append(value)
         return self.tape_names[value]
+
+    def shape_may_vary(self, array: Value) -> bool:
+        """Whether `array`, made in a loop, may have another shape at another push (then it
+        gets a ragged tape, or a ragged checkpoint); the analysis runs once, when first asked."""
+        if self._shapes is None:
+            self._shapes = LoopShapes(self.fn)
+        return self._shapes.shape_may_vary(array)
+
+    def _counted_name(self, value: Value) -> str:
+        """The array its region's counter indexes: the tape, or a ragged tape's table."""
+        return self.rows.get(value) or self.tape_names[value]
+
+    def _array_attrs(self, value: Value) -> dict:
+        """Attributes of a taped array's ops: its rank, and a ragged tape's table."""
+        attrs = {"ndim": value.type.ndim}
+        if value in self.rows:
+            attrs["rows"] = self.rows[value]
+        return attrs
 
     def lift(self, value: Value) -> Value:
         """Serve a value of a branch that runs at most once: the forward `if` yields it as an
@@ -247,7 +281,7 @@ class TapePlan:
         return False
 
     def _tape_set(self, info: RegionInfo) -> dict:
-        return {"tapes": [self.tape_names[v] for v in info.taped], "counter": info.counter}
+        return {"tapes": [self._counted_name(v) for v in info.taped], "counter": info.counter}
 
     def _reserve(self, loop: Op) -> list[Op]:
         """Before a nested counted loop: room on the tapes of the regions it runs (their
@@ -265,7 +299,7 @@ class TapePlan:
         attrs = {"tape": self.tape_names[value], "counter": info.counter}
         if not value.type.is_array:
             return _tape_op(tape_push_p, [value], attrs, None)
-        attrs.update(ndim=value.type.ndim, where=self.where[value], hint=value.hint)
+        attrs.update(self._array_attrs(value), where=self.where[value], hint=value.hint)
         # the push reads the array twice (its shape, then its values): as two operands, so
         # the emitter gives it a name instead of inlining its expression
         return _tape_op(tape_push_p, [value, value], attrs, None)
@@ -301,22 +335,33 @@ class TapePlan:
                     size = b(mul_p, size, b(trip_count_p, *inner_loop.operands[:3]), hint=hint)
             region.ops.append(_tape_op(counter_init_p, [], {"counter": info.counter}, loop.loc))
             for value in info.taped:
-                name = self.tape_names[value]
-                attrs = {"tape": name, "kind": value.type.kind, "ndim": value.type.ndim}
-                operands = [size]
-                if reuse:
-                    tape_type = Type(value.type.kind, value.type.ndim + 1)
-                    self.tape_inputs[name] = Value(tape_type, name + "_in")
-                    operands.append(self.tape_inputs[name])
-                    attrs["reuse"] = True
-                region.ops.append(_tape_op(tape_alloc_p, operands, attrs, loop.loc))
+                region.ops.append(self._alloc_op(value, size, reuse, loop.loc))
         return region.ops
+
+    def _alloc_op(self, value: Value, size: Value, reuse: bool, loc) -> Op:
+        """The allocation of `value`'s tape; with `reuse`, the last call's arrays come in as
+        arguments (a row tape: rank + 1; a ragged one: its flat buffer and its table)."""
+        name = self.tape_names[value]
+        attrs = {"tape": name, "kind": value.type.kind, **self._array_attrs(value)}
+        operands = [size]
+        if reuse:
+            if value in self.rows:
+                inputs = {name: Type(value.type.kind, 1), self.rows[value]: Type("int", 2)}
+            else:
+                inputs = {name: Type(value.type.kind, value.type.ndim + 1)}
+            for stored, tape_type in inputs.items():
+                self.tape_inputs[stored] = Value(tape_type, stored + "_in")
+                operands.append(self.tape_inputs[stored])
+            attrs["reuse"] = True
+        return _tape_op(tape_alloc_p, operands, attrs, loc)
 
     def loads(self, info: RegionInfo, wanted: list[tuple[Value, Value]]) -> list[Op]:
         """The start of a region's reverse: step its counter back, read its taped values."""
         ops = [_tape_op(counter_retreat_p, [], {"counter": info.counter}, None)]
         for primal, copy in wanted:
             attrs = {"tape": self.tape_names[primal], "counter": info.counter}
+            if primal in self.rows:
+                attrs.update(self._array_attrs(primal))
             ops.append(Op(tape_load_p, [], [copy], [], attrs, None))
         return ops
 

@@ -128,7 +128,7 @@ def storage_names(fn: Function) -> set[str]:
     """Names the IR fixes in attributes (tapes, counters, constants): values must avoid them."""
     names = set(fn.constants)
     for op in walk_ops(fn.body):
-        for key in ("tape", "counter", "name"):
+        for key in ("tape", "rows", "counter", "name"):
             if key in op.attrs:
                 names.add(op.attrs[key])
         names.update(op.attrs.get("tapes", ()))

@@ -219,7 +219,8 @@ def _emit_select(op, args):
 
 
 select_p = defprim("select", infer=lambda c, a, b, **_: [promote(c, a, b)], emit=_emit_select,
-                   cheap=True, elementwise=True)
+                   cheap=True, elementwise=True,
+                   shaped_by=lambda op: ())  # np.where broadcasts, whatever c
 
 
 def _emit_trip_count(op, args):
@@ -307,3 +308,9 @@ def _select_vjp(b, op, g):
 
 multiplicative_jvps([add_p, sub_p, mul_p, truediv_p, floordiv_p, mod_p, neg_p, cast_float_p,
                      min2_p, max2_p, select_p])
+
+
+# elementwise: the result has the broadcast shape of the array operands (analysis.shapes)
+for _elementwise in (add_p, sub_p, mul_p, truediv_p, floordiv_p, mod_p, neg_p, lt_p, le_p, gt_p,
+                     ge_p, eq_p, ne_p, and_p, not_p, cast_float_p, min2_p, max2_p, select_p):
+    _elementwise.broadcast_shape = True

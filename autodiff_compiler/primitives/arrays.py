@@ -220,7 +220,7 @@ ravel_p = defprim("ravel", infer=lambda t, **_: [Type(t.kind, 1)], emit=_emit_me
         view="maybe",
         spec={"arity": 1, "array": True})
 reshape_p = defprim("reshape", infer=lambda t, *dims, **_: [Type(t.kind, len(dims))],
-        view="maybe",
+        view="maybe", dims_shape=True,
         emit=lambda op, a: ast.Call(ast.Attribute(call("np.ascontiguousarray", [a[0]]),
                                                   "reshape", ast.Load()),
                                     [ast.Tuple(list(a[1:]), ast.Load())], []),
@@ -530,6 +530,7 @@ set_linear_jvp(trace_p, diag_p)
 
 
 logaddexp_p = defprim("logaddexp", infer=lambda a, b, **_: [Type("float", max(a.ndim, b.ndim))],
+        broadcast_shape=True,
         emit=lambda op, a: call("np.logaddexp", a), spec={"arity": 2})
 
 

@@ -75,6 +75,8 @@ def _tape_slot(op) -> ast.Subscript:
 def _emit_alloc(op, args):
     """tape = np.empty(capacity) (a second operand: rows of that many directions); with
     `reuse`, the second operand is the last call's tape, taken when it is big enough."""
+    if op.attrs.get("rows"):
+        return _emit_ragged_alloc(op, args)
     dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
     sizes = list(args[:1] if op.attrs.get("reuse") else args)
     sizes += [ast.Constant(0)] * op.attrs.get("ndim", 0)  # array rows: shaped at the first push
@@ -88,9 +90,65 @@ def _emit_alloc(op, args):
     return ast.Assign([_name(op.attrs["tape"], ast.Store)], value)
 
 
+# --- ragged storage (ad.tape): a flat buffer `name` and a table `rows` of (start, end, *shape)
+def _ragged_alloc(name: str, rows: str, count: ast.expr, ndim: int, dtype: ast.expr):
+    """buffer = np.empty(0, dtype); rows = np.empty((count, ndim + 2), dtype=np.int64)."""
+    (buffer, table) = quote("""
+        NAME = np.empty(0, dtype=DTYPE)
+        ROWS = np.empty((COUNT, COLUMNS), dtype=np.int64)
+        """, NAME=name, DTYPE=dtype, ROWS=rows, COUNT=count, COLUMNS=ast.Constant(ndim + 2))
+    return buffer, table
+
+
+def _ragged_push(name: str, rows: str, index: ast.expr, value: ast.expr) -> ast.stmt:
+    """Append `value` to the buffer (growing it) and record it in row `index`."""
+    (push,) = quote("NAME = rt.push_ragged(NAME, ROWS, INDEX, VALUE)", NAME=name, ROWS=rows,
+                    INDEX=index, VALUE=value)
+    return push
+
+
+def _ragged_view(name: str, rows: str, index: ast.expr, ndim: int) -> ast.expr:
+    """The value of row `index`: buffer[start:end] reshaped (a view)."""
+    row = [ast.Subscript(_name(rows), ast.Tuple([index, ast.Constant(column)], ast.Load()),
+                         ast.Load()) for column in range(ndim + 2)]
+    flat = ast.Subscript(_name(name), ast.Slice(row[0], row[1]), ast.Load())
+    if ndim == 1:
+        return flat
+    return ast.Call(ast.Attribute(flat, "reshape", ast.Load()),
+                    [ast.Tuple(row[2:], ast.Load())], [])
+
+
+def _emit_ragged_alloc(op, args):
+    """A ragged tape: its flat buffer (the last call's when reused: pushes grow it) and its
+    table, one row per push the tape has room for."""
+    dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
+    buffer, table = _ragged_alloc(op.attrs["tape"], op.attrs["rows"], args[0],
+                                  op.attrs["ndim"], dtype)
+    if op.attrs.get("reuse"):
+        previous_buffer, previous_table = args[1:3]
+        buffer.value = previous_buffer
+        fits = ast.Compare(ast.Subscript(ast.Attribute(previous_table, "shape", ast.Load()),
+                                         ast.Constant(0), ast.Load()), [ast.GtE()], [args[0]])
+        table.value = ast.IfExp(fits, previous_table, table.value)
+    return [buffer, table]
+
+
+def _emit_load(op, args):
+    """tape[k]; of a ragged tape, the view tape[start:end].reshape(shape) its table gives."""
+    if not op.attrs.get("rows"):
+        return _tape_slot(op)
+    return _ragged_view(op.attrs["tape"], op.attrs["rows"], _name(op.attrs["counter"]),
+                        op.attrs["ndim"])
+
+
 def _emit_push(op, args):
     """tape[k] = value; an array's rows take its shape at the first push of a run (k == 0),
-    and a value of another shape later is refused."""
+    and a value of another shape later is refused. A ragged tape's push appends the value
+    to its flat buffer (growing it) and records where and of which shape
+    (runtime.push_ragged)."""
+    if op.attrs.get("rows"):
+        return _ragged_push(op.attrs["tape"], op.attrs["rows"], _name(op.attrs["counter"]),
+                            args[0])
     slot = _tape_slot(op)
     slot.ctx = ast.Store()
     push = ast.Assign([slot], args[0])
@@ -135,7 +193,7 @@ tape_push_p = defprim("tape_push", infer=_no_results, emit=_emit_push, pure=Fals
                       stores="tape")
 tape_grow_p = defprim("tape_grow", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
 tape_reserve_p = defprim("tape_reserve", infer=_no_results, emit=_emit_grow, pure=False, statement=True)
-tape_load_p = defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False,
+tape_load_p = defprim("tape_load", infer=None, emit=_emit_load, pure=False,
                       loads="tape")
 tape_value_p = defprim("tape_value", infer=None, emit=lambda op, a: _name(op.attrs["tape"]))
 counter_init_p = defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
@@ -143,10 +201,14 @@ counter_advance_p = defprim("counter_advance", infer=_no_results, emit=_emit_cou
 counter_retreat_p = defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)
 
 
-# --- checkpoints ad.checkpoint: one slot per segment for each saved value or array --------
+# --- checkpoints ad.checkpoint: one slot per segment for each saved value or array (an
+# array whose shape may change from segment to segment: ragged storage, attribute `rows`) ---
 def _emit_checkpoint_alloc(op, args):
     count, template = args
     kind = op.operands[1].type
+    if op.attrs.get("rows"):
+        return list(_ragged_alloc(op.attrs["name"], op.attrs["rows"], count, kind.ndim,
+                                  ast.Attribute(template, "dtype", ast.Load())))
     if kind.is_array:
         shape = ast.BinOp(ast.Tuple([count], ast.Load()), ast.Add(),
                           ast.Attribute(template, "shape", ast.Load()))
@@ -159,10 +221,14 @@ def _emit_checkpoint_alloc(op, args):
 
 
 def _slot(op, index):
+    if op.attrs.get("rows"):
+        return _ragged_view(op.attrs["name"], op.attrs["rows"], index, op.attrs["ndim"])
     return ast.Subscript(_name(op.attrs["name"]), index, ast.Load())
 
 
 def _emit_checkpoint_save(op, args):
+    if op.attrs.get("rows"):
+        return _ragged_push(op.attrs["name"], op.attrs["rows"], args[0], args[1])
     slot = _slot(op, args[0])
     slot.ctx = ast.Store()
     return ast.Assign([slot], args[1])

@@ -42,7 +42,8 @@ def _function(name, math_name, numpy_name, domain, arity=1, steps=False):
     `steps`: piecewise constant (derivative zero wherever it exists)."""
     return defprim(name, infer=_float_result, emit=_emitter(math_name, numpy_name),
                    emit_element=lambda op, args: call(numpy_name, args),  # log(0) is -inf
-                   differentiable=not steps, elementwise=True, spec={"arity": arity, "domain": [domain] * arity})
+                   differentiable=not steps, elementwise=True, broadcast_shape=True,
+                   spec={"arity": arity, "domain": [domain] * arity})
 
 
 # (name, math spelling or None, numpy spelling, sampled domain)
@@ -95,9 +96,9 @@ def _fold_pow(b, operands, attrs):
 
 pow_p = defprim("pow", infer=promoted, emit=binop_emitter(ast.Pow), fold=_fold_pow,
                 elementwise=True, emit_element=lambda op, args: _power_element(op, args),
-                spec={"arity": 2, "domain": [(0.3, 3), (-2, 2)]})
+                broadcast_shape=True, spec={"arity": 2, "domain": [(0.3, 3), (-2, 2)]})
 abs_p = defprim("abs", infer=promoted, emit=scalar_or_array("abs", "np.abs"), cheap=True,
-                elementwise=True,
+                elementwise=True, broadcast_shape=True,
                 spec={"arity": 1, "kinks": True})
 
 

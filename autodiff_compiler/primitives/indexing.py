@@ -41,7 +41,7 @@ def _emit_getitem(op, args):
 
 
 getitem_p = defprim("getitem", infer=_getitem_type, emit=_emit_getitem, cheap=True,
-                    element_read=True, linear=True)
+                    element_read=True, linear=True, shaped_by=lambda op: ())
 len_p = defprim("len", infer=lambda t, **_: [I64], emit=lambda op, a: call("len", a),
                 differentiable=False, cheap=True, shape_only=True)
 dim_p = defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, cheap=True,
@@ -49,7 +49,7 @@ dim_p = defprim("dim", infer=lambda t, axis, **_: [I64], differentiable=False, c
         emit=lambda op, a: _subscript(ast.Attribute(a[0], "shape", ast.Load()),
                                       [ast.Constant(op.attrs["axis"])]))
 zeros_like_p = defprim("zeros_like", infer=lambda t, **_: [Type("float", t.ndim)], pure=False,
-        differentiable=False,
+        differentiable=False, broadcast_shape=True,
         emit=lambda op, a: call("np.zeros_like", [a[0]] + ([] if op.operands[0].type.is_float
                                                          else [dtype_keyword()])))
 index_add_p = defprim("index_add", infer=lambda *t, **_: [], pure=False, statement=True,
@@ -88,11 +88,12 @@ def _emit_new_array(op, args: list[ast.expr]) -> ast.Call:
 _CREATORS = {0.0: "np.zeros", 1.0: "np.ones", None: "np.empty"}
 _DTYPES = {"int": "np.int64", "bool": "np.bool_"}
 new_array_p = defprim("new_array", infer=_new_array, pure=False, differentiable=False,
-                      emit=_emit_new_array, fresh_array=True)
+                      emit=_emit_new_array, fresh_array=True, dims_shape=True)
 full_p = defprim("full", infer=lambda *t, **_: [Type("float", len(t) - 1)], pure=False,
-                 fresh_array=True, linear=True,
+                 fresh_array=True, linear=True, dims_shape=True,
         emit=lambda op, a: call("np.full", [_shape(a[:-1]), a[-1]]))
 copy_p = defprim("copy", infer=lambda t, **_: [t], pure=False, fresh_array=True, linear=True,
+                 broadcast_shape=True,
         emit=lambda op, a: ast.Call(ast.Attribute(a[0], "copy", ast.Load()), [], []))
 
 
@@ -167,8 +168,19 @@ def _emit_slice(op, args):
         else view
 
 
+def _slice_bounds(op) -> list[int]:
+    """Positions of a slice op's bound operands (its indices do not change its shape)."""
+    positions, k = [], 1
+    for entry in op.attrs["layout"]:
+        present = 1 if entry[0] == "i" else sum(entry[1:])
+        if entry[0] == "s":
+            positions += range(k, k + present)
+        k += present
+    return positions
+
+
 slice_p = defprim("slice", infer=_slice_type, emit=_emit_slice, cheap=True, view=True,
-                  element_read=True)
+                  element_read=True, shaped_by=_slice_bounds)
 slice_set_p = defprim("slice_set", infer=lambda *t, **_: [], pure=False, statement=True,
                       writes=True, fills=True,
         emit=lambda op, a: ast.Assign([_slice_target(op, a[:-1], ast.Store)], a[-1]))

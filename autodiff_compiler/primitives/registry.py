@@ -45,6 +45,11 @@ class Primitive:
       (x[i], x[a:b]); `gathers`: those picked by an array of indices (x[idx]).
     - `fresh_array`: its result is a new array the program may write into.
     - `shape_only`: reads only the shape of its array operands, not their contents.
+    - `shaped_by`: op -> positions of the operands whose values (not only their shapes)
+      decide the result's shape (a slice's bounds, not its indices); None: every int or
+      bool operand (analysis.shapes: which tapes need rows of varying shapes).
+    - `broadcast_shape`: its result has the broadcast shape of its array operands.
+    - `dims_shape`: its result's shape is its int operands, in order (np.zeros((n, m))).
     - `region`: owns regions (structured control flow); `loop`: runs a region repeatedly;
       `branches`: runs one of its regions, whose yielded values become its results (if).
     - `terminator`: ends a region (yield, return).
@@ -88,6 +93,9 @@ class Primitive:
     gathers: bool = False
     fresh_array: bool = False
     shape_only: bool = False
+    shaped_by: Callable | None = None
+    broadcast_shape: bool = False
+    dims_shape: bool = False
     region: bool = False
     loop: bool = False
     branches: bool = False

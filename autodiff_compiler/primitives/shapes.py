@@ -51,7 +51,7 @@ def _emit_broadcast_to(op, args):
 
 
 broadcast_to_p = defprim("broadcast_to", infer=lambda t, *dims, **_: [Type(t.kind, len(dims))],
-                         emit=_emit_broadcast_to, cheap=True, view=True,
+                         emit=_emit_broadcast_to, cheap=True, view=True, dims_shape=True,
                          spec={"array": True})
 
 
