@@ -22,7 +22,7 @@ import gast
 from ..errors import AutodiffSyntaxError, UnsupportedOperationError
 from ..ir.builder import Builder
 from ..ir.core import Const, Function, Region, Value, const
-from ..ir.types import BOOL, F64, I64, Type, promote
+from ..ir.types import BOOL, F64, I64, Tree, Type, promote
 from ..primitives.control import if_p, return_p, yield_p
 from ..primitives.indexing import (
     constant_array_p,
@@ -139,15 +139,20 @@ class Lowering(PythonForms, ExpressionLowering):
         node = self.parsed.node
         args = node.args
         names = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
-        body = Region(args=[Value(t, n) for n, t in zip(names, self.arg_types)])
-        self.env = dict(zip(names, body.args))
+        entries = [(name, path, t) for name, given in zip(names, self.arg_types)
+                   for path, t in _entries(given)]
+        body = Region(args=[Value(t, _entry_name(n, path)) for n, path, t in entries])
+        self.env = {name: _bind(given, iter(body.args[k:]))
+                    for name, given, k in _starts(names, self.arg_types)}
         self.params = list(body.args)
         self.written_params: set = set()
         self.named = {v for v in body.args}
         self.b = Builder(body)
         for k in sorted(self.copied_params):
             self.b.loc = self.parsed.loc(node)
-            self.env[names[k]] = self.b.op(copy_p, body.args[k], hint=names[k]).result
+            name, path, _ = entries[k]
+            copy = self.b.op(copy_p, body.args[k], hint=_entry_name(name, path)).result
+            self.env[name] = _replaced(self.env[name], path, copy)
         stmts, doc = _split_docstring(node.body)
         self.locals = set(names) | set(_assigned_names(stmts))
         result = self.lower_block(stmts)
@@ -156,7 +161,8 @@ class Lowering(PythonForms, ExpressionLowering):
         if self.kernel and result:
             self.error(node, "a kernel returns nothing: it writes its outputs into arrays")
         self.b.op(return_p, *(result or ()), result_types=[])
-        return Function(node.name, body, self.parsed.filename, doc, names, self.constants)
+        return Function(node.name, body, self.parsed.filename, doc,
+                        [_entry_name(n, path) for n, path, _ in entries], self.constants)
 
     # --- calls of other Python functions ------------------------------------------------------
     def inline_call(self, node, callee, values=None):
@@ -563,6 +569,43 @@ def _contains_return(node) -> bool:
         if not isinstance(n, (gast.FunctionDef, gast.Lambda)) or n is node:
             todo.extend(gast.iter_child_nodes(n))
     return False
+
+
+def _entries(given) -> list[tuple[tuple, Type]]:
+    """(path, type) of each entry of one argument's type: itself, or a Tree's leaves."""
+    if not isinstance(given, Tree):
+        return [((), given)]
+    return [((k,) + path, t) for k, item in enumerate(given.items)
+            for path, t in _entries(item)]
+
+
+def _entry_name(name: str, path: tuple) -> str:
+    return "_".join([name, *map(str, path)])
+
+
+def _starts(names, types):
+    """(name, type, position of its first parameter) of each argument."""
+    start = 0
+    for name, given in zip(names, types):
+        yield name, given, start
+        start += len(_entries(given))
+
+
+def _bind(given, params):
+    """The value a name holds on entry: its parameter, or a tuple of its entries' (a list
+    argument too: the frontend's lists are tuples until appended to)."""
+    if not isinstance(given, Tree):
+        return next(params)
+    return tuple(_bind(item, params) for item in given.items)
+
+
+def _replaced(value, path: tuple, new):
+    """`value` with the entry at `path` replaced by `new`."""
+    if not path:
+        return new
+    items = list(value)
+    items[path[0]] = _replaced(items[path[0]], path[1:], new)
+    return tuple(items)
 
 
 def _fresh(name: str, taken) -> str:
