@@ -207,14 +207,13 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
 
     def reorder(self, node, name: str, x: Value, axis) -> Value:
         """np.flip (a view with steps of -1) and np.squeeze(x, axis) (a reshape that drops an
-        axis, which must have length one)."""
+        axis, which must have length one; without an axis: frontend.ordering.squeezed)."""
         if name == "flip":
             layout = tuple(("s", False, False, axis in (None, k)) for k in range(x.type.ndim))
             steps = [const(-1) for k in range(x.type.ndim) if axis in (None, k)]
             return self.b(slice_p, x, *steps, attrs={"layout": layout})
         if axis is None:
-            self.error(node, "np.squeeze needs axis= (the rank must be known when compiling)",
-                       unsupported=True)
+            return self.squeezed(node, x)
         dims = [self.b(dim_p, x, attrs={"axis": k}) for k in range(x.type.ndim) if k != axis]
         return self.b(reshape_p, x, *dims)
 
@@ -224,15 +223,9 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         constant, ord a constant or a string, dtype float (the result's type anyway), out
         None."""
         params = _OPTIONS.get(name, ())
-        if len(positional) > len(params):
-            self.error(node, f"np.{name}() takes at most {len(params) + 1} positional "
-                       "arguments", unsupported=True)
-        given = dict(zip(params, positional))
-        for keyword in node.keywords:
-            if keyword.arg not in params or keyword.arg in given:
-                self.error(keyword.value, f"np.{name}(): keyword '{keyword.arg}' is not "
-                           "supported", unsupported=True)
-            given[keyword.arg] = self.expr(keyword.value)
+        given = self.bind(node, f"np.{name}", [None, *positional], ("a", *params),
+                          dict.fromkeys(params))
+        del given["a"]  # the array, lowered by the caller
         found = {}
         for key, value in given.items():
             if value is None:
