@@ -457,6 +457,13 @@ def has_ties(args) -> bool:
     return bool(np.any(np.diff(values) < GAP))
 
 
+def ties_along(args, axis: int) -> bool:
+    """Two entries of operand 0 within GAP of each other along `axis` (where a sort or an
+    argmax along it swaps)."""
+    values = np.sort(args[0], axis=axis)
+    return bool(np.any(np.diff(values, axis=axis) < GAP))
+
+
 def one_exact_zero(args):
     x = np.array(args[0], dtype=float)
     if x.ndim == 0:
@@ -630,6 +637,37 @@ COMPOSITES.update({
              ((-3, 3),), ((M,),)),
         Case("np.take_along_axis({0}, np.arange(24).reshape(2, 3, 4) % 2, -2)", ((-3, 3),),
              ((T,),))),
+    "sort_axis": (
+        Case("np.sort({0}, axis=0)", ((-3, 3),), ((M,), (T,)), lambda a: ties_along(a, 0)),
+        Case("np.sort({0}, -2, kind='stable') + np.sort({0})", ((-3, 3),), ((T,),),
+             lambda a: ties_along(a, -2) or ties_along(a, -1)),
+        Case("np.argsort({0}, axis=1) + {0}.argsort(axis=-1)", ((-3, 3),), ((M,), (T,)),
+             lambda a: ties_along(a, 1) or ties_along(a, -1)),
+        Case("np.take_along_axis({0}, np.argsort({0}, axis=0), axis=0)", ((-3, 3),), ((T,),),
+             lambda a: ties_along(a, 0))),
+    "partition": (
+        Case("np.partition({0}, 1, axis=0)[1]", ((-3, 3),), ((M,), (T,)),
+             lambda a: ties_along(a, 0)),
+        Case("np.partition({0}, (0, -1))[:, -1] + np.partition({0}, 0)[:, 0]", ((-3, 3),),
+             ((M,),), lambda a: ties_along(a, -1)),
+        Case("np.take_along_axis({0}, np.argpartition({0}, 2, axis=1), 1)[:, 2]",
+             ((-3, 3),), ((M,),), lambda a: ties_along(a, 1))),
+    "arg_extreme_axis": (
+        Case("np.argmax({0}, axis=-1) + 2 * {0}.argmin(axis=-1)", ((-3, 3),), ((M,), (T,)),
+             lambda a: ties_along(a, -1)),
+        Case("np.argmax({0}, axis=1) - {0}.argmin(1)", ((-3, 3),), ((T,),),
+             lambda a: ties_along(a, 1)),
+        Case("np.take_along_axis({0}, np.argmax({0}, axis=0, keepdims=True), axis=0)",
+             ((-3, 3),), ((M,), (T,)), lambda a: ties_along(a, 0)),
+        Case("np.argmin({0}, keepdims=True) + np.argmax({0}, axis=None)", ((-3, 3),),
+             ((V,), (M,)), has_ties),
+        Case("np.amax({0}, axis=(0, 2), keepdims=True) * np.amin({0}, -1, keepdims=True)",
+             ((-3, 3),), ((T,),), has_ties)),
+    "squeeze_all": (
+        Case("np.squeeze({0}[:, None] * 2.0)", ((-3, 3),), ((V,), (M,))),
+        Case("np.reshape({0}, (1, 12, 1)).squeeze() + np.squeeze(np.zeros((1, 1)))",
+             ((-3, 3),), ((M,),)),
+        Case("np.squeeze(np.expand_dims({0}, 0))", ((-3, 3),), ((T,),))),
     "scipy.special.expit": (Case("scipy.special.expit({0})", ((-8, 8),), UNARY),
                             # far out, where 1 / (1 + exp(-x)) would overflow
                             Case("scipy.special.expit({0} - 800.0) + scipy.special.expit("
