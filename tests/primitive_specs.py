@@ -664,10 +664,10 @@ COMPOSITES.update({
         Case("np.amax({0}, axis=(0, 2), keepdims=True) * np.amin({0}, -1, keepdims=True)",
              ((-3, 3),), ((T,),), has_ties)),
     "squeeze_all": (
-        Case("np.squeeze({0}[:, None] * 2.0)", ((-3, 3),), ((V,), (M,))),
+        Case("np.squeeze(np.reshape({0}, (3, 1, 4))[None] * 2.0)", ((-3, 3),), ((M,),)),
         Case("np.reshape({0}, (1, 12, 1)).squeeze() + np.squeeze(np.zeros((1, 1)))",
              ((-3, 3),), ((M,),)),
-        Case("np.squeeze(np.expand_dims({0}, 0))", ((-3, 3),), ((T,),))),
+        Case("np.squeeze(np.reshape({0}, (1, 1)) + 1.0)", ((-3, 3),), (((1,),),))),
     "scipy.special.expit": (Case("scipy.special.expit({0})", ((-8, 8),), UNARY),
                             # far out, where 1 / (1 + exp(-x)) would overflow
                             Case("scipy.special.expit({0} - 800.0) + scipy.special.expit("

@@ -21,6 +21,7 @@ from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take
 from .numpy_calls import NumpyLowering, ShapeOf
 from .resolve import Resolved, lookup_attribute, lookup_name
 from .scope import LocalFunction, Text
+from .unrolling import folded_binop, folded_compare
 
 _BINOPS = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
@@ -75,6 +76,8 @@ class ExpressionLowering(NumpyLowering):
 
     def condition(self, node) -> Value:
         value = self.scalar(node)
+        if isinstance(value, Const):  # decided while compiling (frontend.unrolling)
+            return const(bool(value.value))
         return value if value.type == BOOL else self.b(ne_p, value, const(0, value.type))
 
     # --- leaves ----------------------------------------------------------------------------
@@ -277,14 +280,15 @@ class ExpressionLowering(NumpyLowering):
         name = _BINOPS.get(type(op))
         if name is None:
             self.error(node, f"operator {type(op).__name__} is not supported", unsupported=True)
-        return self.b(name, left, right, attrs=attrs)
+        return folded_binop(op, left, right) or self.b(name, left, right, attrs=attrs)
 
     def expr_BinOp(self, node):
         return self.binop(node, node.op, self.expr(node.left), self.expr(node.right))
 
     def expr_UnaryOp(self, node):
         if isinstance(node.op, gast.Not):
-            return self.b(not_p, self.condition(node.operand))
+            cond = self.condition(node.operand)
+            return const(not cond.value) if isinstance(cond, Const) else self.b(not_p, cond)
         operand = self.value(node.operand)
         if isinstance(node.op, gast.USub):
             if isinstance(operand, Const) and operand.type.kind != "bool":
@@ -302,11 +306,13 @@ class ExpressionLowering(NumpyLowering):
             if name is None:
                 self.error(node, f"comparison {type(op).__name__} is not supported")
             right = self.value(comparator)
-            test = self.b(name, left, right)
+            test = folded_compare(op, left, right) or self.b(name, left, right)
             if result is not None and test.type.is_array:
                 self.error(node, "chained comparisons of arrays are not supported",
                            unsupported=True)
-            result = test if result is None else self.b(and_p, result, test)
+            result = test if result is None else const(result.value and test.value) if \
+                isinstance(result, Const) and isinstance(test, Const) else \
+                self.b(and_p, result, test)
             left = right
         return result
 
@@ -328,6 +334,8 @@ class ExpressionLowering(NumpyLowering):
 
     def expr_IfExp(self, node):
         cond, regions, _, outs = self.branches(node.test, (node.body, node.orelse), self.value)
+        if regions is None:  # a constant condition: the value taken
+            return outs
         return self.close_if(node, cond, regions, [[o] for o in outs], ["choice"])[0]
 
     # --- calls ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """NumPy's sorting and selection along any axis: np.sort, np.argsort, np.partition,
 np.argpartition, np.argmax and np.argmin (with axis=, negative axes, axis=None and
-keepdims=), and np.squeeze without an axis.
+keepdims=), and np.squeeze without an axis (of arrays whose lengths are constants).
 
 An axis of an N-D array is handled as the middle one of (before, along, after), the shape a
 reshape gives any array, so one runtime loop per primitive serves every rank and axis
@@ -24,7 +24,6 @@ from ..primitives.arith import (
     max2_p,
     min2_p,
     mul_p,
-    ne_p,
     neg_p,
     sub_p,
     truediv_p,
@@ -159,25 +158,19 @@ class Ordering:
 
     def squeezed(self, node, x: Value) -> Value:
         """np.squeeze(x) without an axis: the axes of length one go. The result's rank must
-        be known when compiling, so the axes whose length the ops making x fix (np.zeros,
-        reshape, x[:, None], ...) decide; any other axis is kept, and asserted at run time
-        not to have length one (NumPy would drop it: then name the axes with axis=)."""
+        be known when compiling, so every axis's length must be fixed by the ops making x
+        (np.zeros((1, 3)), reshapes by constants, x[None] of such an array, ...)."""
         lengths = self.known_lengths(x)
-        b = self.b
-        kept = []
-        for k, n in enumerate(lengths):
-            if n == 1:
-                continue
-            dim = b(dim_p, x, attrs={"axis": k})
-            if n is None:
-                b.op(assert_p, b(ne_p, dim, const(1)), attrs={
-                    "message": f"np.squeeze: axis {k}, of a length not known when compiling, "
-                    "has length one; name the axes to drop: np.squeeze(x, axis=...)"},
-                    result_types=[])
-            kept.append(dim)
+        if None in lengths:
+            unknown = ", ".join(str(k) for k, n in enumerate(lengths) if n is None)
+            self.error(node, "np.squeeze without axis= needs every length known when "
+                       f"compiling (the result's rank depends on them), and axis {unknown} "
+                       "has a length known only at run time: name the axes to drop, "
+                       "np.squeeze(x, axis=...)", unsupported=True)
+        kept = [const(n) for n in lengths if n != 1]
         if not kept:  # every axis had length one: the only entry, as a number (0-d)
-            return b("getitem", b(ravel_p, x), const(0))
-        return b(reshape_p, x, *kept)
+            return self.b("getitem", self.b(ravel_p, x), const(0))
+        return self.b(reshape_p, x, *kept)
 
     def known_lengths(self, x: Value) -> list:
         """The lengths of x's axes that the ops making it fix (constants of np.zeros,

@@ -28,6 +28,7 @@ from ..primitives.indexing import new_array_p
 from ..primitives.shapes import all_p, assert_p, pack_p, print_p
 from .resolve import Resolved
 from .scope import LocalFunction, RuntimeComprehension, Text
+from .unrolling import check_recursion
 
 _UNROLL_LIMIT = 1000  # most elements a list built while compiling may have
 
@@ -360,9 +361,7 @@ class PythonForms:
     def inline_local(self, node, fn: LocalFunction):
         """A call of a nested def or lambda: its body lowered here, its parameters bound to
         the arguments, other names read from the enclosing function's current values."""
-        if fn.node in self.call_stack:
-            self.error(node, f"recursive call of '{fn.name}' is not supported",
-                       unsupported=True)
+        check_recursion(self, node, fn.node, fn.name)
         bound = self.bind_parameters(node, fn.node.args, fn.name, [
             self.expr(d) for d in fn.node.args.defaults], {
             a.id: self.expr(d) for a, d in zip(fn.node.args.kwonlyargs,
