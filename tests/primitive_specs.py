@@ -668,6 +668,26 @@ COMPOSITES.update({
         Case("np.reshape({0}, (1, 12, 1)).squeeze() + np.squeeze(np.zeros((1, 1)))",
              ((-3, 3),), ((M,),)),
         Case("np.squeeze(np.reshape({0}, (1, 1)) + 1.0)", ((-3, 3),), (((1,),),))),
+    "ellipsis_newaxis": (
+        Case("{0}[..., 1:] * 2.0", ((-3, 3),), ((M,), (T,))),
+        Case("{0}[np.newaxis] * {0}[..., np.newaxis, :]", ((-3, 3),), ((V,), (M,))),
+        Case("y = np.zeros_like({0})\ny[..., 0] = {0}[..., 1]\ny[0, ...] += {0}[1]\ny",
+             ((-3, 3),), ((M,),))),
+    "fancy_gather": (
+        Case("{0}[np.arange(3), np.array([0, 3, 1])]", ((-3, 3),), ((M,),)),
+        Case("{0}[[0, 2], [-1, 1]] * {0}[0, [1, 3]]", ((-3, 3),), ((M,),)),
+        Case("{0}[[0, 2, 0], [-1, 1, -1]]", ((-3, 3),), ((M,),)),
+        Case("{0}[np.array([[0], [2]]), np.array([1, 3, 1])]", ((-3, 3),), ((M,),)),
+        Case("{0}[[0, 1], 2, [3, 0]]", ((-3, 3),), ((T,),))),
+    "np.diff": (Case("np.diff({0})", ((-3, 3),), ((V,), (M,))),
+                Case("np.diff({0}, n=2, axis=-1)", ((-3, 3),), ((M,), (T,))),
+                Case("np.diff({0}, 1, 0) * 2.0", ((-3, 3),), ((M,),))),
+    "clip_keywords": (
+        Case("np.clip({0}, a_min=-1.0, a_max=1.0)", ((-3, 3),), UNARY,
+             near_values(-1.0, 1.0)),
+        Case("np.clip({0}, None, 0.5) + {0}.clip(min=-0.5)", ((-3, 3),), ARRAY1,
+             near_values(-0.5, 0.5)),
+        Case("np.triu({0}, k=1) + np.tril({0}, k=-1) * 2.0", ((-3, 3),), ((M,),))),
     "scipy.special.expit": (Case("scipy.special.expit({0})", ((-8, 8),), UNARY),
                             # far out, where 1 / (1 + exp(-x)) would overflow
                             Case("scipy.special.expit({0} - 800.0) + scipy.special.expit("

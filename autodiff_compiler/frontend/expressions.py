@@ -18,6 +18,7 @@ from ..primitives.arrays import expand_dims_p
 from ..primitives.elementwise import abs_p, pow_p
 from ..primitives.gpu import grid_p
 from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take_p
+from .gathers import Gathers
 from .numpy_calls import NumpyLowering, ShapeOf
 from .resolve import Resolved, lookup_attribute, lookup_name
 from .scope import LocalFunction, Text
@@ -40,7 +41,7 @@ class Method:
         self.name = name
 
 
-class ExpressionLowering(NumpyLowering):
+class ExpressionLowering(NumpyLowering, Gathers):
     """Mixin for frontend.lower.Lowering: expression nodes to IR values."""
 
     def expr(self, node):
@@ -142,7 +143,7 @@ class ExpressionLowering(NumpyLowering):
             if not isinstance(index, Const) or index.type.kind != "int":
                 self.error(node.slice, "index a tuple with a constant integer")
             return base[index.value]
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        index_nodes = self.index_nodes(node, base)
         if isinstance(base, Value) and base.type.is_array:
             if any(_is_none(i) for i in index_nodes):
                 return self.new_axes(node, base, index_nodes)
@@ -151,6 +152,13 @@ class ExpressionLowering(NumpyLowering):
                     index_nodes[0], self.expr(index_nodes[0])))
                 if index.type.is_array:
                     return self.take(node, base, index)
+            if len(index_nodes) > 1 and self.has_index_array(index_nodes):
+                if len(index_nodes) != base.type.ndim:
+                    self.error(node, "indexing with arrays of indices takes one per axis "
+                               "(x[rows, cols] of a 2-D array); index the other axes apart",
+                               unsupported=True)
+                return self.gather_indexed(node, base, [
+                    self.check_value(i, self.index_array(i, self.expr(i))) for i in index_nodes])
             if len(index_nodes) < base.type.ndim or \
                     any(isinstance(i, gast.Slice) for i in index_nodes):
                 return self.slice_read(node, base, index_nodes)
@@ -159,10 +167,10 @@ class ExpressionLowering(NumpyLowering):
 
     def is_slice(self, node) -> bool:
         """Whether a subscript takes a slice (not only integers, one per axis)."""
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        base = self.expr(node.value)
+        index_nodes = self.index_nodes(node, base)
         if any(isinstance(i, gast.Slice) for i in index_nodes):
             return True
-        base = self.expr(node.value)
         return isinstance(base, Value) and base.type.is_array and \
             len(index_nodes) < base.type.ndim
 
@@ -176,7 +184,7 @@ class ExpressionLowering(NumpyLowering):
     def slice_copy(self, node) -> Value:
         """The current values of a slice about to be overwritten (`a[i:j] += v`): a copy."""
         array = self.value(node.value)
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        index_nodes = self.index_nodes(node, array)
         layout, operands = self.slice_layout(node, array, index_nodes)
         return self.b(slice_p, array, *operands, attrs={"layout": layout, "copy": True},
                       hint=_hint_of(node.value) + "_part")
@@ -198,6 +206,34 @@ class ExpressionLowering(NumpyLowering):
                 operands.append(self.integer(part))
         return tuple(layout), operands
 
+    def index_nodes(self, node, base) -> list:
+        """The indices of subscript `node` of `base`: np.newaxis as None, and `...` as the
+        full slices it stands for."""
+        parts = list(node.slice.elts) if isinstance(node.slice, gast.Tuple) else [node.slice]
+        parts = [gast.copy_location(gast.Constant(None, None), p) if self.is_newaxis(p) else p
+                 for p in parts]
+        ellipses = [k for k, p in enumerate(parts)
+                    if isinstance(p, gast.Constant) and p.value is Ellipsis]
+        if not ellipses:
+            return parts
+        if len(ellipses) > 1 or not (isinstance(base, Value) and base.type.is_array):
+            self.error(node, "'...' indexes an array, once per subscript")
+        named = len(parts) - 1 - sum(_is_none(p) for p in parts)
+        if named > base.type.ndim:
+            self.error(node, "too many indices for the array")
+        full = [gast.copy_location(gast.Slice(None, None, None), parts[ellipses[0]])
+                for _ in range(base.type.ndim - named)]
+        return parts[:ellipses[0]] + full + parts[ellipses[0] + 1:]
+
+    def is_newaxis(self, node) -> bool:
+        """Whether an index is `np.newaxis` (NumPy's None)."""
+        if not (isinstance(node, gast.Attribute) and node.attr == "newaxis"):
+            return False
+        with self.region(Region(), dict(self.env)):
+            module = self.expr(node.value)
+        return isinstance(module, Resolved) and module.kind == "module" and \
+            getattr(module.value, "newaxis", 0) is None
+
     def new_axes(self, node, array: Value, index_nodes) -> Value:
         """x[None, :], x[:, None], ...: slices with new axes of length one (np.newaxis)."""
         if not all(_is_none(i) or isinstance(i, gast.Slice) for i in index_nodes):
@@ -212,15 +248,30 @@ class ExpressionLowering(NumpyLowering):
 
     def take(self, node, array: Value, index: Value) -> Value:
         """x[idx] with an array of integer indices (a copy, like NumPy's fancy indexing)."""
+        if index.type.kind == "bool":
+            self.error(node, "a boolean mask selects a number of entries known only at run "
+                       "time: use np.where(mask, x, 0.0) (np.sum(np.where(mask, x, 0.0)) sums "
+                       "the selected entries)", unsupported=True)
         if index.type.kind != "int" or index.type.ndim != 1 or array.type.ndim > 2:
             self.error(node, "indexing with an array takes a 1-D array of integers, of a 1-D "
                        "or 2-D array", unsupported=True)
         return self.b(take_p, array, index, hint=_hint_of(node.value) + "_taken")
 
+    def has_index_array(self, index_nodes) -> bool:
+        """Whether one of the indices (none a slice) is an array or a list (lowered into a
+        scratch region, so nothing is emitted)."""
+        if any(isinstance(i, gast.Slice) for i in index_nodes):
+            return False
+        with self.region(Region(), dict(self.env)):
+            values = [self.expr(i) for i in index_nodes]
+        return any(isinstance(v, tuple) or isinstance(v, Value) and v.type.is_array
+                   for v in values)
+
     def indexes_with_array(self, node) -> bool:
         """Whether a subscript's first index is an array of indices (`y[idx]`, `y[idx, :]`).
         The index is lowered into a scratch region, so nothing is emitted."""
-        first = (node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice])[0]
+        with self.region(Region(), dict(self.env)):
+            first = self.index_nodes(node, self.expr(node.value))[0]
         if isinstance(first, gast.Slice) or _is_none(first):
             return False
         with self.region(Region(), dict(self.env)):
@@ -231,7 +282,7 @@ class ExpressionLowering(NumpyLowering):
         """(array, indices) of a write through an array of indices: `y[idx] = v` into a 1-D
         or 2-D y (rows of a 2-D one), or `y[idx, :] = v`."""
         array = self.value(node.value)
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        index_nodes = self.index_nodes(node, array)
         if not array.type.is_array or len(index_nodes) > array.type.ndim or \
                 not all(_is_full_slice(i) for i in index_nodes[1:]):
             self.error(node, "a write through an array of indices takes the form y[idx] = v "
@@ -253,7 +304,7 @@ class ExpressionLowering(NumpyLowering):
     def element(self, node, base=None) -> tuple[Value, list[Value]]:
         """(array, integer indices) of an element access `a[i, j]`."""
         array = self.check_value(node.value, base if base is not None else self.expr(node.value))
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        index_nodes = self.index_nodes(node, array)
         if not array.type.is_array:
             self.error(node, "only arrays can be indexed")
         if len(index_nodes) != array.type.ndim:

@@ -282,8 +282,7 @@ class Lowering(PythonForms, ExpressionLowering):
         array = self.value(node.value)
         value = self.check_value(node, value)
         self.check_writable(node, array)
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        layout, operands = self.slice_layout(node, array, index_nodes)
+        layout, operands = self.slice_layout(node, array, self.index_nodes(node, array))
         self.b.op(slice_set_p, array, *operands, self.cast(value, Type(
             array.type.kind, value.type.ndim)), attrs={"layout": layout}, result_types=[])
         if array in self.params:

@@ -48,7 +48,7 @@ from .transposes import PERMUTES, TransposeLowering
 # np.<name> on arrays -> (least, most) positional arguments
 _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "matmul": (2, 2), "outer": (2, 2),
           "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "cumprod": (1, 1), "where": (3, 3),
-          "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
+          "clip": (1, 1), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
           "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1),
           "diag": (1, 1), "triu": (1, 2), "tril": (1, 2), "hstack": (1, 1), "vstack": (1, 1),
@@ -62,7 +62,8 @@ _OPTIONS = {"sum": _SUMMED, "mean": _SUMMED, "prod": _SUMMED, "max": ("axis", "o
             "var": ("axis", "dtype", "out", "ddof", "keepdims"),
             "std": ("axis", "dtype", "out", "ddof", "keepdims"),
             "norm": ("ord", "axis", "keepdims"), "concatenate": ("axis",),
-            "stack": ("axis",), "squeeze": ("axis",), "flip": ("axis",)}
+            "stack": ("axis",), "squeeze": ("axis",), "flip": ("axis",), "triu": ("k",),
+            "tril": ("k",), "clip": ("a_min", "a_max", "out", "min", "max")}
 _JOINS = ("concatenate", "stack", "hstack", "vstack")
 _ALONG_MIDDLE = {"max": "amax", "min": "amin", "prod": "prod"}
 
@@ -114,7 +115,11 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
                 self.error(node, "np.reshape takes an array", unsupported=True)
             return self.b(reshape_p, x, *self.shape_of(node, shape))  # ints stay ints
         values = [self.check_value(node, a) for a in args]
-        if name in ("where", "clip", "logaddexp", "reciprocal"):
+        if name == "clip":  # NumPy 2 also names the bounds min= and max=
+            bounds = [options.get(k) if options.get(k) is not None else options.get(alias)
+                      for k, alias in (("a_min", "min"), ("a_max", "max"))]
+            return self.clipped(node, values[0], *bounds)
+        if name in ("where", "logaddexp", "reciprocal"):
             return self.elementwise_function(node, name, values)
         x = values[0]
         if name == "dot":
@@ -129,7 +134,7 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         if name != "ravel":  # ravel keeps integers (index arrays) integers
             x = self.cast(x, Type("float", x.type.ndim))
         if name in ("triu", "tril"):
-            return self.linear_algebra(node, name, x, values[1:])
+            return self.linear_algebra(node, name, x, [options.get("k", const(0))])
         if name == "outer":
             if x.type.ndim != 1 or values[1].type.ndim != 1:
                 self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
@@ -272,21 +277,27 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         return total
 
     def elementwise_function(self, node, name: str, args: list[Value]) -> Value:
-        """np.where, np.clip, np.logaddexp, np.reciprocal (scalars or arrays)."""
+        """np.where, np.logaddexp, np.reciprocal (scalars or arrays)."""
         b = self.b
         if name == "where":
             cond, x, y = args
             if cond.type.kind != "bool":
                 self.error(node, "np.where needs a boolean condition", unsupported=True)
             return b(select_p, cond, x, y)
-        if name == "clip":
-            x, low, high = args
-            return b(max2_p, b(min2_p, x, high), low)
         if name == "reciprocal":
             return b(truediv_p, const(1.0), args[0])
         x, y = args
         return b(logaddexp_p, self.cast(x, Type("float", x.type.ndim)),
                  self.cast(y, Type("float", y.type.ndim)))
+
+    def clipped(self, node, x: Value, low, high) -> Value:
+        """np.clip(x, low, high) as max(min(x, high), low); a bound None is left out."""
+        if low is None and high is None:
+            self.error(node, "np.clip needs a lower or an upper bound", unsupported=True)
+        bounds = [self.check_value(node, v) for v in (low, high) if v is not None]
+        if high is not None:
+            x = self.b(min2_p, x, bounds[-1])
+        return x if low is None else self.b(max2_p, x, bounds[0])
 
     def linear_algebra(self, node, name: str, matrix: Value, rest: list[Value]):
         """np.linalg.solve/inv/det/slogdet of square matrices, np.trace, np.diag, and

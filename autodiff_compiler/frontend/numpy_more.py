@@ -66,7 +66,7 @@ class NumpyMore(SpecialCalls, Ordering):
         "nan_to_num", "sinc", "heaviside", "isnan", "expand_dims", "atleast_1d",
         "atleast_2d", "atleast_3d", "flipud", "fliplr", "rot90", "roll", "repeat", "tile",
         "append", "split", "array_split", "diagonal", "trace", "broadcast_to", "sort",
-        "argsort", "argmax", "argmin", "partition", "argpartition", "average", "array", "asarray", "all", "any", "item",
+        "argsort", "argmax", "argmin", "partition", "argpartition", "diff", "average", "array", "asarray", "all", "any", "item",
         "cholesky", "take_along_axis", "expit", "logit", "xlogy", "xlog1py", "logsumexp",
         "softmax", "log_softmax"])
 
@@ -312,6 +312,24 @@ class NumpyMore(SpecialCalls, Ordering):
                         self.part(y, axis, stop=split), attrs={"axis": axis})
         return self.b(reshape_p, rolled, *self.dims(x)) if flat and x.type.ndim != 1 \
             else rolled
+
+    def np_diff(self, node, spelling, args):
+        """x[1:] - x[:-1] along the axis, n times (n and the axis constants)."""
+        given = self.bind(node, spelling, args, ("a", "n", "axis", "prepend", "append"),
+                          {"n": const(1), "axis": const(-1), "prepend": None, "append": None})
+        if given["prepend"] is not None or given["append"] is not None:
+            self.error(node, f"{spelling}: prepend= and append= are not supported: join the "
+                       "values first (np.concatenate)", unsupported=True)
+        x = self.array_argument(node, spelling, given["a"])
+        axis = self.axis_in_range(node, spelling, self.constant_int(
+            node, spelling, given["axis"], "axis"), x.type.ndim)
+        order = self.constant_int(node, spelling, given["n"], "n")
+        if order < 0:
+            self.error(node, f"{spelling}: n must be non-negative", unsupported=True)
+        for _ in range(order):
+            x = self.b(sub_p, self.part(x, axis, start=const(1)),
+                       self.part(x, axis, stop=const(-1)))
+        return x
 
     def np_repeat(self, node, spelling, args):
         """Each entry `repeats` times along the axis: a new axis after it, broadcast to

@@ -229,12 +229,12 @@ class PythonForms:
         if len(ranks) != 1:
             self.error(node, "np.array of a list that mixes numbers and arrays (or arrays "
                        "of different ranks) is not supported", unsupported=True)
+        kind = "float" if any(p.type.kind == "float" for p in parts) else \
+            "int" if any(p.type.kind == "int" for p in parts) else "bool"  # NumPy's dtype
         if ranks == {0}:
-            kind = "float" if any(p.type.kind == "float" for p in parts) else \
-                "int" if any(p.type.kind == "int" for p in parts) else "bool"
             return self.b(pack_p, *[self.cast(p, Type(kind)) for p in parts], hint="packed")
         rank = ranks.pop()
-        return self.b("stack", *[self.cast(p, Type("float", rank)) for p in parts],
+        return self.b("stack", *[self.cast(p, Type(kind, rank)) for p in parts],
                       attrs={"axis": 0})
 
     def index_array(self, node, value):

@@ -75,7 +75,7 @@ _ARRAY_FUNCTIONS = {
     np.asarray: "asarray", np.all: "all", np.any: "any", np.einsum: "einsum",
     np.tensordot: "tensordot", np.inner: "inner", np.kron: "kron", np.cross: "cross",
     np.linalg.cholesky: "cholesky", np.take_along_axis: "take_along_axis",
-    np.partition: "partition", np.argpartition: "argpartition",
+    np.partition: "partition", np.argpartition: "argpartition", np.diff: "diff",
 }
 
 try:  # scipy.special, where SciPy is installed (compiled through our runtime's functions)

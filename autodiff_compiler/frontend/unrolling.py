@@ -33,14 +33,16 @@ def _number(value) -> bool:
 
 
 def folded_binop(op, left, right) -> Value | None:
-    """left op right of two integer constants, as Python computes it (None: not folded)."""
+    """left op right of two integer constants, as Python computes it (None: not folded;
+    nor where int64 arithmetic, which the generated code does, would wrap)."""
     fold = _INT_FOLDS.get(type(op))
     if fold is None or not (_number(left) and _number(right)) or \
             {left.type.kind, right.type.kind} != {"int"}:
         return None
     if isinstance(op, (gast.FloorDiv, gast.Mod)) and right.value == 0:
         return None  # the division by zero is left to run time, as Python raises it there
-    return const(fold(left.value, right.value))
+    value = fold(left.value, right.value)
+    return const(value) if -2 ** 63 <= value < 2 ** 63 else None  # int64 wraps: run time
 
 
 def folded_compare(op, left, right) -> Value | None:
