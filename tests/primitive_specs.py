@@ -688,6 +688,19 @@ COMPOSITES.update({
         Case("np.clip({0}, None, 0.5) + {0}.clip(min=-0.5)", ((-3, 3),), ARRAY1,
              near_values(-0.5, 0.5)),
         Case("np.triu({0}, k=1) + np.tril({0}, k=-1) * 2.0", ((-3, 3),), ((M,),))),
+    "numpy_forms": (
+        Case("np.take({0}, [0, 2, 2]) + np.take({0}, np.array([1, 0, 3]), axis=0)",
+             ((-3, 3),), ((V,),)),
+        Case("np.take({0}, np.array([[0, 1], [2, 0]]), axis=0)", ((-3, 3),), ((M,),)),
+        Case("np.vdot({0}, {1})", _TWO, ((V, V), (M, M))),
+        Case("np.trapezoid({0}) + np.trapezoid({0}, dx=0.5, axis=0)[0]", ((-3, 3),),
+             ((M,),)),
+        Case("np.trapezoid({0}, np.cumsum(np.abs({1})))", _TWO, ((V, V), (M, (4,)))),
+        Case("a, b = np.meshgrid({0}, {1})\nc, d = np.meshgrid({0}, {1}, indexing='ij')\n"
+             "np.sum(a * b) + c * 2.0 + d", _TWO, (((3,), (4,)),)),
+        Case("np.median({0})", ((-3, 3),), ((V,), ((5,),), (M,)), has_ties),
+        Case("np.linspace({0}, {1}, num=4) + np.linspace(start={0}, stop=1.0, num=4)", _TWO,
+             ((S, S),))),
     "scipy.special.expit": (Case("scipy.special.expit({0})", ((-8, 8),), UNARY),
                             # far out, where 1 / (1 + exp(-x)) would overflow
                             Case("scipy.special.expit({0} - 800.0) + scipy.special.expit("

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from error_checks import Markers
 
-from autodiff_compiler import UnsupportedOperationError, grad
+from autodiff_compiler import UnsupportedOperationError, grad, value_and_grad
 
 MARKERS = Markers(__file__)
 P = np.random.default_rng(11).uniform(0.1, 1.0, size=(5, 3))
@@ -43,13 +43,35 @@ def partial_fancy(x):
     return np.sum(np.ones((2, 3, 4))[[0, 1], [2, 0]])  # E:partial
 
 
+def sort_in_place(x):
+    y = x.copy()
+    y.sort()  # E:sort
+    return y[0]
+
+
+def where_indices(x):
+    return np.sum(x[np.where(x > 0.5)])  # E:where
+
+
+def median_nan(x):
+    return np.median(x)
+
+
+def test_median_of_nan_is_nan_as_numpys():
+    x = np.array([1.0, np.nan, 2.0])
+    value, gradient = value_and_grad(median_nan, jit=False)(x)
+    assert np.isnan(value) and np.isnan(np.median(x))
+    assert value_and_grad(median_nan, jit=False)(np.array([3.0, 1.0, 2.0, 9.0]))[0] == 2.5
+
+
 def clip_nothing(x):
     return np.sum(np.clip(x, None, None))  # E:clip
 
 
 @pytest.mark.parametrize(("f", "marker", "message"), [
     (masked, "mask", "np.where"), (diff_prepend, "prepend", "np.concatenate"),
-    (partial_fancy, "partial", "one per axis"),
+    (partial_fancy, "partial", "one per axis"), (sort_in_place, "sort", "np.sort"),
+    (where_indices, "where", r"np.where\(condition, x, y\)"),
     (clip_nothing, "clip", "a lower or an upper bound")])
 def test_refusals_say_what_to_write(f, marker, message):
     with pytest.raises(UnsupportedOperationError, match=message) as info:

@@ -119,6 +119,9 @@ class ExpressionLowering(NumpyLowering, Gathers):
                              "repeat", "clip", "cumprod", "conj", "conjugate",
                              "item"):
                 return Method(base, "ravel" if node.attr == "flatten" else node.attr)
+            if node.attr == "sort":
+                self.error(node, "x.sort() sorts the array in place: write x = np.sort(x)",
+                           unsupported=True)
             if node.attr in ("transpose", "swapaxes"):
                 return Method(base, "." + node.attr)
             if node.attr == "size":

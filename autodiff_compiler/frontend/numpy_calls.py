@@ -104,6 +104,10 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
             options = self.options(node, name, [])
         axis, keepdims = options.get("axis"), options.get("keepdims", False)
         low, high = _ARITY[name]
+        if name == "where" and len(args) == 1:
+            self.error(node, "np.where(condition) gives the indices where it holds, as many as "
+                       "known only at run time: use np.where(condition, x, y)",
+                       unsupported=True)
         if not low <= len(args) <= high:
             self.error(node, f"np.{name}() takes {low} argument(s)", unsupported=True)
         if name in ("concatenate", "stack", "hstack", "vstack"):
@@ -352,6 +356,8 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
     def create_array(self, node, kind: str) -> Value:
         """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy, np.arange
         integers, np.linspace, np.eye(n)."""
+        if kind == "linspace":
+            return self.linspace(node)
         for keyword in node.keywords:
             value = self.expr(keyword.value)
             if keyword.arg != "dtype" or not (isinstance(value, Resolved) and
@@ -404,6 +410,22 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         start, stop = (self.cast(a, Type("float")) for a in args[:2])
         unit = self.b(unit_ramp_p, args[2])
         return self.b(add_p, start, self.b(mul_p, self.b(sub_p, stop, start), unit))
+
+    def linspace(self, node) -> Value:
+        """np.linspace(start, stop, num=50) with NumPy's keywords (endpoint=True, retstep=False
+        and dtype=float only)."""
+        given = self.bind(node, "np.linspace", [self.expr(a) for a in node.args],
+                          ("start", "stop", "num", "endpoint", "retstep", "dtype"),
+                          {"num": const(50), "endpoint": const(True), "retstep": const(False),
+                           "dtype": None})
+        dtype = given["dtype"]
+        if getattr(given["endpoint"], "value", None) is not True or getattr(
+                given["retstep"], "value", None) is not False or not (
+                dtype is None or isinstance(dtype, Resolved) and dtype.value == "float"):
+            self.error(node, "np.linspace: endpoint=False, retstep=True and dtypes other than "
+                       "float are not supported", unsupported=True)
+        return self.ramp(node, "linspace", [self.check_value(node, given[k])
+                                            for k in ("start", "stop", "num")])
 
     def float_ramp(self, start: Value, stop: Value, step: Value) -> Value:
         """np.arange with floats: start + step * (0, 1, ..., n - 1), n = ceil((stop - start)

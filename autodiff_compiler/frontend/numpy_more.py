@@ -44,6 +44,7 @@ from ..primitives.shapes import (
     broadcast_to_p,
     pack_p,
 )
+from .numpy_forms import NumpyForms
 from .ordering import Ordering
 from .special_calls import SpecialCalls
 
@@ -58,7 +59,7 @@ _DEGREES = {"deg2rad": math.pi / 180, "radians": math.pi / 180, "rad2deg": 180 /
 _BIG = 1.7976931348623157e308  # np.finfo(float).max
 
 
-class NumpyMore(SpecialCalls, Ordering):
+class NumpyMore(SpecialCalls, Ordering, NumpyForms):
     """Mixin for frontend.numpy_calls.NumpyLowering."""
 
     COMPOSED = frozenset(list(_UFUNCS) + list(_DEGREES) + [
@@ -66,7 +67,8 @@ class NumpyMore(SpecialCalls, Ordering):
         "nan_to_num", "sinc", "heaviside", "isnan", "expand_dims", "atleast_1d",
         "atleast_2d", "atleast_3d", "flipud", "fliplr", "rot90", "roll", "repeat", "tile",
         "append", "split", "array_split", "diagonal", "trace", "broadcast_to", "sort",
-        "argsort", "argmax", "argmin", "partition", "argpartition", "diff", "average", "array", "asarray", "all", "any", "item",
+        "argsort", "argmax", "argmin", "partition", "argpartition", "diff", "take", "vdot",
+        "trapezoid", "meshgrid", "median", "average", "array", "asarray", "all", "any", "item",
         "cholesky", "take_along_axis", "expit", "logit", "xlogy", "xlog1py", "logsumexp",
         "softmax", "log_softmax"])
 
