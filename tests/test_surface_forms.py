@@ -59,7 +59,7 @@ def median_nan(x):
 
 def test_median_of_nan_is_nan_as_numpys():
     x = np.array([1.0, np.nan, 2.0])
-    value, gradient = value_and_grad(median_nan, jit=False)(x)
+    value = value_and_grad(median_nan, jit=False)(x)[0]
     assert np.isnan(value) and np.isnan(np.median(x))
     assert value_and_grad(median_nan, jit=False)(np.array([3.0, 1.0, 2.0, 9.0]))[0] == 2.5
 
