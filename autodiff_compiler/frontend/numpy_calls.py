@@ -268,9 +268,7 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         serves any rank and axis."""
         if axis is None or x.type.ndim == 1:
             return self.b(prim, x, attrs={"axis": None})
-        dims = [self.b(dim_p, x, attrs={"axis": k}) for k in range(x.type.ndim)]
-        before, after = (self.product_of(part) for part in (dims[:axis], dims[axis + 1:]))
-        middle = self.b(reshape_p, x, before, dims[axis], after)
+        middle, dims = self.middle(x, axis)
         along = self.b(prim, middle, attrs={"axis": 1})
         return self.b(reshape_p, along, *(dims[:axis] + dims[axis + 1:] if reduces else dims))
 

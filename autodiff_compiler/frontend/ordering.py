@@ -42,7 +42,7 @@ from ..primitives.shapes import (
     pack_p,
 )
 
-_KINDS = (None, "quicksort", "mergesort", "heapsort", "stable", "introselect")
+_KINDS = ("quicksort", "mergesort", "heapsort", "stable", "introselect")  # any gives our order
 
 
 class Ordering:
@@ -50,12 +50,11 @@ class Ordering:
 
     def sort_axis(self, node, spelling, given) -> tuple[Value, int]:
         """(the array, the axis) of a sort: axis=None sorts the flattened array."""
-        for option in ("kind", "order"):
-            value = given.get(option)
-            if option == "order" and value is not None or option == "kind" and (
-                    value is not None and getattr(value, "value", None) not in _KINDS):
-                self.error(node, f"{spelling}: {option}= is not supported here",
-                           unsupported=True)
+        kind = given["kind"]
+        if given["order"] is not None or kind is not None and \
+                getattr(kind, "value", None) not in _KINDS:
+            option = "order" if given["order"] is not None else "kind"
+            self.error(node, f"{spelling}: {option}= is not supported here", unsupported=True)
         x = self.array_argument(node, spelling, given["a"])
         if given["axis"] is None:
             return (x if x.type.ndim == 1 else self.b(ravel_p, x)), 0
