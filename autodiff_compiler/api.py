@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from .arguments import output, structure
+from .arguments import flatten, leaf_positions, output, regroup, structure
 from .calls import Plan, direct, eligible, quick_key
 from .dtypes import restore_dtypes
 from .errors import GradientInputError
@@ -179,11 +179,12 @@ class GradFunction:
                 # reverse sweep
                 return (mul, x + x)
         """
-        values, types = self.specializations.prepare(args, kwargs, self.argnums)
+        values, types = self.specializations.prepare(args, kwargs, self.argnums, trees=True)
         artifact = self.specializations.artifact(types, self.argnums, self._mode)
-        arguments = tuple(values)
+        arguments = tuple(flatten(values))
         if self.mode == "forward":
-            arguments += tuple(unit_tangents(values, self.argnums, None))
+            arguments += tuple(unit_tangents(arguments, leaf_positions(types, self.argnums),
+                                             None))
         return Lowered(artifact, arguments, artifact.compile(*arguments))
 
     @property
@@ -206,14 +207,17 @@ class GradFunction:
             plan = self._plans.get(quick_key(args))
             if plan is not None:
                 return plan(args)
-        values, types = self.specializations.prepare(args, kwargs, self.argnums)
+        values, types = self.specializations.prepare(args, kwargs, self.argnums, trees=True)
         artifact = self.specializations.artifact(types, self.argnums, self._mode)
+        flat, differentiated = flatten(values), [types[k] for k in self.argnums]
         if self.mode == "forward":
-            value, result = forward_gradient(artifact, values, self.argnums, self.single)
+            value, gradients = forward_gradient(artifact, flat,
+                                                leaf_positions(types, self.argnums))
+            result = structure(regroup(gradients, differentiated), self.single)
             return (value, result) if self.with_value else result
-        results = artifact.call(*values)
-        result = restore_dtypes(structure(results.gradients, self.single), args, kwargs,
-                                self)
+        results = artifact.call(*flat)
+        result = restore_dtypes(structure(regroup(results.gradients, differentiated),
+                                          self.single), args, kwargs, self)
         if eligible(self, args, kwargs):
             self._remember(args, artifact)
         return (output(results.outputs[0]), result) if self.with_value else result

@@ -14,7 +14,7 @@ import inspect
 import numpy as np
 
 from .errors import GradientInputError
-from .ir.types import F64, I64, Type
+from .ir.types import F64, I64, Tree, Type, leaf_types
 
 _KINDS = {"f": "float", "i": "int", "u": "int", "b": "bool"}
 
@@ -45,9 +45,22 @@ def _is_position(k) -> bool:
     return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
 
 
-def type_of(value, name: str, differentiated: bool) -> tuple[object, Type]:
+def type_of(value, name: str, differentiated: bool, trees: bool = False
+            ) -> tuple[object, Type]:
     """(converted value, IR type) for one argument: Python and NumPy numbers become float,
-    int or bool; arrays become float64, int64 or bool arrays (0-d ones numbers)."""
+    int or bool; arrays become float64, int64 or bool arrays (0-d ones numbers); with
+    `trees`, tuples and lists (nested too) become a tuple or list of converted entries, of
+    type Tree (a gradient w.r.t. one has its structure, as JAX's pytrees do)."""
+    if isinstance(value, (tuple, list)) and trees:
+        items = [type_of(v, f"{name}[{k}]", differentiated, trees)
+                 for k, v in enumerate(value)]
+        kind = "list" if isinstance(value, list) else "tuple"
+        converted = [v for v, _ in items]
+        return (converted if kind == "list" else tuple(converted),
+                Tree(kind, tuple(t for _, t in items)))
+    if isinstance(value, dict):
+        raise GradientInputError(f"argument '{name}' is a dict, which is not supported: "
+                                 "pass its values as a tuple or list (or separately)")
     if isinstance(value, (bool, np.bool_)):
         kind, value = "bool", bool(value)
     elif isinstance(value, (int, np.integer)):
@@ -82,17 +95,61 @@ def _array_type(value, name: str, differentiated: bool) -> tuple[object, Type]:
     return value, Type(kind, value.ndim)
 
 
-def prepare(signature: inspect.Signature, args, kwargs, argnums) -> tuple[list, list[Type]]:
+def prepare(signature: inspect.Signature, args, kwargs, argnums, trees: bool = False
+            ) -> tuple[list, list[Type]]:
     """(values, types) of a call's arguments bound to `signature` (defaults applied); the
-    `argnums` ones must be floats or float arrays."""
+    `argnums` ones must be floats or float arrays (or, with `trees`, tuples and lists of
+    them). Without `trees` a tuple or list argument is refused: the transform takes
+    numbers and arrays."""
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     values, types = [], []
     for k, (name, value) in enumerate(bound.arguments.items()):
-        value, t = type_of(value, name, k in argnums)
+        if isinstance(value, (tuple, list)) and not trees:
+            raise GradientInputError(
+                f"argument '{name}' is a {type(value).__name__}: tuple and list arguments are "
+                "differentiated by grad, value_and_grad, jvp and vjp; this transform takes "
+                "numbers and arrays: pass np.array(...), or one argument per entry")
+        value, t = type_of(value, name, k in argnums, trees)
         values.append(value)
         types.append(t)
     return values, types
+
+
+def flatten(values) -> list:
+    """Arguments as the generated code takes them: the entries of tuple and list arguments
+    one by one, depth first (their IR parameters are the entries: frontend.lower)."""
+    flat = []
+    for value in values:
+        if isinstance(value, (tuple, list)):
+            flat.extend(flatten(value))
+        else:
+            flat.append(value)
+    return flat
+
+
+def leaf_positions(types: list, nums) -> list[int]:
+    """The generated code's parameter positions of the arguments `nums` (each tuple or list
+    argument has one per entry)."""
+    starts, start = [], 0
+    for t in types:
+        starts.append(start)
+        start += len(leaf_types(t))
+    return [starts[k] + j for k in nums for j in range(len(leaf_types(types[k])))]
+
+
+def regroup(flat: list, types: list) -> list:
+    """Per-entry results (gradients, tangents) put back into the structure of `types`: a
+    tuple or list for a Tree, the value itself for a Type."""
+    entries = iter(flat)
+
+    def build(t):
+        if isinstance(t, Tree):
+            items = [build(item) for item in t.items]
+            return items if t.kind == "list" else tuple(items)
+        return output(next(entries))
+
+    return [build(t) for t in types]
 
 
 def floats(types: list[Type]) -> list[int]:
@@ -108,7 +165,12 @@ def require_floats(types: list[Type], nums, what: str) -> None:
 
 def like(value, template, k: int):
     """A tangent or cotangent given for `template` (argument or output k), as a float or a
-    float64 array of its shape."""
+    float64 array of its shape (of a tuple or list: the same structure of them)."""
+    if isinstance(template, (tuple, list)):
+        if not isinstance(value, (tuple, list)) or len(value) != len(template):
+            raise GradientInputError(f"tangent {k} must be a {type(template).__name__} of "
+                                     f"{len(template)} entries, as its primal is")
+        return type(template)(like(v, t, k) for v, t in zip(value, template))
     if isinstance(template, np.ndarray):
         value = np.asarray(value, dtype=np.float64)
         if value.shape != template.shape:
@@ -119,8 +181,9 @@ def like(value, template, k: int):
 
 
 def output(value):
-    """A result of generated code as the user gets it: arrays as they are, numbers as float."""
-    if isinstance(value, np.ndarray):
+    """A result of generated code as the user gets it: arrays as they are, numbers as float
+    (tuples and lists of them, regrouped already: as they are)."""
+    if isinstance(value, (np.ndarray, tuple, list)):
         return value
     return float(value)
 

@@ -21,7 +21,15 @@ import weakref
 
 import numpy as np
 
-from .arguments import floats, like, output, require_floats, structure
+from .arguments import (
+    flatten,
+    floats,
+    like,
+    output,
+    regroup,
+    require_floats,
+    structure,
+)
 from .errors import GradientInputError
 from .pickling import reducer
 from .specialize import Specializations
@@ -73,11 +81,11 @@ def jvp(f, primals, tangents, *, jit=True):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise GradientInputError("jvp needs one tangent per primal")
-    values, types = spec.prepare(primals)
+    values, types = spec.prepare(primals, trees=True)
     wrt = _user_floats(spec, types, len(primals))
     artifact = spec.artifact(types, wrt, "jvp")
-    seeds = (like(tangents[k - spec.offset], values[k], k - spec.offset) for k in wrt)
-    results = artifact.call(*values, *seeds)
+    seeds = [like(tangents[k - spec.offset], values[k], k - spec.offset) for k in wrt]
+    results = artifact.call(*flatten(values), *flatten(seeds))
     single = len(results.outputs) == 1
     return structure(results.outputs, single), structure(results.output_tangents, single)
 
@@ -170,7 +178,7 @@ class jacrev(_Transform):
 
 def primal_outputs(spec: Specializations, values, types) -> list:
     """The function's outputs, from its own compiled code (no derivative is computed)."""
-    return spec.artifact(types, (), "primal").call(*values).outputs
+    return spec.artifact(types, (), "primal").call(*flatten(values)).outputs
 
 
 class hessian(_Transform):
@@ -276,10 +284,10 @@ class Pullback:
     def __init__(self, f, primals, jit=True):
         self.f, self.primals, self.jit = f, tuple(primals), jit
         self.spec = spec = specializer(f, jit)
-        self.values, types = spec.prepare(self.primals)
-        self.argnums = _user_floats(spec, types, len(self.primals))
-        self.outputs = primal_outputs(spec, self.values, types)
-        self.artifact = spec.artifact(types, self.argnums, "vjp")
+        self.values, self.types = spec.prepare(self.primals, trees=True)
+        self.argnums = _user_floats(spec, self.types, len(self.primals))
+        self.outputs = primal_outputs(spec, self.values, self.types)
+        self.artifact = spec.artifact(self.types, self.argnums, "vjp")
 
     def __reduce__(self):
         return reducer(Pullback, self.f, (self.primals, self.jit), {})
@@ -292,7 +300,8 @@ class Pullback:
             raise GradientInputError(f"the cotangent must have the structure of the output: "
                                      f"{len(self.outputs)} value(s), got {len(seeds)}")
         seeds = [like(s, out, k) for k, (s, out) in enumerate(zip(seeds, self.outputs))]
-        grads = iter(output(g) for g in self.artifact.call(*self.values, *seeds).gradients)
+        grads = iter(regroup(self.artifact.call(*flatten(self.values), *seeds).gradients,
+                             [self.types[k] for k in self.argnums]))
         offset = self.spec.offset
         return tuple(next(grads) if k in self.argnums else None
                      for k in range(offset, offset + len(self.primals)))

@@ -129,6 +129,45 @@ def cumprod_middle(a):
 
 
 @numba.njit(cache=True)
+def argsort_middle(a):
+    """np.argsort(a, axis=1, kind="stable") of a 3-D array: equal entries keep their order."""
+    out = np.empty(a.shape, dtype=np.int64)
+    for i in range(a.shape[0]):
+        for k in range(a.shape[2]):
+            out[i, :, k] = np.argsort(np.ascontiguousarray(a[i, :, k]), kind="mergesort")
+    return out
+
+
+@numba.njit(cache=True)
+def _extreme_middle(a, sign):
+    """The first position of the largest (sign 1) or smallest (sign -1) entry along axis 1
+    of a 3-D array, or of its first NaN, as np.argmax/np.argmin choose."""
+    if a.shape[1] == 0:
+        raise ValueError("attempt to get argmax or argmin of an empty sequence")
+    out = np.empty((a.shape[0], a.shape[2]), dtype=np.int64)
+    for i in range(a.shape[0]):
+        for k in range(a.shape[2]):
+            best = 0
+            for j in range(1, a.shape[1]):
+                if math.isnan(a[i, best, k]):
+                    break
+                if math.isnan(a[i, j, k]) or sign * (a[i, j, k] - a[i, best, k]) > 0.0:
+                    best = j
+            out[i, k] = best
+    return out
+
+
+@numba.njit(cache=True)
+def argmax_middle(a):
+    return _extreme_middle(a, 1.0)
+
+
+@numba.njit(cache=True)
+def argmin_middle(a):
+    return _extreme_middle(a, -1.0)
+
+
+@numba.njit(cache=True)
 def cumprod_grad_middle(x, g):
     """The adjoint of cumprod_middle, exact with zeros: x_bar[j] = (x[0] ... x[j-1]) * r[j]
     with r[j] = g[j] + x[j+1] r[j+1] (the later cotangents times the later factors)."""

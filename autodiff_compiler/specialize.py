@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from .arguments import normalize_argnums, prepare
+from .arguments import leaf_positions, normalize_argnums, prepare
 from .callables import Callee, signature
 from .ir.types import Type
 from .pipeline import Artifact, compile, parse
@@ -45,25 +45,28 @@ class Specializations:
         nums, single = normalize_argnums(argnums, len(self.param_names))
         return [k + self.offset for k in nums], single
 
-    def prepare(self, args, kwargs=None, argnums=()) -> tuple[list, list[Type]]:
+    def prepare(self, args, kwargs=None, argnums=(), trees: bool = False
+                ) -> tuple[list, list[Type]]:
         """(values, types) of a call's arguments, bound ones first; the `argnums` ones (all
-        arguments' positions) must be floats."""
+        arguments' positions) must be floats. trees: tuple and list arguments are taken
+        (arguments.type_of), else refused."""
         leading = self.callee.leading(self.parsed.self_attributes)
         kwargs = {**self.callee.kwargs, **(kwargs or {})}
-        return prepare(self.signature, leading + tuple(args), kwargs, argnums)
+        return prepare(self.signature, leading + tuple(args), kwargs, argnums, trees)
 
     def artifact(self, types: list[Type], argnums, mode: str,
                  fuse: bool | None = None) -> Artifact:
-        """The compiled code of one mode for these argument types (compiled once); fuse:
-        whole-array chains in loop nests (None: as the pipeline decides; False for code
-        that is read again by the frontend, nested.py)."""
+        """The compiled code of one mode for these argument types (compiled once); its
+        parameters are the entries of tuple and list arguments (arguments.flatten), and so
+        are the differentiated ones. fuse: whole-array chains in loop nests (None: as the
+        pipeline decides; False for code that is read again by the frontend, nested.py)."""
         key = (tuple(types), tuple(argnums), mode) + ((fuse,) if fuse is not None else ())
         artifact = self.artifacts.get(key)
         if artifact is None:
             with self._lock:  # threads (a threaded scheduler) compile it once
                 artifact = self.artifacts.get(key)
                 if artifact is None:
-                    artifact = compile(self.parsed, types, list(argnums), mode,
+                    artifact = compile(self.parsed, types, leaf_positions(types, argnums), mode,
                                        checkpoint=self.checkpoint, jit=self.jit,
                                        boundscheck=self.boundscheck, fuse=fuse,
                                        parallel=self.parallel)

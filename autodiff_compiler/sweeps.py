@@ -48,12 +48,13 @@ def forward_jacobians(artifact: Artifact, values, nums, kind: str = "output_tang
     return [output(v) for v in sweeps[0].outputs], jacobians
 
 
-def forward_gradient(artifact: Artifact, values, nums, single: bool):
-    """(value, gradient) of a scalar function by forward sweeps (a jvp artifact)."""
+def forward_gradient(artifact: Artifact, values, nums):
+    """(value, gradients: one per argument of `nums`) of a scalar function by forward
+    sweeps (a jvp artifact)."""
     outputs, rows = forward_jacobians(artifact, values, nums)
     if len(outputs) != 1 or np.ndim(outputs[0]) != 0:
         raise GradientInputError("grad needs a function that returns one float")
-    return outputs[0], split(rows[0], values, nums, single)
+    return outputs[0], list(split(rows[0], values, nums, single=False))
 
 
 def seeds(shapes: list[tuple], o: int, index) -> list:

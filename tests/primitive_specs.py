@@ -457,6 +457,13 @@ def has_ties(args) -> bool:
     return bool(np.any(np.diff(values) < GAP))
 
 
+def ties_along(args, axis: int) -> bool:
+    """Two entries of operand 0 within GAP of each other along `axis` (where a sort or an
+    argmax along it swaps)."""
+    values = np.sort(args[0], axis=axis)
+    return bool(np.any(np.diff(values, axis=axis) < GAP))
+
+
 def one_exact_zero(args):
     x = np.array(args[0], dtype=float)
     if x.ndim == 0:
@@ -630,6 +637,70 @@ COMPOSITES.update({
              ((-3, 3),), ((M,),)),
         Case("np.take_along_axis({0}, np.arange(24).reshape(2, 3, 4) % 2, -2)", ((-3, 3),),
              ((T,),))),
+    "sort_axis": (
+        Case("np.sort({0}, axis=0)", ((-3, 3),), ((M,), (T,)), lambda a: ties_along(a, 0)),
+        Case("np.sort({0}, -2, kind='stable') + np.sort({0})", ((-3, 3),), ((T,),),
+             lambda a: ties_along(a, -2) or ties_along(a, -1)),
+        Case("np.argsort({0}, axis=1) + {0}.argsort(axis=-1)", ((-3, 3),), ((M,), (T,)),
+             lambda a: ties_along(a, 1) or ties_along(a, -1)),
+        Case("np.take_along_axis({0}, np.argsort({0}, axis=0), axis=0)", ((-3, 3),), ((T,),),
+             lambda a: ties_along(a, 0))),
+    "partition": (
+        Case("np.partition({0}, 1, axis=0)[1]", ((-3, 3),), ((M,), (T,)),
+             lambda a: ties_along(a, 0)),
+        Case("np.partition({0}, (0, -1))[:, -1] + np.partition({0}, 0)[:, 0]", ((-3, 3),),
+             ((M,),), lambda a: ties_along(a, -1)),
+        Case("np.take_along_axis({0}, np.argpartition({0}, 2, axis=1), 1)[:, 2]",
+             ((-3, 3),), ((M,),), lambda a: ties_along(a, 1))),
+    "arg_extreme_axis": (
+        Case("np.argmax({0}, axis=-1) + 2 * {0}.argmin(axis=-1)", ((-3, 3),), ((M,), (T,)),
+             lambda a: ties_along(a, -1)),
+        Case("np.argmax({0}, axis=1) - {0}.argmin(1)", ((-3, 3),), ((T,),),
+             lambda a: ties_along(a, 1)),
+        Case("np.take_along_axis({0}, np.argmax({0}, axis=0, keepdims=True), axis=0)",
+             ((-3, 3),), ((M,), (T,)), lambda a: ties_along(a, 0)),
+        Case("np.argmin({0}, keepdims=True) + np.argmax({0}, axis=None)", ((-3, 3),),
+             ((V,), (M,)), has_ties),
+        Case("np.amax({0}, axis=(0, 2), keepdims=True) * np.amin({0}, -1, keepdims=True)",
+             ((-3, 3),), ((T,),), has_ties)),
+    "squeeze_all": (
+        Case("np.squeeze(np.reshape({0}, (3, 1, 4))[None] * 2.0)", ((-3, 3),), ((M,),)),
+        Case("np.reshape({0}, (1, 12, 1)).squeeze() + np.squeeze(np.zeros((1, 1)))",
+             ((-3, 3),), ((M,),)),
+        Case("np.squeeze(np.reshape({0}, (1, 1)) + 1.0)", ((-3, 3),), (((1,),),))),
+    "ellipsis_newaxis": (
+        Case("{0}[..., 1:] * 2.0", ((-3, 3),), ((M,), (T,))),
+        Case("{0}[np.newaxis] * {0}[..., np.newaxis, :]", ((-3, 3),), ((V,), (M,))),
+        Case("y = np.zeros_like({0})\ny[..., 0] = {0}[..., 1]\ny[0, ...] += {0}[1]\ny",
+             ((-3, 3),), ((M,),))),
+    "fancy_gather": (
+        Case("{0}[np.arange(3), np.array([0, 3, 1])]", ((-3, 3),), ((M,),)),
+        Case("{0}[[0, 2], [-1, 1]] * {0}[0, [1, 3]]", ((-3, 3),), ((M,),)),
+        Case("{0}[[0, 2, 0], [-1, 1, -1]]", ((-3, 3),), ((M,),)),
+        Case("{0}[np.array([[0], [2]]), np.array([1, 3, 1])]", ((-3, 3),), ((M,),)),
+        Case("{0}[[0, 1], 2, [3, 0]]", ((-3, 3),), ((T,),))),
+    "np.diff": (Case("np.diff({0})", ((-3, 3),), ((V,), (M,))),
+                Case("np.diff({0}, n=2, axis=-1)", ((-3, 3),), ((M,), (T,))),
+                Case("np.diff({0}, 1, 0) * 2.0", ((-3, 3),), ((M,),))),
+    "clip_keywords": (
+        Case("np.clip({0}, a_min=-1.0, a_max=1.0)", ((-3, 3),), UNARY,
+             near_values(-1.0, 1.0)),
+        Case("np.clip({0}, None, 0.5) + {0}.clip(min=-0.5)", ((-3, 3),), ARRAY1,
+             near_values(-0.5, 0.5)),
+        Case("np.triu({0}, k=1) + np.tril({0}, k=-1) * 2.0", ((-3, 3),), ((M,),))),
+    "numpy_forms": (
+        Case("np.take({0}, [0, 2, 2]) + np.take({0}, np.array([1, 0, 3]), axis=0)",
+             ((-3, 3),), ((V,),)),
+        Case("np.take({0}, np.array([[0, 1], [2, 0]]), axis=0)", ((-3, 3),), ((M,),)),
+        Case("np.vdot({0}, {1})", _TWO, ((V, V), (M, M))),
+        Case("np.trapezoid({0}) + np.trapezoid({0}, dx=0.5, axis=0)[0]", ((-3, 3),),
+             ((M,),)),
+        Case("np.trapezoid({0}, np.cumsum(np.abs({1})))", _TWO, ((V, V), (M, (4,)))),
+        Case("a, b = np.meshgrid({0}, {1})\nc, d = np.meshgrid({0}, {1}, indexing='ij')\n"
+             "np.sum(a * b) + c * 2.0 + d", _TWO, (((3,), (4,)),)),
+        Case("np.median({0})", ((-3, 3),), ((V,), ((5,),), (M,)), has_ties),
+        Case("np.linspace({0}, {1}, num=4) + np.linspace(start={0}, stop=1.0, num=4)", _TWO,
+             ((S, S),))),
     "scipy.special.expit": (Case("scipy.special.expit({0})", ((-8, 8),), UNARY),
                             # far out, where 1 / (1 + exp(-x)) would overflow
                             Case("scipy.special.expit({0} - 800.0) + scipy.special.expit("

@@ -113,12 +113,12 @@ def f_mutating_call(x):
     return x[0]
 
 
-def f_recursion(x):
-    return _countdown(x, 3) + x
+def f_recursion(x, n):  # n only known at run time: the recursion cannot be unrolled
+    return _countdown(x, n) + x
 
 
-def f_mutual_recursion(x):
-    return _ping(x, 3)
+def f_mutual_recursion(x, n):
+    return _ping(x, n)
 
 
 def f_star_helper(x):
@@ -241,8 +241,8 @@ CALL_CASES = [
     (f_user_call, (1.5,), UnsupportedOperationError, "helper_string", "CALLS.append"),
     (f_helper_method, (1.5,), UnsupportedOperationError, "helper_method", "CALLS.append"),
     (f_mutating_call, (X(),), UnsupportedOperationError, "mutating_helper", "CALLS.append"),
-    (f_recursion, (1.5,), UnsupportedOperationError, "recursion", "_countdown(v * 2.0"),
-    (f_mutual_recursion, (1.5,), UnsupportedOperationError, "mutual_recursion", "_ping(v"),
+    (f_recursion, (1.5, 3), UnsupportedOperationError, "recursion", "_countdown(v * 2.0"),
+    (f_mutual_recursion, (1.5, 3), UnsupportedOperationError, "mutual_recursion", "_ping(v"),
     (f_star_helper, (1.5,), AutodiffSyntaxError, "star_helper", "def"),
     (f_too_many_args, (1.5,), AutodiffSyntaxError, "too_many_args", "_two_args("),
     (f_too_few_args, (1.5,), AutodiffSyntaxError, "too_few_args", "_two_args("),
@@ -324,7 +324,7 @@ def test_refused_call_never_runs_user_code(capsys):
 
 
 def test_refusal_messages_for_calls():
-    cases = [(f_recursion, (1.5,), "recursive"), (f_mutual_recursion, (1.5,), "recursive"),
+    cases = [(f_recursion, (1.5, 3), "recursive"), (f_mutual_recursion, (1.5, 3), "recursive"),
              (f_star_helper, (1.5,), "*args"), (f_too_many_args, (1.5,), "_two_args"),
              (f_det, (np.eye(2),), "np.linalg.eigvalsh")]
     for fn, args, words in cases:

@@ -18,9 +18,11 @@ from ..primitives.arrays import expand_dims_p
 from ..primitives.elementwise import abs_p, pow_p
 from ..primitives.gpu import block_sum_p, grid_p
 from ..primitives.indexing import copy_p, dim_p, getitem_p, len_p, slice_p, take_p
+from .gathers import Gathers
 from .numpy_calls import NumpyLowering, ShapeOf
 from .resolve import Resolved, lookup_attribute, lookup_name
 from .scope import LocalFunction, Text
+from .unrolling import folded_binop, folded_compare
 
 _BINOPS = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
@@ -39,7 +41,7 @@ class Method:
         self.name = name
 
 
-class ExpressionLowering(NumpyLowering):
+class ExpressionLowering(NumpyLowering, Gathers):
     """Mixin for frontend.lower.Lowering: expression nodes to IR values."""
 
     def expr(self, node):
@@ -75,6 +77,8 @@ class ExpressionLowering(NumpyLowering):
 
     def condition(self, node) -> Value:
         value = self.scalar(node)
+        if isinstance(value, Const):  # decided while compiling (frontend.unrolling)
+            return const(bool(value.value))
         return value if value.type == BOOL else self.b(ne_p, value, const(0, value.type))
 
     # --- leaves ----------------------------------------------------------------------------
@@ -115,6 +119,9 @@ class ExpressionLowering(NumpyLowering):
                              "repeat", "clip", "cumprod", "conj", "conjugate",
                              "item"):
                 return Method(base, "ravel" if node.attr == "flatten" else node.attr)
+            if node.attr == "sort":
+                self.error(node, "x.sort() sorts the array in place: write x = np.sort(x)",
+                           unsupported=True)
             if node.attr in ("transpose", "swapaxes"):
                 return Method(base, "." + node.attr)
             if node.attr == "size":
@@ -139,7 +146,7 @@ class ExpressionLowering(NumpyLowering):
             if not isinstance(index, Const) or index.type.kind != "int":
                 self.error(node.slice, "index a tuple with a constant integer")
             return base[index.value]
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        index_nodes = self.index_nodes(node, base)
         if isinstance(base, Value) and base.type.is_array:
             if any(_is_none(i) for i in index_nodes):
                 return self.new_axes(node, base, index_nodes)
@@ -148,6 +155,13 @@ class ExpressionLowering(NumpyLowering):
                     index_nodes[0], self.expr(index_nodes[0])))
                 if index.type.is_array:
                     return self.take(node, base, index)
+            if len(index_nodes) > 1 and self.has_index_array(index_nodes):
+                if len(index_nodes) != base.type.ndim:
+                    self.error(node, "indexing with arrays of indices takes one per axis "
+                               "(x[rows, cols] of a 2-D array); index the other axes apart",
+                               unsupported=True)
+                return self.gather_indexed(node, base, [
+                    self.check_value(i, self.index_array(i, self.expr(i))) for i in index_nodes])
             if len(index_nodes) < base.type.ndim or \
                     any(isinstance(i, gast.Slice) for i in index_nodes):
                 return self.slice_read(node, base, index_nodes)
@@ -156,10 +170,10 @@ class ExpressionLowering(NumpyLowering):
 
     def is_slice(self, node) -> bool:
         """Whether a subscript takes a slice (not only integers, one per axis)."""
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        base = self.expr(node.value)
+        index_nodes = self.index_nodes(node, base)
         if any(isinstance(i, gast.Slice) for i in index_nodes):
             return True
-        base = self.expr(node.value)
         return isinstance(base, Value) and base.type.is_array and \
             len(index_nodes) < base.type.ndim
 
@@ -173,7 +187,7 @@ class ExpressionLowering(NumpyLowering):
     def slice_copy(self, node) -> Value:
         """The current values of a slice about to be overwritten (`a[i:j] += v`): a copy."""
         array = self.value(node.value)
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        index_nodes = self.index_nodes(node, array)
         layout, operands = self.slice_layout(node, array, index_nodes)
         return self.b(slice_p, array, *operands, attrs={"layout": layout, "copy": True},
                       hint=_hint_of(node.value) + "_part")
@@ -195,6 +209,34 @@ class ExpressionLowering(NumpyLowering):
                 operands.append(self.integer(part))
         return tuple(layout), operands
 
+    def index_nodes(self, node, base) -> list:
+        """The indices of subscript `node` of `base`: np.newaxis as None, and `...` as the
+        full slices it stands for."""
+        parts = list(node.slice.elts) if isinstance(node.slice, gast.Tuple) else [node.slice]
+        parts = [gast.copy_location(gast.Constant(None, None), p) if self.is_newaxis(p) else p
+                 for p in parts]
+        ellipses = [k for k, p in enumerate(parts)
+                    if isinstance(p, gast.Constant) and p.value is Ellipsis]
+        if not ellipses:
+            return parts
+        if len(ellipses) > 1 or not (isinstance(base, Value) and base.type.is_array):
+            self.error(node, "'...' indexes an array, once per subscript")
+        named = len(parts) - 1 - sum(_is_none(p) for p in parts)
+        if named > base.type.ndim:
+            self.error(node, "too many indices for the array")
+        full = [gast.copy_location(gast.Slice(None, None, None), parts[ellipses[0]])
+                for _ in range(base.type.ndim - named)]
+        return parts[:ellipses[0]] + full + parts[ellipses[0] + 1:]
+
+    def is_newaxis(self, node) -> bool:
+        """Whether an index is `np.newaxis` (NumPy's None)."""
+        if not (isinstance(node, gast.Attribute) and node.attr == "newaxis"):
+            return False
+        with self.region(Region(), dict(self.env)):
+            module = self.expr(node.value)
+        return isinstance(module, Resolved) and module.kind == "module" and \
+            getattr(module.value, "newaxis", 0) is None
+
     def new_axes(self, node, array: Value, index_nodes) -> Value:
         """x[None, :], x[:, None], ...: slices with new axes of length one (np.newaxis)."""
         if not all(_is_none(i) or isinstance(i, gast.Slice) for i in index_nodes):
@@ -209,15 +251,30 @@ class ExpressionLowering(NumpyLowering):
 
     def take(self, node, array: Value, index: Value) -> Value:
         """x[idx] with an array of integer indices (a copy, like NumPy's fancy indexing)."""
+        if index.type.kind == "bool":
+            self.error(node, "a boolean mask selects a number of entries known only at run "
+                       "time: use np.where(mask, x, 0.0) (np.sum(np.where(mask, x, 0.0)) sums "
+                       "the selected entries)", unsupported=True)
         if index.type.kind != "int" or index.type.ndim != 1 or array.type.ndim > 2:
             self.error(node, "indexing with an array takes a 1-D array of integers, of a 1-D "
                        "or 2-D array", unsupported=True)
         return self.b(take_p, array, index, hint=_hint_of(node.value) + "_taken")
 
+    def has_index_array(self, index_nodes) -> bool:
+        """Whether one of the indices (none a slice) is an array or a list (lowered into a
+        scratch region, so nothing is emitted)."""
+        if any(isinstance(i, gast.Slice) for i in index_nodes):
+            return False
+        with self.region(Region(), dict(self.env)):
+            values = [self.expr(i) for i in index_nodes]
+        return any(isinstance(v, tuple) or isinstance(v, Value) and v.type.is_array
+                   for v in values)
+
     def indexes_with_array(self, node) -> bool:
         """Whether a subscript's first index is an array of indices (`y[idx]`, `y[idx, :]`).
         The index is lowered into a scratch region, so nothing is emitted."""
-        first = (node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice])[0]
+        with self.region(Region(), dict(self.env)):
+            first = self.index_nodes(node, self.expr(node.value))[0]
         if isinstance(first, gast.Slice) or _is_none(first):
             return False
         with self.region(Region(), dict(self.env)):
@@ -228,7 +285,7 @@ class ExpressionLowering(NumpyLowering):
         """(array, indices) of a write through an array of indices: `y[idx] = v` into a 1-D
         or 2-D y (rows of a 2-D one), or `y[idx, :] = v`."""
         array = self.value(node.value)
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        index_nodes = self.index_nodes(node, array)
         if not array.type.is_array or len(index_nodes) > array.type.ndim or \
                 not all(_is_full_slice(i) for i in index_nodes[1:]):
             self.error(node, "a write through an array of indices takes the form y[idx] = v "
@@ -250,7 +307,7 @@ class ExpressionLowering(NumpyLowering):
     def element(self, node, base=None) -> tuple[Value, list[Value]]:
         """(array, integer indices) of an element access `a[i, j]`."""
         array = self.check_value(node.value, base if base is not None else self.expr(node.value))
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        index_nodes = self.index_nodes(node, array)
         if not array.type.is_array:
             self.error(node, "only arrays can be indexed")
         if len(index_nodes) != array.type.ndim:
@@ -277,14 +334,15 @@ class ExpressionLowering(NumpyLowering):
         name = _BINOPS.get(type(op))
         if name is None:
             self.error(node, f"operator {type(op).__name__} is not supported", unsupported=True)
-        return self.b(name, left, right, attrs=attrs)
+        return folded_binop(op, left, right) or self.b(name, left, right, attrs=attrs)
 
     def expr_BinOp(self, node):
         return self.binop(node, node.op, self.expr(node.left), self.expr(node.right))
 
     def expr_UnaryOp(self, node):
         if isinstance(node.op, gast.Not):
-            return self.b(not_p, self.condition(node.operand))
+            cond = self.condition(node.operand)
+            return const(not cond.value) if isinstance(cond, Const) else self.b(not_p, cond)
         operand = self.value(node.operand)
         if isinstance(node.op, gast.USub):
             if isinstance(operand, Const) and operand.type.kind != "bool":
@@ -302,11 +360,13 @@ class ExpressionLowering(NumpyLowering):
             if name is None:
                 self.error(node, f"comparison {type(op).__name__} is not supported")
             right = self.value(comparator)
-            test = self.b(name, left, right)
+            test = folded_compare(op, left, right) or self.b(name, left, right)
             if result is not None and test.type.is_array:
                 self.error(node, "chained comparisons of arrays are not supported",
                            unsupported=True)
-            result = test if result is None else self.b(and_p, result, test)
+            result = test if result is None else const(result.value and test.value) if \
+                isinstance(result, Const) and isinstance(test, Const) else \
+                self.b(and_p, result, test)
             left = right
         return result
 
@@ -328,6 +388,8 @@ class ExpressionLowering(NumpyLowering):
 
     def expr_IfExp(self, node):
         cond, regions, _, outs = self.branches(node.test, (node.body, node.orelse), self.value)
+        if regions is None:  # a constant condition: the value taken
+            return outs
         return self.close_if(node, cond, regions, [[o] for o in outs], ["choice"])[0]
 
     # --- calls ---------------------------------------------------------------------------------

@@ -37,11 +37,13 @@ from . import resolve
 from .block_reductions import rewrite_block_reductions
 from .expressions import ExpressionLowering
 from .jumps import UNDEFINED
+from .parameters import bind_entries, entry_name, parameter_entries, replaced
 from .python_forms import PythonForms
 from .scope import LocalFunction
 from .scope import assigned_names as _assigned_names
 from .scope import split_docstring as _split_docstring
 from .source import ParsedFunction
+from .unrolling import RecursionBudget, check_recursion
 
 
 class Undefined:
@@ -63,6 +65,7 @@ class Lowering(PythonForms, ExpressionLowering):
         self.arg_types = arg_types
         self.copied_params = set(copied_params)
         self.call_stack = (parsed.fn,)
+        self.recursion = RecursionBudget()
         self.constants: dict = {}
         self.constant_values: dict[Value, str] = {}  # value -> the user's name
         self.env: dict[str, object] = {}
@@ -140,15 +143,18 @@ class Lowering(PythonForms, ExpressionLowering):
         node = self.parsed.node
         args = node.args
         names = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
-        body = Region(args=[Value(t, n) for n, t in zip(names, self.arg_types)])
-        self.env = dict(zip(names, body.args))
+        entries = parameter_entries(names, self.arg_types)
+        body = Region(args=[Value(t, entry_name(n, path)) for n, path, t in entries])
+        self.env = bind_entries(names, self.arg_types, body.args)
         self.params = list(body.args)
         self.written_params: set = set()
         self.named = {v for v in body.args}
         self.b = Builder(body)
         for k in sorted(self.copied_params):
             self.b.loc = self.parsed.loc(node)
-            self.env[names[k]] = self.b.op(copy_p, body.args[k], hint=names[k]).result
+            name, path, _ = entries[k]
+            copy = self.b.op(copy_p, body.args[k], hint=entry_name(name, path)).result
+            self.env[name] = replaced(self.env[name], path, copy)
         stmts, doc = _split_docstring(node.body)
         self.locals = set(names) | set(_assigned_names(stmts))
         result = self.lower_block(stmts)
@@ -157,7 +163,8 @@ class Lowering(PythonForms, ExpressionLowering):
         if self.kernel and result:
             self.error(node, "a kernel returns nothing: it writes its outputs into arrays")
         self.b.op(return_p, *(result or ()), result_types=[])
-        return Function(node.name, body, self.parsed.filename, doc, names, self.constants)
+        return Function(node.name, body, self.parsed.filename, doc,
+                        [entry_name(n, path) for n, path, _ in entries], self.constants)
 
     # --- calls of other Python functions ------------------------------------------------------
     def inline_call(self, node, callee, values=None):
@@ -166,9 +173,7 @@ class Lowering(PythonForms, ExpressionLowering):
         Returns what it returns (None for a function that only writes into its arrays)."""
         from .reader import read_function
 
-        if getattr(callee.value, "py_func", callee.value) in self.call_stack:
-            self.error(node, f"recursive call of '{callee.name}' is not supported",
-                       unsupported=True)
+        check_recursion(self, node, getattr(callee.value, "py_func", callee.value), callee.name)
         try:
             parsed = read_function(callee.value)
         except TypeError as exc:
@@ -185,7 +190,7 @@ class Lowering(PythonForms, ExpressionLowering):
         sub = type(self)(parsed, [])
         sub.b, sub.params, sub.written_params = self.b, self.params, self.written_params
         sub.constants, sub.constant_values = self.constants, self.constant_values
-        sub.call_stack = self.call_stack + (key,)
+        sub.call_stack, sub.recursion = self.call_stack + (key,), self.recursion
         sub.env, sub.named = env, set()
         stmts, _ = _split_docstring(body)
         sub.locals = set(sub.env) | set(_assigned_names(stmts))
@@ -278,8 +283,7 @@ class Lowering(PythonForms, ExpressionLowering):
         array = self.value(node.value)
         value = self.check_value(node, value)
         self.check_writable(node, array)
-        index_nodes = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        layout, operands = self.slice_layout(node, array, index_nodes)
+        layout, operands = self.slice_layout(node, array, self.index_nodes(node, array))
         self.b.op(slice_set_p, array, *operands, self.cast(value, Type(
             array.type.kind, value.type.ndim)), attrs={"layout": layout}, result_types=[])
         if array in self.params:
@@ -374,8 +378,12 @@ class Lowering(PythonForms, ExpressionLowering):
 
     # --- branches ----------------------------------------------------------------------------
     def branches(self, test, bodies, lower_body):
-        """Lower `bodies` (then, else) in fresh regions; return (cond, regions, envs, outs)."""
+        """Lower `bodies` (then, else) in fresh regions; return (cond, regions, envs, outs).
+        A constant condition lowers only the branch taken, here (frontend.unrolling): cond
+        is then that Const, and outs the taken branch's alone."""
         cond = self.condition(test)
+        if isinstance(cond, Const):
+            return cond, None, None, lower_body(bodies[0] if cond.value else bodies[1])
         regions, envs, outs = [], [], []
         for body in bodies:
             region, env = Region(), dict(self.env)
@@ -401,6 +409,8 @@ class Lowering(PythonForms, ExpressionLowering):
         before = self.env
         cond, regions, envs, _ = self.branches(node.test, (node.body, node.orelse),
                                                self.lower_block)
+        if regions is None:  # a constant condition: the branch taken is lowered in place
+            return
         changed = [n for n in _ordered_union(envs) if any(e.get(n) is not before.get(n)
                                                           for e in envs)]
         merged = []
@@ -418,12 +428,16 @@ class Lowering(PythonForms, ExpressionLowering):
     def lower_returning_if(self, node, rest) -> tuple:
         cond, regions, _, outs = self.branches(
             node.test, (node.body + rest, node.orelse + rest), self.lower_block)
+        if regions is None:
+            outs = [outs]
         if self.kernel:  # falling off the end of a kernel returns nothing
             outs = [() if out is None else out for out in outs]
         if any(out is None for out in outs):
             self.error(node, "not every path after this 'if' returns a value")
         if len({len(out) for out in outs}) > 1:
             self.error(node, "the branches return different numbers of values")
+        if regions is None:
+            return outs[0]
         hints = ["result"] * len(outs[0])
         return tuple(self.close_if(node, cond, regions, [list(o) for o in outs], hints))
 

@@ -48,7 +48,7 @@ from .transposes import PERMUTES, TransposeLowering
 # np.<name> on arrays -> (least, most) positional arguments
 _ARITY = {"sum": (1, 1), "mean": (1, 1), "dot": (2, 2), "matmul": (2, 2), "outer": (2, 2),
           "max": (1, 1), "min": (1, 1), "prod": (1, 1), "cumsum": (1, 1), "cumprod": (1, 1), "where": (3, 3),
-          "clip": (3, 3), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
+          "clip": (1, 1), "logaddexp": (2, 2), "reciprocal": (1, 1), "norm": (1, 1),
           "ravel": (1, 1), "reshape": (2, 9), "concatenate": (1, 1), "stack": (1, 1),
           "solve": (2, 2), "inv": (1, 1), "det": (1, 1), "slogdet": (1, 1), "trace": (1, 1),
           "diag": (1, 1), "triu": (1, 2), "tril": (1, 2), "hstack": (1, 1), "vstack": (1, 1),
@@ -62,7 +62,8 @@ _OPTIONS = {"sum": _SUMMED, "mean": _SUMMED, "prod": _SUMMED, "max": ("axis", "o
             "var": ("axis", "dtype", "out", "ddof", "keepdims"),
             "std": ("axis", "dtype", "out", "ddof", "keepdims"),
             "norm": ("ord", "axis", "keepdims"), "concatenate": ("axis",),
-            "stack": ("axis",), "squeeze": ("axis",), "flip": ("axis",)}
+            "stack": ("axis",), "squeeze": ("axis",), "flip": ("axis",), "triu": ("k",),
+            "tril": ("k",), "clip": ("a_min", "a_max", "out", "min", "max")}
 _JOINS = ("concatenate", "stack", "hstack", "vstack")
 _ALONG_MIDDLE = {"max": "amax", "min": "amin", "prod": "prod"}
 
@@ -103,6 +104,10 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
             options = self.options(node, name, [])
         axis, keepdims = options.get("axis"), options.get("keepdims", False)
         low, high = _ARITY[name]
+        if name == "where" and len(args) == 1:
+            self.error(node, "np.where(condition) gives the indices where it holds, as many as "
+                       "known only at run time: use np.where(condition, x, y)",
+                       unsupported=True)
         if not low <= len(args) <= high:
             self.error(node, f"np.{name}() takes {low} argument(s)", unsupported=True)
         if name in ("concatenate", "stack", "hstack", "vstack"):
@@ -114,7 +119,11 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
                 self.error(node, "np.reshape takes an array", unsupported=True)
             return self.b(reshape_p, x, *self.shape_of(node, shape))  # ints stay ints
         values = [self.check_value(node, a) for a in args]
-        if name in ("where", "clip", "logaddexp", "reciprocal"):
+        if name == "clip":  # NumPy 2 also names the bounds min= and max=
+            bounds = [options.get(k) if options.get(k) is not None else options.get(alias)
+                      for k, alias in (("a_min", "min"), ("a_max", "max"))]
+            return self.clipped(node, values[0], *bounds)
+        if name in ("where", "logaddexp", "reciprocal"):
             return self.elementwise_function(node, name, values)
         x = values[0]
         if name == "dot":
@@ -129,7 +138,7 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         if name != "ravel":  # ravel keeps integers (index arrays) integers
             x = self.cast(x, Type("float", x.type.ndim))
         if name in ("triu", "tril"):
-            return self.linear_algebra(node, name, x, values[1:])
+            return self.linear_algebra(node, name, x, [options.get("k", const(0))])
         if name == "outer":
             if x.type.ndim != 1 or values[1].type.ndim != 1:
                 self.error(node, "np.outer takes two 1-D arrays", unsupported=True)
@@ -207,14 +216,13 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
 
     def reorder(self, node, name: str, x: Value, axis) -> Value:
         """np.flip (a view with steps of -1) and np.squeeze(x, axis) (a reshape that drops an
-        axis, which must have length one)."""
+        axis, which must have length one; without an axis: frontend.ordering.squeezed)."""
         if name == "flip":
             layout = tuple(("s", False, False, axis in (None, k)) for k in range(x.type.ndim))
             steps = [const(-1) for k in range(x.type.ndim) if axis in (None, k)]
             return self.b(slice_p, x, *steps, attrs={"layout": layout})
         if axis is None:
-            self.error(node, "np.squeeze needs axis= (the rank must be known when compiling)",
-                       unsupported=True)
+            return self.squeezed(node, x)
         dims = [self.b(dim_p, x, attrs={"axis": k}) for k in range(x.type.ndim) if k != axis]
         return self.b(reshape_p, x, *dims)
 
@@ -224,15 +232,9 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         constant, ord a constant or a string, dtype float (the result's type anyway), out
         None."""
         params = _OPTIONS.get(name, ())
-        if len(positional) > len(params):
-            self.error(node, f"np.{name}() takes at most {len(params) + 1} positional "
-                       "arguments", unsupported=True)
-        given = dict(zip(params, positional))
-        for keyword in node.keywords:
-            if keyword.arg not in params or keyword.arg in given:
-                self.error(keyword.value, f"np.{name}(): keyword '{keyword.arg}' is not "
-                           "supported", unsupported=True)
-            given[keyword.arg] = self.expr(keyword.value)
+        given = self.bind(node, f"np.{name}", [None, *positional], ("a", *params),
+                          dict.fromkeys(params))
+        del given["a"]  # the array, lowered by the caller
         found = {}
         for key, value in given.items():
             if value is None:
@@ -266,9 +268,7 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         serves any rank and axis."""
         if axis is None or x.type.ndim == 1:
             return self.b(prim, x, attrs={"axis": None})
-        dims = [self.b(dim_p, x, attrs={"axis": k}) for k in range(x.type.ndim)]
-        before, after = (self.product_of(part) for part in (dims[:axis], dims[axis + 1:]))
-        middle = self.b(reshape_p, x, before, dims[axis], after)
+        middle, dims = self.middle(x, axis)
         along = self.b(prim, middle, attrs={"axis": 1})
         return self.b(reshape_p, along, *(dims[:axis] + dims[axis + 1:] if reduces else dims))
 
@@ -279,21 +279,27 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         return total
 
     def elementwise_function(self, node, name: str, args: list[Value]) -> Value:
-        """np.where, np.clip, np.logaddexp, np.reciprocal (scalars or arrays)."""
+        """np.where, np.logaddexp, np.reciprocal (scalars or arrays)."""
         b = self.b
         if name == "where":
             cond, x, y = args
             if cond.type.kind != "bool":
                 self.error(node, "np.where needs a boolean condition", unsupported=True)
             return b(select_p, cond, x, y)
-        if name == "clip":
-            x, low, high = args
-            return b(max2_p, b(min2_p, x, high), low)
         if name == "reciprocal":
             return b(truediv_p, const(1.0), args[0])
         x, y = args
         return b(logaddexp_p, self.cast(x, Type("float", x.type.ndim)),
                  self.cast(y, Type("float", y.type.ndim)))
+
+    def clipped(self, node, x: Value, low, high) -> Value:
+        """np.clip(x, low, high) as max(min(x, high), low); a bound None is left out."""
+        if low is None and high is None:
+            self.error(node, "np.clip needs a lower or an upper bound", unsupported=True)
+        bounds = [self.check_value(node, v) for v in (low, high) if v is not None]
+        if high is not None:
+            x = self.b(min2_p, x, bounds[-1])
+        return x if low is None else self.b(max2_p, x, bounds[0])
 
     def linear_algebra(self, node, name: str, matrix: Value, rest: list[Value]):
         """np.linalg.solve/inv/det/slogdet of square matrices, np.trace, np.diag, and
@@ -348,6 +354,8 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
     def create_array(self, node, kind: str) -> Value:
         """np.zeros/ones/empty/full(shape[, value]), their *_like forms, np.copy, np.arange
         integers, np.linspace, np.eye(n)."""
+        if kind == "linspace":
+            return self.linspace(node)
         for keyword in node.keywords:
             value = self.expr(keyword.value)
             if keyword.arg != "dtype" or not (isinstance(value, Resolved) and
@@ -400,6 +408,22 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         start, stop = (self.cast(a, Type("float")) for a in args[:2])
         unit = self.b(unit_ramp_p, args[2])
         return self.b(add_p, start, self.b(mul_p, self.b(sub_p, stop, start), unit))
+
+    def linspace(self, node) -> Value:
+        """np.linspace(start, stop, num=50) with NumPy's keywords (endpoint=True, retstep=False
+        and dtype=float only)."""
+        given = self.bind(node, "np.linspace", [self.expr(a) for a in node.args],
+                          ("start", "stop", "num", "endpoint", "retstep", "dtype"),
+                          {"num": const(50), "endpoint": const(True), "retstep": const(False),
+                           "dtype": None})
+        dtype = given["dtype"]
+        if getattr(given["endpoint"], "value", None) is not True or getattr(
+                given["retstep"], "value", None) is not False or not (
+                dtype is None or isinstance(dtype, Resolved) and dtype.value == "float"):
+            self.error(node, "np.linspace: endpoint=False, retstep=True and dtypes other than "
+                       "float are not supported", unsupported=True)
+        return self.ramp(node, "linspace", [self.check_value(node, given[k])
+                                            for k in ("start", "stop", "num")])
 
     def float_ramp(self, start: Value, stop: Value, step: Value) -> Value:
         """np.arange with floats: start + step * (0, 1, ..., n - 1), n = ceil((stop - start)

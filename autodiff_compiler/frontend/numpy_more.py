@@ -40,13 +40,12 @@ from ..primitives.arrays import arange_p, expand_dims_p, logaddexp_p, ravel_p, r
 from ..primitives.elementwise import abs_p, floor_p, pow_p, sign_p, sin_p
 from ..primitives.indexing import copy_p, dim_p, full_p, new_array_p, slice_p, take_p
 from ..primitives.shapes import (
-    argmax_p,
-    argmin_p,
-    argsort_p,
     assert_p,
     broadcast_to_p,
     pack_p,
 )
+from .numpy_forms import NumpyForms
+from .ordering import Ordering
 from .special_calls import SpecialCalls
 
 _REQUIRED = object()
@@ -60,7 +59,7 @@ _DEGREES = {"deg2rad": math.pi / 180, "radians": math.pi / 180, "rad2deg": 180 /
 _BIG = 1.7976931348623157e308  # np.finfo(float).max
 
 
-class NumpyMore(SpecialCalls):
+class NumpyMore(SpecialCalls, Ordering, NumpyForms):
     """Mixin for frontend.numpy_calls.NumpyLowering."""
 
     COMPOSED = frozenset(list(_UFUNCS) + list(_DEGREES) + [
@@ -68,13 +67,15 @@ class NumpyMore(SpecialCalls):
         "nan_to_num", "sinc", "heaviside", "isnan", "expand_dims", "atleast_1d",
         "atleast_2d", "atleast_3d", "flipud", "fliplr", "rot90", "roll", "repeat", "tile",
         "append", "split", "array_split", "diagonal", "trace", "broadcast_to", "sort",
-        "argsort", "argmax", "argmin", "average", "array", "asarray", "all", "any", "item",
+        "argsort", "argmax", "argmin", "partition", "argpartition", "diff", "take", "vdot",
+        "trapezoid", "meshgrid", "median", "average", "array", "asarray", "all", "any", "item",
         "cholesky", "take_along_axis", "expit", "logit", "xlogy", "xlog1py", "logsumexp",
         "softmax", "log_softmax"])
 
     def bind(self, node, spelling: str, args: list, params: tuple, defaults: dict) -> dict:
         """NumPy's parameter name -> lowered argument (positional, then keywords, then the
-        defaults); an unknown or missing one is refused at the call."""
+        defaults); an unknown or missing one is refused at the call. The one binding of
+        NumPy's options (numpy_calls.options checks the common ones' values)."""
         if len(args) > len(params):
             self.error(node, f"{spelling}() takes at most {len(params)} positional "
                        "arguments here", unsupported=True)
@@ -314,6 +315,24 @@ class NumpyMore(SpecialCalls):
         return self.b(reshape_p, rolled, *self.dims(x)) if flat and x.type.ndim != 1 \
             else rolled
 
+    def np_diff(self, node, spelling, args):
+        """x[1:] - x[:-1] along the axis, n times (n and the axis constants)."""
+        given = self.bind(node, spelling, args, ("a", "n", "axis", "prepend", "append"),
+                          {"n": const(1), "axis": const(-1), "prepend": None, "append": None})
+        if given["prepend"] is not None or given["append"] is not None:
+            self.error(node, f"{spelling}: prepend= and append= are not supported: join the "
+                       "values first (np.concatenate)", unsupported=True)
+        x = self.array_argument(node, spelling, given["a"])
+        axis = self.axis_in_range(node, spelling, self.constant_int(
+            node, spelling, given["axis"], "axis"), x.type.ndim)
+        order = self.constant_int(node, spelling, given["n"], "n")
+        if order < 0:
+            self.error(node, f"{spelling}: n must be non-negative", unsupported=True)
+        for _ in range(order):
+            x = self.b(sub_p, self.part(x, axis, start=const(1)),
+                       self.part(x, axis, stop=const(-1)))
+        return x
+
     def np_repeat(self, node, spelling, args):
         """Each entry `repeats` times along the axis: a new axis after it, broadcast to
         that length, merged back."""
@@ -464,6 +483,11 @@ class NumpyMore(SpecialCalls):
             self.error(node, f"{spelling}: the indices must be an integer array of the "
                        "array's rank", unsupported=True)
         axis = self.constant_int(node, spelling, given["axis"], "axis", allow_none=True)
+        return self.gather_along(spelling, x, index, axis)
+
+    def gather_along(self, spelling, x: Value, index: Value, axis) -> Value:
+        """np.take_along_axis(x, index, axis) of a float array and an integer one of its
+        rank (axis None: of both flattened)."""
         b = self.b
         if axis is None or x.type.ndim == 1:
             flat_x = b(ravel_p, x) if x.type.ndim != 1 else x
@@ -487,38 +511,6 @@ class NumpyMore(SpecialCalls):
             stride = b(mul_p, stride, dims[k])
         taken = b(take_p, b(ravel_p, x), b(ravel_p, flat))
         return b(reshape_p, taken, *lengths)
-
-    # --- ordering ----------------------------------------------------------------------------
-    def ordered(self, node, spelling, args) -> Value:
-        given = self.bind(node, spelling, args, ("a", "axis"), {"axis": const(-1)})
-        x = self.array_argument(node, spelling, given["a"])
-        if given["axis"] is None:
-            x = self.b(ravel_p, x)
-        elif x.type.ndim != 1:
-            self.error(node, f"{spelling} of arrays of 2 or more dimensions is not supported: "
-                       "sort each row (or pass axis=None)", unsupported=True)
-        return x
-
-    def np_sort(self, node, spelling, args):
-        x = self.ordered(node, spelling, args)
-        return self.b(take_p, x, self.b(argsort_p, x), hint="sorted")
-
-    def np_argsort(self, node, spelling, args):
-        return self.b(argsort_p, self.ordered(node, spelling, args))
-
-    def arg_extreme(self, node, spelling, args, prim):
-        given = self.bind(node, spelling, args, ("a", "axis"), {"axis": None})
-        if given["axis"] is not None:
-            self.error(node, f"{spelling} with an axis is not supported: loop over the rows",
-                       unsupported=True)
-        x = self.array_argument(node, spelling, given["a"])
-        return self.b(prim, x if x.type.ndim == 1 else self.b(ravel_p, x))
-
-    def np_argmax(self, node, spelling, args):
-        return self.arg_extreme(node, spelling, args, argmax_p)
-
-    def np_argmin(self, node, spelling, args):
-        return self.arg_extreme(node, spelling, args, argmin_p)
 
     def np_cholesky(self, node, spelling, args):
         from ..primitives.decompositions import cholesky_p

@@ -28,6 +28,7 @@ from ..primitives.indexing import new_array_p
 from ..primitives.shapes import all_p, assert_p, pack_p, print_p
 from .resolve import Resolved
 from .scope import LocalFunction, RuntimeComprehension, Text
+from .unrolling import check_recursion
 
 _UNROLL_LIMIT = 1000  # most elements a list built while compiling may have
 
@@ -228,12 +229,12 @@ class PythonForms:
         if len(ranks) != 1:
             self.error(node, "np.array of a list that mixes numbers and arrays (or arrays "
                        "of different ranks) is not supported", unsupported=True)
+        kind = "float" if any(p.type.kind == "float" for p in parts) else \
+            "int" if any(p.type.kind == "int" for p in parts) else "bool"  # NumPy's dtype
         if ranks == {0}:
-            kind = "float" if any(p.type.kind == "float" for p in parts) else \
-                "int" if any(p.type.kind == "int" for p in parts) else "bool"
             return self.b(pack_p, *[self.cast(p, Type(kind)) for p in parts], hint="packed")
         rank = ranks.pop()
-        return self.b("stack", *[self.cast(p, Type("float", rank)) for p in parts],
+        return self.b("stack", *[self.cast(p, Type(kind, rank)) for p in parts],
                       attrs={"axis": 0})
 
     def index_array(self, node, value):
@@ -360,9 +361,7 @@ class PythonForms:
     def inline_local(self, node, fn: LocalFunction):
         """A call of a nested def or lambda: its body lowered here, its parameters bound to
         the arguments, other names read from the enclosing function's current values."""
-        if fn.node in self.call_stack:
-            self.error(node, f"recursive call of '{fn.name}' is not supported",
-                       unsupported=True)
+        check_recursion(self, node, fn.node, fn.name)
         bound = self.bind_parameters(node, fn.node.args, fn.name, [
             self.expr(d) for d in fn.node.args.defaults], {
             a.id: self.expr(d) for a, d in zip(fn.node.args.kwonlyargs,

@@ -75,7 +75,11 @@ _ARRAY_FUNCTIONS = {
     np.asarray: "asarray", np.all: "all", np.any: "any", np.einsum: "einsum",
     np.tensordot: "tensordot", np.inner: "inner", np.kron: "kron", np.cross: "cross",
     np.linalg.cholesky: "cholesky", np.take_along_axis: "take_along_axis",
+    np.partition: "partition", np.argpartition: "argpartition", np.diff: "diff",
+    np.take: "take", np.vdot: "vdot", np.meshgrid: "meshgrid", np.median: "median",
 }
+if hasattr(np, "trapezoid"):  # NumPy 2's name of np.trapz
+    _ARRAY_FUNCTIONS[np.trapezoid] = "trapezoid"
 
 try:  # scipy.special, where SciPy is installed (compiled through our runtime's functions)
     import scipy.special as _special

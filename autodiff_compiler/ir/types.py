@@ -41,3 +41,31 @@ def promote(*types: Type) -> Type:
     """NumPy-style promotion of scalar kinds: bool < int < float; arrays win over scalars."""
     kind = max((t.kind for t in types), key=KINDS.index)
     return Type(kind, max(t.ndim for t in types))
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A tuple or list argument of the differentiated function: the types of its items
+    (Types, or Trees when nested). Its entries become one parameter each, in order."""
+
+    kind: str  # "tuple" | "list"
+    items: tuple
+
+    @property
+    def leaves(self) -> list[Type]:
+        """The entries' types, flattened depth first."""
+        return [leaf for item in self.items for leaf in leaf_types(item)]
+
+    @property
+    def is_float(self) -> bool:  # every entry carries derivatives
+        return bool(self.items) and all(t.is_float for t in self.leaves)
+
+    def __str__(self) -> str:
+        inner = ", ".join(str(t) for t in self.items)
+        return f"({inner}{',' * (len(self.items) == 1)})" if self.kind == "tuple" \
+            else f"[{inner}]"
+
+
+def leaf_types(t) -> list[Type]:
+    """One Type's own list, a Tree's entries."""
+    return t.leaves if isinstance(t, Tree) else [t]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 
 from ..ir.core import const
-from ..ir.types import Type
+from ..ir.types import Type, promote
 from .arith import cast_float_p, eq_p
 from .elementwise import exp_p
 from .indexing import dim_p, slice_p, zeros_like_p
@@ -253,7 +253,7 @@ def _emit_join(name: str):
 
 concatenate_p = defprim("concatenate", infer=lambda *t, **_: [t[0]],
                         emit=_emit_join("concatenate"), linear=True, spec={"array": True})
-stack_p = defprim("stack", infer=lambda *t, **_: [Type("float", t[0].ndim + 1)],
+stack_p = defprim("stack", infer=lambda *t, **_: [Type(promote(*t).kind, t[0].ndim + 1)],
                   emit=_emit_join("stack"), linear=True, spec={"array": True})
 
 

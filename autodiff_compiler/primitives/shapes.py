@@ -21,7 +21,7 @@ from ..ir.core import const
 from ..ir.types import Type, promote
 from .arrays import unbroadcast
 from .indexing import getitem_p
-from .registry import call, defprim, defvjp, set_linear_jvp
+from .registry import call, defprim, defvjp, dotted, set_linear_jvp
 
 
 def _emit_pack(op, args):
@@ -99,9 +99,19 @@ def _integer_result(name: str, ndim: int, kind: str = "int"):
                    emit=lambda op, a: call(f"np.{name}", a))
 
 
-argsort_p = _integer_result("argsort", 1)
+argsort_p = defprim("argsort", infer=lambda t, **_: [Type("int", 1)], differentiable=False,
+                    emit=lambda op, a: ast.Call(dotted("np.argsort"), list(a), [
+                        ast.keyword("kind", ast.Constant("mergesort"))]))
 argmax_p = _integer_result("argmax", 0)
 argmin_p = _integer_result("argmin", 0)
+# along axis 1 of (before, along, after), as the frontend reshapes any axis (runtime loops;
+# argsort is stable, argmax/argmin take the first of equal entries, as NumPy's do)
+argsort_middle_p = defprim("argsort_middle", infer=lambda t, **_: [Type("int", 3)],
+                           differentiable=False, emit=lambda op, a: call("rt.argsort_middle", a))
+argmax_middle_p = defprim("argmax_middle", infer=lambda t, **_: [Type("int", 2)],
+                          differentiable=False, emit=lambda op, a: call("rt.argmax_middle", a))
+argmin_middle_p = defprim("argmin_middle", infer=lambda t, **_: [Type("int", 2)],
+                          differentiable=False, emit=lambda op, a: call("rt.argmin_middle", a))
 all_p = _integer_result("all", 0, "bool")
 any_p = _integer_result("any", 0, "bool")
 
