@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 
 from .arguments import output, structure
+from .budget import check_budget
 from .calls import Plan, direct, eligible, quick_key
 from .dtypes import restore_dtypes
-from .errors import GradientInputError
+from .errors import GradientInputError, TapeMemoryError
 from .kernels import device_grad
 from .njit import make_dispatcher
 from .pickling import reducer
@@ -121,7 +122,7 @@ class GradFunction:
     __autodiff_transform__ = True  # differentiated again by inlining its code (nested.py)
 
     def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
-                 mode="reverse", boundscheck=False):
+                 mode="reverse", boundscheck=False, max_tape_bytes=None):
         if mode not in ("reverse", "forward"):
             raise GradientInputError("mode must be 'reverse' or 'forward'")
         self.mode = mode
@@ -130,8 +131,12 @@ class GradFunction:
             raise GradientInputError("checkpoint must be None, a positive int, 'sqrt' or "
                                      "'auto'")
         self.checkpoint = checkpoint
-        self._options = (fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
-        self.specializations = Specializations(fn, jit, checkpoint, bool(boundscheck))
+        self.max_tape_bytes = check_budget(max_tape_bytes)
+        self._options = (fn, argnums, jit, with_value, checkpoint, mode, boundscheck,
+                         max_tape_bytes)
+        # "auto": the full tape while it fits in the budget, else sqrt checkpointing
+        self.specializations = Specializations(fn, jit, None if checkpoint == "auto"
+                                               else checkpoint, bool(boundscheck))
         self.parsed = self.specializations.parsed
         self.fn = self.parsed.fn
         self.signature = self.specializations.signature
@@ -208,21 +213,34 @@ class GradFunction:
         if self.mode == "forward":
             value, result = forward_gradient(artifact, values, self.argnums, self.single)
             return (value, result) if self.with_value else result
-        results = artifact.call(*values)
+        artifact, results = self._reverse(artifact, types, values)
         result = restore_dtypes(structure(results.gradients, self.single), args, kwargs,
                                 self)
         if eligible(self, args, kwargs):
             self._remember(args, artifact)
         return (output(results.outputs[0]), result) if self.with_value else result
 
+    def _reverse(self, artifact: Artifact, types, values):
+        """(artifact, results) of one reverse call within the tape budget; with
+        checkpoint="auto", a tape over it makes the call again with its top-level loops
+        checkpointed (nothing was allocated: the generated code checks before)."""
+        try:
+            return artifact, artifact.call(*values, budget=self.max_tape_bytes)
+        except TapeMemoryError as error:
+            if self.checkpoint != "auto" or error.kind != "counted":
+                raise
+        checkpointed = self.specializations.artifact(types, self.argnums, self._mode,
+                                                     checkpoint="sqrt")
+        return checkpointed, checkpointed.call(*values, budget=self.max_tape_bytes)
+
     def _remember(self, args, artifact) -> None:
         key = quick_key(args)
-        if key is None:
-            return
+        if key is None or (self.checkpoint == "auto" and artifact.adjoint.budgeted):
+            return  # "auto" decides at each call which code fits
         if self._direct is None and direct(self, artifact):
             self._direct = self.njit
         elif key not in self._plans:
-            self._plans[key] = Plan(artifact, self.with_value, self.single)
+            self._plans[key] = Plan(artifact, self.with_value, self.single, self.max_tape_bytes)
 
     def _require_last(self) -> Artifact:
         if self.specializations.last is None:
@@ -244,7 +262,7 @@ class GradFunction:
 
 
 def _transform(fn, argnums, jit, checkpoint, mode, target, with_value: bool,
-               boundscheck: bool = False):
+               boundscheck: bool = False, max_tape_bytes=None):
     if target not in ("cpu", "cuda"):
         raise GradientInputError("target must be 'cpu' or 'cuda'")
     if target == "cuda":
@@ -253,15 +271,17 @@ def _transform(fn, argnums, jit, checkpoint, mode, target, with_value: bool,
         return device_grad(fn, argnums)
     if fn is None:
         return api_boundary(
-            lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode, boundscheck))
+            lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode, boundscheck,
+                                   max_tape_bytes))
     if isinstance(fn, (int, tuple, list)):
         raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
-    return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck)
+    return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck,
+                        max_tape_bytes)
 
 
 @api_boundary
 def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", target="cpu",
-         boundscheck=False):
+         boundscheck=False, max_tape_bytes=None):
     """The gradient of a scalar function, as a function of the same arguments.
 
     Usable as `grad(f)`, `grad(f, argnums=1)`, `@grad` or `@grad(argnums=(0, 1))`. The
@@ -275,13 +295,17 @@ def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", targe
         jit: compile the generated code with Numba (False: run it in CPython).
         checkpoint: None (tape every loop iteration), a positive int K or "sqrt" (store
             the state of long top-level loops every K, or sqrt(steps), iterations and
-            recompute in between), or "auto" (so for top-level loops whose inner counted
-            loops record a tape).
+            recompute in between), or "auto" (the full tape when it fits in the tape
+            budget, else "sqrt").
         mode: "reverse" (one sweep for all inputs) or "forward" (one tangent sweep per
             input entry: cheaper for few inputs).
         target: "cpu", or "cuda" for a numba.cuda device function returning the partials.
         boundscheck: compile with Numba's bounds checks: an index out of range raises
             IndexError as it does with jit=False (docs/guide.md, "Errors at run time").
+        max_tape_bytes: the tape budget of one call in bytes (None: half of the physical
+            memory available when first called); tapes that would pass it raise
+            TapeMemoryError before they are allocated (or, with checkpoint="auto", the loop
+            is checkpointed).
 
     Returns:
         A GradFunction: called with f's arguments it returns the gradient, a float for a
@@ -296,17 +320,18 @@ def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", targe
         (6.0, -4.0)
     """
     return _transform(fn, argnums, jit, checkpoint, mode, target, with_value=False,
-                      boundscheck=boundscheck)
+                      boundscheck=boundscheck, max_tape_bytes=max_tape_bytes)
 
 
 @api_boundary
 def value_and_grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
-                   boundscheck=False):
+                   boundscheck=False, max_tape_bytes=None):
     """Like `grad`, but the result also gives the function's value: (f(*args), gradient),
     both from one call of the generated code.
 
     Parameters:
-        fn, argnums, jit, checkpoint, mode, boundscheck: as for `grad` (target is "cpu").
+        fn, argnums, jit, checkpoint, mode, boundscheck, max_tape_bytes: as for `grad`
+            (target is "cpu").
 
     Returns:
         A GradFunction returning (value, gradient).
@@ -322,7 +347,7 @@ def value_and_grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="rever
         (13.0, array([4., 6.]))
     """
     return _transform(fn, argnums, jit, checkpoint, mode, "cpu", with_value=True,
-                      boundscheck=boundscheck)
+                      boundscheck=boundscheck, max_tape_bytes=max_tape_bytes)
 
 
 # both may be called inside differentiated code: the gradient is made while compiling

@@ -22,7 +22,9 @@ outputs, gradients, tangents and tapes by name instead of slicing by position.
     kernel  vjp     (args, out cotangents, adjoint arrays accumulated into)
     kernel  jvp     (args, tangents, arrays receiving the output tangents)
 CPU functions whose adjoint tapes are kept take the tapes as trailing arguments and return
-them last; Artifact.run hands back the last call's.
+them last; Artifact.run hands back the last call's. Those that allocate tapes take the tape
+budget in bytes as their last argument (budget.py) and raise TapeMemoryError rather than
+allocate past it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from .analysis.aliasing import check_views
 from .backend import cuda as cuda_backend
 from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
+from .budget import resolve as resolve_budget
 from .codegen.emit import emit_module, unparse
 from .errors import GradientInputError
 from .frontend.lower import lower_function
@@ -67,9 +70,10 @@ class Layout:
 
     Arguments: the primal's `params`, then `seeds` (tangents of the differentiated arguments,
     or cotangents of the outputs), then `receivers` (kernels: arrays the derivative is
-    written or accumulated into), then `tapes`. Results: `outputs` (the function's own; for
-    hvp its value and gradients), `gradients` (one per differentiated argument),
-    `output_tangents`, `gradient_tangents` hvp, then `tapes`."""
+    written or accumulated into), then `tapes`, then `budget` (1: the tape budget in bytes).
+    Results: `outputs` (the function's own; for hvp its value and gradients), `gradients`
+    (one per differentiated argument), `output_tangents`, `gradient_tangents` hvp, then
+    `tapes`."""
 
     params: int
     seeds: int = 0
@@ -79,10 +83,11 @@ class Layout:
     output_tangents: int = 0
     gradient_tangents: int = 0
     tapes: int = 0
+    budget: int = 0
 
     @property
     def arguments(self) -> int:
-        return self.params + self.seeds + self.receivers + self.tapes
+        return self.params + self.seeds + self.receivers + self.tapes + self.budget
 
     @property
     def results(self) -> int:
@@ -131,37 +136,40 @@ class Artifact:
     tapes: list | None = None  # the last call's tape arrays, handed back to the next call
     transform_time: float = 0.0  # seconds from the source to the loaded module
 
-    def arguments(self, *args) -> tuple:
-        """`args` with the tapes a call passes last (the last call's, else empty ones)."""
+    def arguments(self, *args, budget: int | None = None) -> tuple:
+        """`args` with the tapes a call passes last (the last call's, else empty ones) and
+        the tape budget in bytes (None: the default, budget.default_budget)."""
         kinds = self.adjoint.tape_kinds
-        if not kinds:
-            return args
         tapes = self.tapes
         if tapes is None:  # empty tapes of each one's type (arrays: rows of the value's rank)
             tapes = [np.empty((0,) * t.ndim, dtype=_DTYPES[t.kind]) for t in kinds]
-        return (*args, *tapes)
+        limit = (resolve_budget(budget),) if self.adjoint.budgeted else ()
+        return (*args, *tapes, *limit)
 
     def compile(self, *args) -> float:
         """Compile the loaded CPU function with Numba for arguments like `args` (as `run`
         takes them) without running it; returns the seconds Numba took (0 without jit)."""
         return self.compiled.compile(self.arguments(*args))
 
-    def run(self, *args) -> tuple:
-        """Call the compiled CPU function; tapes that come back are kept for the next call
-        (a call while another holds them gets fresh ones)."""
+    def run(self, *args, budget: int | None = None) -> tuple:
+        """Call the compiled CPU function with the tape budget `budget` (bytes; None: the
+        default); tapes that come back are kept for the next call (a call while another
+        holds them gets fresh ones)."""
         _check_unshared(self.primal.copied_params, args[:len(self.primal.params)])
         kinds = self.adjoint.tape_kinds
-        if not kinds:
+        if not kinds and not self.adjoint.budgeted:
             return self.compiled(*args)
-        arguments = self.arguments(*args)
+        arguments = self.arguments(*args, budget=budget)
+        if not kinds:
+            return self.compiled(*arguments)
         self.tapes = None
         results = self.compiled(*arguments)
         self.tapes = list(results[-len(kinds):])
         return results[:-len(kinds)]
 
-    def call(self, *args) -> Results:
+    def call(self, *args, budget: int | None = None) -> Results:
         """`run`, with the results split by kind."""
-        return self.layout.split(self.run(*args))
+        return self.layout.split(self.run(*args, budget=budget))
 
     @property
     def ir(self) -> str:
@@ -251,7 +259,7 @@ def _cpu_reverse(seeded: bool):
         outputs = _outputs(primal)
         return adjoint, Layout(len(primal.params), seeds=outputs if seeded else 0,
                                outputs=outputs, gradients=len(argnums),
-                               tapes=len(adjoint.tape_kinds))
+                               tapes=len(adjoint.tape_kinds), budget=int(adjoint.budgeted))
 
     return derive
 

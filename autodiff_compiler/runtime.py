@@ -12,6 +12,8 @@ import math
 import numba
 import numpy as np
 
+from . import errors
+
 
 @numba.njit(cache=True)
 def dot11(a, b):
@@ -482,3 +484,15 @@ def trigamma(x):
         s = math.sin(math.pi * x)
         return math.pi * math.pi / (s * s) - trigamma_positive(1.0 - x)
     return trigamma_positive(x)
+
+
+TapeMemoryError = errors.TapeMemoryError  # raised by generated code over the tape budget
+
+
+@numba.njit(cache=True)
+def grown_bytes(tape, needed):
+    """The bytes `grow(tape, needed)` adds to the tape."""
+    row = tape.itemsize
+    for k in range(1, tape.ndim):
+        row *= tape.shape[k]
+    return (max(2 * tape.shape[0], needed) - tape.shape[0]) * row

@@ -50,16 +50,18 @@ class Specializations:
         kwargs = {**self.callee.kwargs, **(kwargs or {})}
         return prepare(self.signature, leading + tuple(args), kwargs, argnums)
 
-    def artifact(self, types: list[Type], argnums, mode: str) -> Artifact:
-        """The compiled code of one mode for these argument types (compiled once)."""
-        key = (tuple(types), tuple(argnums), mode)
+    def artifact(self, types: list[Type], argnums, mode: str, checkpoint="default") -> Artifact:
+        """The compiled code of one mode for these argument types (compiled once); with
+        `checkpoint`, checkpointed so instead of as the Specializations say."""
+        checkpoint = self.checkpoint if checkpoint == "default" else checkpoint
+        key = (tuple(types), tuple(argnums), mode, checkpoint)
         artifact = self.artifacts.get(key)
         if artifact is None:
             with self._lock:  # threads (a threaded scheduler) compile it once
                 artifact = self.artifacts.get(key)
                 if artifact is None:
                     artifact = compile(self.parsed, types, list(argnums), mode,
-                                       checkpoint=self.checkpoint, jit=self.jit,
+                                       checkpoint=checkpoint, jit=self.jit,
                                        boundscheck=self.boundscheck)
                     self.artifacts[key] = artifact
         self.last = artifact

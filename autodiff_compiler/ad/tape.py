@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import SourceLocation
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Function, Op, Region, Value, const
@@ -34,12 +35,14 @@ from ..ir.names import Namer
 from ..ir.types import I64, Type
 from ..primitives.arith import add_p, max2_p, mul_p, trip_count_p
 from ..primitives.control import (
+    checkpoint_alloc_p,
     counter_advance_p,
     counter_init_p,
     counter_retreat_p,
     for_p,
     return_p,
     tape_alloc_p,
+    tape_charge_p,
     tape_grow_p,
     tape_load_p,
     tape_push_p,
@@ -49,6 +52,8 @@ from ..primitives.control import (
 )
 from ..primitives.indexing import new_array_p
 from .checkpoint import save_ops
+
+_ITEMSIZE = {"float": 8, "int": 8, "bool": 1}
 
 # initial length of a tape under a while loop (doubles when full)
 WHILE_TAPE_START = 64
@@ -88,6 +93,10 @@ class TapePlan:
         self.checkpoints: dict[Op, object] = {}  # loop -> ad.checkpoint.Checkpoint
         self.fusions: dict[Op, object] = {}  # loop -> ad.reverse.Fusion
         self.namer = Namer({p.hint for p in fn.params})
+        # with reuse, every allocation is first charged against the tape budget, an argument
+        # (`budget`, made at the first charge) to a running total (`total`, a variable)
+        self.budget: Value | None = None
+        self.total: str | None = None
         self._classify()
 
     def _classify(self) -> None:
@@ -169,7 +178,8 @@ class TapePlan:
         ops: list[Op] = []
         taped = {v for v in info.taped} if record else set()
         if record and self._growable(info) and info.nearest_loop.prim is while_p:
-            ops.append(_tape_op(tape_grow_p, [], self._tape_set(info), None))
+            ops.append(self._budgeted(_tape_op(tape_grow_p, [], self._tape_set(info), None),
+                                      info.nearest_loop, "grows"))
         ops.extend(self._push(v, info) for v in region.args if v in taped)
         at_end = {k for k in taped if k in self.at_end}  # pushed before the yield instead
         taped -= at_end
@@ -179,7 +189,7 @@ class TapePlan:
             checkpoint = self.checkpoints.get(op)
             if info.once and op.regions and op.prim.loop:
                 if checkpoint is not None:
-                    ops.extend(checkpoint.setup)
+                    ops.extend(self._charge_checkpoints(checkpoint))
                 ops.extend(self._allocate(op, checkpoint, self.reuse and info.parent is None))
             if record and op.prim is for_p and not info.once:
                 ops.extend(self._reserve(op))
@@ -258,7 +268,8 @@ class TapePlan:
         region = Region()
         count = Builder(region, loop.loc)(trip_count_p, *loop.operands[:3], hint="n_inner")
         for info in infos:
-            region.ops.append(_tape_op(tape_reserve_p, [count], self._tape_set(info), loop.loc))
+            reserve = _tape_op(tape_reserve_p, [count], self._tape_set(info), loop.loc)
+            region.ops.append(self._budgeted(reserve, loop, "grows"))
         return region.ops
 
     def _push(self, value: Value, info: RegionInfo) -> Op:
@@ -268,7 +279,8 @@ class TapePlan:
         attrs.update(ndim=value.type.ndim, where=self.where[value], hint=value.hint)
         # the push reads the array twice (its shape, then its values): as two operands, so
         # the emitter gives it a name instead of inlining its expression
-        return _tape_op(tape_push_p, [value, value], attrs, None)
+        push = _tape_op(tape_push_p, [value, value], attrs, None)
+        return self._budgeted(push, info.outer_loop, self._kind(info.outer_loop))
 
     def tapes_under(self, loop: Op) -> bool:
         return any(i.outer_loop is loop and i.taped for i in self.info.values())
@@ -300,6 +312,10 @@ class TapePlan:
                     hint = "n_" + inner_loop.regions[0].args[0].hint
                     size = b(mul_p, size, b(trip_count_p, *inner_loop.operands[:3]), hint=hint)
             region.ops.append(_tape_op(counter_init_p, [], {"counter": info.counter}, loop.loc))
+            row = sum(_ITEMSIZE[v.type.kind] for v in info.taped if not v.type.is_array)
+            if row and self.reuse:  # array tapes are charged at their first push
+                charge = _tape_op(tape_charge_p, [size], {"row": row}, None)
+                region.ops.append(self._budgeted(charge, loop, self._kind(loop)))
             for value in info.taped:
                 name = self.tape_names[value]
                 attrs = {"tape": name, "kind": value.type.kind, "ndim": value.type.ndim}
@@ -311,6 +327,48 @@ class TapePlan:
                     attrs["reuse"] = True
                 region.ops.append(_tape_op(tape_alloc_p, operands, attrs, loop.loc))
         return region.ops
+
+    # --- the tape budget -----------------------------------------------------------------------
+    def _kind(self, loop: Op) -> str:
+        """How the tapes of outer loop `loop` could shrink (errors.TapeMemoryError.kind)."""
+        if loop in self.checkpoints:
+            return "checkpointed"
+        if loop.prim is not for_p:
+            return "grows"
+        return "counted" if self.op_region[loop] is self.fn.body else "branch"
+
+    def _budgeted(self, op: Op, loop: Op, kind: str) -> Op:
+        """`op` charging what it allocates against the budget (an extra last operand), when
+        the function takes one (tapes reused: the CPU gradients)."""
+        if not self.reuse:
+            return op
+        if self.budget is None:
+            self.budget = Value(I64, self.namer.fresh("tape_budget"))
+            self.total = self.namer.fresh("tape_total")
+        loc = loop.loc or SourceLocation(self.fn.filename, 0, 0, self.fn.name)
+        attrs = dict(op.attrs, budget=True, total=self.total, loop=loc, kind=kind)
+        return Op(op.prim, op.operands + [self.budget], op.results, op.regions, attrs, op.loc)
+
+    def _charge_checkpoints(self, ck) -> list[Op]:
+        """A checkpoint's setup, each of its arrays charged before it is allocated."""
+        ops = []
+        for op in ck.setup:
+            if op.prim is checkpoint_alloc_p and self.reuse:
+                count, template = op.operands
+                if template.type.is_array:
+                    charge = _tape_op(tape_charge_p, [count, template], {}, None)
+                else:
+                    charge = _tape_op(tape_charge_p, [count],
+                                      {"row": _ITEMSIZE[template.type.kind]}, None)
+                ops.append(self._budgeted(charge, ck.loop, "checkpointed"))
+            ops.append(op)
+        return ops
+
+    def budget_prelude(self) -> list[Op]:
+        """Ops starting the forward sweep: the running total at 0 (when charged at all)."""
+        if self.budget is None:
+            return []
+        return [_tape_op(counter_init_p, [], {"counter": self.total}, None)]
 
     def loads(self, info: RegionInfo, wanted: list[tuple[Value, Value]]) -> list[Op]:
         """The start of a region's reverse: step its counter back, read its taped values."""

@@ -96,6 +96,10 @@ def _emit_push(op, args):
             TAPE = np.empty((TAPE.shape[0],) + VALUE.shape, dtype=TAPE.dtype)
         """, TAPE=op.attrs["tape"], COUNTER=op.attrs["counter"], VALUE=args[0],
         MESSAGE=ast.Constant(message))
+    if op.attrs.get("budget"):  # the rows' bytes are known now, before they are allocated
+        nbytes = quote("TAPE.shape[0] * VALUE.nbytes", TAPE=op.attrs["tape"],
+                       VALUE=args[0])[0].value
+        check.body[1:1] = _charge(op, nbytes, args[-1])
     return [check, push]
 
 
@@ -103,11 +107,46 @@ def _emit_grow(op, args):
     """Grow every tape of a region when the next entries (one, or the operand's count) would
     not fit: checked once per region run (grow) or once before an inner loop (reserve)."""
     tapes, counter = op.attrs["tapes"], op.attrs["counter"]
+    budget = args[-1] if op.attrs.get("budget") else None
+    args = args[:-1] if op.attrs.get("budget") else args
     needed = ast.BinOp(_name(counter), ast.Add(), args[0] if args else ast.Constant(1))
     (check,) = quote("if NEEDED > FIRST.shape[0]:\n    pass", NEEDED=needed, FIRST=tapes[0])
     check.body = [quote("TAPE = rt.grow(TAPE, NEEDED)", TAPE=t, NEEDED=needed)[0]
                   for t in tapes]
+    if budget is not None:  # what the tapes would grow by, charged before they grow
+        grown = [quote("rt.grown_bytes(TAPE, NEEDED)", TAPE=t, NEEDED=needed)[0].value
+                 for t in tapes]
+        total = grown[0]
+        for more in grown[1:]:
+            total = ast.BinOp(total, ast.Add(), more)
+        check.body[:0] = _charge(op, total, budget)
     return check
+
+
+def _charge(op, nbytes: ast.expr, budget: ast.expr) -> list[ast.stmt]:
+    """Add `nbytes` to the call's tape total; over the budget, raise TapeMemoryError naming
+    the loop (attrs "total": the total's variable, "loop": the loop's location, "kind")."""
+    loc = op.attrs["loop"]
+    return quote("""
+        TOTAL += NBYTES
+        if TOTAL > BUDGET:
+            raise rt.TapeMemoryError(FILE, LINE, COL, TEXT, KIND, TOTAL, BUDGET)
+        """, TOTAL=op.attrs["total"], NBYTES=nbytes, BUDGET=budget,
+        FILE=ast.Constant(loc.filename), LINE=ast.Constant(loc.line),
+        COL=ast.Constant(loc.col), TEXT=ast.Constant(loc.text),
+        KIND=ast.Constant(op.attrs["kind"]))
+
+
+def _emit_charge(op, args):
+    """Before an allocation: its bytes (operand 0; times the bytes of a row, attribute
+    "row", or of the array operand 1) counted against the budget (the last operand)."""
+    nbytes = args[0]
+    if op.attrs.get("row"):
+        nbytes = ast.BinOp(nbytes, ast.Mult(), ast.Constant(op.attrs["row"]))
+    if len(args) == 3:
+        nbytes = ast.BinOp(nbytes, ast.Mult(),
+                           ast.Attribute(args[1], "nbytes", ast.Load()))
+    return _charge(op, nbytes, args[-1])
 
 
 def _emit_counter(delta):
@@ -129,6 +168,8 @@ tape_reserve_p = defprim("tape_reserve", infer=_no_results, emit=_emit_grow, pur
 tape_load_p = defprim("tape_load", infer=None, emit=lambda op, a: _tape_slot(op), pure=False,
                       loads="tape")
 tape_value_p = defprim("tape_value", infer=None, emit=lambda op, a: _name(op.attrs["tape"]))
+tape_charge_p = defprim("tape_charge", infer=_no_results, emit=_emit_charge, pure=False,
+                       statement=True)
 counter_init_p = defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
 counter_advance_p = defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)
 counter_retreat_p = defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)
