@@ -22,7 +22,7 @@ from .pickling import reducer
 from .pipeline import Artifact
 from .specialize import Specializations
 from .sweeps import forward_gradient, unit_tangents
-from .tapes import TapeReport, measure, report
+from .tapes import TapeBytes, TapeReport, measure, report
 from .tracebacks import api_boundary
 
 
@@ -187,6 +187,35 @@ class GradFunction:
         if self.mode == "forward":
             arguments += tuple(unit_tangents(values, self.argnums, None))
         return Lowered(artifact, arguments, artifact.compile(*arguments))
+
+    @api_boundary
+    def tape_bytes(self, *args, **kwargs) -> TapeBytes:
+        """The bytes the reverse sweep's tapes take in a call with these arguments, computed
+        without running the function's loops (from trip counts, bounds and shapes known
+        before them); compiles for the argument types like `lower`.
+
+        Returns:
+            A TapeBytes, an int: the bytes of tapes and checkpoints the call allocates
+            (with checkpoint="auto": of the full tape, which the call checkpoints when this
+            is over the budget). `growing` lists the lines of loops whose tapes grow as they
+            run (counted at their first capacity) and `unknown` those whose tapes are sized
+            by values other loops compute (not counted); `bounded` is True when neither.
+
+        Example:
+            >>> import numpy as np
+            >>> def total(x, n):
+            ...     s = 0.0
+            ...     for i in range(n):
+            ...         s = s * x[i % 3] + 1.0
+            ...     return s
+            >>> grad(total, jit=False).tape_bytes(np.ones(3), 10 ** 9)
+            TapeBytes(8000000000)
+        """
+        if self.mode == "forward":
+            return TapeBytes(0)
+        values, types = self.specializations.prepare(args, kwargs, self.argnums)
+        artifact = self.specializations.artifact(types, self.argnums, self._mode)
+        return artifact.tape_bytes(*values)
 
     @property
     def njit(self):

@@ -40,6 +40,7 @@ from . import primitives  # noqa: F401  (registers the primitives)
 from .ad.forward import forward_mode, kernel_tangent
 from .ad.kernel import _kernel_outputs, kernel_adjoint
 from .ad.reverse import reverse_mode
+from .ad.tape_size import size_plan
 from .analysis.aliasing import check_views
 from .backend import cuda as cuda_backend
 from .backend.cache import import_module, write_module
@@ -54,6 +55,7 @@ from .ir.core import Function
 from .ir.printer import format_function
 from .ir.types import Type
 from .ir.verifier import verify
+from .tapes import TapeBytes
 from .transforms.cse import cse
 from .transforms.views import remake_views_after_writes
 from .version import __version__
@@ -135,6 +137,7 @@ class Artifact:
     compiled: object = None
     tapes: list | None = None  # the last call's tape arrays, handed back to the next call
     transform_time: float = 0.0  # seconds from the source to the loaded module
+    sizer: tuple | None = None  # (ad.tape_size.SizePlan, its loaded function), made on demand
 
     def arguments(self, *args, budget: int | None = None) -> tuple:
         """`args` with the tapes a call passes last (the last call's, else empty ones) and
@@ -170,6 +173,22 @@ class Artifact:
     def call(self, *args, budget: int | None = None) -> Results:
         """`run`, with the results split by kind."""
         return self.layout.split(self.run(*args, budget=budget))
+
+    def tape_bytes(self, *args) -> TapeBytes:
+        """The bytes of the tapes a call with `args` (as `run` takes them) allocates, from
+        sizes known before its loops run (ad.tape_size; computed by CPython, no loop runs)."""
+        if self.sizer is None:
+            plan = size_plan(self.adjoint)
+            function = None
+            if plan.function is not None:
+                source = emit_module([plan.function], f"{self.adjoint.filename} "
+                                     f"({self.adjoint.name})", __version__)
+                function = _load_module(source, plan.function.name, plan.function.constants,
+                                        jit=False)[0]
+            self.sizer = (plan, function)
+        plan, function = self.sizer
+        nbytes = 0 if function is None else int(function(*self.arguments(*args)))
+        return TapeBytes(nbytes, plan.growing, plan.unknown)
 
     @property
     def ir(self) -> str:
@@ -356,21 +375,27 @@ def _load_cpu(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
     # values at compile time (Numba freezes them into the machine code); the source names
     # their digests, so other values make another module (and Numba cache entry). A custom
     # rule's function is bound for the mode instead.
-    constants, rules = {}, False
-    for name, value in artifact.adjoint.constants.items():
-        if isinstance(value, np.ndarray):
-            constants[name] = np.array(value, copy=True)
-        else:
-            constants[name], rules = value.bind(jit), True
     checked = "-boundscheck" if boundscheck and jit else ""  # Numba's cache ignores the flag
-    artifact.path = write_module(artifact.source, artifact.name,
-                                 __version__ + checked)
-    module = import_module(artifact.path, artifact.source)
-    for name, value in constants.items():
-        setattr(module, name, value)
+    function, artifact.path, rules = _load_module(artifact.source, artifact.name,
+                                                  artifact.adjoint.constants, jit, checked)
     # Numba's cache does not see changes of the functions it calls: none where rules are
-    artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit,
-                                 boundscheck, cache=not rules)
+    artifact.compiled = Compiled(function, artifact.path, jit, boundscheck, cache=not rules)
+
+
+def _load_module(source: str, name: str, constants: dict, jit: bool, tag: str = ""):
+    """(function `name` of the written and imported module, its path, whether it calls
+    custom rules), its constants set."""
+    values, rules = {}, False
+    for constant, value in constants.items():
+        if isinstance(value, np.ndarray):
+            values[constant] = np.array(value, copy=True)
+        else:
+            values[constant], rules = value.bind(jit), True
+    path = write_module(source, name, __version__ + tag)
+    module = import_module(path, source)
+    for constant, value in values.items():
+        setattr(module, constant, value)
+    return getattr(module, name), path, rules
 
 
 def _load_device(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:

@@ -126,6 +126,42 @@ class TapeReport:
         return f"TapeReport({len(self.rows)} arrays, {self.nbytes} bytes)"
 
 
+class TapeBytes(int):
+    """The bytes of the tapes one call allocates (an int), as `g.tape_bytes(*args)` gives
+    them: computed from trip counts, bounds and shapes known before the loops run.
+
+    Attributes:
+        growing: source lines of loops whose tapes grow while they run (while loops, nests
+            whose inner bounds change): counted at their first capacity, so the int is a
+            lower bound; the generated code checks the budget again at each growth.
+        unknown: source lines of loops whose tape sizes depend on values other loops or
+            branches compute: not counted (the generated code checks them when it
+            allocates).
+        bounded: neither (the int is what the call allocates).
+    """
+
+    def __new__(cls, nbytes: int, growing=(), unknown=()):
+        value = super().__new__(cls, nbytes)
+        value.growing = tuple(growing)
+        value.unknown = tuple(unknown)
+        return value
+
+    @property
+    def bounded(self) -> bool:
+        return not self.growing and not self.unknown
+
+    def __repr__(self) -> str:
+        notes = [f"growing at line{'s' if len(self.growing) > 1 else ''} "
+                 + ", ".join(map(str, self.growing))] if self.growing else []
+        if self.unknown:
+            notes.append("sized at run time at line" + ("s " if len(self.unknown) > 1 else " ")
+                         + ", ".join(map(str, self.unknown)))
+        return f"TapeBytes({int(self)}" + "".join(f"; {n}" for n in notes) + ")"
+
+    def __reduce__(self):
+        return TapeBytes, (int(self), self.growing, self.unknown)
+
+
 def _bytes(row: Stored) -> str:
     return "?" if row.nbytes is None else f"{row.nbytes:,}"
 
