@@ -22,6 +22,7 @@ import weakref
 import numpy as np
 
 from .arguments import floats, like, output, require_floats, structure
+from .budget import check_budget
 from .errors import GradientInputError
 from .pickling import reducer
 from .specialize import Specializations
@@ -146,6 +147,7 @@ class jacrev(_Transform):
 
     Parameters:
         f, argnums, jit: as for `jacfwd`.
+        max_tape_bytes: the tape budget of each sweep in bytes, as for `grad`.
 
     Returns:
         A function of f's arguments giving the Jacobian, shaped out.shape + in.shape, as
@@ -162,9 +164,18 @@ class jacrev(_Transform):
 
     what = "jacrev"
 
+    def __init__(self, f, argnums=0, *, jit=True, max_tape_bytes=None):
+        super().__init__(f, argnums, jit=jit)
+        self.max_tape_bytes = check_budget(max_tape_bytes)
+
+    def __reduce__(self):
+        return reducer(type(self), self.f, (self.argnums,),
+                       {"jit": self.jit, "max_tape_bytes": self.max_tape_bytes})
+
     def _compute(self, spec, nums, single, values, types):
         shapes = [np.shape(v) for v in primal_outputs(spec, values, types)]
-        rows = reverse_jacobians(spec.artifact(types, nums, "vjp"), values, nums, shapes)
+        rows = reverse_jacobians(spec.artifact(types, nums, "vjp"), values, nums, shapes,
+                                 self.max_tape_bytes)
         return _one_or_tuple([split(r, values, nums, single) for r in rows])
 
 
@@ -239,7 +250,7 @@ def hvp(f, primals, tangents, *, jit=True):
 
 
 @api_boundary
-def vjp(f, *primals, jit=True):
+def vjp(f, *primals, jit=True, max_tape_bytes=None):
     """The value of f and its pullback (reverse mode), as jax.vjp.
 
     The pullback runs the adjoint code, which computes the outputs again: nothing is kept
@@ -249,6 +260,7 @@ def vjp(f, *primals, jit=True):
         f: a Python function returning a float, an array or a tuple of them.
         *primals: its arguments.
         jit: compile the generated code with Numba (False: run it in CPython).
+        max_tape_bytes: the tape budget of each pullback call in bytes, as for `grad`.
 
     Returns:
         (f(*primals), pullback): pullback(cotangent), the cotangent with the structure of
@@ -265,16 +277,17 @@ def vjp(f, *primals, jit=True):
         >>> pullback(np.array([1.0, 1.0]))
         (array([3., 3.]), None)
     """
-    pullback = Pullback(f, primals, jit)
+    pullback = Pullback(f, primals, jit, max_tape_bytes)
     return structure(pullback.outputs, len(pullback.outputs) == 1), pullback
 
 
 class Pullback:
     """vjp's pullback: cotangent(s) of the outputs -> one cotangent per primal. Pickles as
-    (f, primals, jit)."""
+    (f, primals, jit, max_tape_bytes)."""
 
-    def __init__(self, f, primals, jit=True):
+    def __init__(self, f, primals, jit=True, max_tape_bytes=None):
         self.f, self.primals, self.jit = f, tuple(primals), jit
+        self.max_tape_bytes = check_budget(max_tape_bytes)
         self.spec = spec = specializer(f, jit)
         self.values, types = spec.prepare(self.primals)
         self.argnums = _user_floats(spec, types, len(self.primals))
@@ -282,7 +295,7 @@ class Pullback:
         self.artifact = spec.artifact(types, self.argnums, "vjp")
 
     def __reduce__(self):
-        return reducer(Pullback, self.f, (self.primals, self.jit), {})
+        return reducer(Pullback, self.f, (self.primals, self.jit, self.max_tape_bytes), {})
 
     @api_boundary
     def __call__(self, cotangent):
@@ -292,7 +305,8 @@ class Pullback:
             raise GradientInputError(f"the cotangent must have the structure of the output: "
                                      f"{len(self.outputs)} value(s), got {len(seeds)}")
         seeds = [like(s, out, k) for k, (s, out) in enumerate(zip(seeds, self.outputs))]
-        grads = iter(output(g) for g in self.artifact.call(*self.values, *seeds).gradients)
+        results = self.artifact.call(*self.values, *seeds, budget=self.max_tape_bytes)
+        grads = iter(output(g) for g in results.gradients)
         offset = self.spec.offset
         return tuple(next(grads) if k in self.argnums else None
                      for k in range(offset, offset + len(self.primals)))

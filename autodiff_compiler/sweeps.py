@@ -66,14 +66,16 @@ def seeds(shapes: list[tuple], o: int, index) -> list:
     return result
 
 
-def reverse_jacobians(artifact: Artifact, values, nums, shapes: list[tuple]) -> list:
+def reverse_jacobians(artifact: Artifact, values, nums, shapes: list[tuple],
+                      budget: int | None = None) -> list:
     """Rows of d outputs / d inputs by one seeded adjoint sweep (a vjp artifact) per output
-    entry: one array per output, shaped out.shape + (number of input entries,)."""
+    entry, each within the tape budget `budget` (bytes; None: the default): one array per
+    output, shaped out.shape + (number of input entries,)."""
     jacobians = []
     for o, shape in enumerate(shapes):
         rows = []
         for index in np.ndindex(shape):
-            grads = artifact.call(*values, *seeds(shapes, o, index)).gradients
+            grads = artifact.call(*values, *seeds(shapes, o, index), budget=budget).gradients
             rows.append(np.concatenate([np.ravel(g) for g in grads]))
         width = sum(int(np.size(values[k])) for k in nums)
         jacobians.append(np.array(rows).reshape(shape + (width,)))

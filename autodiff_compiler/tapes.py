@@ -76,10 +76,13 @@ class TapeReport:
         [('tape_s', 'float64', 'per iteration', 80)]
     """
 
-    def __init__(self, rows: list[Stored], note: str = "", mode: str = "grad"):
+    def __init__(self, rows: list[Stored], note: str = "", mode: str = "grad",
+                 budget: int | None = None, predicted: TapeBytes | None = None):
         self.rows = rows
         self.note = note
         self.mode = mode
+        self.budget = budget  # the tape budget in bytes, when known
+        self.predicted = predicted  # the bytes computed before running (g.tape_bytes)
 
     @property
     def nbytes(self) -> int | None:
@@ -114,10 +117,28 @@ class TapeReport:
             out.append("  ".join(cells + [row[-1]]).rstrip())
         total = self.nbytes
         if total is not None:
-            out.append(f"total {total:,} bytes")
+            out.append(f"total {total:,} bytes per call")
+        elif self.predicted is not None:
+            out.append(f"total {int(self.predicted):,} bytes per call, computed before "
+                       "running (tape_bytes)")
         if self.note:
-            out.append(self.note)
+            out.extend(self.note.splitlines())
+        out.extend(self._budget_lines())
         return out
+
+    def _budget_lines(self) -> list[str]:
+        """The budget, and whether the call's tapes fit in it."""
+        if self.budget is None:
+            return []
+        lines = [(f"tape budget {self.budget:,} bytes (the default, half of the available "
+                  "memory; grad(..., max_tape_bytes=) sets another)")]
+        needed = self.nbytes if self.nbytes is not None else self.predicted
+        if needed is not None and needed > self.budget:
+            lines.append("over the budget: the call raises TapeMemoryError before allocating "
+                         '(checkpoint="auto" checkpoints its top-level loops instead)')
+        if self.predicted is not None and not self.predicted.bounded:
+            lines.append(f"not known before running: {_unbounded(self.predicted)}")
+        return lines
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -160,6 +181,13 @@ class TapeBytes(int):
 
     def __reduce__(self):
         return TapeBytes, (int(self), self.growing, self.unknown)
+
+
+def _unbounded(size: TapeBytes) -> str:
+    parts = [f"tapes that grow as the loop at line {line} runs" for line in size.growing]
+    parts += [f"tapes of the loop at line {line}, sized by values other loops compute"
+              for line in size.unknown]
+    return "; ".join(parts)
 
 
 def _bytes(row: Stored) -> str:
@@ -234,13 +262,14 @@ def _text(loc) -> str:
     return "" if loc is None else loc.text.strip()
 
 
-def report(fn: Function, mode: str, arrays: dict | None = None, note: str = "") -> TapeReport:
+def report(fn: Function, mode: str, arrays: dict | None = None, note: str = "",
+           budget: int | None = None, predicted: TapeBytes | None = None) -> TapeReport:
     """The table of `fn`'s stored arrays; sizes from `arrays` (name -> array, as `measure`
-    gives them) where known."""
+    gives them) where known; `budget` and `predicted` (TapeReport's) when given."""
     rows = stored_arrays(fn) if mode != "jvp" else []
     if arrays is not None:
         rows = [_sized(r, arrays.get(r.name)) for r in rows]
-    return TapeReport(rows, note, mode)
+    return TapeReport(rows, note, mode, budget, predicted)
 
 
 def _sized(row: Stored, array) -> Stored:
