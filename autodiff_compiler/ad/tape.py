@@ -178,8 +178,8 @@ class TapePlan:
         ops: list[Op] = []
         taped = {v for v in info.taped} if record else set()
         if record and self._growable(info) and info.nearest_loop.prim is while_p:
-            ops.append(self._budgeted(_tape_op(tape_grow_p, [], self._tape_set(info), None),
-                                      info.nearest_loop, "grows"))
+            ops.append(self._growth(_tape_op(tape_grow_p, [], self._tape_set(info), None),
+                                    info))
         ops.extend(self._push(v, info) for v in region.args if v in taped)
         at_end = {k for k in taped if k in self.at_end}  # pushed before the yield instead
         taped -= at_end
@@ -269,7 +269,7 @@ class TapePlan:
         count = Builder(region, loop.loc)(trip_count_p, *loop.operands[:3], hint="n_inner")
         for info in infos:
             reserve = _tape_op(tape_reserve_p, [count], self._tape_set(info), loop.loc)
-            region.ops.append(self._budgeted(reserve, loop, "grows"))
+            region.ops.append(self._growth(reserve, info))
         return region.ops
 
     def _push(self, value: Value, info: RegionInfo) -> Op:
@@ -348,6 +348,13 @@ class TapePlan:
         loc = loop.loc or SourceLocation(self.fn.filename, 0, 0, self.fn.name)
         attrs = dict(op.attrs, budget=True, total=self.total, loop=loc, kind=kind)
         return Op(op.prim, op.operands + [self.budget], op.results, op.regions, attrs, op.loc)
+
+    def _growth(self, op: Op, info: RegionInfo) -> Op:
+        """A growth of `info`'s tapes, charged: named after their outer loop when that is one
+        checkpointing shrinks, else after the loop making them grow."""
+        kind = self._kind(info.outer_loop)
+        loop = info.nearest_loop if kind == "grows" else info.outer_loop
+        return self._budgeted(op, loop, kind)
 
     def _charge_checkpoints(self, ck) -> list[Op]:
         """A checkpoint's setup, each of its arrays charged before it is allocated."""
