@@ -86,7 +86,7 @@ class Lowered:
             >>> print(report)
             name    stores  dtype    kept                            bytes  source line
             tape_s  s       float64  per iteration (loop at line 3)    800  line 3: for i in range(n):
-            total 800 bytes
+            total 800 bytes per call
         """
         arrays = measure(self.artifact.compiled.python_fn,
                          self.artifact.arguments(*self.arguments))
@@ -193,6 +193,10 @@ class GradFunction:
         """The bytes the reverse sweep's tapes take in a call with these arguments, computed
         without running the function's loops (from trip counts, bounds and shapes known
         before them); compiles for the argument types like `lower`.
+
+        Parameters:
+            *args, **kwargs: arguments, as the function takes them (their values set the
+                trip counts and shapes).
 
         Returns:
             A TapeBytes, an int: the bytes of tapes and checkpoints the call allocates

@@ -138,8 +138,9 @@ class TapeMemoryError(MemoryError):
         Traceback (most recent call last):
         ...
         autodiff_compiler.errors.TapeMemoryError: ...:3:5: the tapes of this loop would take 8,000,000,000 bytes, more than the tape budget of 1,000 bytes (max_tape_bytes); nothing was allocated. Pass checkpoint="auto" to store the loop's state every few steps instead when the tape does not fit, or a larger max_tape_bytes=
-            for i in range(n):
-            ^
+                for i in range(n):
+                ^
+        ...
     """
 
     def __init__(self, filename, line, col, text, kind, needed, budget):

@@ -159,6 +159,17 @@ class TapeBytes(int):
             branches compute: not counted (the generated code checks them when it
             allocates).
         bounded: neither (the int is what the call allocates).
+
+    Example:
+        >>> from autodiff_compiler import grad
+        >>> def halving(x, tol):
+        ...     s = 1.0
+        ...     while s > tol:
+        ...         s = s * x
+        ...     return s
+        >>> size = grad(halving, jit=False).tape_bytes(0.5, 1e-9)
+        >>> size, size.growing, size.bounded
+        (TapeBytes(512; growing at line 3), (3,), False)
     """
 
     def __new__(cls, nbytes: int, growing=(), unknown=()):
@@ -169,6 +180,8 @@ class TapeBytes(int):
 
     @property
     def bounded(self) -> bool:
+        """True when no tape grows or is sized at run time: the int is what the call
+        allocates."""
         return not self.growing and not self.unknown
 
     def __repr__(self) -> str:
