@@ -122,9 +122,9 @@ class TapeMemoryError(MemoryError):
     bytes the tapes of the call would take and the budget, and what to do instead.
 
     Attributes: `loc` (the loop), `kind` ("counted": a top-level counted loop, which
-    checkpointing shrinks; "grows": a tape that grows while its loop runs (a `while`, or a
-    loop nested in one); "checkpointed": already checkpointed), `needed` and `budget` in
-    bytes.
+    checkpointing shrinks; "grows": a tape that grows while its loop runs (a `while`, a
+    loop with `break`, or a loop nested in one); "branch": a counted loop inside an `if`;
+    "checkpointed": already checkpointed), `needed` and `budget` in bytes.
 
     Example:
         >>> import numpy as np
@@ -162,8 +162,10 @@ class TapeMemoryError(MemoryError):
 _TAPE_ADVICE = {
     "counted": ('Pass checkpoint="auto" to store the loop\'s state every few steps instead '
                 "when the tape does not fit, or a larger max_tape_bytes="),
-    "grows": ("Checkpointing applies to counted top-level loops only: bound the loop (a "
-              "`for` over range), or pass a larger max_tape_bytes="),
+    "grows": ("Checkpointing applies to counted top-level loops only (not to `while` loops "
+              "or loops with `break`): pass a larger max_tape_bytes="),
+    "branch": ("Checkpointing applies to top-level loops only: move the loop out of its "
+               "`if` to checkpoint it, or pass a larger max_tape_bytes="),
     "checkpointed": ("The loop is already checkpointed (its state every sqrt(steps) steps "
                      'with "auto" or "sqrt"; pass checkpoint=K for another stride); pass a '
                      "larger max_tape_bytes="),

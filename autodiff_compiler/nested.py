@@ -52,7 +52,7 @@ def inlinable(g, types):
         if not types[k].is_float:
             raise GradientInputError(f"{what}: argument {k} is {types[k]}, not a float")
     artifact = g.specializations.artifact(list(types), g.argnums, "grad")
-    if artifact.adjoint.tape_kinds:
+    if artifact.adjoint.tape_kinds or artifact.adjoint.budgeted:  # budgeted: makes tapes
         raise TypeError(f"{what}: its adjoint keeps a tape (a loop whose reverse sweep reads "
                         "stored values); differentiating it again is not supported yet")
     return artifact.compiled.python_fn, len(g.argnums), g.with_value, g.single
