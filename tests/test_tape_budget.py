@@ -326,3 +326,14 @@ def test_a_gradient_making_tapes_in_a_branch_is_refused_when_differentiated_agai
     with pytest.raises(UnsupportedOperationError, match="keeps a tape") as caught:
         grad(outer, jit=False)(0.5, 1)
     assert "return inner_grad(x, flag) * x" in str(caught.value)
+
+
+def test_the_budget_travels_with_pickles():
+    import pickle
+
+    g = pickle.loads(pickle.dumps(grad(long_recurrence, jit=False, max_tape_bytes=100)))
+    with pytest.raises(TapeMemoryError):
+        g(0.5, 100)
+    assert pickle.loads(pickle.dumps(jacrev(long_recurrence, max_tape_bytes=7))).max_tape_bytes == 7
+    size = pickle.loads(pickle.dumps(grad(halving, jit=False).tape_bytes(0.5, 1e-9)))
+    assert size == 512 and size.growing == (_line(halving, "while s > tol"),)
