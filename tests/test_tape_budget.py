@@ -260,12 +260,13 @@ def test_tape_bytes_equals_the_tapes_the_call_allocates(fn, args, jit):
 
 
 @pytest.mark.parametrize("checkpoint", ["sqrt", 7])
-@pytest.mark.parametrize("fn", [long_recurrence, two_loops])
+@pytest.mark.parametrize("fn", [long_recurrence, two_loops, array_recurrence])
 def test_tape_bytes_of_checkpointed_code_counts_tapes_and_checkpoints(fn, checkpoint):
     g = grad(fn, jit=False, checkpoint=checkpoint)
     report = g.lower(0.5, 100).tape()
     assert {r.kept for r in report.rows} == {"per iteration", "per segment"}
-    assert g.tape_bytes(0.5, 100) == report.nbytes
+    size = g.tape_bytes(0.5, 100)
+    assert size.bounded and size == report.nbytes
 
 
 def test_growing_tapes_of_a_nest_count_their_first_capacity():

@@ -6,7 +6,8 @@ ops before the arrays of a loop, a check at an array tape's first push, `tape_gr
 function from those charges: for each one it copies the ops its sizes depend on — trip
 counts, bounds and shapes computed before the loop, and, for the rows of an array tape, the
 ops making the pushed value in the loop's first iteration (block arguments taken as the
-loop's lower bound and initial values) — and adds the bytes up. Loops themselves never run.
+loop's lower bound and initial values, a state restored from a checkpoint as the state the
+loop starts from) — and adds the bytes up. Loops themselves never run.
 
 A charge whose size depends on what a loop or a branch computes (a bound found by an earlier
 loop, a value made by an inner loop) cannot be sized that way: it is listed as `unknown`
@@ -28,6 +29,8 @@ from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops
 from ..ir.types import I64
 from ..primitives.arith import gt_p
 from ..primitives.control import (
+    checkpoint_alloc_p,
+    checkpoint_load_p,
     counter_init_p,
     for_p,
     if_p,
@@ -136,8 +139,14 @@ class _Slicer:
 
     def __init__(self, fn: Function):
         self.producer = {r: op for op in walk_ops(fn.body) for r in op.results}
-        self.first = {}  # block argument -> its value in the first iteration
+        # block argument -> its value in the first iteration; a state restored from a
+        # checkpoint -> the state the loop starts from (the same shapes)
+        self.first = {}
+        saved = {op.attrs["name"]: op.operands[1] for op in walk_ops(fn.body)
+                 if op.prim is checkpoint_alloc_p}
         for op in walk_ops(fn.body):
+            if op.prim is checkpoint_load_p:
+                self.first[op.results[0]] = saved[op.attrs["name"]]
             if op.prim is for_p:
                 body = op.regions[0]
                 self.first[body.args[0]] = op.operands[0]
