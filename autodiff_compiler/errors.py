@@ -137,7 +137,7 @@ class TapeMemoryError(MemoryError):
         >>> grad(f, jit=False, max_tape_bytes=1000)(0.5, 10**9)
         Traceback (most recent call last):
         ...
-        autodiff_compiler.errors.TapeMemoryError: ...:3:5: the tapes of this loop would take 8,000,000,000 bytes, more than the tape budget of 1,000 bytes (max_tape_bytes); nothing was allocated. Pass checkpoint="auto" to store the loop's state every few steps instead when the tape does not fit, or a larger max_tape_bytes=
+        autodiff_compiler.errors.TapeMemoryError: ...:3:5: the tapes of this loop would take 8,000,000,000 bytes, more than the tape budget of 1,000 bytes (max_tape_bytes); nothing was allocated. grad and value_and_grad take checkpoint="auto" to store the loop's state every few steps instead when the tape does not fit; or pass a larger max_tape_bytes=
                 for i in range(n):
                 ^
         ...
@@ -160,8 +160,9 @@ class TapeMemoryError(MemoryError):
 
 
 _TAPE_ADVICE = {
-    "counted": ('Pass checkpoint="auto" to store the loop\'s state every few steps instead '
-                "when the tape does not fit, or a larger max_tape_bytes="),
+    "counted": ('grad and value_and_grad take checkpoint="auto" to store the loop\'s state '
+                "every few steps instead when the tape does not fit; or pass a larger "
+                "max_tape_bytes="),
     "grows": ("Checkpointing applies to counted top-level loops only (not to `while` loops "
               "or loops with `break`): pass a larger max_tape_bytes="),
     "branch": ("Checkpointing applies to top-level loops only: move the loop out of its "

@@ -192,6 +192,8 @@ class hessian(_Transform):
         f: a Python function returning one float.
         argnums: the position of the argument to differentiate, or a tuple of positions.
         jit: compile the generated code with Numba (False: run it in CPython).
+        max_tape_bytes: the tape budget of each sweep in bytes (the gradient code's tapes
+            and their tangents), as for `grad`.
 
     Returns:
         A function of f's arguments giving the Hessian, shaped in.shape + in.shape (a float
@@ -208,9 +210,18 @@ class hessian(_Transform):
 
     what = "hessian"
 
+    def __init__(self, f, argnums=0, *, jit=True, max_tape_bytes=None):
+        super().__init__(f, argnums, jit=jit)
+        self.max_tape_bytes = check_budget(max_tape_bytes)
+
+    def __reduce__(self):
+        return reducer(type(self), self.f, (self.argnums,),
+                       {"jit": self.jit, "max_tape_bytes": self.max_tape_bytes})
+
     def _compute(self, spec, nums, single, values, types):
         artifact = spec.artifact(types, nums, "hvp")
-        _, rows = forward_jacobians(artifact, values, nums, "gradient_tangents")
+        _, rows = forward_jacobians(artifact, values, nums, "gradient_tangents",
+                                    self.max_tape_bytes)
         blocks = [split(r, values, nums, single) for r in rows]
         return blocks[0] if single else tuple(blocks)
 

@@ -274,7 +274,7 @@ def _cpu_primal(primal, argnums, checkpoint):
 def _cpu_reverse(seeded: bool):
     def derive(primal, argnums, checkpoint):
         adjoint = reverse_mode(primal, argnums, seeded=seeded, checkpoint=checkpoint,
-                               reuse_tapes=True)
+                               reuse_tapes=True, budget=True)
         outputs = _outputs(primal)
         return adjoint, Layout(len(primal.params), seeds=outputs if seeded else 0,
                                outputs=outputs, gradients=len(argnums),
@@ -290,12 +290,12 @@ def _forward(primal, argnums, checkpoint):
 
 
 def _cpu_hvp(primal, argnums, checkpoint):  # tangents do not go through checkpoints
-    adjoint = reverse_mode(primal, argnums)
+    adjoint = reverse_mode(primal, argnums, budget=True)
     verify(adjoint)
     n = len(argnums)
-    return (forward_mode(adjoint, argnums, name=f"{primal.name}_hvp"),
-            Layout(len(primal.params), seeds=n, outputs=1, gradients=n, output_tangents=1,
-                   gradient_tangents=n))
+    hvp = forward_mode(adjoint, argnums, name=f"{primal.name}_hvp")
+    return hvp, Layout(len(primal.params), seeds=n, outputs=1, gradients=n, output_tangents=1,
+                       gradient_tangents=n, budget=int(hvp.budgeted))
 
 
 def _device_grad(primal, argnums, checkpoint):

@@ -32,14 +32,16 @@ def unit_tangents(values, nums, column) -> list:
     return tangents
 
 
-def forward_jacobians(artifact: Artifact, values, nums, kind: str = "output_tangents"):
+def forward_jacobians(artifact: Artifact, values, nums, kind: str = "output_tangents",
+                      budget: int | None = None):
     """Columns of d results / d inputs by one tangent sweep per input entry: the outputs,
     and one array per result of `kind` (a Results field), shaped
-    result.shape + (number of input entries,)."""
-    sweeps = [artifact.call(*values, *unit_tangents(values, nums, c))
+    result.shape + (number of input entries,). `budget`: the tape budget of each sweep
+    (forward over reverse; None: the default)."""
+    sweeps = [artifact.call(*values, *unit_tangents(values, nums, c), budget=budget)
               for c in columns(values, nums)]
     if not sweeps:  # no input entries: the outputs, and empty Jacobians
-        results = artifact.call(*values, *unit_tangents(values, nums, None))
+        results = artifact.call(*values, *unit_tangents(values, nums, None), budget=budget)
         return ([output(v) for v in results.outputs],
                 [np.zeros(np.shape(d) + (0,)) for d in getattr(results, kind)])
     count = len(getattr(sweeps[0], kind))

@@ -16,6 +16,7 @@ from autodiff_compiler import (
     GradientInputError,
     TapeMemoryError,
     grad,
+    hessian,
     jacrev,
     value_and_grad,
     vjp,
@@ -338,3 +339,39 @@ def test_the_budget_travels_with_pickles():
     assert pickle.loads(pickle.dumps(jacrev(long_recurrence, max_tape_bytes=7))).max_tape_bytes == 7
     size = pickle.loads(pickle.dumps(grad(halving, jit=False).tape_bytes(0.5, 1e-9)))
     assert size == 512 and size.growing == (_line(halving, "while s > tol"),)
+
+
+def two_parameters(x, n):
+    y = x * 1.0
+    for i in range(n):
+        y = np.sin(y) * 0.9 + x
+    return np.sum(y * y)
+
+
+def halving_pair(x, tol):
+    s = 1.0
+    k = 0.0
+    while s > tol:
+        s = s * x[0]
+        k = k + s * x[1]
+    return k
+
+
+@pytest.mark.parametrize("fn", [two_parameters, halving_pair])
+def test_hessian_takes_the_budget_with_its_tangent_tapes(fn, jit=False):
+    x = np.array([0.5, 0.3])
+    small, big = ((x, 20), (x, 10 ** 9)) if fn is two_parameters else (
+        (x, 1e-6), (np.array([0.99999, 0.3]), 1e-300))
+    expected = hessian(fn, jit=jit)(*small)
+    np.testing.assert_allclose(hessian(fn, jit=jit, max_tape_bytes=10 ** 5)(*small), expected,
+                               rtol=1e-13)
+    start = time.perf_counter()
+    with pytest.raises(TapeMemoryError) as caught:
+        hessian(fn, jit=jit, max_tape_bytes=10 ** 5)(*big)
+    assert time.perf_counter() - start < 1.0 or fn is halving_pair  # that one runs to grow
+    loop = "for i in range(n)" if fn is two_parameters else "while s > tol"
+    assert caught.value.loc.line == _line(fn, loop)
+    if fn is two_parameters:  # refused at the first row of y (2 entries), before its tangent's
+        assert caught.value.needed == 10 ** 9 * 16
+    else:  # the tapes of s and k and their tangents grow together, past 10^5 bytes
+        assert caught.value.kind == "grows"

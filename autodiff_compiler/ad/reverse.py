@@ -77,7 +77,7 @@ class ReverseContext:
 
 class ReverseTransform:
     def __init__(self, fn: Function, wrt: list[int], checkpoint=None, outputs=None,
-                 reuse_tapes: bool = False):
+                 reuse_tapes: bool = False, budget: bool = False):
         self.fn = fn
         self.wrt = wrt
         self.checkpoint = checkpoint
@@ -85,7 +85,7 @@ class ReverseTransform:
         # a kernel's output arrays: their buffers are the (read-only) cotangents
         self.outputs = {a for a in outputs or ()}
         self.activity = analyze(fn, wrt, outputs or ())
-        self.plan = TapePlan(fn, reuse_tapes)
+        self.plan = TapePlan(fn, reuse_tapes, budget)
         self.contexts: dict[Region, ReverseContext] = {}
         self.buffers: dict[Value, Value] = {}
         self.branch_arrays: dict[Region, list[Value]] = {}  # region -> arrays made there
@@ -560,15 +560,18 @@ def _check_scalar_output(fn: Function) -> None:
 
 
 def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,
-                 seeded: bool = False, checkpoint=None, reuse_tapes: bool = False) -> Function:
+                 seeded: bool = False, checkpoint=None, reuse_tapes: bool = False,
+                 budget: bool = False) -> Function:
     """The adjoint of `fn`: returns (outputs..., gradient w.r.t. each of `wrt`). With
     `seeded`, it takes the outputs' cotangents as extra trailing arguments (vjp). With
     `checkpoint` (an int K or "sqrt"), top-level counted loops store their state every K
     steps instead of a full tape (ad.checkpoint). With `reuse_tapes`, the tapes allocated in
     the function body are trailing arguments and results: the caller hands back the last
-    call's arrays, so repeated calls reuse their memory. `fn` itself is left unchanged."""
+    call's arrays, so repeated calls reuse their memory. With `budget`, every tape, checkpoint
+    and tape growth is charged against a tape budget in bytes, the last argument, before it
+    is allocated (ad.tape). `fn` itself is left unchanged."""
     fn = snapshot_overwritten_operands(fn, wrt)
-    transform = ReverseTransform(fn, wrt, checkpoint, reuse_tapes=reuse_tapes)
+    transform = ReverseTransform(fn, wrt, checkpoint, reuse_tapes=reuse_tapes, budget=budget)
     return transform.run(name or fn.name + ("_vjp" if seeded else "_grad"), seeded)
 
 

@@ -75,7 +75,7 @@ class RegionInfo:
 class TapePlan:
     """Classifies regions and records which values get a tape."""
 
-    def __init__(self, fn: Function, reuse: bool = False):
+    def __init__(self, fn: Function, reuse: bool = False, budget: bool = False):
         self.fn = fn
         # reuse: tapes allocated in the function body come in as arguments (last call's
         # arrays, reused when big enough) and go out with the results
@@ -93,8 +93,9 @@ class TapePlan:
         self.checkpoints: dict[Op, object] = {}  # loop -> ad.checkpoint.Checkpoint
         self.fusions: dict[Op, object] = {}  # loop -> ad.reverse.Fusion
         self.namer = Namer({p.hint for p in fn.params})
-        # with reuse, every allocation is first charged against the tape budget, an argument
-        # (`budget`, made at the first charge) to a running total (`total`, a variable)
+        # with `charge`, every allocation is first charged against the tape budget, the last
+        # argument (`budget`, made at the first charge), to a running total (`total`)
+        self.charge = budget
         self.budget: Value | None = None
         self.total: str | None = None
         self._classify()
@@ -313,7 +314,7 @@ class TapePlan:
                     size = b(mul_p, size, b(trip_count_p, *inner_loop.operands[:3]), hint=hint)
             region.ops.append(_tape_op(counter_init_p, [], {"counter": info.counter}, loop.loc))
             row = sum(_ITEMSIZE[v.type.kind] for v in info.taped if not v.type.is_array)
-            if row and self.reuse:  # array tapes are charged at their first push
+            if row and self.charge:  # array tapes are charged at their first push
                 charge = _tape_op(tape_charge_p, [size], {"row": row}, None)
                 region.ops.append(self._budgeted(charge, loop, self._kind(loop)))
             for value in info.taped:
@@ -339,8 +340,8 @@ class TapePlan:
 
     def _budgeted(self, op: Op, loop: Op, kind: str) -> Op:
         """`op` charging what it allocates against the budget (an extra last operand), when
-        the function takes one (tapes reused: the CPU gradients)."""
-        if not self.reuse:
+        the function takes one (the CPU gradients)."""
+        if not self.charge:
             return op
         if self.budget is None:
             self.budget = Value(I64, self.namer.fresh("tape_budget"))
@@ -360,7 +361,7 @@ class TapePlan:
         """A checkpoint's setup, each of its arrays charged before it is allocated."""
         ops = []
         for op in ck.setup:
-            if op.prim is checkpoint_alloc_p and self.reuse:
+            if op.prim is checkpoint_alloc_p and self.charge:
                 count, template = op.operands
                 if template.type.is_array:
                     charge = _tape_op(tape_charge_p, [count, template], {}, None)
