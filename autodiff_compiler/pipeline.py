@@ -40,7 +40,7 @@ from . import primitives  # noqa: F401  (registers the primitives)
 from .ad.forward import forward_mode, kernel_tangent
 from .ad.kernel import _kernel_outputs, kernel_adjoint
 from .ad.reverse import reverse_mode
-from .ad.tape_size import size_plan
+from .ad.tape_size import NO_LIMIT, size_plan
 from .analysis.aliasing import check_views
 from .backend import cuda as cuda_backend
 from .backend.cache import import_module, write_module
@@ -187,7 +187,8 @@ class Artifact:
                                         jit=False)[0]
             self.sizer = (plan, function)
         plan, function = self.sizer
-        nbytes = 0 if function is None else int(function(*self.arguments(*args)))
+        nbytes = 0 if function is None else int(function(*self.arguments(*args,
+                                                                          budget=NO_LIMIT)))
         return TapeBytes(nbytes, plan.growing, plan.unknown)
 
     @property

@@ -237,9 +237,8 @@ class ForwardTransform:
         if self.storage_active(op):
             attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]), kind="float")
             if self.charge is not None and not op.attrs.get("ndim"):  # array rows: at push
-                budget = self.charge.operands[-1]
                 row = dict(self.charge.attrs, row=8)
-                b.append(Op(tape_charge_p, [op.operands[0], budget], [], [], row, op.loc))
+                b.append(Op(tape_charge_p, [op.operands[0]], [], [], row, op.loc))
             b.append(Op(op.prim, op.operands, [], [], attrs, op.loc))
 
     def op_tape_push(self, op: Op, b: Builder) -> None:
@@ -247,9 +246,7 @@ class ForwardTransform:
         if self.storage_active(op):
             attrs = dict(op.attrs, tape=self.storage_dot(op.attrs["tape"]))
             value = self.dot_or_zero(b, op.operands[0])
-            values = [value] * (len(op.operands) - bool(op.attrs.get("budget")))
-            budget = op.operands[len(values):]  # a charged push keeps its budget operand
-            b.append(Op(op.prim, values + budget, [], [], attrs, op.loc))
+            b.append(Op(op.prim, [value] * len(op.operands), [], [], attrs, op.loc))
 
     def op_tape_load(self, op: Op, b: Builder) -> None:
         b.append(op)

@@ -94,7 +94,7 @@ class TapePlan:
         self.fusions: dict[Op, object] = {}  # loop -> ad.reverse.Fusion
         self.namer = Namer({p.hint for p in fn.params})
         # with `charge`, every allocation is first charged against the tape budget, the last
-        # argument (`budget`, made at the first charge), to a running total (`total`)
+        # argument (`budget`, made at the first charge), in a running total (`total`)
         self.charge = budget
         self.budget: Value | None = None
         self.total: str | None = None
@@ -339,16 +339,16 @@ class TapePlan:
         return "counted" if self.op_region[loop] is self.fn.body else "branch"
 
     def _budgeted(self, op: Op, loop: Op, kind: str) -> Op:
-        """`op` charging what it allocates against the budget (an extra last operand), when
-        the function takes one (the CPU gradients)."""
+        """`op` charging what it allocates against the budget (a parameter, named in its
+        attributes), when the function takes one (the CPU gradients)."""
         if not self.charge:
             return op
         if self.budget is None:
             self.budget = Value(I64, self.namer.fresh("tape_budget"))
             self.total = self.namer.fresh("tape_total")
         loc = loop.loc or SourceLocation(self.fn.filename, 0, 0, self.fn.name)
-        attrs = dict(op.attrs, budget=True, total=self.total, loop=loc, kind=kind)
-        return Op(op.prim, op.operands + [self.budget], op.results, op.regions, attrs, op.loc)
+        attrs = dict(op.attrs, budget=self.budget.hint, total=self.total, loop=loc, kind=kind)
+        return Op(op.prim, op.operands, op.results, op.regions, attrs, op.loc)
 
     def _growth(self, op: Op, info: RegionInfo) -> Op:
         """A growth of `info`'s tapes, charged: named after their outer loop when that is one

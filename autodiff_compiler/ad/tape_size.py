@@ -46,7 +46,7 @@ from ..primitives.control import (
 )
 from ..primitives.indexing import zeros_like_p
 
-NO_LIMIT = 2 ** 62  # the sizing function checks no budget
+NO_LIMIT = 2 ** 62  # the budget to call the sizing function with (it checks none)
 
 
 class _Unknown(Exception):
@@ -76,7 +76,7 @@ class SizePlan:
 
 def _charge(op: Op, capacities: dict) -> Charge:
     """A `tape_charge`: rows of `row` bytes, or of the array operand's bytes."""
-    if len(op.operands) == 3:
+    if len(op.operands) == 2:
         return Charge(op, op.operands[0], template=op.operands[1])
     return Charge(op, op.operands[0], row=op.attrs["row"])
 
@@ -94,7 +94,8 @@ SITES = {tape_charge_p: _charge, tape_push_p: _first_push, tape_grow_p: None,
 
 def size_plan(fn: Function) -> SizePlan:
     """The sizing function of derived function `fn` (one that charges a budget): same
-    arguments, returns the bytes of the tapes one call allocates before any of them grows."""
+    arguments (call it with the budget NO_LIMIT), returns the bytes of the tapes one call
+    allocates before any of them grows."""
     if not fn.budgeted:
         return SizePlan(None)
     capacities = {op.attrs["tape"]: op.operands[0] for op in walk_ops(fn.body)
@@ -171,7 +172,7 @@ class _Slicer:
         attrs = dict(charge.op.attrs)
         if charge.row:
             attrs["row"] = charge.row
-        target.ops.append(Op(tape_charge_p, operands + [const(NO_LIMIT)], [], [], attrs, None))
+        target.ops.append(Op(tape_charge_p, operands, [], [], attrs, None))
         if charge.first_iteration:
             b = Builder(self.region)
             target.ops.append(Op(yield_p, [], [], [], {}, None))

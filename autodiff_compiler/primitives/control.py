@@ -99,7 +99,7 @@ def _emit_push(op, args):
     if op.attrs.get("budget"):  # the rows' bytes are known now, before they are allocated
         nbytes = quote("TAPE.shape[0] * VALUE.nbytes", TAPE=op.attrs["tape"],
                        VALUE=args[0])[0].value
-        check.body[1:1] = _charge(op, nbytes, args[-1])
+        check.body[1:1] = _charge(op, nbytes)
     return [check, push]
 
 
@@ -107,31 +107,31 @@ def _emit_grow(op, args):
     """Grow every tape of a region when the next entries (one, or the operand's count) would
     not fit: checked once per region run (grow) or once before an inner loop (reserve)."""
     tapes, counter = op.attrs["tapes"], op.attrs["counter"]
-    budget = args[-1] if op.attrs.get("budget") else None
-    args = args[:-1] if op.attrs.get("budget") else args
     needed = ast.BinOp(_name(counter), ast.Add(), args[0] if args else ast.Constant(1))
     (check,) = quote("if NEEDED > FIRST.shape[0]:\n    pass", NEEDED=needed, FIRST=tapes[0])
     check.body = [quote("TAPE = rt.grow(TAPE, NEEDED)", TAPE=t, NEEDED=needed)[0]
                   for t in tapes]
-    if budget is not None:  # what the tapes would grow by, charged before they grow
+    if op.attrs.get("budget"):  # what the tapes would grow by, charged before they grow
         grown = [quote("rt.grown_bytes(TAPE, NEEDED)", TAPE=t, NEEDED=needed)[0].value
                  for t in tapes]
         total = grown[0]
         for more in grown[1:]:
             total = ast.BinOp(total, ast.Add(), more)
-        check.body[:0] = _charge(op, total, budget)
+        check.body[:0] = _charge(op, total)
     return check
 
 
-def _charge(op, nbytes: ast.expr, budget: ast.expr) -> list[ast.stmt]:
+def _charge(op, nbytes: ast.expr) -> list[ast.stmt]:
     """Add `nbytes` to the call's tape total; over the budget, raise TapeMemoryError naming
-    the loop (attrs "total": the total's variable, "loop": the loop's location, "kind")."""
+    the loop (attrs "budget" and "total": the variables of the budget and the total, "loop":
+    the loop's location, "kind"). The budget is named, not an operand: the activity analysis
+    reads a push's last operand as the value it stores."""
     loc = op.attrs["loop"]
     return quote("""
         TOTAL += NBYTES
         if TOTAL > BUDGET:
             raise rt.TapeMemoryError(FILE, LINE, COL, TEXT, KIND, TOTAL, BUDGET)
-        """, TOTAL=op.attrs["total"], NBYTES=nbytes, BUDGET=budget,
+        """, TOTAL=op.attrs["total"], NBYTES=nbytes, BUDGET=op.attrs["budget"],
         FILE=ast.Constant(loc.filename), LINE=ast.Constant(loc.line),
         COL=ast.Constant(loc.col), TEXT=ast.Constant(loc.text),
         KIND=ast.Constant(op.attrs["kind"]))
@@ -139,14 +139,14 @@ def _charge(op, nbytes: ast.expr, budget: ast.expr) -> list[ast.stmt]:
 
 def _emit_charge(op, args):
     """Before an allocation: its bytes (operand 0; times the bytes of a row, attribute
-    "row", or of the array operand 1) counted against the budget (the last operand)."""
+    "row", or of the array operand 1) counted against the budget."""
     nbytes = args[0]
     if op.attrs.get("row"):
         nbytes = ast.BinOp(nbytes, ast.Mult(), ast.Constant(op.attrs["row"]))
-    if len(args) == 3:
+    if len(args) == 2:
         nbytes = ast.BinOp(nbytes, ast.Mult(),
                            ast.Attribute(args[1], "nbytes", ast.Load()))
-    return _charge(op, nbytes, args[-1])
+    return _charge(op, nbytes)
 
 
 def _emit_counter(delta):
