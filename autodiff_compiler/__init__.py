@@ -14,12 +14,13 @@ from .errors import (
     AutodiffSyntaxError,
     CompilationError,
     GradientInputError,
+    TapeMemoryError,
     UnsupportedOperationError,
 )
 from .gradcheck import GradientMismatchError, check_grad, numerical_grad
 from .jacobians import hessian, hvp, jacfwd, jacrev, jvp, vjp
 from .kernels import grad_kernel, tangent_kernel
-from .tapes import TapeReport
+from .tapes import TapeBytes, TapeReport
 from .version import __version__ as __version__
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "GradientInputError",
     "GradientMismatchError",
     "Lowered",
+    "TapeBytes",
+    "TapeMemoryError",
     "TapeReport",
     "UnsupportedOperationError",
     "check_grad",

@@ -12,16 +12,17 @@ from __future__ import annotations
 import functools
 
 from .arguments import flatten, leaf_positions, output, regroup, structure
+from .budget import check_budget
 from .calls import Plan, direct, eligible, quick_key
 from .dtypes import restore_dtypes
-from .errors import GradientInputError
+from .errors import GradientInputError, TapeMemoryError
 from .kernels import device_grad
 from .njit import make_dispatcher
 from .pickling import reducer
 from .pipeline import Artifact
 from .specialize import Specializations
 from .sweeps import forward_gradient, unit_tangents
-from .tapes import TapeReport, measure, report
+from .tapes import TapeBytes, TapeReport, measure, report
 from .tracebacks import api_boundary
 
 
@@ -85,7 +86,7 @@ class Lowered:
             >>> print(report)
             name    stores  dtype    kept                            bytes  source line
             tape_s  s       float64  per iteration (loop at line 3)    800  line 3: for i in range(n):
-            total 800 bytes
+            total 800 bytes per call
         """
         arrays = measure(self.artifact.compiled.python_fn,
                          self.artifact.arguments(*self.arguments))
@@ -121,7 +122,7 @@ class GradFunction:
     __autodiff_transform__ = True  # differentiated again by inlining its code (nested.py)
 
     def __init__(self, fn, argnums=0, jit=True, with_value=False, checkpoint=None,
-                 mode="reverse", boundscheck=False, parallel=False):
+                 mode="reverse", boundscheck=False, parallel=False, max_tape_bytes=None):
         if mode not in ("reverse", "forward"):
             raise GradientInputError("mode must be 'reverse' or 'forward'")
         self.mode = mode
@@ -132,8 +133,12 @@ class GradFunction:
         self.checkpoint = checkpoint
         if parallel and not jit:
             raise GradientInputError("parallel=True needs jit=True (Numba's parallel backend)")
-        self._options = (fn, argnums, jit, with_value, checkpoint, mode, boundscheck, parallel)
-        self.specializations = Specializations(fn, jit, checkpoint, bool(boundscheck),
+        self.max_tape_bytes = check_budget(max_tape_bytes)
+        self._options = (fn, argnums, jit, with_value, checkpoint, mode, boundscheck, parallel,
+                         max_tape_bytes)
+        # "auto": the full tape while it fits in the budget, else sqrt checkpointing
+        self.specializations = Specializations(fn, jit, None if checkpoint == "auto"
+                                               else checkpoint, bool(boundscheck),
                                                bool(parallel))
         self.parsed = self.specializations.parsed
         self.fn = self.parsed.fn
@@ -187,6 +192,39 @@ class GradFunction:
                                              None))
         return Lowered(artifact, arguments, artifact.compile(*arguments))
 
+    @api_boundary
+    def tape_bytes(self, *args, **kwargs) -> TapeBytes:
+        """The bytes the reverse sweep's tapes take in a call with these arguments, computed
+        without running the function's loops (from trip counts, bounds and shapes known
+        before them); compiles for the argument types like `lower`.
+
+        Parameters:
+            *args, **kwargs: arguments, as the function takes them (their values set the
+                trip counts and shapes).
+
+        Returns:
+            A TapeBytes, an int: the bytes of tapes and checkpoints the call allocates
+            (with checkpoint="auto": of the full tape, which the call checkpoints when this
+            is over the budget). `growing` lists the lines of loops whose tapes grow as they
+            run (counted at their first capacity) and `unknown` those whose tapes are sized
+            by values other loops compute (not counted); `bounded` is True when neither.
+
+        Example:
+            >>> import numpy as np
+            >>> def total(x, n):
+            ...     s = 0.0
+            ...     for i in range(n):
+            ...         s = s * x[i % 3] + 1.0
+            ...     return s
+            >>> grad(total, jit=False).tape_bytes(np.ones(3), 10 ** 9)
+            TapeBytes(8000000000)
+        """
+        if self.mode == "forward":
+            return TapeBytes(0)
+        values, types = self.specializations.prepare(args, kwargs, self.argnums, trees=True)
+        artifact = self.specializations.artifact(types, self.argnums, self._mode)
+        return artifact.tape_bytes(*flatten(values))
+
     @property
     def njit(self):
         """A Numba dispatcher computing the same results, callable from @njit code
@@ -215,21 +253,34 @@ class GradFunction:
                                                 leaf_positions(types, self.argnums))
             result = structure(regroup(gradients, differentiated), self.single)
             return (value, result) if self.with_value else result
-        results = artifact.call(*flat)
+        artifact, results = self._reverse(artifact, types, flat)
         result = restore_dtypes(structure(regroup(results.gradients, differentiated),
                                           self.single), args, kwargs, self)
         if eligible(self, args, kwargs):
             self._remember(args, artifact)
         return (output(results.outputs[0]), result) if self.with_value else result
 
+    def _reverse(self, artifact: Artifact, types, values):
+        """(artifact, results) of one reverse call within the tape budget; with
+        checkpoint="auto", a tape over it makes the call again with its top-level loops
+        checkpointed (nothing was allocated: the generated code checks before)."""
+        try:
+            return artifact, artifact.call(*values, budget=self.max_tape_bytes)
+        except TapeMemoryError as error:
+            if self.checkpoint != "auto" or error.kind != "counted":
+                raise
+        checkpointed = self.specializations.artifact(types, self.argnums, self._mode,
+                                                     checkpoint="sqrt")
+        return checkpointed, checkpointed.call(*values, budget=self.max_tape_bytes)
+
     def _remember(self, args, artifact) -> None:
         key = quick_key(args)
-        if key is None:
-            return
+        if key is None or (self.checkpoint == "auto" and artifact.adjoint.budgeted):
+            return  # "auto" decides at each call which code fits
         if self._direct is None and direct(self, artifact):
             self._direct = self.njit
         elif key not in self._plans:
-            self._plans[key] = Plan(artifact, self.with_value, self.single)
+            self._plans[key] = Plan(artifact, self.with_value, self.single, self.max_tape_bytes)
 
     def _require_last(self) -> Artifact:
         if self.specializations.last is None:
@@ -251,7 +302,7 @@ class GradFunction:
 
 
 def _transform(fn, argnums, jit, checkpoint, mode, target, with_value: bool,
-               boundscheck: bool = False, parallel: bool = False):
+               boundscheck: bool = False, parallel: bool = False, max_tape_bytes=None):
     if target not in ("cpu", "cuda"):
         raise GradientInputError("target must be 'cpu' or 'cuda'")
     if target == "cuda":
@@ -263,15 +314,16 @@ def _transform(fn, argnums, jit, checkpoint, mode, target, with_value: bool,
     if fn is None:
         return api_boundary(
             lambda f: GradFunction(f, argnums, jit, with_value, checkpoint, mode, boundscheck,
-                                   parallel))
+                                   parallel, max_tape_bytes))
     if isinstance(fn, (int, tuple, list)):
         raise TypeError("pass argnums by keyword: grad(argnums=(0, 1))")
-    return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck, parallel)
+    return GradFunction(fn, argnums, jit, with_value, checkpoint, mode, boundscheck, parallel,
+                        max_tape_bytes)
 
 
 @api_boundary
 def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", target="cpu",
-         boundscheck=False, parallel=False):
+         boundscheck=False, parallel=False, max_tape_bytes=None):
     """The gradient of a scalar function, as a function of the same arguments.
 
     Usable as `grad(f)`, `grad(f, argnums=1)`, `@grad` or `@grad(argnums=(0, 1))`. The
@@ -285,8 +337,8 @@ def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", targe
         jit: compile the generated code with Numba (False: run it in CPython).
         checkpoint: None (tape every loop iteration), a positive int K or "sqrt" (store
             the state of long top-level loops every K, or sqrt(steps), iterations and
-            recompute in between), or "auto" (so for top-level loops whose inner counted
-            loops record a tape).
+            recompute in between), or "auto" (the full tape when it fits in the tape
+            budget, else "sqrt").
         mode: "reverse" (one sweep for all inputs) or "forward" (one tangent sweep per
             input entry: cheaper for few inputs).
         target: "cpu", or "cuda" for a numba.cuda device function returning the partials.
@@ -294,6 +346,10 @@ def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", targe
             IndexError as it does with jit=False (docs/guide.md, "Errors at run time").
         parallel: compile with Numba's parallel backend: fused whole-array loops whose
             iterations write distinct entries run on NUMBA_NUM_THREADS threads (prange).
+        max_tape_bytes: the tape budget of one call in bytes (None: half of the physical
+            memory available when first called); tapes that would pass it raise
+            TapeMemoryError before they are allocated (or, with checkpoint="auto", the loop
+            is checkpointed).
 
     Returns:
         A GradFunction: called with f's arguments it returns the gradient, a float for a
@@ -308,18 +364,19 @@ def grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse", targe
         (6.0, -4.0)
     """
     return _transform(fn, argnums, jit, checkpoint, mode, target, with_value=False,
-                      boundscheck=boundscheck, parallel=parallel)
+                      boundscheck=boundscheck, parallel=parallel,
+                      max_tape_bytes=max_tape_bytes)
 
 
 @api_boundary
 def value_and_grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="reverse",
-                   boundscheck=False, parallel=False):
+                   boundscheck=False, parallel=False, max_tape_bytes=None):
     """Like `grad`, but the result also gives the function's value: (f(*args), gradient),
     both from one call of the generated code.
 
     Parameters:
-        fn, argnums, jit, checkpoint, mode, boundscheck, parallel: as for `grad` (target
-            is "cpu").
+        fn, argnums, jit, checkpoint, mode, boundscheck, parallel, max_tape_bytes: as for
+            `grad` (target is "cpu").
 
     Returns:
         A GradFunction returning (value, gradient).
@@ -335,7 +392,8 @@ def value_and_grad(fn=None, argnums=0, *, jit=True, checkpoint=None, mode="rever
         (13.0, array([4., 6.]))
     """
     return _transform(fn, argnums, jit, checkpoint, mode, "cpu", with_value=True,
-                      boundscheck=boundscheck, parallel=parallel)
+                      boundscheck=boundscheck, parallel=parallel,
+                      max_tape_bytes=max_tape_bytes)
 
 
 # both may be called inside differentiated code: the gradient is made while compiling

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .budget import resolve as resolve_budget
+
 _PLAIN = {np.dtype(np.float64).char, np.dtype(np.int64).char, np.dtype(np.bool_).char}
 _SCALARS = (float, int, bool, np.float64, np.int64, np.bool_)  # as Numba types them
 
@@ -43,15 +45,17 @@ def eligible(gradfn, args, kwargs) -> bool:
 
 def direct(gradfn, artifact) -> bool:
     """Whether the dispatcher itself may be called (nothing for the Python side to do)."""
-    return (gradfn.jit and not artifact.adjoint.tape_kinds
+    return (gradfn.jit and not artifact.adjoint.tape_kinds and not artifact.adjoint.budgeted
             and not artifact.primal.copied_params)
 
 
 class Plan:
     """Calls one artifact with arguments of one quick key and arranges g's results."""
 
-    def __init__(self, artifact, with_value: bool, single: bool):
+    def __init__(self, artifact, with_value: bool, single: bool, budget: int | None = None):
         self.artifact = artifact
+        self.budget = budget  # max_tape_bytes (None: the default)
+        self.limit = (resolve_budget(budget),) if artifact.adjoint.budgeted else ()
         self.with_value = with_value
         self.single = single
         layout = artifact.layout
@@ -65,10 +69,10 @@ class Plan:
         tapes = artifact.tapes
         if self.ntapes and tapes is not None and not self.checks:  # the common case, inline
             artifact.tapes = None
-            results = self.function(*args, *tapes)
+            results = self.function(*args, *tapes, *self.limit)
             artifact.tapes = list(results[-self.ntapes:])
         else:
-            results = artifact.run(*args)
+            results = artifact.run(*args, budget=self.budget)
         grads = [g if isinstance(g, np.ndarray) else float(g)
                  for g in results[self.first:self.end]]
         result = grads[0] if self.single else tuple(grads)

@@ -35,6 +35,7 @@ import numpy as np
 from . import pipeline
 from .api import value_and_grad
 from .arguments import normalize_argnums, prepare
+from .budget import default_budget
 from .errors import AutodiffSyntaxError, GradientInputError, UnsupportedOperationError
 from .examples import example_args, power_sum
 from .gradcheck import numerical_grad
@@ -477,6 +478,14 @@ def _tape(artifact, values, nums, guessed: bool):
     if not table.rows:
         return table
     seeds = unit_tangents(values, nums, None) if artifact.mode == "hvp" else []
+    budget, predicted = None, None
+    if artifact.adjoint.budgeted:  # the budget the call checks, and the bytes known before
+        pipeline.load(artifact, jit=False)
+        budget = default_budget()
+        try:
+            predicted = artifact.tape_bytes(*values, *seeds)
+        except Exception:  # noqa: BLE001 - reported below, where the code itself fails
+            predicted = None
     try:
         pipeline.load(artifact, jit=False)
         arrays = measure(artifact.compiled.python_fn, artifact.arguments(*values, *seeds))
@@ -484,8 +493,9 @@ def _tape(artifact, values, nums, guessed: bool):
         hint = " (they were guessed: give --args)" if guessed else ""
         return report(artifact.adjoint, artifact.mode,
                       note=f"bytes not measured: running the generated code on the example "
-                           f"arguments{hint} raised {type(exc).__name__}: {exc}")
-    return report(artifact.adjoint, artifact.mode, arrays)
+                           f"arguments{hint} raised {type(exc).__name__}: {exc}",
+                      budget=budget, predicted=predicted)
+    return report(artifact.adjoint, artifact.mode, arrays, budget=budget, predicted=predicted)
 
 
 def _arguments(options, fn, builtin: bool):

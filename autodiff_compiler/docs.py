@@ -31,6 +31,7 @@ SECTIONS = [
         ("GradFunction", api.GradFunction),
         ("Lowered", api.Lowered),
         ("TapeReport", tapes.TapeReport),
+        ("TapeBytes", tapes.TapeBytes),
     ]),
     ("Forward mode, Jacobians and second derivatives", [
         ("jvp", jacobians.jvp),
@@ -65,6 +66,7 @@ SECTIONS = [
         ("UnsupportedOperationError", errors.UnsupportedOperationError),
         ("GradientInputError", errors.GradientInputError),
         ("CompilationError", errors.CompilationError),
+        ("TapeMemoryError", errors.TapeMemoryError),
     ]),
 ]
 

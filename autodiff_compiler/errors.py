@@ -133,3 +133,59 @@ class TapeOverflowError(RuntimeError):
 
     def __str__(self) -> str:
         return self.loc.render(self.message) if self.loc else self.message
+class TapeMemoryError(MemoryError):
+    """The reverse sweep's tapes would take more memory than the tape budget
+    (`max_tape_bytes`); raised by the generated code before it allocates them, so the
+    process is never killed for memory. The message names the loop's line with a caret, the
+    bytes the tapes of the call would take and the budget, and what to do instead.
+
+    Attributes: `loc` (the loop), `kind` ("counted": a top-level counted loop, which
+    checkpointing shrinks; "grows": a tape that grows while its loop runs (a `while`, a
+    loop with `break`, or a loop nested in one); "branch": a counted loop inside an `if`;
+    "checkpointed": already checkpointed), `needed` and `budget` in bytes.
+
+    Example:
+        >>> import numpy as np
+        >>> from autodiff_compiler import grad
+        >>> def f(x, n):
+        ...     s = 0.0
+        ...     for i in range(n):
+        ...         s = s * x + 1.0
+        ...     return s
+        >>> grad(f, jit=False, max_tape_bytes=1000)(0.5, 10**9)
+        Traceback (most recent call last):
+        ...
+        autodiff_compiler.errors.TapeMemoryError: ...:3:5: the tapes of this loop would take 8,000,000,000 bytes, more than the tape budget of 1,000 bytes (max_tape_bytes); nothing was allocated. grad and value_and_grad take checkpoint="auto" to store the loop's state every few steps instead when the tape does not fit; or pass a larger max_tape_bytes=
+                for i in range(n):
+                ^
+        ...
+    """
+
+    def __init__(self, filename, line, col, text, kind, needed, budget):
+        super().__init__(filename, line, col, text, kind, needed, budget)
+        self.loc = SourceLocation(filename, line, col, text)
+        self.kind = kind
+        self.needed = int(needed)
+        self.budget = int(budget)
+
+    def __str__(self) -> str:
+        what = ("a growing tape of this loop would bring the call's tapes to"
+                if self.kind == "grows" else "the tapes of this loop would take")
+        message = (f"{what} {self.needed:,} bytes, more than the tape budget of "
+                   f"{self.budget:,} bytes (max_tape_bytes); nothing was allocated. "
+                   + _TAPE_ADVICE[self.kind])
+        return self.loc.render(message)
+
+
+_TAPE_ADVICE = {
+    "counted": ('grad and value_and_grad take checkpoint="auto" to store the loop\'s state '
+                "every few steps instead when the tape does not fit; or pass a larger "
+                "max_tape_bytes="),
+    "grows": ("Checkpointing applies to counted top-level loops only (not to `while` loops "
+              "or loops with `break`): pass a larger max_tape_bytes="),
+    "branch": ("Checkpointing applies to top-level loops only: move the loop out of its "
+               "`if` to checkpoint it, or pass a larger max_tape_bytes="),
+    "checkpointed": ("The loop is already checkpointed (its state every sqrt(steps) steps "
+                     'with "auto" or "sqrt"; pass checkpoint=K for another stride); pass a '
+                     "larger max_tape_bytes="),
+}

@@ -30,6 +30,7 @@ from .arguments import (
     require_floats,
     structure,
 )
+from .budget import check_budget
 from .errors import GradientInputError
 from .pickling import reducer
 from .specialize import Specializations
@@ -154,6 +155,7 @@ class jacrev(_Transform):
 
     Parameters:
         f, argnums, jit: as for `jacfwd`.
+        max_tape_bytes: the tape budget of each sweep in bytes, as for `grad`.
 
     Returns:
         A function of f's arguments giving the Jacobian, shaped out.shape + in.shape, as
@@ -170,9 +172,18 @@ class jacrev(_Transform):
 
     what = "jacrev"
 
+    def __init__(self, f, argnums=0, *, jit=True, max_tape_bytes=None):
+        super().__init__(f, argnums, jit=jit)
+        self.max_tape_bytes = check_budget(max_tape_bytes)
+
+    def __reduce__(self):
+        return reducer(type(self), self.f, (self.argnums,),
+                       {"jit": self.jit, "max_tape_bytes": self.max_tape_bytes})
+
     def _compute(self, spec, nums, single, values, types):
         shapes = [np.shape(v) for v in primal_outputs(spec, values, types)]
-        rows = reverse_jacobians(spec.artifact(types, nums, "vjp"), values, nums, shapes)
+        rows = reverse_jacobians(spec.artifact(types, nums, "vjp"), values, nums, shapes,
+                                 self.max_tape_bytes)
         return _one_or_tuple([split(r, values, nums, single) for r in rows])
 
 
@@ -189,6 +200,8 @@ class hessian(_Transform):
         f: a Python function returning one float.
         argnums: the position of the argument to differentiate, or a tuple of positions.
         jit: compile the generated code with Numba (False: run it in CPython).
+        max_tape_bytes: the tape budget of each sweep in bytes (the gradient code's tapes
+            and their tangents), as for `grad`.
 
     Returns:
         A function of f's arguments giving the Hessian, shaped in.shape + in.shape (a float
@@ -205,9 +218,18 @@ class hessian(_Transform):
 
     what = "hessian"
 
+    def __init__(self, f, argnums=0, *, jit=True, max_tape_bytes=None):
+        super().__init__(f, argnums, jit=jit)
+        self.max_tape_bytes = check_budget(max_tape_bytes)
+
+    def __reduce__(self):
+        return reducer(type(self), self.f, (self.argnums,),
+                       {"jit": self.jit, "max_tape_bytes": self.max_tape_bytes})
+
     def _compute(self, spec, nums, single, values, types):
         artifact = spec.artifact(types, nums, "hvp")
-        _, rows = forward_jacobians(artifact, values, nums, "gradient_tangents")
+        _, rows = forward_jacobians(artifact, values, nums, "gradient_tangents",
+                                    self.max_tape_bytes)
         blocks = [split(r, values, nums, single) for r in rows]
         return blocks[0] if single else tuple(blocks)
 
@@ -247,7 +269,7 @@ def hvp(f, primals, tangents, *, jit=True):
 
 
 @api_boundary
-def vjp(f, *primals, jit=True):
+def vjp(f, *primals, jit=True, max_tape_bytes=None):
     """The value of f and its pullback (reverse mode), as jax.vjp.
 
     The pullback runs the adjoint code, which computes the outputs again: nothing is kept
@@ -257,6 +279,7 @@ def vjp(f, *primals, jit=True):
         f: a Python function returning a float, an array or a tuple of them.
         *primals: its arguments.
         jit: compile the generated code with Numba (False: run it in CPython).
+        max_tape_bytes: the tape budget of each pullback call in bytes, as for `grad`.
 
     Returns:
         (f(*primals), pullback): pullback(cotangent), the cotangent with the structure of
@@ -273,16 +296,17 @@ def vjp(f, *primals, jit=True):
         >>> pullback(np.array([1.0, 1.0]))
         (array([3., 3.]), None)
     """
-    pullback = Pullback(f, primals, jit)
+    pullback = Pullback(f, primals, jit, max_tape_bytes)
     return structure(pullback.outputs, len(pullback.outputs) == 1), pullback
 
 
 class Pullback:
     """vjp's pullback: cotangent(s) of the outputs -> one cotangent per primal. Pickles as
-    (f, primals, jit)."""
+    (f, primals, jit, max_tape_bytes)."""
 
-    def __init__(self, f, primals, jit=True):
+    def __init__(self, f, primals, jit=True, max_tape_bytes=None):
         self.f, self.primals, self.jit = f, tuple(primals), jit
+        self.max_tape_bytes = check_budget(max_tape_bytes)
         self.spec = spec = specializer(f, jit)
         self.values, self.types = spec.prepare(self.primals, trees=True)
         self.argnums = _user_floats(spec, self.types, len(self.primals))
@@ -290,7 +314,7 @@ class Pullback:
         self.artifact = spec.artifact(self.types, self.argnums, "vjp")
 
     def __reduce__(self):
-        return reducer(Pullback, self.f, (self.primals, self.jit), {})
+        return reducer(Pullback, self.f, (self.primals, self.jit, self.max_tape_bytes), {})
 
     @api_boundary
     def __call__(self, cotangent):
@@ -300,8 +324,8 @@ class Pullback:
             raise GradientInputError(f"the cotangent must have the structure of the output: "
                                      f"{len(self.outputs)} value(s), got {len(seeds)}")
         seeds = [like(s, out, k) for k, (s, out) in enumerate(zip(seeds, self.outputs))]
-        grads = iter(regroup(self.artifact.call(*flatten(self.values), *seeds).gradients,
-                             [self.types[k] for k in self.argnums]))
+        results = self.artifact.call(*flatten(self.values), *seeds, budget=self.max_tape_bytes)
+        grads = iter(regroup(results.gradients, [self.types[k] for k in self.argnums]))
         offset = self.spec.offset
         return tuple(next(grads) if k in self.argnums else None
                      for k in range(offset, offset + len(self.primals)))

@@ -53,7 +53,7 @@ def inlinable(g, types):
             raise GradientInputError(f"{what}: argument {k} is {types[k]}, not a float")
     # the NumPy form (not fused loops), which the frontend reads as it reads the user's code
     artifact = g.specializations.artifact(list(types), g.argnums, "grad", fuse=False)
-    if artifact.adjoint.tape_kinds:
+    if artifact.adjoint.tape_kinds or artifact.adjoint.budgeted:  # budgeted: makes tapes
         raise TypeError(f"{what}: its adjoint keeps a tape (a loop whose reverse sweep reads "
                         "stored values); differentiating it again is not supported yet")
     return artifact.compiled.python_fn, len(g.argnums), g.with_value, g.single

@@ -5,8 +5,8 @@ from Python can reuse them); a jitted caller cannot do that bookkeeping. So each
 gets a stub function with an `@overload`: when Numba types a call of it (from the dispatcher
 below or from the user's own @njit code), the typing step maps Numba's argument types to the
 compiler's, compiles that specialisation through the pipeline, and returns an implementation
-that calls the adjoint with empty tapes (the adjoint grows them) and picks g's results out
-of its result tuple. Argument types the compiled code is not specialised for as given
+that calls the adjoint with empty tapes (the adjoint grows them) and g's tape budget, and
+picks g's results out of its result tuple. Argument types the compiled code is not specialised for as given
 (float32 or 0-d arrays, int arrays other than int64) are refused at typing time; g itself
 converts them.
 """
@@ -17,6 +17,7 @@ import itertools
 
 import numpy as np
 
+from .budget import resolve as resolve_budget
 from .ir.types import Type
 
 _DTYPE_NAMES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
@@ -76,7 +77,8 @@ def make_dispatcher(gradfn):
             raise errors.TypingError("the function writes into an array argument: call the "
                                      "gradient from Python (it checks that arguments do not "
                                      "share memory)")
-        return _implementation(artifact, names, gradfn.with_value, gradfn.single)
+        return _implementation(artifact, names, gradfn.with_value, gradfn.single,
+                               gradfn.max_tape_bytes)
 
     exec(f"def typer_{uid}({params}):\n    return typer({params})\n",  # noqa: S102
          {"typer": typer}, namespace)  # Numba wants the stub's own parameter names
@@ -86,11 +88,14 @@ def make_dispatcher(gradfn):
     return numba.njit(namespace[f"{_safe(gradfn.__name__)}_njit"])
 
 
-def _implementation(artifact, names: list[str], with_value: bool, single: bool):
+def _implementation(artifact, names: list[str], with_value: bool, single: bool,
+                    budget: int | None):
     layout = artifact.layout
     params = ", ".join(names)
     tapes = [f"np.empty({(0,) * t.ndim}, {_DTYPE_NAMES[t.kind]})"
              for t in artifact.adjoint.tape_kinds]
+    if artifact.adjoint.budgeted:  # the budget as resolved when the call is typed
+        tapes.append(str(resolve_budget(budget)))
     call = f"adjoint({', '.join(names + tapes)})"
     grads = [f"out[{layout.outputs + k}]" for k in range(layout.gradients)]
     result = grads[0] if single else f"({', '.join(grads)},)"

@@ -22,7 +22,9 @@ outputs, gradients, tangents and tapes by name instead of slicing by position.
     kernel  vjp     (args, out cotangents, adjoint arrays accumulated into[, tape_overflow])
     kernel  jvp     (args, tangents, arrays receiving the output tangents)
 CPU functions whose adjoint tapes are kept take the tapes as trailing arguments and return
-them last; Artifact.run hands back the last call's.
+them last; Artifact.run hands back the last call's. Those that allocate tapes take the tape
+budget in bytes as their last argument (budget.py) and raise TapeMemoryError rather than
+allocate past it.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ from . import primitives  # noqa: F401  (registers the primitives)
 from .ad.forward import forward_mode, kernel_tangent
 from .ad.kernel import _kernel_outputs, kernel_adjoint
 from .ad.reverse import reverse_mode
+from .ad.tape_size import NO_LIMIT, size_plan
 from .analysis.aliasing import check_views
 from .backend import cuda as cuda_backend
 from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
+from .budget import resolve as resolve_budget
 from .codegen.emit import emit_module, unparse
 from .errors import GradientInputError
 from .frontend.lower import lower_function
@@ -51,6 +55,7 @@ from .ir.core import Function
 from .ir.printer import format_function
 from .ir.types import Type
 from .ir.verifier import verify
+from .tapes import TapeBytes
 from .transforms.cse import cse
 from .transforms.fuse import fuse as fuse_loops
 from .transforms.parallel import parallel_loops
@@ -69,9 +74,10 @@ class Layout:
 
     Arguments: the primal's `params`, then `seeds` (tangents of the differentiated arguments,
     or cotangents of the outputs), then `receivers` (kernels: arrays the derivative is
-    written or accumulated into), then `tapes`. Results: `outputs` (the function's own; for
-    hvp its value and gradients), `gradients` (one per differentiated argument),
-    `output_tangents`, `gradient_tangents` hvp, then `tapes`."""
+    written or accumulated into), then `tapes`, then `budget` (1: the tape budget in bytes).
+    Results: `outputs` (the function's own; for hvp its value and gradients), `gradients`
+    (one per differentiated argument), `output_tangents`, `gradient_tangents` hvp, then
+    `tapes`."""
 
     params: int
     seeds: int = 0
@@ -81,10 +87,11 @@ class Layout:
     output_tangents: int = 0
     gradient_tangents: int = 0
     tapes: int = 0
+    budget: int = 0
 
     @property
     def arguments(self) -> int:
-        return self.params + self.seeds + self.receivers + self.tapes
+        return self.params + self.seeds + self.receivers + self.tapes + self.budget
 
     @property
     def results(self) -> int:
@@ -133,38 +140,59 @@ class Artifact:
     tapes: list | None = None  # the last call's tape arrays, handed back to the next call
     transform_time: float = 0.0  # seconds from the source to the loaded module
     parallel: bool = False  # compiled with Numba's parallel backend
+    sizer: tuple | None = None  # (ad.tape_size.SizePlan, its loaded function), made on demand
 
-    def arguments(self, *args) -> tuple:
-        """`args` with the tapes a call passes last (the last call's, else empty ones)."""
+    def arguments(self, *args, budget: int | None = None) -> tuple:
+        """`args` with the tapes a call passes last (the last call's, else empty ones) and
+        the tape budget in bytes (None: the default, budget.default_budget)."""
         kinds = self.adjoint.tape_kinds
-        if not kinds:
-            return args
         tapes = self.tapes
         if tapes is None:  # empty tapes of each one's type (arrays: rows of the value's rank)
             tapes = [np.empty((0,) * t.ndim, dtype=_DTYPES[t.kind]) for t in kinds]
-        return (*args, *tapes)
+        limit = (resolve_budget(budget),) if self.adjoint.budgeted else ()
+        return (*args, *tapes, *limit)
 
     def compile(self, *args) -> float:
         """Compile the loaded CPU function with Numba for arguments like `args` (as `run`
         takes them) without running it; returns the seconds Numba took (0 without jit)."""
         return self.compiled.compile(self.arguments(*args))
 
-    def run(self, *args) -> tuple:
-        """Call the compiled CPU function; tapes that come back are kept for the next call
-        (a call while another holds them gets fresh ones)."""
+    def run(self, *args, budget: int | None = None) -> tuple:
+        """Call the compiled CPU function with the tape budget `budget` (bytes; None: the
+        default); tapes that come back are kept for the next call (a call while another
+        holds them gets fresh ones)."""
         _check_unshared(self.primal.copied_params, args[:len(self.primal.params)])
         kinds = self.adjoint.tape_kinds
-        if not kinds:
+        if not kinds and not self.adjoint.budgeted:
             return self.compiled(*args)
-        arguments = self.arguments(*args)
+        arguments = self.arguments(*args, budget=budget)
+        if not kinds:
+            return self.compiled(*arguments)
         self.tapes = None
         results = self.compiled(*arguments)
         self.tapes = list(results[-len(kinds):])
         return results[:-len(kinds)]
 
-    def call(self, *args) -> Results:
+    def call(self, *args, budget: int | None = None) -> Results:
         """`run`, with the results split by kind."""
-        return self.layout.split(self.run(*args))
+        return self.layout.split(self.run(*args, budget=budget))
+
+    def tape_bytes(self, *args) -> TapeBytes:
+        """The bytes of the tapes a call with `args` (as `run` takes them) allocates, from
+        sizes known before its loops run (ad.tape_size; computed by CPython, no loop runs)."""
+        if self.sizer is None:
+            plan = size_plan(self.adjoint)
+            function = None
+            if plan.function is not None:
+                source = emit_module([plan.function], f"{self.adjoint.filename} "
+                                     f"({self.adjoint.name})", __version__)
+                function = _load_module(source, plan.function.name, plan.function.constants,
+                                        jit=False)[0]
+            self.sizer = (plan, function)
+        plan, function = self.sizer
+        nbytes = 0 if function is None else int(function(*self.arguments(*args,
+                                                                          budget=NO_LIMIT)))
+        return TapeBytes(nbytes, plan.growing, plan.unknown)
 
     @property
     def ir(self) -> str:
@@ -263,11 +291,11 @@ def _cpu_primal(primal, argnums, checkpoint):
 def _cpu_reverse(seeded: bool):
     def derive(primal, argnums, checkpoint):
         adjoint = reverse_mode(primal, argnums, seeded=seeded, checkpoint=checkpoint,
-                               reuse_tapes=True)
+                               reuse_tapes=True, budget=True)
         outputs = _outputs(primal)
         return adjoint, Layout(len(primal.params), seeds=outputs if seeded else 0,
                                outputs=outputs, gradients=len(argnums),
-                               tapes=len(adjoint.tape_kinds))
+                               tapes=len(adjoint.tape_kinds), budget=int(adjoint.budgeted))
 
     return derive
 
@@ -279,12 +307,12 @@ def _forward(primal, argnums, checkpoint):
 
 
 def _cpu_hvp(primal, argnums, checkpoint):  # tangents do not go through checkpoints
-    adjoint = reverse_mode(primal, argnums)
+    adjoint = reverse_mode(primal, argnums, budget=True)
     verify(adjoint)
     n = len(argnums)
-    return (forward_mode(adjoint, argnums, name=f"{primal.name}_hvp"),
-            Layout(len(primal.params), seeds=n, outputs=1, gradients=n, output_tangents=1,
-                   gradient_tangents=n))
+    hvp = forward_mode(adjoint, argnums, name=f"{primal.name}_hvp")
+    return hvp, Layout(len(primal.params), seeds=n, outputs=1, gradients=n, output_tangents=1,
+                       gradient_tangents=n, budget=int(hvp.budgeted))
 
 
 def _device_grad(primal, argnums, checkpoint):
@@ -365,22 +393,29 @@ def _load_cpu(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
     # values at compile time (Numba freezes them into the machine code); the source names
     # their digests, so other values make another module (and Numba cache entry). A custom
     # rule's function is bound for the mode instead.
-    constants, rules = {}, False
-    for name, value in artifact.adjoint.constants.items():
-        if isinstance(value, np.ndarray):
-            constants[name] = np.array(value, copy=True)
-        else:
-            constants[name], rules = value.bind(jit), True
     checked = "-boundscheck" if boundscheck and jit else ""  # Numba's cache ignores the flag
     checked += "-parallel" if artifact.parallel and jit else ""
-    artifact.path = write_module(artifact.source, artifact.name,
-                                 __version__ + checked)
-    module = import_module(artifact.path, artifact.source)
-    for name, value in constants.items():
-        setattr(module, name, value)
+    function, artifact.path, rules = _load_module(artifact.source, artifact.name,
+                                                  artifact.adjoint.constants, jit, checked)
     # Numba's cache does not see changes of the functions it calls: none where rules are
-    artifact.compiled = Compiled(getattr(module, artifact.name), artifact.path, jit,
-                                 boundscheck, cache=not rules, parallel=artifact.parallel)
+    artifact.compiled = Compiled(function, artifact.path, jit, boundscheck, cache=not rules,
+                                 parallel=artifact.parallel)
+
+
+def _load_module(source: str, name: str, constants: dict, jit: bool, tag: str = ""):
+    """(function `name` of the written and imported module, its path, whether it calls
+    custom rules), its constants set."""
+    values, rules = {}, False
+    for constant, value in constants.items():
+        if isinstance(value, np.ndarray):
+            values[constant] = np.array(value, copy=True)
+        else:
+            values[constant], rules = value.bind(jit), True
+    path = write_module(source, name, __version__ + tag)
+    module = import_module(path, source)
+    for constant, value in values.items():
+        setattr(module, constant, value)
+    return getattr(module, name), path, rules
 
 
 def _load_device(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:

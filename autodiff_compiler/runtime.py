@@ -12,6 +12,8 @@ import math
 import numba
 import numpy as np
 
+from . import errors
+
 # the parallel loop of fused loop nests (grad(f, parallel=True)); a range in the interpreter
 prange = numba.prange
 
@@ -541,3 +543,24 @@ def trigamma(x):
         s = math.sin(math.pi * x)
         return math.pi * math.pi / (s * s) - trigamma_positive(1.0 - x)
     return trigamma_positive(x)
+
+
+TapeMemoryError = errors.TapeMemoryError  # raised by generated code over the tape budget
+
+
+@numba.njit(cache=True)
+def ragged_grown_bytes(tape, rows, k, value):
+    """The bytes `push_ragged(tape, rows, k, value)` adds to the flat buffer (0 if it fits)."""
+    start = rows[k - 1, 1] if k > 0 else 0
+    if start + value.size <= tape.shape[0]:
+        return 0
+    return grown_bytes(tape, start + value.size)
+
+
+@numba.njit(cache=True)
+def grown_bytes(tape, needed):
+    """The bytes `grow(tape, needed)` adds to the tape."""
+    row = tape.itemsize
+    for k in range(1, tape.ndim):
+        row *= tape.shape[k]
+    return (max(2 * tape.shape[0], needed) - tape.shape[0]) * row

@@ -54,20 +54,23 @@ class Specializations:
         kwargs = {**self.callee.kwargs, **(kwargs or {})}
         return prepare(self.signature, leading + tuple(args), kwargs, argnums, trees)
 
-    def artifact(self, types: list[Type], argnums, mode: str,
-                 fuse: bool | None = None) -> Artifact:
+    def artifact(self, types: list[Type], argnums, mode: str, fuse: bool | None = None,
+                 checkpoint="default") -> Artifact:
         """The compiled code of one mode for these argument types (compiled once); its
         parameters are the entries of tuple and list arguments (arguments.flatten), and so
         are the differentiated ones. fuse: whole-array chains in loop nests (None: as the
-        pipeline decides; False for code that is read again by the frontend, nested.py)."""
-        key = (tuple(types), tuple(argnums), mode) + ((fuse,) if fuse is not None else ())
+        pipeline decides; False for code that is read again by the frontend, nested.py).
+        With `checkpoint`, checkpointed so instead of as the Specializations say."""
+        checkpoint = self.checkpoint if checkpoint == "default" else checkpoint
+        key = (tuple(types), tuple(argnums), mode, checkpoint) + (
+            (fuse,) if fuse is not None else ())
         artifact = self.artifacts.get(key)
         if artifact is None:
             with self._lock:  # threads (a threaded scheduler) compile it once
                 artifact = self.artifacts.get(key)
                 if artifact is None:
                     artifact = compile(self.parsed, types, leaf_positions(types, argnums), mode,
-                                       checkpoint=self.checkpoint, jit=self.jit,
+                                       checkpoint=checkpoint, jit=self.jit,
                                        boundscheck=self.boundscheck, fuse=fuse,
                                        parallel=self.parallel)
                     self.artifacts[key] = artifact

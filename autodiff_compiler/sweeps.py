@@ -32,14 +32,16 @@ def unit_tangents(values, nums, column) -> list:
     return tangents
 
 
-def forward_jacobians(artifact: Artifact, values, nums, kind: str = "output_tangents"):
+def forward_jacobians(artifact: Artifact, values, nums, kind: str = "output_tangents",
+                      budget: int | None = None):
     """Columns of d results / d inputs by one tangent sweep per input entry: the outputs,
     and one array per result of `kind` (a Results field), shaped
-    result.shape + (number of input entries,)."""
-    sweeps = [artifact.call(*values, *unit_tangents(values, nums, c))
+    result.shape + (number of input entries,). `budget`: the tape budget of each sweep
+    (forward over reverse; None: the default)."""
+    sweeps = [artifact.call(*values, *unit_tangents(values, nums, c), budget=budget)
               for c in columns(values, nums)]
     if not sweeps:  # no input entries: the outputs, and empty Jacobians
-        results = artifact.call(*values, *unit_tangents(values, nums, None))
+        results = artifact.call(*values, *unit_tangents(values, nums, None), budget=budget)
         return ([output(v) for v in results.outputs],
                 [np.zeros(np.shape(d) + (0,)) for d in getattr(results, kind)])
     count = len(getattr(sweeps[0], kind))
@@ -67,14 +69,16 @@ def seeds(shapes: list[tuple], o: int, index) -> list:
     return result
 
 
-def reverse_jacobians(artifact: Artifact, values, nums, shapes: list[tuple]) -> list:
+def reverse_jacobians(artifact: Artifact, values, nums, shapes: list[tuple],
+                      budget: int | None = None) -> list:
     """Rows of d outputs / d inputs by one seeded adjoint sweep (a vjp artifact) per output
-    entry: one array per output, shaped out.shape + (number of input entries,)."""
+    entry, each within the tape budget `budget` (bytes; None: the default): one array per
+    output, shaped out.shape + (number of input entries,)."""
     jacobians = []
     for o, shape in enumerate(shapes):
         rows = []
         for index in np.ndindex(shape):
-            grads = artifact.call(*values, *seeds(shapes, o, index)).gradients
+            grads = artifact.call(*values, *seeds(shapes, o, index), budget=budget).gradients
             rows.append(np.concatenate([np.ravel(g) for g in grads]))
         width = sum(int(np.size(values[k])) for k in nums)
         jacobians.append(np.array(rows).reshape(shape + (width,)))

@@ -78,10 +78,13 @@ class TapeReport:
         [('tape_s', 'float64', 'per iteration', 80)]
     """
 
-    def __init__(self, rows: list[Stored], note: str = "", mode: str = "grad"):
+    def __init__(self, rows: list[Stored], note: str = "", mode: str = "grad",
+                 budget: int | None = None, predicted: TapeBytes | None = None):
         self.rows = rows
         self.note = note
         self.mode = mode
+        self.budget = budget  # the tape budget in bytes, when known
+        self.predicted = predicted  # the bytes computed before running (g.tape_bytes)
 
     @property
     def nbytes(self) -> int | None:
@@ -116,16 +119,90 @@ class TapeReport:
             out.append("  ".join(cells + [row[-1]]).rstrip())
         total = self.nbytes
         if total is not None:
-            out.append(f"total {total:,} bytes")
+            out.append(f"total {total:,} bytes per call")
+        elif self.predicted is not None:
+            out.append(f"total {int(self.predicted):,} bytes per call, computed before "
+                       "running (tape_bytes)")
         if self.note:
-            out.append(self.note)
+            out.extend(self.note.splitlines())
+        out.extend(self._budget_lines())
         return out
+
+    def _budget_lines(self) -> list[str]:
+        """The budget, and whether the call's tapes fit in it."""
+        if self.budget is None:
+            return []
+        lines = [(f"tape budget {self.budget:,} bytes (the default, half of the available "
+                  "memory; grad(..., max_tape_bytes=) sets another)")]
+        needed = self.nbytes if self.nbytes is not None else self.predicted
+        if needed is not None and needed > self.budget:
+            lines.append("over the budget: the call raises TapeMemoryError before allocating "
+                         '(checkpoint="auto" checkpoints its top-level loops instead)')
+        if self.predicted is not None and not self.predicted.bounded:
+            lines.append(f"not known before running: {_unbounded(self.predicted)}")
+        return lines
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
 
     def __repr__(self) -> str:
         return f"TapeReport({len(self.rows)} arrays, {self.nbytes} bytes)"
+
+
+class TapeBytes(int):
+    """The bytes of the tapes one call allocates (an int), as `g.tape_bytes(*args)` gives
+    them: computed from trip counts, bounds and shapes known before the loops run.
+
+    Attributes:
+        growing: source lines of loops whose tapes grow while they run (while loops, nests
+            whose inner bounds change): counted at their first capacity, so the int is a
+            lower bound; the generated code checks the budget again at each growth.
+        unknown: source lines of loops whose tape sizes depend on values other loops or
+            branches compute: not counted (the generated code checks them when it
+            allocates).
+        bounded: neither (the int is what the call allocates).
+
+    Example:
+        >>> from autodiff_compiler import grad
+        >>> def halving(x, tol):
+        ...     s = 1.0
+        ...     while s > tol:
+        ...         s = s * x
+        ...     return s
+        >>> size = grad(halving, jit=False).tape_bytes(0.5, 1e-9)
+        >>> size, size.growing, size.bounded
+        (TapeBytes(512; growing at line 3), (3,), False)
+    """
+
+    def __new__(cls, nbytes: int, growing=(), unknown=()):
+        value = super().__new__(cls, nbytes)
+        value.growing = tuple(growing)
+        value.unknown = tuple(unknown)
+        return value
+
+    @property
+    def bounded(self) -> bool:
+        """True when no tape grows or is sized at run time: the int is what the call
+        allocates."""
+        return not self.growing and not self.unknown
+
+    def __repr__(self) -> str:
+        notes = [f"growing at line{'s' if len(self.growing) > 1 else ''} "
+                 + ", ".join(map(str, self.growing))] if self.growing else []
+        if self.unknown:
+            notes.append("sized at run time at line" + ("s " if len(self.unknown) > 1 else " ")
+                         + ", ".join(map(str, self.unknown)))
+        return f"TapeBytes({int(self)}" + "".join(f"; {n}" for n in notes) + ")"
+
+    def __reduce__(self):
+        return TapeBytes, (int(self), self.growing, self.unknown)
+
+
+def _unbounded(size: TapeBytes) -> str:
+    parts = [f"tapes that grow as the loop at line {line} runs" for line in size.growing]
+    parts += [f"tapes of the loop at line {line}, sized by values other loops compute"
+              for line in size.unknown]
+    return "; ".join(parts)
 
 
 def _bytes(row: Stored) -> str:
@@ -203,13 +280,14 @@ def _text(loc) -> str:
     return "" if loc is None else loc.text.strip()
 
 
-def report(fn: Function, mode: str, arrays: dict | None = None, note: str = "") -> TapeReport:
+def report(fn: Function, mode: str, arrays: dict | None = None, note: str = "",
+           budget: int | None = None, predicted: TapeBytes | None = None) -> TapeReport:
     """The table of `fn`'s stored arrays; sizes from `arrays` (name -> array, as `measure`
-    gives them) where known."""
+    gives them) where known; `budget` and `predicted` (TapeReport's) when given."""
     rows = stored_arrays(fn) if mode != "jvp" else []
     if arrays is not None:
         rows = [_sized(r, arrays.get(r.name)) for r in rows]
-    return TapeReport(rows, note, mode)
+    return TapeReport(rows, note, mode, budget, predicted)
 
 
 def _sized(row: Stored, array) -> Stored:

@@ -17,10 +17,12 @@ import os
 import types
 
 from . import config
+from .backend.cache import is_generated
 from .errors import (
     AutodiffSyntaxError,
     CompilationError,
     GradientInputError,
+    TapeMemoryError,
     UnsupportedOperationError,
 )
 
@@ -29,7 +31,10 @@ NOTE = ("(autodiff_compiler's internal frames are hidden; "
         "autodiff_compiler.config.show_internal_frames = True shows them)")
 # the errors the compiler raises about the user's code
 USER_ERRORS = (AutodiffSyntaxError, UnsupportedOperationError, GradientInputError,
-               CompilationError)
+               CompilationError, TapeMemoryError)
+# raised by generated code, with the user's line and caret in the message: the generated
+# module's frame is left out too
+LOCATED = (TapeMemoryError,)
 
 
 def is_internal(tb: types.TracebackType) -> bool:
@@ -37,11 +42,13 @@ def is_internal(tb: types.TracebackType) -> bool:
     return tb.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR)
 
 
-def filter_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
-    """The same traceback without the package's frames."""
+def filter_traceback(tb: types.TracebackType | None,
+                     generated: bool = True) -> types.TracebackType | None:
+    """The same traceback without the package's frames (nor the generated modules', unless
+    `generated`)."""
     kept = []
     while tb is not None:
-        if not is_internal(tb):
+        if not is_internal(tb) and (generated or not _is_generated(tb)):
             kept.append(tb)
         tb = tb.tb_next
     filtered = None
@@ -49,6 +56,10 @@ def filter_traceback(tb: types.TracebackType | None) -> types.TracebackType | No
         filtered = types.TracebackType(filtered, entry.tb_frame, entry.tb_lasti,
                                        entry.tb_lineno)
     return filtered
+
+
+def _is_generated(tb: types.TracebackType) -> bool:
+    return is_generated(tb.tb_frame.f_code.co_filename)
 
 
 def _innermost(tb: types.TracebackType | None):
@@ -79,7 +90,7 @@ def api_boundary(fn):
         except Exception as exc:
             tb = exc.__traceback__
             if should_filter(exc) and any(is_internal(t) for t in _entries(tb)):
-                exc.with_traceback(filter_traceback(tb))
+                exc.with_traceback(filter_traceback(tb, not isinstance(exc, LOCATED)))
                 context = exc.__context__
                 if exc.__cause__ is None and context is not None and (
                         _innermost(context.__traceback__) is None

@@ -260,6 +260,8 @@ class CountingRuntime:
 def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
     """Run the generated module file of `artifact` by CPython on args (a fresh import of it,
     whose `np` is a CountingNumpy); (its result, the allocation counts)."""
+    from autodiff_compiler.budget import default_budget
+
     tree = ast.parse(artifact.source)
     def allocation(value):  # `np.empty(...)`, or `last if it fits else np.empty(...)`
         return value.orelse if isinstance(value, ast.IfExp) else value
@@ -281,7 +283,8 @@ def counted_run(artifact, entry: str, args) -> tuple[object, CountingNumpy]:
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     dtypes = {"float": np.float64, "int": np.int64, "bool": np.bool_}
     tapes = [np.empty((0,) * t.ndim, dtype=dtypes[t.kind]) for t in artifact.adjoint.tape_kinds]
-    result = getattr(module, entry if entry in defs else defs[-1])(*args, *tapes)
+    budget = [default_budget()] if artifact.adjoint.budgeted else []  # the tape budget, last
+    result = getattr(module, entry if entry in defs else defs[-1])(*args, *tapes, *budget)
     return result[:len(result) - len(tapes)], counter   # the tapes it hands back are dropped
 
 

@@ -61,6 +61,7 @@ def main() -> None:
     options = parser.parse_args()
     import autodiff_compiler
     from autodiff_compiler import grad
+    from autodiff_compiler.budget import default_budget
 
     autodiff_compiler.set_cache_dir(tempfile.mkdtemp(prefix="adc_overhead_"))
     calls, blocks = (2000, 5) if options.quick else (20000, 15)
@@ -75,6 +76,7 @@ def main() -> None:
         artifact = g.specializations.last
         adjoint = artifact.compiled.dispatcher()
         tapes = [np.empty((0,) * t.ndim) for t in artifact.adjoint.tape_kinds]
+        tapes += [default_budget()] if artifact.adjoint.budgeted else []  # the tape budget
         direct = (lambda *a, _d=adjoint, _t=tapes: _d(*a, *_t))
         candidates = {"g": g, "njit": g.njit, "adjoint": direct}
         for c in candidates.values():

@@ -752,6 +752,7 @@ INTERNAL: dict[str, str] = {
     "tape_grow": "tape storage of the reverse sweep",
     "tape_reserve": "tape storage of the reverse sweep",
     "tape_load": "tape storage of the reverse sweep",
+    "tape_charge": "tape budget check before an allocation (ad.tape)",
     "counter_init": "tape counter of the reverse sweep",
     "counter_advance": "tape counter of the reverse sweep",
     "counter_retreat": "tape counter of the reverse sweep",

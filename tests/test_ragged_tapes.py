@@ -292,3 +292,19 @@ def test_arrays_of_one_shape_keep_the_rows_tape(fn, args):
     assert "tape_" in source and "push_ragged" not in source
     numeric = numerical_grad(fn, *copies(args))
     assert relative_error([grad(fn, jit=False)(*copies(args))], [numeric]) < 1e-7
+
+
+def test_ragged_tapes_are_charged_against_the_tape_budget():
+    # the ragged table is charged with the loop's other tapes, the flat buffer as it grows:
+    # a small budget refuses the loop's line before the buffer outgrows it, a large one runs
+    from autodiff_compiler import TapeMemoryError
+
+    L = np.tril(np.random.default_rng(3).uniform(0.5, 1.5, (40, 40))) + 40 * np.eye(40)
+    b = np.linspace(0.1, 1.0, 40)
+    with pytest.raises(TapeMemoryError) as info:
+        grad(forward_substitution, argnums=(0, 1), jit=False, max_tape_bytes=4000)(L, b)
+    assert info.value.loc.line == forward_substitution.__code__.co_firstlineno + 3
+    assert grad(forward_substitution, jit=False, max_tape_bytes=1000)(L, np.ones(3)).shape == (40, 40)
+    full = grad(forward_substitution, argnums=(0, 1), jit=False)(L, b)
+    roomy = grad(forward_substitution, argnums=(0, 1), jit=False, max_tape_bytes=10 ** 6)(L, b)
+    assert np.array_equal(full[0], roomy[0]) and np.array_equal(full[1], roomy[1])

@@ -79,10 +79,10 @@ FUSED = {"fused_log_sum_exp", "fused_kmeans"}  # the code Numba compiles: loop n
 
 
 def normalize(source: str, fn) -> str:
-    """Replace the absolute path of fn's file (in the header line) by its base name."""
+    """Replace the absolute path of fn's file (in the header line and the messages of
+    run-time errors) by its base name."""
     path = inspect.getsourcefile(fn)
-    header, sep, rest = source.partition("\n")
-    return header.replace(path, os.path.basename(path)) + sep + rest
+    return source.replace(path, os.path.basename(path))
 
 
 def generate(name: str) -> str:

@@ -63,7 +63,7 @@ def plan(loop: Op, policy, namer, mutable: set[Value], shape_may_vary) -> Checkp
     region = Region()
     b = Builder(region, loop.loc, fold=True)
     trips = b(trip_count_p, *loop.operands[:3], hint="n_steps")
-    if policy in ("sqrt", "auto"):
+    if policy == "sqrt":
         every = b(add_p, b(cast_int_p, b(sqrt_p, b(cast_float_p, trips))), const(1), hint="every")
     else:
         every = const(int(policy))

@@ -28,6 +28,7 @@ from ..primitives.control import (
     if_p,
     return_p,
     tape_alloc_p,
+    tape_charge_p,
     tape_grow_p,
     tape_load_p,
     tape_push_p,
@@ -52,6 +53,7 @@ class ForwardTransform:
         self.dots: dict[Value, Value] = {}
         self.storage = Namer(storage_names(fn) | {v.hint for v in fn.params})
         self.storage_dots: dict[str, str] = {}
+        self.charge: Op | None = None  # the last tape budget charge (forward over reverse)
 
     def active(self, v) -> bool:
         return self.activity.active(v)
@@ -102,7 +104,11 @@ class ForwardTransform:
         outs = self.fn.body.ops[-1].operands
         b.op(return_p, *outs, *(self.dot_or_zero(b, v) for v in outs), result_types=[])
         names = self.fn.param_names + [s.hint for s in seeds]
-        return dce(Function(name, body, self.fn.filename, None, names, self.fn.constants))
+        if self.fn.budgeted:  # the tape budget stays the last argument
+            body.args.append(body.args.pop(len(self.fn.params) - 1))
+            names.append(names.pop(len(self.fn.params) - 1))
+        return dce(Function(name, body, self.fn.filename, None, names, self.fn.constants,
+                            budgeted=self.fn.budgeted))
 
     def transform_region(self, region: Region, b: Builder) -> list:
         """Copy `region`'s ops with tangents into b's region; return the end op's operands."""
@@ -229,11 +235,18 @@ class ForwardTransform:
                                          hint=result.hint + "_dot").result
 
     # --- tapes of generated reverse code (forward-over-reverse) ---------------------------------
+    def op_tape_charge(self, op: Op, b: Builder) -> None:
+        b.append(op)
+        self.charge = op  # the tangent tapes of the loop's scalars are charged like it
+
     def op_tape_alloc(self, op: Op, b: Builder) -> None:
         b.append(op)
         if self.storage_active(op):
-            b.append(Op(op.prim, op.operands, [], [], self.tape_dot_attrs(op, kind="float"),
-                        op.loc))
+            attrs = self.tape_dot_attrs(op, kind="float")
+            if self.charge is not None and not op.attrs.get("ndim"):  # array rows: at push
+                row = dict(self.charge.attrs, row=8)
+                b.append(Op(tape_charge_p, [op.operands[0]], [], [], row, op.loc))
+            b.append(Op(op.prim, op.operands, [], [], attrs, op.loc))
 
     def op_tape_push(self, op: Op, b: Builder) -> None:
         b.append(op)
@@ -272,6 +285,7 @@ getitem_p.forward = ForwardTransform.op_getitem
 new_array_p.forward = zeros_like_p.forward = ForwardTransform._new_array
 copy_p.forward = ForwardTransform.op_copy
 full_p.forward = ForwardTransform.op_full
+tape_charge_p.forward = ForwardTransform.op_tape_charge
 tape_alloc_p.forward = ForwardTransform.op_tape_alloc
 tape_push_p.forward = ForwardTransform.op_tape_push
 tape_load_p.forward = ForwardTransform.op_tape_load

@@ -77,7 +77,7 @@ class ReverseContext:
 
 class ReverseTransform:
     def __init__(self, fn: Function, wrt: list[int], checkpoint=None, outputs=None,
-                 reuse_tapes: bool = False):
+                 reuse_tapes: bool = False, budget: bool = False):
         self.fn = fn
         self.wrt = wrt
         self.checkpoint = checkpoint
@@ -85,7 +85,7 @@ class ReverseTransform:
         # a kernel's output arrays: their buffers are the (read-only) cotangents
         self.outputs = {a for a in outputs or ()}
         self.activity = analyze(fn, wrt, outputs or ())
-        self.plan = TapePlan(fn, reuse_tapes)
+        self.plan = TapePlan(fn, reuse_tapes, budget)
         self.contexts: dict[Region, ReverseContext] = {}
         self.buffers: dict[Value, Value] = {}
         self.branch_arrays: dict[Region, list[Value]] = {}  # region -> arrays made there
@@ -236,6 +236,7 @@ class ReverseTransform:
         ret = b.op(return_p, *outs, *grads, result_types=[])
         params = self.fn.body.args + (seeds if seeded else [])
         forward = self.plan.forward_sweep(self.fn.body)
+        forward = self.plan.budget_prelude() + forward  # after the sweep made the charges
         if self.plan.tape_inputs:  # the tapes go back to the caller, for the next call
             reverse.ops.pop()
             params = params + list(self.plan.tape_inputs.values())
@@ -250,10 +251,13 @@ class ReverseTransform:
             forward = early + forward
         if all(o.prim is comment_p or o.prim.terminator for o in reverse.ops):
             reverse.ops = reverse.ops[-1:]  # everything ran inside fused loops
+        if self.plan.budget is not None:  # the tape budget in bytes, the last argument
+            params = params + [self.plan.budget]
         body = Region(params, forward + reverse.ops)
         param_names = self.fn.param_names + [v.hint for v in params[len(self.fn.params):]]
         adjoint = Function(name, body, self.fn.filename, None, param_names, self.fn.constants,
-                           [v.type for v in self.plan.tape_inputs.values()])
+                           [v.type for v in self.plan.tape_inputs.values()],
+                           budgeted=self.plan.budget is not None)
         return dce(cse(simplify(adjoint)) if self.plan.fusions else adjoint)
 
     def allocate_buffers(self, b: Builder) -> None:
@@ -338,20 +342,11 @@ class ReverseTransform:
         return True
 
     def checkpointed(self, op: Op) -> bool:
-        """Checkpoint counted loops of the function body that record a tape, when asked to; with
-        "auto", those whose inner counted loops record one too (time-stepping loops over
-        spatial loops, whose per-step tape would otherwise stream through memory: recomputing
-        one segment at a time keeps it in cache, faster as well as smaller). Inner while loops
-        (iterative solves) are costlier to run again and keep their full tape."""
-        if self.checkpoint is None or op.prim is not for_p \
-                or self.plan.op_region[op] is not self.fn.body \
-                or not self.plan.tapes_under(op):
-            return False
-        if self.checkpoint != "auto":
-            return True
-        inner = [i for i in self.plan.info.values() if i.outer_loop is op and i.loops_deep > 1]
-        return any(i.taped for i in inner) and all(
-            i.nearest_loop.prim is for_p for i in inner)
+        """Checkpoint counted loops of the function body that record a tape, when asked to
+        (checkpoint="auto" is decided per call by the API: this code with "sqrt" is its
+        fallback when the full tape passes the budget)."""
+        return self.checkpoint is not None and op.prim is for_p \
+            and self.plan.op_region[op] is self.fn.body and self.plan.tapes_under(op)
 
     def read_is_final(self, read: Op, operand=None) -> bool:
         """Whether no write into the array (`operand`, else the first) can follow this read
@@ -566,15 +561,18 @@ def _check_scalar_output(fn: Function) -> None:
 
 
 def reverse_mode(fn: Function, wrt: list[int], name: str | None = None,
-                 seeded: bool = False, checkpoint=None, reuse_tapes: bool = False) -> Function:
+                 seeded: bool = False, checkpoint=None, reuse_tapes: bool = False,
+                 budget: bool = False) -> Function:
     """The adjoint of `fn`: returns (outputs..., gradient w.r.t. each of `wrt`). With
     `seeded`, it takes the outputs' cotangents as extra trailing arguments (vjp). With
     `checkpoint` (an int K or "sqrt"), top-level counted loops store their state every K
     steps instead of a full tape (ad.checkpoint). With `reuse_tapes`, the tapes allocated in
     the function body are trailing arguments and results: the caller hands back the last
-    call's arrays, so repeated calls reuse their memory. `fn` itself is left unchanged."""
+    call's arrays, so repeated calls reuse their memory. With `budget`, every tape, checkpoint
+    and tape growth is charged against a tape budget in bytes, the last argument, before it
+    is allocated (ad.tape). `fn` itself is left unchanged."""
     fn = snapshot_overwritten_operands(fn, wrt)
-    transform = ReverseTransform(fn, wrt, checkpoint, reuse_tapes=reuse_tapes)
+    transform = ReverseTransform(fn, wrt, checkpoint, reuse_tapes=reuse_tapes, budget=budget)
     return transform.run(name or fn.name + ("_vjp" if seeded else "_grad"), seeded)
 
 

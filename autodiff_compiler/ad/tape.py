@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..analysis.shapes import LoopShapes
+from ..errors import SourceLocation
 from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Function, Op, Region, Value, const
@@ -46,12 +47,14 @@ from ..ir.names import Namer
 from ..ir.types import I64, Type
 from ..primitives.arith import add_p, max2_p, mul_p, trip_count_p
 from ..primitives.control import (
+    checkpoint_alloc_p,
     counter_advance_p,
     counter_init_p,
     counter_retreat_p,
     for_p,
     return_p,
     tape_alloc_p,
+    tape_charge_p,
     tape_grow_p,
     tape_load_p,
     tape_push_p,
@@ -61,6 +64,8 @@ from ..primitives.control import (
 )
 from ..primitives.indexing import new_array_p
 from .checkpoint import save_ops
+
+_ITEMSIZE = {"float": 8, "int": 8, "bool": 1}
 
 # initial length of a tape under a while loop (doubles when full)
 WHILE_TAPE_START = 64
@@ -82,7 +87,7 @@ class RegionInfo:
 class TapePlan:
     """Classifies regions and records which values get a tape."""
 
-    def __init__(self, fn: Function, reuse: bool = False):
+    def __init__(self, fn: Function, reuse: bool = False, budget: bool = False):
         self.fn = fn
         # reuse: tapes allocated in the function body come in as arguments (last call's
         # arrays, reused when big enough) and go out with the results
@@ -102,6 +107,11 @@ class TapePlan:
         self.checkpoints: dict[Op, object] = {}  # loop -> ad.checkpoint.Checkpoint
         self.fusions: dict[Op, object] = {}  # loop -> ad.reverse.Fusion
         self.namer = Namer({p.hint for p in fn.params})
+        # with `charge`, every allocation is first charged against the tape budget, the last
+        # argument (`budget`, made at the first charge), in a running total (`total`)
+        self.charge = budget
+        self.budget: Value | None = None
+        self.total: str | None = None
         self._classify()
 
     def _classify(self) -> None:
@@ -203,7 +213,8 @@ class TapePlan:
         ops: list[Op] = []
         taped = {v for v in info.taped} if record else set()
         if record and self._growable(info) and info.nearest_loop.prim is while_p:
-            ops.append(_tape_op(tape_grow_p, [], self._tape_set(info), None))
+            ops.append(self._growth(_tape_op(tape_grow_p, [], self._tape_set(info), None),
+                                    info))
         ops.extend(self._push(v, info) for v in region.args if v in taped)
         at_end = {k for k in taped if k in self.at_end}  # pushed before the yield instead
         taped -= at_end
@@ -213,7 +224,7 @@ class TapePlan:
             checkpoint = self.checkpoints.get(op)
             if info.once and op.regions and op.prim.loop:
                 if checkpoint is not None:
-                    ops.extend(checkpoint.setup)
+                    ops.extend(self._charge_checkpoints(checkpoint))
                 ops.extend(self._allocate(op, checkpoint, self.reuse and info.parent is None))
             if record and op.prim is for_p and not info.once:
                 ops.extend(self._reserve(op))
@@ -292,7 +303,8 @@ class TapePlan:
         region = Region()
         count = Builder(region, loop.loc)(trip_count_p, *loop.operands[:3], hint="n_inner")
         for info in infos:
-            region.ops.append(_tape_op(tape_reserve_p, [count], self._tape_set(info), loop.loc))
+            reserve = _tape_op(tape_reserve_p, [count], self._tape_set(info), loop.loc)
+            region.ops.append(self._growth(reserve, info))
         return region.ops
 
     def _push(self, value: Value, info: RegionInfo) -> Op:
@@ -302,7 +314,8 @@ class TapePlan:
         attrs.update(self._array_attrs(value), where=self.where[value], hint=value.hint)
         # the push reads the array twice (its shape, then its values): as two operands, so
         # the emitter gives it a name instead of inlining its expression
-        return _tape_op(tape_push_p, [value, value], attrs, None)
+        push = _tape_op(tape_push_p, [value, value], attrs, None)
+        return self._budgeted(push, info.outer_loop, self._kind(info.outer_loop))
 
     def tapes_under(self, loop: Op) -> bool:
         return any(i.outer_loop is loop and i.taped for i in self.info.values())
@@ -334,6 +347,12 @@ class TapePlan:
                     hint = "n_" + inner_loop.regions[0].args[0].hint
                     size = b(mul_p, size, b(trip_count_p, *inner_loop.operands[:3]), hint=hint)
             region.ops.append(_tape_op(counter_init_p, [], {"counter": info.counter}, loop.loc))
+            row = sum(_ITEMSIZE[v.type.kind] for v in info.taped if not v.type.is_array)
+            row += sum(8 * (v.type.ndim + 2) for v in info.taped if v in self.rows)
+            if row and self.charge:  # array tapes are charged at their first push (ragged
+                # ones: their tables of (start, end, *shape) here, their buffers as they grow)
+                charge = _tape_op(tape_charge_p, [size], {"row": row}, None)
+                region.ops.append(self._budgeted(charge, loop, self._kind(loop)))
             for value in info.taped:
                 region.ops.append(self._alloc_op(value, size, reuse, loop.loc))
         return region.ops
@@ -354,6 +373,54 @@ class TapePlan:
                 operands.append(self.tape_inputs[stored])
             attrs["reuse"] = True
         return _tape_op(tape_alloc_p, operands, attrs, loc)
+    # --- the tape budget -----------------------------------------------------------------------
+    def _kind(self, loop: Op) -> str:
+        """How the tapes of outer loop `loop` could shrink (errors.TapeMemoryError.kind)."""
+        if loop in self.checkpoints:
+            return "checkpointed"
+        if loop.prim is not for_p:
+            return "grows"
+        return "counted" if self.op_region[loop] is self.fn.body else "branch"
+
+    def _budgeted(self, op: Op, loop: Op, kind: str) -> Op:
+        """`op` charging what it allocates against the budget (a parameter, named in its
+        attributes), when the function takes one (the CPU gradients)."""
+        if not self.charge:
+            return op
+        if self.budget is None:
+            self.budget = Value(I64, self.namer.fresh("tape_budget"))
+            self.total = self.namer.fresh("tape_total")
+        loc = loop.loc or SourceLocation(self.fn.filename, 0, 0, self.fn.name)
+        attrs = dict(op.attrs, budget=self.budget.hint, total=self.total, loop=loc, kind=kind)
+        return Op(op.prim, op.operands, op.results, op.regions, attrs, op.loc)
+
+    def _growth(self, op: Op, info: RegionInfo) -> Op:
+        """A growth of `info`'s tapes, charged: named after their outer loop when that is one
+        checkpointing shrinks, else after the loop making them grow."""
+        kind = self._kind(info.outer_loop)
+        loop = info.nearest_loop if kind == "grows" else info.outer_loop
+        return self._budgeted(op, loop, kind)
+
+    def _charge_checkpoints(self, ck) -> list[Op]:
+        """A checkpoint's setup, each of its arrays charged before it is allocated."""
+        ops = []
+        for op in ck.setup:
+            if op.prim is checkpoint_alloc_p and self.charge:
+                count, template = op.operands
+                if template.type.is_array:
+                    charge = _tape_op(tape_charge_p, [count, template], {}, None)
+                else:
+                    charge = _tape_op(tape_charge_p, [count],
+                                      {"row": _ITEMSIZE[template.type.kind]}, None)
+                ops.append(self._budgeted(charge, ck.loop, "checkpointed"))
+            ops.append(op)
+        return ops
+
+    def budget_prelude(self) -> list[Op]:
+        """Ops starting the forward sweep: the running total at 0 (when charged at all)."""
+        if self.budget is None:
+            return []
+        return [_tape_op(counter_init_p, [], {"counter": self.total}, None)]
 
     def loads(self, info: RegionInfo, wanted: list[tuple[Value, Value]]) -> list[Op]:
         """The start of a region's reverse: step its counter back, read its taped values."""

@@ -149,13 +149,23 @@ def write_module(source: str, name_hint: str, version: str) -> Path:
 _import_lock = threading.Lock()
 
 
+GENERATED_PREFIX = "_autodiff_generated_"  # generated modules are named this plus the file's
+
+
+def is_generated(filename: str) -> bool:
+    """Whether `filename` is a generated module that import_module loaded."""
+    stem = os.path.splitext(os.path.basename(filename))[0]
+    module = sys.modules.get(GENERATED_PREFIX + stem)
+    return module is not None and getattr(module, "__file__", None) == filename
+
+
 def import_module(path: Path, source: str):
     """Execute `source` (the verified text of `path`) as a module named after the file.
 
     It is compiled here from the text in memory, so no bytecode file is trusted or written;
     the file name is kept for tracebacks, pdb and Numba's cache. Imports are serialised:
     another thread must not see a module still being executed."""
-    name = f"_autodiff_generated_{path.stem}"
+    name = GENERATED_PREFIX + path.stem
     with _import_lock:
         known = sys.modules.get(name)
         if known is not None and getattr(known, "__file__", None) == str(path):

@@ -30,4 +30,4 @@ def clone_function(fn: Function) -> Function:
     params = [_fresh(p, mapping) for p in fn.body.args]
     body = Region(params, [clone_op(op, mapping) for op in fn.body.ops])
     return Function(fn.name, body, fn.filename, fn.docstring, list(fn.param_names),
-                    fn.constants, list(fn.tape_kinds), list(fn.copied_params))
+                    fn.constants, list(fn.tape_kinds), list(fn.copied_params), fn.budgeted)

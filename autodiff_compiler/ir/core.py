@@ -94,6 +94,7 @@ class Function:
     # types of the tapes passed in last and returned last (ad.reverse, reuse_tapes)
     tape_kinds: list = field(default_factory=list)
     copied_params: list = field(default_factory=list)  # array parameters copied on entry
+    budgeted: bool = False  # takes the tape budget in bytes as its last argument (ad.tape)
 
     @property
     def params(self) -> list[Value]:

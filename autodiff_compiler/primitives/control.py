@@ -147,8 +147,13 @@ def _emit_push(op, args):
     to its flat buffer (growing it) and records where and of which shape
     (runtime.push_ragged)."""
     if op.attrs.get("rows"):
-        return _ragged_push(op.attrs["tape"], op.attrs["rows"], _name(op.attrs["counter"]),
+        push = _ragged_push(op.attrs["tape"], op.attrs["rows"], _name(op.attrs["counter"]),
                             args[0])
+        if not op.attrs.get("budget"):
+            return push
+        grown = quote("rt.ragged_grown_bytes(TAPE, ROWS, COUNTER, VALUE)", TAPE=op.attrs["tape"],
+                      ROWS=op.attrs["rows"], COUNTER=op.attrs["counter"], VALUE=args[0])
+        return _charge(op, grown[0].value) + [push]  # what the buffer grows by, before
     slot = _tape_slot(op)
     slot.ctx = ast.Store()
     push = ast.Assign([slot], args[0])
@@ -163,6 +168,10 @@ def _emit_push(op, args):
             TAPE = np.empty((TAPE.shape[0],) + VALUE.shape, dtype=TAPE.dtype)
         """, TAPE=op.attrs["tape"], COUNTER=op.attrs["counter"], VALUE=args[0],
         MESSAGE=ast.Constant(message))
+    if op.attrs.get("budget"):  # the rows' bytes are known now, before they are allocated
+        nbytes = quote("TAPE.shape[0] * VALUE.nbytes", TAPE=op.attrs["tape"],
+                       VALUE=args[0])[0].value
+        check.body[1:1] = _charge(op, nbytes)
     return [check, push]
 
 
@@ -174,7 +183,42 @@ def _emit_grow(op, args):
     (check,) = quote("if NEEDED > FIRST.shape[0]:\n    pass", NEEDED=needed, FIRST=tapes[0])
     check.body = [quote("TAPE = rt.grow(TAPE, NEEDED)", TAPE=t, NEEDED=needed)[0]
                   for t in tapes]
+    if op.attrs.get("budget"):  # what the tapes would grow by, charged before they grow
+        grown = [quote("rt.grown_bytes(TAPE, NEEDED)", TAPE=t, NEEDED=needed)[0].value
+                 for t in tapes]
+        total = grown[0]
+        for more in grown[1:]:
+            total = ast.BinOp(total, ast.Add(), more)
+        check.body[:0] = _charge(op, total)
     return check
+
+
+def _charge(op, nbytes: ast.expr) -> list[ast.stmt]:
+    """Add `nbytes` to the call's tape total; over the budget, raise TapeMemoryError naming
+    the loop (attrs "budget" and "total": the variables of the budget and the total, "loop":
+    the loop's location, "kind"). The budget is named, not an operand: the activity analysis
+    reads a push's last operand as the value it stores."""
+    loc = op.attrs["loop"]
+    return quote("""
+        TOTAL += NBYTES
+        if TOTAL > BUDGET:
+            raise rt.TapeMemoryError(FILE, LINE, COL, TEXT, KIND, TOTAL, BUDGET)
+        """, TOTAL=op.attrs["total"], NBYTES=nbytes, BUDGET=op.attrs["budget"],
+        FILE=ast.Constant(loc.filename), LINE=ast.Constant(loc.line),
+        COL=ast.Constant(loc.col), TEXT=ast.Constant(loc.text),
+        KIND=ast.Constant(op.attrs["kind"]))
+
+
+def _emit_charge(op, args):
+    """Before an allocation: its bytes (operand 0; times the bytes of a row, attribute
+    "row", or of the array operand 1) counted against the budget."""
+    nbytes = args[0]
+    if op.attrs.get("row"):
+        nbytes = ast.BinOp(nbytes, ast.Mult(), ast.Constant(op.attrs["row"]))
+    if len(args) == 2:
+        nbytes = ast.BinOp(nbytes, ast.Mult(),
+                           ast.Attribute(args[1], "nbytes", ast.Load()))
+    return _charge(op, nbytes)
 
 
 def _emit_counter(delta):
@@ -196,6 +240,8 @@ tape_reserve_p = defprim("tape_reserve", infer=_no_results, emit=_emit_grow, pur
 tape_load_p = defprim("tape_load", infer=None, emit=_emit_load, pure=False,
                       loads="tape")
 tape_value_p = defprim("tape_value", infer=None, emit=lambda op, a: _name(op.attrs["tape"]))
+tape_charge_p = defprim("tape_charge", infer=_no_results, emit=_emit_charge, pure=False,
+                       statement=True)
 counter_init_p = defprim("counter_init", infer=_no_results, emit=_emit_counter(0), pure=False, statement=True)
 counter_advance_p = defprim("counter_advance", infer=_no_results, emit=_emit_counter(1), pure=False, statement=True)
 counter_retreat_p = defprim("counter_retreat", infer=_no_results, emit=_emit_counter(-1), pure=False, statement=True)

@@ -6,10 +6,14 @@ import numpy as np
 from autodiff_compiler import runtime as rt
 
 
-def recurrence_grad(r, x0, n, tape_x_in):
+def recurrence_grad(r, x0, n, tape_x_in, tape_budget):
+    tape_total = 0
     # line 55: for _ in range(n):
     n__ = len(range(n))
     k__ = 0
+    tape_total += n__ * 8
+    if tape_total > tape_budget:
+        raise rt.TapeMemoryError('test_snapshots.py', 55, 4, '    for _ in range(n):', 'counted', tape_total, tape_budget)
     tape_x = tape_x_in if tape_x_in.shape[0] >= n__ else np.empty(n__, dtype=np.float64)
     x = x0
     for _ in range(n):
