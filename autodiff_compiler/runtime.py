@@ -1,8 +1,10 @@
 """Helpers that generated code calls: small loops compiled by Numba.
 
-Numba's own np.dot needs SciPy's BLAS; these keep the dependency list to NumPy, gast and
-Numba. They are Numba dispatchers, callable from the interpreter too (jit=False runs them
-compiled as well; they are cached on disk after the first use).
+They are Numba dispatchers, callable from the interpreter too (jit=False runs them compiled
+as well; they are cached on disk after the first use). The products (dot11, dot21, dot12,
+dot22) call BLAS through Numba's np.dot (SciPy's BLAS) from the sizes where it is faster
+than their own loops, and run the loops below them, where a call's overhead dominates
+(benchmarks/blas.py measures both).
 """
 
 from __future__ import annotations
@@ -11,10 +13,69 @@ import math
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import overload
+
+# Multiply-adds from which np.dot (BLAS) beats the loops, measured single-threaded by
+# benchmarks/blas.py: 16 x 16 matrix products, 32 x 32 matrix-vector products, inner
+# products of 256 entries. Below them both take about a microsecond.
+BLAS_MIN_MATRIX = 16 ** 3
+BLAS_MIN_VECTOR = 32 ** 2
+BLAS_MIN_INNER = 256
+
+
+def blas_operand(a):
+    """`a` as Numba's np.dot hands it to BLAS without a copy or a warning: float64 and
+    contiguous in C or Fortran order (a transpose is). Other arrays (a strided slice, int or
+    bool entries: the loops accumulate in float64 too) are copied to a float64 C array."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+@overload(blas_operand)
+def _blas_operand_typed(a):
+    if not isinstance(a, types.Array) or a.dtype != types.float64:
+        return lambda a: a.astype(np.float64)
+    if a.layout in "CF":
+        return lambda a: a
+    return lambda a: np.ascontiguousarray(a)
+
+
+@numba.njit(cache=True)
+def blas_dot(a, b):
+    """np.dot through BLAS, of operands made ready for it (blas_operand)."""
+    return np.dot(blas_operand(a), blas_operand(b))
 
 
 @numba.njit(cache=True)
 def dot11(a, b):
+    if a.shape[0] >= BLAS_MIN_INNER:
+        return blas_dot(a, b)
+    return dot11_loops(a, b)
+
+
+@numba.njit(cache=True)
+def dot21(a, b):
+    if a.shape[0] * a.shape[1] >= BLAS_MIN_VECTOR:
+        return blas_dot(a, b)
+    return dot21_loops(a, b)
+
+
+@numba.njit(cache=True)
+def dot12(a, b):
+    if b.shape[0] * b.shape[1] >= BLAS_MIN_VECTOR:
+        return blas_dot(a, b)
+    return dot12_loops(a, b)
+
+
+@numba.njit(cache=True)
+def dot22(a, b):
+    if a.shape[0] * a.shape[1] * b.shape[1] >= BLAS_MIN_MATRIX:
+        return blas_dot(a, b)
+    return dot22_loops(a, b)
+
+
+@numba.njit(cache=True)
+def dot11_loops(a, b):
     total = 0.0
     for i in range(a.shape[0]):
         total += a[i] * b[i]
@@ -22,7 +83,7 @@ def dot11(a, b):
 
 
 @numba.njit(cache=True)
-def dot21(a, b):
+def dot21_loops(a, b):
     out = np.zeros(a.shape[0])
     for i in range(a.shape[0]):
         total = 0.0
@@ -33,7 +94,7 @@ def dot21(a, b):
 
 
 @numba.njit(cache=True)
-def dot12(a, b):
+def dot12_loops(a, b):
     out = np.zeros(b.shape[1])
     for i in range(b.shape[0]):
         for j in range(b.shape[1]):
@@ -42,7 +103,7 @@ def dot12(a, b):
 
 
 @numba.njit(cache=True)
-def dot22(a, b):
+def dot22_loops(a, b):
     out = np.zeros((a.shape[0], b.shape[1]))
     for i in range(a.shape[0]):
         for k in range(a.shape[1]):

@@ -6,7 +6,8 @@ adjoint sums the cotangent over the leading axes (`sum_leading`); a scalar opera
 sums over all; and an axis of length one that was stretched to the other operand's length
 gets the cotangent summed along it (`sum_to_shape`, decided at run time from the shapes).
 Max, min and prod along an axis run on the array reshaped to (before, axis, after).
-Products (np.dot, @) call the loops of autodiff_compiler.runtime, so Numba needs no BLAS.
+Products (np.dot, @) call autodiff_compiler.runtime's products: BLAS from the sizes where it
+is faster, their own loops below.
 A transpose permutes the axes (attr `axes`, as np.transpose's; without it, the reversal of
 all axes, `x.T`): np.swapaxes and np.moveaxis lower to it too, and its adjoint is the
 transpose by the inverse permutation.
