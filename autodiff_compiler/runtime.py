@@ -22,6 +22,8 @@ from numba.extending import overload
 BLAS_MIN_MATRIX = 16 ** 3
 BLAS_MIN_VECTOR = 32 ** 2
 BLAS_MIN_INNER = 256
+ALIGN = ("matrix product: shapes not aligned (the last axis of the first operand and the "
+         "first axis of the second differ in length)")
 
 
 def blas_operand(a):
@@ -48,6 +50,8 @@ def blas_dot(a, b):
 
 @numba.njit(cache=True)
 def dot11(a, b):
+    if a.shape[0] != b.shape[0]:
+        raise ValueError("np.dot: the vectors differ in length")
     if a.shape[0] >= BLAS_MIN_INNER:
         return blas_dot(a, b)
     return dot11_loops(a, b)
@@ -55,6 +59,8 @@ def dot11(a, b):
 
 @numba.njit(cache=True)
 def dot21(a, b):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(ALIGN)
     if a.shape[0] * a.shape[1] >= BLAS_MIN_VECTOR:
         return blas_dot(a, b)
     return dot21_loops(a, b)
@@ -62,6 +68,8 @@ def dot21(a, b):
 
 @numba.njit(cache=True)
 def dot12(a, b):
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(ALIGN)
     if b.shape[0] * b.shape[1] >= BLAS_MIN_VECTOR:
         return blas_dot(a, b)
     return dot12_loops(a, b)
@@ -69,6 +77,8 @@ def dot12(a, b):
 
 @numba.njit(cache=True)
 def dot22(a, b):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(ALIGN)
     if a.shape[0] * a.shape[1] * b.shape[1] >= BLAS_MIN_MATRIX:
         return blas_dot(a, b)
     return dot22_loops(a, b)
@@ -110,6 +120,18 @@ def dot22_loops(a, b):
             aik = a[i, k]
             for j in range(b.shape[1]):
                 out[i, j] += aik * b[k, j]
+    return out
+
+
+@numba.njit(cache=True)
+def batch_dot(a, b):
+    """a[k] @ b[k] for every k: (B, m, s) and (B, s, n) -> (B, m, n), each product by dot22
+    (BLAS from its threshold on)."""
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError("batched matrix product: the batch or summed axes differ in length")
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]))
+    for k in range(a.shape[0]):
+        out[k] = dot22(a[k], b[k])
     return out
 
 

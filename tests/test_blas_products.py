@@ -1,5 +1,5 @@
-"""The runtime's products (rt.dot11, dot21, dot12, dot22) against NumPy on both of their
-paths: their own loops below the BLAS thresholds and Numba's np.dot (BLAS) from them on, for
+"""The runtime's products (rt.dot11, dot21, dot12, dot22, batch_dot) against NumPy on both
+of their paths: their own loops below the BLAS thresholds and Numba's np.dot (BLAS) from them on, for
 contiguous, transposed (Fortran-ordered), sliced (strided) and integer operands, tiny and
 empty ones; and no NumbaPerformanceWarning reaches the caller for a non-contiguous operand."""
 
@@ -77,6 +77,26 @@ def test_products_match_numpy_on_both_paths(layout, dtype):
     before = a.copy(), b.copy()
     rt.dot22(a, b)
     assert np.array_equal(a, before[0]) and np.array_equal(b, before[1])
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_batched_products_match_numpy(layout):
+    """rt.batch_dot: per batch entry dot22 (below and over the BLAS threshold), for a
+    contiguous stack and for one whose matrices are transposed views; an empty batch; and
+    a mismatch of the summed axes raises instead of reading past the end."""
+    for batch, m, s, n in ((3, 2, 4, 5), (2, 20, 16, 18), (0, 3, 4, 2)):
+        a = RNG.standard_normal((batch, m, s))
+        b = RNG.standard_normal((batch, s, n))
+        if layout == "transposed":
+            a = np.ascontiguousarray(np.swapaxes(a, 1, 2)).swapaxes(1, 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NumbaPerformanceWarning)
+            got = rt.batch_dot(a, b)
+        np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-13, atol=1e-12)
+    with pytest.raises(ValueError, match="differ in length"):
+        rt.batch_dot(np.ones((2, 3, 4)), np.ones((2, 5, 2)))
+    with pytest.raises(ValueError, match="not aligned"):
+        rt.dot22(np.ones((3, 4)), np.ones((5, 2)))
 
 
 def test_blas_path_compiles_without_performance_warnings():
