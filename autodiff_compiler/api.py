@@ -86,7 +86,7 @@ class Lowered:
             >>> print(report)
             name    stores  dtype    kept                            bytes  source line
             tape_s  s       float64  per iteration (loop at line 3)    800  line 3: for i in range(n):
-            total 800 bytes per call
+            total 800 bytes taped per call
         """
         arrays = measure(self.artifact.compiled.python_fn,
                          self.artifact.arguments(*self.arguments))

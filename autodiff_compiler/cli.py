@@ -475,7 +475,7 @@ def _tape(artifact, values, nums, guessed: bool):
     """The tape report of a derivative, its bytes measured by running the generated code in
     CPython on the example arguments (when it stores anything)."""
     table = report(artifact.adjoint, artifact.mode)
-    if not table.rows:
+    if not table.rows and not table.held:
         return table
     seeds = unit_tangents(values, nums, None) if artifact.mode == "hvp" else []
     budget, predicted = None, None

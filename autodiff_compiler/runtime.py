@@ -1,8 +1,10 @@
 """Helpers that generated code calls: small loops compiled by Numba.
 
-Numba's own np.dot needs SciPy's BLAS; these keep the dependency list to NumPy, gast and
-Numba. They are Numba dispatchers, callable from the interpreter too (jit=False runs them
-compiled as well; they are cached on disk after the first use).
+They are Numba dispatchers, callable from the interpreter too (jit=False runs them compiled
+as well; they are cached on disk after the first use). The products (dot11, dot21, dot12,
+dot22) call BLAS through Numba's np.dot (SciPy's BLAS) from the sizes where it is faster
+than their own loops, and run the loops below them, where a call's overhead dominates
+(benchmarks/blas.py measures both).
 """
 
 from __future__ import annotations
@@ -11,6 +13,39 @@ import math
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import overload
+
+# Multiply-adds from which np.dot (BLAS) beats the loops, measured single-threaded by
+# benchmarks/blas.py: 16 x 16 matrix products, 32 x 32 matrix-vector products, inner
+# products of 256 entries. Below them both take about a microsecond.
+BLAS_MIN_MATRIX = 16 ** 3
+BLAS_MIN_VECTOR = 32 ** 2
+BLAS_MIN_INNER = 256
+ALIGN = ("matrix product: shapes not aligned (the last axis of the first operand and the "
+         "first axis of the second differ in length)")
+
+
+def blas_operand(a):
+    """`a` as Numba's np.dot hands it to BLAS without a copy or a warning: float64 and
+    contiguous in C or Fortran order (a transpose is). Other arrays (a strided slice, int or
+    bool entries: the loops accumulate in float64 too) are copied to a float64 C array."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+@overload(blas_operand)
+def _blas_operand_typed(a):
+    if not isinstance(a, types.Array) or a.dtype != types.float64:
+        return lambda a: a.astype(np.float64)
+    if a.layout in "CF":
+        return lambda a: a
+    return lambda a: np.ascontiguousarray(a)
+
+
+@numba.njit(cache=True)
+def blas_dot(a, b):
+    """np.dot through BLAS, of operands made ready for it (blas_operand)."""
+    return np.dot(blas_operand(a), blas_operand(b))
 
 from . import errors
 
@@ -20,6 +55,42 @@ prange = numba.prange
 
 @numba.njit(cache=True)
 def dot11(a, b):
+    if a.shape[0] != b.shape[0]:
+        raise ValueError("np.dot: the vectors differ in length")
+    if a.shape[0] >= BLAS_MIN_INNER:
+        return blas_dot(a, b)
+    return dot11_loops(a, b)
+
+
+@numba.njit(cache=True)
+def dot21(a, b):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(ALIGN)
+    if a.shape[0] * a.shape[1] >= BLAS_MIN_VECTOR:
+        return blas_dot(a, b)
+    return dot21_loops(a, b)
+
+
+@numba.njit(cache=True)
+def dot12(a, b):
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(ALIGN)
+    if b.shape[0] * b.shape[1] >= BLAS_MIN_VECTOR:
+        return blas_dot(a, b)
+    return dot12_loops(a, b)
+
+
+@numba.njit(cache=True)
+def dot22(a, b):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(ALIGN)
+    if a.shape[0] * a.shape[1] * b.shape[1] >= BLAS_MIN_MATRIX:
+        return blas_dot(a, b)
+    return dot22_loops(a, b)
+
+
+@numba.njit(cache=True)
+def dot11_loops(a, b):
     total = 0.0
     for i in range(a.shape[0]):
         total += a[i] * b[i]
@@ -27,7 +98,7 @@ def dot11(a, b):
 
 
 @numba.njit(cache=True)
-def dot21(a, b):
+def dot21_loops(a, b):
     out = np.zeros(a.shape[0])
     for i in range(a.shape[0]):
         total = 0.0
@@ -38,7 +109,7 @@ def dot21(a, b):
 
 
 @numba.njit(cache=True)
-def dot12(a, b):
+def dot12_loops(a, b):
     out = np.zeros(b.shape[1])
     for i in range(b.shape[0]):
         for j in range(b.shape[1]):
@@ -47,13 +118,25 @@ def dot12(a, b):
 
 
 @numba.njit(cache=True)
-def dot22(a, b):
+def dot22_loops(a, b):
     out = np.zeros((a.shape[0], b.shape[1]))
     for i in range(a.shape[0]):
         for k in range(a.shape[1]):
             aik = a[i, k]
             for j in range(b.shape[1]):
                 out[i, j] += aik * b[k, j]
+    return out
+
+
+@numba.njit(cache=True)
+def batch_dot(a, b):
+    """a[k] @ b[k] for every k: (B, m, s) and (B, s, n) -> (B, m, n), each product by dot22
+    (BLAS from its threshold on)."""
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError("batched matrix product: the batch or summed axes differ in length")
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]))
+    for k in range(a.shape[0]):
+        out[k] = dot22(a[k], b[k])
     return out
 
 

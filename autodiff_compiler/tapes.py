@@ -8,6 +8,10 @@ taken once, before a later write would change values the reverse sweep reads. Ea
 which value it stores, its dtype, whether it grows per iteration of a loop or is made once,
 and the source line the value comes from.
 
+Whole-array code also keeps arrays without a tape: those its forward part computes and its
+reverse sweep reads (`held_arrays`), alive until the reverse sweep has used them; the report
+gives their bytes on a line of their own.
+
 Bytes depend on the arguments (trip counts, array shapes), so `measure` runs the generated
 source once in CPython (no Numba) and reads the arrays' sizes off its frame when it
 returns: what the compiled code allocates for the same arguments.
@@ -21,8 +25,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .codegen.emit import value_names
-from .ir.core import Function, Op, Region, Value
-from .primitives.control import checkpoint_alloc_p, tape_alloc_p, tape_push_p
+from .ir.core import Function, Op, Region, Value, walk_ops
+from .primitives.control import checkpoint_alloc_p, comment_p, tape_alloc_p, tape_push_p
 from .primitives.indexing import copy_p
 
 _DTYPES = {"float": "float64", "int": "int64", "bool": "bool"}
@@ -64,6 +68,8 @@ class TapeReport:
             nbytes, shape).
         nbytes: the total bytes (None when some array was not measured).
         note: why sizes are missing, or "".
+        held: variable -> bytes of each array the forward part computes and the reverse
+            sweep reads without a tape (0 for a view, None when not measured).
 
     Example:
         >>> import numpy as np
@@ -79,12 +85,16 @@ class TapeReport:
     """
 
     def __init__(self, rows: list[Stored], note: str = "", mode: str = "grad",
-                 budget: int | None = None, predicted: TapeBytes | None = None):
+                 budget: int | None = None, predicted: TapeBytes | None = None,
+                 held: dict | None = None):
         self.rows = rows
         self.note = note
         self.mode = mode
         self.budget = budget  # the tape budget in bytes, when known
         self.predicted = predicted  # the bytes computed before running (g.tape_bytes)
+        # variable -> bytes (None: not measured) of the arrays the reverse sweep reads that
+        # the forward part computed (held_arrays)
+        self.held = held or {}
 
     @property
     def nbytes(self) -> int | None:
@@ -96,33 +106,38 @@ class TapeReport:
         """The table as text lines.
 
         Returns:
-            A list of str: a header, a row per array and the total; or one line saying why
-            nothing is stored.
+            A list of str: a header, a row per array and the total taped per call; or a line
+            saying why nothing is stored and the total; then, where the reverse sweep reads
+            arrays the forward part computed, a line with their bytes.
 
         Example:
             >>> TapeReport([]).lines()
-            ['none: the reverse sweep recomputes what it needs or reads the arguments']
+            ['none: the reverse sweep recomputes what it needs or reads the arguments', 'total 0 bytes taped per call']
         """
         if self.mode == "jvp":
             return [("none: forward mode keeps no tape (each tangent is computed alongside "
                      "its value)")]
-        if not self.rows:
-            return ["none: the reverse sweep recomputes what it needs or reads the arguments"]
-        header = ("name", "stores", "dtype", "kept", "bytes", "source line")
-        table = [header] + [(r.name, r.value, r.dtype, r.when, _bytes(r), _source(r))
-                            for r in self.rows]
-        widths = [max(len(row[k]) for row in table) for k in range(len(header) - 1)]
         out = []
-        for row in table:
-            cells = [cell.rjust(w) if k == 4 else cell.ljust(w)
-                     for k, (cell, w) in enumerate(zip(row, widths))]
-            out.append("  ".join(cells + [row[-1]]).rstrip())
+        if not self.rows:
+            out.append("none: the reverse sweep recomputes what it needs or reads the arguments")
+        else:
+            header = ("name", "stores", "dtype", "kept", "bytes", "source line")
+            table = [header] + [(r.name, r.value, r.dtype, r.when, _bytes(r), _source(r))
+                                for r in self.rows]
+            widths = [max(len(row[k]) for row in table) for k in range(len(header) - 1)]
+            for row in table:
+                cells = [cell.rjust(w) if k == 4 else cell.ljust(w)
+                         for k, (cell, w) in enumerate(zip(row, widths))]
+                out.append("  ".join(cells + [row[-1]]).rstrip())
         total = self.nbytes
         if total is not None:
-            out.append(f"total {total:,} bytes per call")
+            out.append(f"total {total:,} bytes taped per call")
         elif self.predicted is not None:
-            out.append(f"total {int(self.predicted):,} bytes per call, computed before "
+            out.append(f"total {int(self.predicted):,} bytes taped per call, computed before "
                        "running (tape_bytes)")
+        held = self._held_line()
+        if held:
+            out.append(held)
         if self.note:
             out.extend(self.note.splitlines())
         out.extend(self._budget_lines())
@@ -141,6 +156,17 @@ class TapeReport:
         if self.predicted is not None and not self.predicted.bounded:
             lines.append(f"not known before running: {_unbounded(self.predicted)}")
         return lines
+
+    def _held_line(self) -> str:
+        """'the reverse sweep also reads N bytes of arrays computed before it: a, b' (their
+        bytes measured; views of other arrays count nothing and are not named), or ''."""
+        if not self.held or None in self.held.values():
+            return ""
+        owners = {name: n for name, n in self.held.items() if n}
+        if not owners:
+            return ""
+        return (f"the reverse sweep also reads {sum(owners.values()):,} bytes of arrays "
+                f"computed before it: {', '.join(owners)}")
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -280,14 +306,58 @@ def _text(loc) -> str:
     return "" if loc is None else loc.text.strip()
 
 
+def held_arrays(fn: Function) -> list[str]:
+    """The variables of derived function `fn` that hold arrays its forward part computes
+    (top-level ops before the reverse sweep, loops included) and its reverse sweep reads:
+    whole-array code keeps these alive without a tape. Arguments are not among them."""
+    ops = fn.body.ops
+    start = next((k for k, op in enumerate(ops)
+                  if op.prim is comment_p and op.attrs.get("text") == "reverse sweep"), None)
+    if start is None:
+        return []
+    made = {r for op in ops[:start] for r in op.results if r.type.is_array}
+    taped = {r for op in walk_ops(fn.body) if op.prim is tape_alloc_p for r in op.results}
+    names = value_names(fn)
+    read = []
+    for op in ops[start:]:
+        for inner in [op, *walk_ops_of(op)]:
+            for v in inner.operands:
+                if v in made and v not in taped and v in names and names[v] not in read:
+                    read.append(names[v])
+    return read
+
+
+def walk_ops_of(op: Op):
+    for region in op.regions:
+        yield from walk_ops(region)
+
+
 def report(fn: Function, mode: str, arrays: dict | None = None, note: str = "",
            budget: int | None = None, predicted: TapeBytes | None = None) -> TapeReport:
     """The table of `fn`'s stored arrays; sizes from `arrays` (name -> array, as `measure`
     gives them) where known; `budget` and `predicted` (TapeReport's) when given."""
     rows = stored_arrays(fn) if mode != "jvp" else []
+    held = dict.fromkeys(held_arrays(fn)) if mode != "jvp" else {}
     if arrays is not None:
         rows = [_sized(r, arrays.get(r.name)) for r in rows]
-    return TapeReport(rows, note, mode, budget, predicted)
+        held = _owned_bytes({name: arrays.get(name) for name in held})
+    return TapeReport(rows, note, mode, budget, predicted, held)
+
+
+def _owned_bytes(arrays: dict) -> dict:
+    """name -> the bytes the array owns: 0 for a view of another array (NumPy's views have
+    an array as their base; arrays Numba returns have another object there) and for an
+    array already counted under another name; None where there is no array."""
+    seen, out = set(), {}
+    for name, array in arrays.items():
+        if not isinstance(array, np.ndarray):
+            out[name] = None
+        elif isinstance(array.base, np.ndarray) or id(array) in seen:
+            out[name] = 0
+        else:
+            out[name] = int(array.nbytes)
+        seen.add(id(array))
+    return out
 
 
 def _sized(row: Stored, array) -> Stored:

@@ -248,6 +248,11 @@ _ARRAYS = {
             Case("np.matmul({0}, {1})", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
             Case("{0}.dot({1})", ((-3, 3), (-3, 3)), _MATMUL_SHAPES),
             Case("{0} @ {0}", ((-3, 3),), ((V,), ((4, 4),)))),
+    # per batch entry a matrix product; the last shapes are over the BLAS threshold
+    "batch_dot": (Case("np.einsum('bij,bjk->bik', {0}, {1})", ((-3, 3), (-3, 3)),
+                       ((T, (2, 4, 5)), ((2, 20, 16), (2, 16, 18)))),
+                  Case("np.einsum('kab,nkb->nka', {0}, {1})", ((-3, 3), (-3, 3)),
+                       (((3, 2, 4), (5, 3, 4)),))),
     "outer": (Case("np.outer({0}, {1})", ((-3, 3), (-3, 3)), (((3,), (4,)),)),
               Case("np.outer({0}, {0})", ((-3, 3),), ((V,),))),
     "logaddexp": (Case("np.logaddexp({0}, {1})", ((-3, 3), (-3, 3)), BINARY),

@@ -539,7 +539,24 @@ def test_the_tape_is_listed_under_the_source_as_comments(capsys, shown):
     loop = _line_of("    for i in range(c.shape[0]):")
     assert f"float64  per iteration (loop at line {loop})" in row
     assert row.split(")")[1].split()[0] == "32"  # 4 iterations of one float64
-    assert "#   total 32 bytes" in tape
+    assert "#   total 32 bytes taped per call" in tape
+
+
+def test_show_states_the_bytes_whole_array_code_keeps_for_its_reverse_sweep(capsys, tmp_path):
+    """No tape, but the reverse sweep reads y = exp(x) (80 bytes for 10 entries, an array
+    the forward part made), not its view y.T (no bytes of its own)."""
+    path = tmp_path / "whole.py"
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    y = np.exp(x)\n"
+                    "    return np.sum(np.sin(y.T))\n")
+    code, out, err = run(capsys, "show", f"{path}:f", "--args", "np.linspace(0, 1, 10)",
+                         "--no-jit")
+    assert code == 0, err
+    tape = out[out.index("# tape: what the reverse sweep stores"):]
+    assert "#   total 0 bytes taped per call" in tape
+    held = next(line for line in tape.splitlines() if "the reverse sweep also reads" in line)
+    count, names = held.split(" reads ")[1].split(" bytes of arrays computed before it: ")
+    assert "y" in names.split(", ") and "transpose" not in names
+    assert int(count.replace(",", "")) % 80 == 0  # whole arrays of 10 float64
 
 
 def test_the_tape_section_of_the_builtin_example(capsys):
@@ -566,7 +583,7 @@ def test_tape_bytes_when_the_generated_code_fails_on_the_arguments(capsys, shown
     assert "bytes not measured: running the generated code on the example arguments raised " \
            "IndexError" in out
     # the bytes known before running are still stated (8 steps of one float64)
-    assert "#   total 64 bytes per call, computed before running (tape_bytes)" in out
+    assert "#   total 64 bytes taped per call, computed before running (tape_bytes)" in out
 
 
 def test_guessed_arguments_are_named_on_stderr(capsys, model):

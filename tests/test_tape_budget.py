@@ -304,7 +304,7 @@ def test_show_states_the_total_and_the_budget(tmp_path, capsys):
                     "        s = s * x + 1.0\n    return s\n")
     assert main(["show", f"{path}:f", "--args", "(0.5, 10**12)"]) == 0
     out = capsys.readouterr().out
-    assert "#   total 8,000,000,000,000 bytes per call, computed before running" in out
+    assert "#   total 8,000,000,000,000 bytes taped per call, computed before running" in out
     assert f"#   tape budget {default_budget():,} bytes" in out
     assert "#   over the budget: the call raises TapeMemoryError before allocating" in out
     assert all(line.startswith("#") for line in out[out.index("# tape:"):].splitlines())

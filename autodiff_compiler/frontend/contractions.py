@@ -6,7 +6,9 @@ operand's axes are permuted into one common order of letters (the output's first
 summed ones) and given new axes of length one for the letters it lacks, the operands are
 multiplied with broadcasting, and the summed letters are reduced. Two operands of at most two
 axes sharing one summed letter become a matrix product (np.dot) instead, so the common cases
-(matrix products, matrix-vector products, inner and outer products) cost what np.dot does.
+(matrix products, matrix-vector products, inner and outer products) cost what np.dot does;
+two of three axes sharing a batch letter and a summed one become a matrix product per batch
+entry (batch_dot), without the broadcast product of four axes.
 Every derivative then follows from the rules of transpose, expand_dims, mul, sum and dot.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 from ..ir.core import Value, const
 from ..ir.types import Type
 from ..primitives.arith import eq_p, mul_p, sub_p
-from ..primitives.arrays import dot_p, expand_dims_p, outer_p, reshape_p, sum_p
+from ..primitives.arrays import batch_dot_p, dot_p, expand_dims_p, outer_p, reshape_p, sum_p
 from ..primitives.indexing import dim_p, slice_p
 from ..primitives.shapes import assert_p
 from .scope import Text
@@ -61,6 +63,8 @@ class ContractionLowering:
         terms, operands = zip(*[self.distinct_letters(node, spelling, t, o)
                                 for t, o in zip(terms, operands)])
         fast = self.as_matrix_product(list(terms), output, list(operands))
+        if fast is None:
+            fast = self.as_batched_product(list(terms), output, list(operands))
         if fast is not None:
             return fast
         summed = [c for c in dict.fromkeys("".join(terms)) if c not in output]
@@ -116,6 +120,27 @@ class ContractionLowering:
             return None
         product = self.b(dot_p, x, y)
         return product if produced == output else self.transposed(product)
+
+    def as_batched_product(self, terms, output, operands):
+        """batch_dot for two operands of 3 axes sharing a letter kept in the output (the
+        batch) and a summed one, each with one letter of its own ('kab,nkb->nka'): a matrix
+        product per batch entry (BLAS where it pays); None where that does not apply."""
+        if len(terms) != 2 or len(output) != 3 or any(len(t) != 3 for t in terms):
+            return None
+        left, right = terms
+        shared = set(left) & set(right)
+        batch = [c for c in shared if c in output]
+        summed = [c for c in shared if c not in output]
+        own_left = [c for c in left if c not in shared]
+        own_right = [c for c in right if c not in shared]
+        if len(batch) != 1 or len(summed) != 1 or len(own_left) != 1 or len(own_right) != 1:
+            return None
+        (k,), (s,), (i,), (j,) = batch, summed, own_left, own_right
+        x = self.transposed(operands[0], tuple(left.index(c) for c in k + i + s))
+        y = self.transposed(operands[1], tuple(right.index(c) for c in k + s + j))
+        produced = k + i + j
+        return self.transposed(self.b(batch_dot_p, x, y),
+                               tuple(produced.index(c) for c in output))
 
     # --- the other contractions -----------------------------------------------------------
     def np_tensordot(self, node, spelling, args):

@@ -6,7 +6,8 @@ adjoint sums the cotangent over the leading axes (`sum_leading`); a scalar opera
 sums over all; and an axis of length one that was stretched to the other operand's length
 gets the cotangent summed along it (`sum_to_shape`, decided at run time from the shapes).
 Max, min and prod along an axis run on the array reshaped to (before, axis, after).
-Products (np.dot, @) call the loops of autodiff_compiler.runtime, so Numba needs no BLAS.
+Products (np.dot, @) call autodiff_compiler.runtime's products: BLAS from the sizes where it
+is faster, their own loops below.
 A transpose permutes the axes (attr `axes`, as np.transpose's; without it, the reversal of
 all axes, `x.T`): np.swapaxes and np.moveaxis lower to it too, and its adjoint is the
 transpose by the inverse permutation.
@@ -118,6 +119,9 @@ def _emit_dot(op, args):
 
 
 dot_p = defprim("dot", infer=_dot_type, emit=_emit_dot, spec={"arity": 2, "array": True})
+# a[k] @ b[k] for every k of the leading (batch) axis: (B, m, s), (B, s, n) -> (B, m, n)
+batch_dot_p = defprim("batch_dot", infer=lambda a, b, **_: [Type("float", 3)],
+        emit=lambda op, a: call("rt.batch_dot", a), spec={"arity": 2, "array": True})
 outer_p = defprim("outer", infer=lambda a, b, **_: [Type("float", 2)],
         emit=lambda op, a: call("rt.outer", a), spec={"arity": 2, "array": True})
 
@@ -181,8 +185,17 @@ def _dot_vjp(b, op, g):
     return (lambda: b(dot_p, g, b(transpose_p, y)), lambda: b(dot_p, b(transpose_p, x), g))
 
 
+@defvjp(batch_dot_p)
+def _batch_dot_vjp(b, op, g):
+    """As dot's, per batch entry: x_bar[k] = g[k] y[k]^T, y_bar[k] = x[k]^T g[k]."""
+    x, y = op.operands
+    swap = transpose_attrs((0, 2, 1))
+    return (lambda: b(batch_dot_p, g, b(transpose_p, y, attrs=swap)),
+            lambda: b(batch_dot_p, b(transpose_p, x, attrs=swap), g))
+
+
 set_linear_jvp(sum_p, spread_p, sum_leading_p, transpose_p, sum_to_shape_p)
-dot_p.jvp = outer_p.jvp = bilinear_jvp
+dot_p.jvp = outer_p.jvp = batch_dot_p.jvp = bilinear_jvp
 
 
 # --- more reductions and shapes ----------------------------------------------------------

@@ -8,7 +8,9 @@ d20_K50), BA (ba1, ba3: the sparse Jacobian, 2 x 15 blocks), LSTM (l2_c1024, l4_
 RK4 Lorenz-96 (N = 40, 5000 steps, d/d(y0, F)), GARCH(1,1) (T = 10^5, d/d(omega, alpha, beta)),
 Monte-Carlo Greeks (10^4 paths x 252 steps, pathwise delta and vega of a European call).
 Ours differentiates the existing loop-level objectives (examples/adbench, benchmarks/control)
-and, for MC, problems/mc.py's loop with a pre-generated normal matrix argument.
+and, for MC, problems/mc.py's loop with a pre-generated normal matrix argument. The vectorised
+problems (kmeans, gmm_vec_d10_K25, lse, lstm_vec_l2_c1024: problems/vectorised.py) are written
+as JAX users write them, np for jnp; JAX and autograd run that same source.
 
 Tools (benchmarks/suite/peers/, one module each): ours, JAX (jit, float64), PyTorch (eager),
 autograd, tangent-ad, central differences of the Numba objective. Those not installed are

@@ -20,7 +20,8 @@ def main(argv=None) -> int:
                           "goes to a temporary directory unless --out-dir is given")
     run.add_argument("--only", nargs="+", metavar="NAME",
                      help="problems to run: names (gmm_d10_K25, ba1, lstm_l2_c1024, "
-                          "ode_lorenz96, garch, mc_greeks, ...) or families (gmm, ba, lstm, "
+                          "ode_lorenz96, garch, mc_greeks, kmeans, lse, gmm_vec_d10_K25, "
+                          "lstm_vec_l2_c1024, ...) or families (gmm, ba, lstm, "
                           "ode, garch, mc)")
     run.add_argument("--tools", nargs="+", metavar="TOOL",
                      help="tools to run (ours jax torch autograd tangent central); default all "

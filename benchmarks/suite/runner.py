@@ -142,10 +142,11 @@ def run_suite(opts) -> int:
     tools = [t for t in peers.TOOLS if t in tools]
     from examples.adbench import data_dir
 
-    if any(inst.family in ("gmm", "ba", "lstm") for inst in chosen) and not data_dir().is_dir():
+    adbench = ("gmm", "ba", "lstm", "gmm_vec", "lstm_vec")
+    if any(inst.family in adbench for inst in chosen) and not data_dir().is_dir():
         print(f"ADBench data not found at {data_dir()} (set ADBENCH_DATA): skipping GMM, BA, "
               "LSTM")
-        chosen = [inst for inst in chosen if inst.family not in ("gmm", "ba", "lstm")]
+        chosen = [inst for inst in chosen if inst.family not in adbench]
 
     available, skipped = {}, {}
     for tool in tools:
@@ -177,12 +178,14 @@ def run_suite(opts) -> int:
         # family share generated code), and the warm-cache worker finds what that call left.
         env["AUTODIFF_SUITE_CACHE"] = str(rundir / "autodiff_cache" / inst.name)
         for tool in run_tools:
-            rec = run_worker(inst.name, tool, quick, rundir, env, False, timeout)
+            rec = run_worker(inst.name, tool, quick, rundir, env, False,
+                             timeout + (inst.first_cap or 0.0))
             records.append(rec)
             print(f"  {inst.name:15} {tool:9} {rec['wall']:6.1f} s  {progress_line(rec)}",
                   flush=True)
             if tool == "ours" and rec.get("grad_first") is not None:
-                warm = run_worker(inst.name, tool, quick, rundir, env, True, timeout)
+                warm = run_worker(inst.name, tool, quick, rundir, env, True,
+                                  timeout + (inst.first_cap or 0.0))
                 rec["grad_first_warm"] = warm.get("grad_first")
                 rec["warm_status"] = warm.get("status")
                 rec["warm_wall"] = warm["wall"]

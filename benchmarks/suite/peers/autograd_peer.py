@@ -253,7 +253,25 @@ def mc(data) -> Impl:
                  note="vectorised over paths and steps")
 
 
-BUILDERS = {"gmm": gmm, "ba": ba, "lstm": lstm, "ode": ode, "garch": garch, "mc": mc}
+# --- the vectorised problems: the same source as ours, autograd.numpy bound to np -----------
+
+def vectorised(family: str):
+    def build(data) -> Impl:
+        import autograd.numpy as anp
+        import autograd.scipy.special
+
+        from benchmarks.suite.problems import family as problem_family
+        from benchmarks.suite.problems.vectorised import rebound
+
+        objective = rebound(problem_family(family).objective_function(), np=anp,
+                            logsumexp=autograd.scipy.special.logsumexp)
+        return _impl(objective, data.args, data.argnums,
+                     note="problems/vectorised.py on autograd.numpy")
+    return build
+
+
+BUILDERS = {"gmm": gmm, "ba": ba, "lstm": lstm, "ode": ode, "garch": garch, "mc": mc,
+            "kmeans": vectorised("kmeans"), "lse": vectorised("lse")}
 
 
 def build(family: str, data) -> Impl:

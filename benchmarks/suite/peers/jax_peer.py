@@ -262,7 +262,26 @@ def mc(data) -> Impl:
                  note="lax.scan over steps, vectorised over paths")
 
 
-BUILDERS = {"gmm": gmm, "ba": ba, "lstm": lstm, "ode": ode, "garch": garch, "mc": mc}
+# --- the vectorised problems: the same source as ours, jax.numpy bound to np ---------------
+
+def vectorised(family: str):
+    def build(data) -> Impl:
+        _setup()
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+
+        from benchmarks.suite.problems import family as problem_family
+        from benchmarks.suite.problems.vectorised import rebound
+
+        objective = rebound(problem_family(family).objective_function(), np=jnp,
+                            logsumexp=logsumexp)
+        args = tuple(jnp.asarray(a) for a in data.args)
+        return _impl(objective, args, data.argnums, note="problems/vectorised.py on jax.numpy")
+    return build
+
+
+BUILDERS = {"gmm": gmm, "ba": ba, "lstm": lstm, "ode": ode, "garch": garch, "mc": mc,
+            "kmeans": vectorised("kmeans"), "lse": vectorised("lse")}
 
 
 def build(family: str, data) -> Impl:

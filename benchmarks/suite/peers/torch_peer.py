@@ -247,7 +247,31 @@ def mc(data) -> Impl:
                  note="vectorised over paths and steps")
 
 
-BUILDERS = {"gmm": gmm, "ba": ba, "lstm": lstm, "ode": ode, "garch": garch, "mc": mc}
+# --- the vectorised problems (problems/vectorised.py in torch's spelling) --------------------
+
+def kmeans(data) -> Impl:
+    torch = _torch()
+    x = torch.as_tensor(data.args[1])
+
+    def objective(centers):
+        distances = torch.sum((x[:, None, :] - centers[None, :, :]) ** 2, dim=2)
+        return torch.sum(torch.amin(distances, dim=1))
+
+    return _impl(objective, [_leaf(torch, data.args[0])])
+
+
+def lse(data) -> Impl:
+    torch = _torch()
+
+    def objective(z):
+        m = torch.max(z)
+        return m + torch.log(torch.sum(torch.exp(z - m)))
+
+    return _impl(objective, [_leaf(torch, data.args[0])])
+
+
+BUILDERS = {"gmm": gmm, "ba": ba, "lstm": lstm, "ode": ode, "garch": garch, "mc": mc,
+            "kmeans": kmeans, "lse": lse}
 
 
 def build(family: str, data) -> Impl:
