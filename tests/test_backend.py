@@ -93,3 +93,12 @@ def test_a_function_defined_twice_gets_the_second_definition():
 def _restore_cache_dir(tmp_path_factory):
     yield
     set_cache_dir(tmp_path_factory.mktemp("adc_cache_restored"))
+
+
+def test_the_module_key_changes_with_the_runtime_helpers(monkeypatch):
+    # Numba caches a generated function with the helpers it calls compiled in: a changed
+    # runtime.py must give the generated module another file, or the old helper would run
+    before = cache.module_key("a", "1")
+    monkeypatch.setattr(cache, "_RUNTIME_DIGEST", "another runtime")
+    assert cache.module_key("a", "1") != before
+    assert len(cache._runtime_digest()) == 16

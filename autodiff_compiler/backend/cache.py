@@ -125,8 +125,28 @@ def check_private(directory: Path) -> None:
                                   "another cache with autodiff_compiler.set_cache_dir(path)")
 
 
+def _runtime_digest() -> str:
+    """A digest of the runtime modules generated code calls (runtime.py, cuda_runtime.py).
+    Numba compiles the helpers a generated function calls into that function's own machine
+    code and caches it under the generated file alone, so a change of a helper must give the
+    generated module another file (and cache entry), or the old helper keeps running."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for name in ("runtime.py", "cuda_runtime.py"):
+        try:
+            digest.update((package / name).read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()[:16]
+
+
+_RUNTIME_DIGEST = _runtime_digest()
+
+
 def module_key(source: str, version: str) -> str:
-    return hashlib.sha256(f"{version}\0{source}".encode()).hexdigest()[:20]
+    """The cache key of a generated module: its source, the compiler's version (with the
+    options that change the machine code) and the runtime helpers it may call."""
+    return hashlib.sha256(f"{version}\0{_RUNTIME_DIGEST}\0{source}".encode()).hexdigest()[:20]
 
 
 def write_module(source: str, name_hint: str, version: str) -> Path:
