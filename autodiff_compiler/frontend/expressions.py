@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import GradientInputError
 from ..ir.core import Const, Region, Value, const
 from ..ir.types import BOOL, Type
-from ..primitives.arith import and_p, mul_p, ne_p, neg_p, not_p, trip_count_p
+from ..primitives.arith import and_p, mul_p, ne_p, neg_p, not_p
 from ..primitives.arrays import expand_dims_p
 from ..primitives.elementwise import abs_p, pow_p
 from ..primitives.gpu import grid_p
@@ -378,8 +378,6 @@ class ExpressionLowering(NumpyLowering):
                 self.error(node, "sum() takes an iterable and an optional start")
             return self.sum_of(node, self.value(node.args[1]) if len(node.args) == 2 else None)
         if callee.kind == "builtin" and callee.value == "len" and len(node.args) == 1:
-            if _is_call_of(node.args[0], "range"):  # a trip count (the generated code's)
-                return self.b(trip_count_p, *self.range_bounds(node.args[0]))
             items = self.as_tuple(self.expr(node.args[0]))
             if items is not None:
                 return const(len(items))
@@ -513,11 +511,6 @@ class ExpressionLowering(NumpyLowering):
         if name == "pow" and len(args) == 2:
             return self.b(pow_p, *args)
         self.error(node, f"{name}() with {len(args)} arguments is not supported")
-
-
-def _is_call_of(node, name: str) -> bool:
-    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
-        node.func.id == name
 
 
 def _is_none(node) -> bool:
