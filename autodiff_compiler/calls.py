@@ -5,7 +5,7 @@ Positional arguments that the compiled code takes as they are (Python floats, in
 bools, float64/int64/bool arrays of rank >= 1) are keyed by their types alone. For such a
 key either
 - the Numba dispatcher g.njit is called directly, when nothing is left to the Python side
-  (no tapes handed back for reuse, no check of arrays sharing memory), or
+  (no check of arrays sharing memory; its adjoint makes its own tapes), or
 - a Plan calls the artifact (tapes kept, the memory check made) and arranges its results,
   skipping the binding and conversion.
 """
@@ -42,9 +42,13 @@ def eligible(gradfn, args, kwargs) -> bool:
 
 
 def direct(gradfn, artifact) -> bool:
-    """Whether the dispatcher itself may be called (nothing for the Python side to do)."""
-    return (gradfn.jit and not artifact.adjoint.tape_kinds
-            and not artifact.primal.copied_params)
+    """Whether the dispatcher itself may be called: nothing for the Python side to do (no
+    check of arrays sharing memory). Its adjoint makes its tapes in each call, as g.njit
+    does, instead of being handed the last call's: handing tapes back and forth from Python
+    costs microseconds a call, and a tape of the size just freed is usually served again
+    without new pages (glibc raises its mmap threshold to a freed chunk's size, up to 32 MB);
+    benchmarks/overhead.py measures both sizes."""
+    return gradfn.jit and not artifact.primal.copied_params
 
 
 class Plan:

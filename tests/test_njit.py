@@ -79,6 +79,14 @@ def test_g_calls_the_dispatcher_after_its_first_call():
     assert g(list(x)).tolist() == first.tolist()  # converted on the checked path
 
 
+def test_gradients_with_tapes_call_the_dispatcher_too():
+    g = grad(recurrence, argnums=(0, 1))
+    first = g(0.3, 1.7, 20)
+    assert g._direct  # the adjoint makes its tapes in each call, as from njit code
+    assert g(0.3, 1.7, 20) == first == g.njit(0.3, 1.7, 20)
+    assert g(0.3, 1.7, 20000) == g.njit(0.3, 1.7, 20000) != first
+
+
 def test_unsupported_argument_types_are_refused_when_typed():
     g = grad(rosenbrock)
     with pytest.raises(numba.core.errors.TypingError, match="float32"):
