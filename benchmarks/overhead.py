@@ -11,8 +11,9 @@ is the median over blocks of the time per call, in microseconds.
     recurrence(x, a, 20000)        a taped loop (160 kB of tape)
 
 g calls its dispatcher directly after its first call when the compiled code needs nothing
-from the Python side (no check of arrays sharing memory); its adjoint makes its tapes in
-each call. "adjoint" calls the generated adjoint with empty tapes, which it grows.
+from the Python side (no check of arrays sharing memory; tapes up to calls.SMALL_TAPES
+bytes, which each call then makes itself). "adjoint" calls the generated adjoint with
+empty tapes, which it grows.
 """
 
 from __future__ import annotations
