@@ -104,18 +104,24 @@ class GradientCall:
         self.bindings = {self.call_name: Binding(nested.compiled.python_fn),
                          self.hvp_name: Binding(hvp.compiled.python_fn)}
         name = g.__name__
+        # not pure: a call of a whole gradient is taped, not recomputed in the reverse sweep
         self.result_p = Primitive(f"gradient_call({name})", infer=self._infer_result,
-                                  emit=self._emit_result, vjp=self._vjp, jvp=self._jvp)
+                                  emit=self._emit_result, vjp=self._vjp, jvp=self._jvp,
+                                  pure=False)
         self.cotangent_p = Primitive(f"gradient_call_vjp({name})", infer=self._infer_operand,
                                      emit=self._emit_cotangent)
         self.tangent_p = Primitive(f"gradient_call_jvp({name})", infer=self._infer_result,
                                    emit=self._emit_tangent)
         _RULE_PRIMITIVES.update((self.result_p, self.cotangent_p, self.tangent_p))
 
-    def lowered(self, b, operands) -> list:
-        """(value, gradients...) of the call, as ops of this gradient's primitives."""
-        return [b.op(self.result_p, *operands, attrs={"index": r}, hint=hint).result
-                for r, hint in enumerate(["value"] + ["grad"] * len(self.argnums))]
+    def lowered(self, b, operands, with_value: bool) -> list:
+        """(value, gradients...) of the call, as ops of this gradient's primitives (the
+        value None unless `with_value`)."""
+        def result(index, hint):
+            return b.op(self.result_p, *operands, attrs={"index": index}, hint=hint).result
+
+        value = result(0, "value") if with_value else None
+        return [value] + [result(r, "grad") for r in range(1, 1 + len(self.argnums))]
 
     def _infer_result(self, *types, index, **_):
         return [Type("float", 0 if index == 0 else self.types[self.argnums[index - 1]].ndim)]

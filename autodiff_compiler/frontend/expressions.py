@@ -447,7 +447,7 @@ class ExpressionLowering(NumpyLowering):
         except (TypeError, GradientInputError) as exc:
             self.error(node, str(exc), unsupported=True)
         if rule is not None:  # not inlined: ops whose rules call its code (nested.py)
-            parts = rule.lowered(self.b, values)
+            parts = rule.lowered(self.b, values, with_value)
             self.constants.update(rule.bindings)
         else:
             result = self.inline_call(node, Resolved("function", fn, callee.name), values)
