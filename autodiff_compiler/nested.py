@@ -108,10 +108,12 @@ class GradientCall:
         self.result_p = Primitive(f"gradient_call({name})", infer=self._infer_result,
                                   emit=self._emit_result, vjp=self._vjp, jvp=self._jvp,
                                   pure=False)
-        self.cotangent_p = Primitive(f"gradient_call_vjp({name})", infer=self._infer_operand,
-                                     emit=self._emit_cotangent)
-        self.tangent_p = Primitive(f"gradient_call_jvp({name})", infer=self._infer_result,
-                                   emit=self._emit_tangent)
+        # named for the message that refuses to differentiate them (no rules)
+        refused = "(a third derivative through a function with loops is not supported)"
+        self.cotangent_p = Primitive(f"the cotangent of the gradient of {name} {refused}",
+                                     infer=self._infer_operand, emit=self._emit_cotangent)
+        self.tangent_p = Primitive(f"the tangent of the gradient of {name} {refused}",
+                                   infer=self._infer_result, emit=self._emit_tangent)
         _RULE_PRIMITIVES.update((self.result_p, self.cotangent_p, self.tangent_p))
 
     def lowered(self, b, operands, with_value: bool) -> list:

@@ -5,6 +5,7 @@ differences of the gradient, forward against reverse (<jvp(v), w> == <v, vjp(w)>
 against CPython."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from autodiff_compiler import (
     jvp,
     value_and_grad,
     vjp,
+    vmap,
 )
 from autodiff_compiler.gradcheck import numerical_grad
 
@@ -70,6 +72,16 @@ def test_trajectory_forward_against_reverse():
     out2, pullback = vjp(pair_trajectory, Q0, 4, 6, jit=False)
     assert out == pytest.approx(value, rel=1e-14) and out2 == pytest.approx(value, rel=1e-14)
     assert out_dot * w == pytest.approx(np.dot(v, pullback(w)[0]), rel=1e-12)
+
+
+def test_other_transforms_of_a_function_calling_a_looping_gradient():
+    g = grad(pair_trajectory, jit=False)
+    expected = g(Q0, 4, 3)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(g))(Q0, 4, 3), expected)
+    batch = vmap(g, in_axes=(0, None, None))(np.stack([Q0, Q0 + 0.1]), 4, 3)
+    np.testing.assert_allclose(batch, [expected, g(Q0 + 0.1, 4, 3)], rtol=1e-14)
+    np.testing.assert_allclose(jacrev(pair_trajectory, jit=False)(Q0, 4, 3), expected,
+                               rtol=1e-13)
 
 
 def inner_objective(y, x, n):
@@ -160,7 +172,11 @@ def test_inner_gradient_whose_tape_grows_in_a_while_loop(jit):
     assert tangent == pytest.approx(grad(uses, jit=jit)(0.3), rel=1e-12)
 
 
-def test_third_derivatives_through_a_tape_are_refused_with_the_reason():
+def test_third_derivatives_through_a_loop_are_refused_with_the_reason():
     second = grad(grad(stepped, jit=False), jit=False)
     with pytest.raises(UnsupportedOperationError, match="third derivative through a loop"):
         grad(second, jit=False)(0.6, 5)
+    with pytest.raises(UnsupportedOperationError,
+                       match="third derivative through a function with loops") as info:
+        hessian(pair_trajectory, jit=False)(Q0, 4, 2)
+    assert "pair_force(q, n)" in str(info.value)  # the line of the inner gradient's call
