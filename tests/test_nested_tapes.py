@@ -180,3 +180,30 @@ def test_third_derivatives_through_a_loop_are_refused_with_the_reason():
                        match="third derivative through a function with loops") as info:
         hessian(pair_trajectory, jit=False)(Q0, 4, 2)
     assert "pair_force(q, n)" in str(info.value)  # the line of the inner gradient's call
+
+
+def chained(a, b, c):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s = s * np.tanh(b[i]) + a[i] * b[i] * c
+    return s
+
+
+def uses_several_argnums(a, b, c):
+    da, dc = grad(chained, argnums=(0, 2))(a, b, c)
+    value, db = value_and_grad(chained, argnums=1)(a, b, c)
+    return np.sum(da * db) + dc * value
+
+
+def test_inner_gradients_of_several_arguments_and_with_their_value():
+    args = (np.array([0.3, -0.2, 0.5]), np.array([0.7, 0.1, -0.4]), 1.3)
+    grads = grad(uses_several_argnums, argnums=(0, 1, 2), jit=False)(*args)
+    for k, gradient in enumerate(grads):
+        def moved(z, k=k):
+            return uses_several_argnums(*args[:k], z, *args[k + 1:])
+
+        np.testing.assert_allclose(gradient, numerical_grad(moved, args[k]), rtol=1e-7,
+                                   atol=1e-9)
+    v = (np.array([1.0, -0.5, 0.2]), np.array([0.3, 0.0, 1.0]), 0.5)
+    _, tangent = jvp(uses_several_argnums, args, v, jit=False)
+    assert tangent == pytest.approx(sum(np.sum(g * t) for g, t in zip(grads, v)), rel=1e-12)
