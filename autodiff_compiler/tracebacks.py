@@ -59,10 +59,11 @@ def _innermost(tb: types.TracebackType | None):
 
 def should_filter(exc: BaseException) -> bool:
     """An error about the user's code, or one raised outside the compiler (the user's or the
-    generated code), unless config.show_internal_frames is set."""
+    generated code, compiled by Numba too: backend.jit marks those), unless
+    config.show_internal_frames is set."""
     if config.show_internal_frames:
         return False
-    if isinstance(exc, USER_ERRORS):
+    if isinstance(exc, USER_ERRORS) or getattr(exc, "raised_by_generated_code", False):
         return True
     last = _innermost(exc.__traceback__)
     return last is not None and not is_internal(last)
