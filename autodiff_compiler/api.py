@@ -23,7 +23,7 @@ from .pipeline import Artifact
 from .specialize import Specializations
 from .sweeps import forward_gradient, unit_tangents
 from .tapes import TapeBytes, TapeReport, measure, report
-from .tracebacks import api_boundary
+from .tracebacks import api_boundary, filter_exception
 
 
 class Lowered:
@@ -233,18 +233,29 @@ class GradFunction:
             self._njit = make_dispatcher(self)
         return self._njit
 
-    @api_boundary
     def __call__(self, *args, **kwargs):
         """The gradient at these arguments (with value_and_grad: (value, gradient))."""
-        if self._direct and not kwargs:  # calls.py: skip the checked path when we may
-            try:
-                return self._direct(*args)
-            except Exception:  # noqa: BLE001 - a type it refuses; the checked path reports
-                self._direct = False
-        if not kwargs and self._plans:
-            plan = self._plans.get(quick_key(args))
-            if plan is not None:
-                return plan(args)
+        __tracebackhide__ = True
+        # the entry point filters its own errors (tracebacks.py) instead of being wrapped by
+        # api_boundary: one Python frame less on every call
+        try:
+            if not kwargs:  # calls.py: skip the checked path when we may
+                if self._direct:
+                    try:
+                        return self._direct(*args)
+                    except Exception:  # noqa: BLE001 - a type it refuses; the checked path
+                        self._direct = False  # reports the error, if there is one
+                if self._plans:
+                    plan = self._plans.get(quick_key(args))
+                    if plan is not None:
+                        return plan(args)
+            return self._checked_call(args, kwargs)
+        except Exception as exc:
+            filter_exception(exc)
+            raise
+
+    def _checked_call(self, args, kwargs):
+        """Bind and convert the arguments, compile for their types if needed, call."""
         values, types = self.specializations.prepare(args, kwargs, self.argnums, trees=True)
         artifact = self.specializations.artifact(types, self.argnums, self._mode)
         flat, differentiated = flatten(values), [types[k] for k in self.argnums]

@@ -5,7 +5,8 @@ Positional arguments that the compiled code takes as they are (Python floats, in
 bools, float64/int64/bool arrays of rank >= 1) are keyed by their types alone. For such a
 key either
 - the Numba dispatcher g.njit is called directly, when nothing is left to the Python side
-  (no tapes handed back for reuse, no check of arrays sharing memory), or
+  (no check of arrays sharing memory; tapes, if any, small enough for each call to make
+  its own), or
 - a Plan calls the artifact (tapes kept, the memory check made) and arranges its results,
   skipping the binding and conversion.
 """
@@ -43,10 +44,22 @@ def eligible(gradfn, args, kwargs) -> bool:
             and len(args) == len(gradfn.param_names))
 
 
+# bytes of tape up to which g lets each call of its dispatcher make its own tapes (as g.njit
+# does) rather than handing the last call's back from Python, which costs microseconds a
+# call; a tape that size freed and made again is served by the allocator without new pages
+# (glibc raises its mmap threshold to a freed chunk's size). Larger tapes, whose calls take
+# milliseconds, are reused so that no call faults in fresh memory.
+SMALL_TAPES = 1 << 20
+
+
 def direct(gradfn, artifact) -> bool:
-    """Whether the dispatcher itself may be called (nothing for the Python side to do)."""
-    return (gradfn.jit and not artifact.adjoint.tape_kinds and not artifact.adjoint.budgeted
-            and not artifact.primal.copied_params)
+    """Whether the dispatcher itself may be called: nothing for the Python side to do (no
+    check of arrays sharing memory; tapes, those of the call just made, of at most
+    SMALL_TAPES bytes; no choice of code by the tape budget, as checkpoint="auto" makes)."""
+    tapes = artifact.tapes or ()
+    return (gradfn.jit and not artifact.primal.copied_params
+            and not (gradfn.checkpoint == "auto" and artifact.adjoint.budgeted)
+            and sum(t.nbytes for t in tapes) <= SMALL_TAPES)
 
 
 class Plan:

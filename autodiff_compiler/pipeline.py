@@ -13,6 +13,8 @@ outputs, gradients, tangents and tapes by name instead of slicing by position.
     target  mode    generated function
     cpu     primal  args -> outputs...                      the function itself
     cpu     grad    args -> (out, grads...)                    reverse, seeded with 1
+    cpu     nested  args -> (out, grads...)     as grad, its tapes made inside (no tape
+                                                arguments): the form an outer derivative inlines
     cpu     vjp     (args, out cotangents) -> (outputs..., grads...)   reverse
     cpu     jvp     (args, tangents) -> (outputs..., output tangents...)   forward
     cpu     hvp     (args, tangents) -> (out, grads..., out tangent, grad tangents...)
@@ -62,7 +64,7 @@ from .transforms.parallel import parallel_loops
 from .transforms.views import remake_views_after_writes
 from .version import __version__
 
-MODES = {"cpu": ("primal", "grad", "vjp", "jvp", "hvp"), "device": ("grad", "jvp"),
+MODES = {"cpu": ("primal", "grad", "vjp", "jvp", "hvp", "nested"), "device": ("grad", "jvp"),
          "kernel": ("vjp", "vjp_atomic", "jvp")}
 _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
 logger = logging.getLogger("autodiff_compiler")
@@ -288,10 +290,10 @@ def _cpu_primal(primal, argnums, checkpoint):
     return primal, Layout(len(primal.params), outputs=_outputs(primal))
 
 
-def _cpu_reverse(seeded: bool):
+def _cpu_reverse(seeded: bool, reuse_tapes: bool = True):
     def derive(primal, argnums, checkpoint):
         adjoint = reverse_mode(primal, argnums, seeded=seeded, checkpoint=checkpoint,
-                               reuse_tapes=True, budget=True)
+                               reuse_tapes=reuse_tapes, budget=True)
         outputs = _outputs(primal)
         return adjoint, Layout(len(primal.params), seeds=outputs if seeded else 0,
                                outputs=outputs, gradients=len(argnums),
@@ -343,6 +345,7 @@ def _kernel_jvp(primal, argnums, checkpoint):
 _DERIVE = {
     ("cpu", "primal"): _cpu_primal, ("cpu", "grad"): _cpu_reverse(False),
     ("cpu", "vjp"): _cpu_reverse(True), ("cpu", "jvp"): _forward, ("cpu", "hvp"): _cpu_hvp,
+    ("cpu", "nested"): _cpu_reverse(False, reuse_tapes=False),
     ("device", "grad"): _device_grad, ("device", "jvp"): _forward,
     ("kernel", "vjp"): _kernel_vjp(True), ("kernel", "vjp_atomic"): _kernel_vjp(False),
     ("kernel", "jvp"): _kernel_jvp,

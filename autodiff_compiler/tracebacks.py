@@ -70,10 +70,11 @@ def _innermost(tb: types.TracebackType | None):
 
 def should_filter(exc: BaseException) -> bool:
     """An error about the user's code, or one raised outside the compiler (the user's or the
-    generated code), unless config.show_internal_frames is set."""
+    generated code, compiled by Numba too: backend.jit marks those), unless
+    config.show_internal_frames is set."""
     if config.show_internal_frames:
         return False
-    if isinstance(exc, USER_ERRORS):
+    if isinstance(exc, USER_ERRORS) or getattr(exc, "raised_by_generated_code", False):
         return True
     last = _innermost(exc.__traceback__)
     return last is not None and not is_internal(last)
@@ -88,20 +89,27 @@ def api_boundary(fn):
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            tb = exc.__traceback__
-            if should_filter(exc) and any(is_internal(t) for t in _entries(tb)):
-                exc.with_traceback(filter_traceback(tb, not isinstance(exc, LOCATED)))
-                context = exc.__context__
-                if exc.__cause__ is None and context is not None and (
-                        _innermost(context.__traceback__) is None
-                        or is_internal(_innermost(context.__traceback__))):
-                    exc.__suppress_context__ = True  # the compiler handled another error
-                if hasattr(exc, "add_note") and NOTE not in getattr(exc, "__notes__", ()):
-                    exc.add_note(NOTE)
-            del tb
+            filter_exception(exc)
             raise
 
     return entry_point
+
+
+def filter_exception(exc: Exception) -> None:
+    """Filter `exc`'s traceback in place (should_filter says when), before an entry point
+    re-raises it with a bare `raise`. A hot entry point (GradFunction.__call__) calls this in
+    its own `except` clause instead of being wrapped by api_boundary, so that successful
+    calls pay for no extra frame; its own frame is one of the package's and is dropped."""
+    tb = exc.__traceback__
+    if should_filter(exc) and any(is_internal(t) for t in _entries(tb)):
+        exc.with_traceback(filter_traceback(tb, not isinstance(exc, LOCATED)))
+        context = exc.__context__
+        if exc.__cause__ is None and context is not None and (
+                _innermost(context.__traceback__) is None
+                or is_internal(_innermost(context.__traceback__))):
+            exc.__suppress_context__ = True  # the compiler handled another error
+        if hasattr(exc, "add_note") and NOTE not in getattr(exc, "__notes__", ()):
+            exc.add_note(NOTE)
 
 
 def _entries(tb):

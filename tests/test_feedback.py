@@ -101,6 +101,20 @@ def test_an_error_in_the_generated_code_shows_its_line():
     assert files[0] == __file__ and "reads_past_the_end_grad" in files[-1]  # generated module
 
 
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.numba)])
+def test_errors_of_calls_on_the_fast_path_have_no_internal_frames(jit):
+    g = grad(reads_past_the_end, jit=jit, boundscheck=True)
+    g(np.ones(3), 3)
+    g(np.ones(3), 3)  # now called through its dispatcher, or a Plan (calls.py)
+    assert g._direct if jit else g._plans
+    with pytest.raises(IndexError) as info:  # raised in the generated code
+        g(np.ones(2), 5)
+    assert internal(frames(info.value)) == [] and frames(info.value)[0] == __file__
+    with pytest.raises(GradientInputError) as info:
+        g("x", 3)
+    assert frames(info.value) == [__file__]
+
+
 def test_show_internal_frames_switches_filtering_off(monkeypatch):
     monkeypatch.setattr(autodiff_compiler.config, "show_internal_frames", True)
     with pytest.raises(AutodiffSyntaxError) as info:

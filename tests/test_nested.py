@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from autodiff_compiler import (
-    UnsupportedOperationError,
     grad,
     hessian,
     jacfwd,
@@ -115,18 +114,3 @@ def test_a_gradient_made_inside_a_lambda():
     w = np.array([0.3, 0.1, -0.4])
     reference = numerical_grad(lambda v: np.sum(grad(e, jit=False)(v, x) ** 2), w)
     np.testing.assert_allclose(outer(w), reference, rtol=1e-7)
-
-
-def stepped(x, n):
-    s = x
-    for _ in range(n):
-        s = math.sin(s) * x
-    return s
-
-
-def test_gradients_that_keep_a_tape_are_refused_with_the_reason():
-    def uses(x):
-        return grad(stepped)(x, 5)
-
-    with pytest.raises(UnsupportedOperationError, match="tape"):
-        grad(uses, jit=False)(0.5)

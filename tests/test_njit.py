@@ -79,6 +79,19 @@ def test_g_calls_the_dispatcher_after_its_first_call():
     assert g(list(x)).tolist() == first.tolist()  # converted on the checked path
 
 
+def test_small_tapes_are_made_by_each_call_large_ones_reused():
+    small = grad(recurrence, argnums=(0, 1))
+    first = small(0.3, 1.7, 20)  # 160 bytes of tape: the dispatcher makes its own
+    assert small._direct
+    assert small(0.3, 1.7, 20) == first == small.njit(0.3, 1.7, 20)
+    assert small(0.3, 1.7, 2000) == small.njit(0.3, 1.7, 2000) != first
+    large = grad(recurrence, argnums=(0, 1))
+    first = large(0.3, 1.7, 200_000)  # 1.6 MB: a Plan hands it to the next call
+    assert not large._direct and large._plans
+    assert large(0.3, 1.7, 200_000) == first == large.njit(0.3, 1.7, 200_000)
+    assert large(0.3, 1.7, 20) == small(0.3, 1.7, 20)
+
+
 def test_unsupported_argument_types_are_refused_when_typed():
     g = grad(rosenbrock)
     with pytest.raises(numba.core.errors.TypingError, match="float32"):

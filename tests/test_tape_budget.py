@@ -310,9 +310,8 @@ def test_show_states_the_total_and_the_budget(tmp_path, capsys):
     assert all(line.startswith("#") for line in out[out.index("# tape:"):].splitlines())
 
 
-def test_a_gradient_making_tapes_in_a_branch_is_refused_when_differentiated_again():
-    from autodiff_compiler import UnsupportedOperationError
-
+def test_a_gradient_making_tapes_in_a_branch_is_differentiated_again():
+    # its budget checks stay in its own code, which the outer derivative calls (nested.py)
     def inner(x, flag):
         s = 1.0
         if flag > 0:
@@ -325,9 +324,9 @@ def test_a_gradient_making_tapes_in_a_branch_is_refused_when_differentiated_agai
     def outer(x, flag):
         return inner_grad(x, flag) * x
 
-    with pytest.raises(UnsupportedOperationError, match="keeps a tape") as caught:
-        grad(outer, jit=False)(0.5, 1)
-    assert "return inner_grad(x, flag) * x" in str(caught.value)
+    h = 1e-5
+    expected = (outer(0.5 + h, 1) - outer(0.5 - h, 1)) / (2 * h)
+    assert grad(outer, jit=False)(0.5, 1) == pytest.approx(expected, rel=1e-7)
 
 
 def test_the_budget_travels_with_pickles():

@@ -80,6 +80,7 @@ class Compiled:
         except Exception as exc:
             if _is_numba_error(exc):
                 raise self._error(exc) from exc
+            exc.raised_by_generated_code = True  # machine code has no frame to tell it by
             raise
 
     def _error(self, exc: Exception) -> CompilationError:

@@ -504,11 +504,16 @@ class ExpressionLowering(NumpyLowering, Gathers):
             self.error(node, "a gradient called here takes positional arguments only")
         values = [self.check_value(a, self.expr(a)) for a in node.args]
         try:
-            fn, count, with_value, single = inlinable(callee.value, [v.type for v in values])
+            fn, count, with_value, single, rule = inlinable(callee.value,
+                                                            [v.type for v in values])
         except (TypeError, GradientInputError) as exc:
             self.error(node, str(exc), unsupported=True)
-        result = self.inline_call(node, Resolved("function", fn, callee.name), values)
-        parts = result if isinstance(result, tuple) else (result,)
+        if rule is not None:  # not inlined: ops whose rules call its code (nested.py)
+            parts = rule.lowered(self.b, values, with_value)
+            self.constants.update(rule.bindings)
+        else:
+            result = self.inline_call(node, Resolved("function", fn, callee.name), values)
+            parts = result if isinstance(result, tuple) else (result,)
         grads = parts[1:1 + count]
         gradient = grads[0] if single else tuple(grads)
         return (parts[0], gradient) if with_value else gradient
