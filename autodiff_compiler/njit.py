@@ -94,8 +94,9 @@ def _implementation(artifact, names: list[str], with_value: bool, single: bool,
     params = ", ".join(names)
     tapes = [f"np.empty({(0,) * t.ndim}, {_DTYPE_NAMES[t.kind]})"
              for t in artifact.adjoint.tape_kinds]
-    if artifact.adjoint.budgeted:  # the budget as resolved when the call is typed
-        tapes.append(str(resolve_budget(budget)))
+    if artifact.adjoint.budgeted:  # the budget as resolved when the call is typed: an
+        # int64, not a literal (Numba would compile the adjoint again for Literal[int])
+        tapes.append(f"np.int64({resolve_budget(budget)})")
     call = f"adjoint({', '.join(names + tapes)})"
     grads = [f"out[{layout.outputs + k}]" for k in range(layout.gradients)]
     result = grads[0] if single else f"({', '.join(grads)},)"

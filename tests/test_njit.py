@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from autodiff_compiler import grad, value_and_grad
+from autodiff_compiler import UnsupportedOperationError, grad, value_and_grad
 
 pytestmark = pytest.mark.numba
 
@@ -76,7 +76,8 @@ def test_g_calls_the_dispatcher_after_its_first_call():
     first = g(x)
     assert g._direct is not None
     np.testing.assert_array_equal(g(x), first)
-    assert g(list(x)).tolist() == first.tolist()  # converted on the checked path
+    with pytest.raises(UnsupportedOperationError, match="pass np.array"):
+        g(list(x))  # a list is a structure of values (as JAX's pytrees), on the checked path
 
 
 def test_small_tapes_are_made_by_each_call_large_ones_reused():
@@ -99,3 +100,14 @@ def test_unsupported_argument_types_are_refused_when_typed():
     assert g(np.ones(3, dtype=np.float32)).dtype == np.float32  # g converts
     with pytest.raises(numba.core.errors.TypingError, match="differentiate"):
         grad(recurrence, argnums=2).njit(0.3, 1.7, 5)
+
+
+def test_the_dispatcher_reuses_the_adjoint_compiled_for_calls_from_python():
+    # the jitted call passes the tape budget as an int64, as calls from Python do: a literal
+    # would make Numba compile the whole adjoint a second time (a second call as slow as
+    # the first)
+    g = grad(recurrence, argnums=(0, 1))
+    g(0.3, 1.1, 20)
+    adjoint = g.specializations.last.compiled.dispatcher()
+    assert g.njit(0.3, 1.1, 20) == g(0.3, 1.1, 20)
+    assert len(adjoint.signatures) == 1

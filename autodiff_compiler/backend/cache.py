@@ -126,17 +126,14 @@ def check_private(directory: Path) -> None:
 
 
 def _runtime_digest() -> str:
-    """A digest of the runtime modules generated code calls (runtime.py, cuda_runtime.py).
+    """A digest of the runtime modules generated code calls (runtime*.py, cuda_runtime.py).
     Numba compiles the helpers a generated function calls into that function's own machine
     code and caches it under the generated file alone, so a change of a helper must give the
     generated module another file (and cache entry), or the old helper keeps running."""
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for name in ("runtime.py", "cuda_runtime.py"):
-        try:
-            digest.update((package / name).read_bytes())
-        except OSError:
-            pass
+    for path in sorted(package.glob("*runtime*.py")):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -129,6 +129,11 @@ class ExpressionLowering(NumpyLowering, Gathers):
                 for axis in range(1, base.type.ndim):
                     size = self.b(mul_p, size, self.b(dim_p, base, attrs={"axis": axis}))
                 return size
+        if isinstance(base, tuple) and node.attr in ("shape", "ndim", "size", "T", "sum"):
+            self.error(node, f"'.{node.attr}' of a tuple or list: a tuple or list argument is "
+                       "a structure of values (its entries differentiated one by one, as "
+                       "JAX's pytrees are); pass np.array(...) to use it as an array",
+                       unsupported=True)
         self.error(node, f"attribute '.{node.attr}' is not supported", unsupported=True)
 
     def expr_Subscript(self, node):
