@@ -23,11 +23,22 @@ from ..analysis.activity import analyze
 from ..analysis.aliasing import snapshot_overwritten_operands
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
+from ..ir.clone import clone_op
 from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops, walk_regions
 from ..ir.types import F64, I64
 from ..primitives.arith import trip_count_p
 from ..primitives.arrays import unbroadcast
-from ..primitives.control import comment_p, for_p, if_p, return_p, tape_value_p, while_p, yield_p
+from ..primitives.control import (
+    comment_p,
+    counter_retreat_p,
+    for_p,
+    if_p,
+    return_p,
+    tape_load_p,
+    tape_value_p,
+    while_p,
+    yield_p,
+)
 from ..primitives.gpu import atomic_add_p, grid_p
 from ..primitives.indexing import (
     Scatter,
@@ -113,7 +124,8 @@ class ReverseTransform:
                 todo.pop()
                 continue
             if w not in recompute:
-                recompute[w] = self._recompute_cost(w) <= RECOMPUTE_BUDGET
+                recompute[w] = self._recompute_cost(w) <= RECOMPUTE_BUDGET \
+                    and self._new_tape_loads(w) <= 1
             waiting = [o for o in self.producer[w].operands if not self._ready(o)] \
                 if recompute[w] else []
             if waiting:
@@ -161,6 +173,22 @@ class ReverseTransform:
                 return math.inf
             cost += self._serve_cost(o, budget - cost)
         return cost if cost <= budget else math.inf
+
+    def _new_tape_loads(self, v) -> int:
+        """How many values not served yet recomputing `v` would load from tapes (its inputs
+        that are not recomputed themselves). Taping `v` itself costs one: recomputing
+        `x - y` from two taped operands pushes and pops twice the doubles per iteration."""
+        loads, todo, seen = 0, [v], set()
+        while todo:
+            for o in self.producer[todo.pop()].operands:
+                if o in seen or self._ready(o):
+                    continue
+                seen.add(o)
+                if self._recompute_cost(o) <= RECOMPUTE_BUDGET:
+                    todo.append(o)
+                else:
+                    loads += 1
+        return loads
 
     def _serve_cost(self, v, budget: float) -> float:
         """min(tape, recompute) for an input; exact when it is within `budget`."""
@@ -323,7 +351,7 @@ class ReverseTransform:
         shares the forward sweep's pass over memory and, after CSE, its computations."""
         if (self.kernel or op.prim is not for_p
                 or self.plan.op_region[op] is not self.fn.body
-                or self.plan.tapes_under(op)
+                or self.tapes_below_body(op)
                 or not all(g is None or isinstance(g, Const) for g in gs)
                 or not all(outs[k] is args[k] for k in range(len(carried)))):
             return False
@@ -336,6 +364,26 @@ class ReverseTransform:
                         or self.plan.region_of(v) is not None):
                     return False
         return True
+
+    def tapes_below_body(self, op: Op) -> bool:
+        """Whether a region nested in loop `op`'s body (a branch, an inner loop) records a
+        tape. What the body itself records, a fused reverse reads in the same iteration, as
+        the values themselves (ReverseTransform.untaped)."""
+        body = op.regions[0]
+        return any(i.outer_loop is op and i.taped and i.region is not body
+                   for i in self.plan.info.values())
+
+    def untaped(self, region: Region, ctx: ReverseContext) -> Region:
+        """The reverse body `region` run inside its own loop's iteration: the values it
+        would load from the body's tapes are the forward body's own, so the loads go and the
+        body records no tape (LIFO order is moot: each iteration reads its own values)."""
+        served = {copy: primal for primal, copy in ctx.loaded}
+        if not served:
+            return region
+        ctx.info.taped.clear()
+        ctx.info.counter = None
+        kept = [o for o in region.ops if o.prim not in (tape_load_p, counter_retreat_p)]
+        return Region(region.args, [clone_op(o, served) for o in kept])
 
     def checkpointed(self, op: Op) -> bool:
         """Checkpoint counted loops of the function body that record a tape, when asked to; with
@@ -509,6 +557,7 @@ class ReverseTransform:
         arrays = any(a.type.is_array for a in args)
         if not arrays and self.fusable(op, carried, gs, region, outs, args):
             totals = [Value(F64, f.hint + "_bar") for f in frees]
+            region = self.untaped(region, ctx)
             self.plan.fusions[op] = Fusion(region, [g or ZERO for g in gs], totals)
             for f, total in zip(frees, totals):
                 self.accumulate(b, adj, f, total)
