@@ -67,13 +67,23 @@ def test_a_fused_reverse_reads_its_iteration_not_a_tape(fn, args):
     assert "# reverse sweep" not in source    # one loop: forward and reverse together
 
 
+def loop_code(source: str) -> str:
+    return "\n".join(line for line in source.split("\n    for i in range(")[1].splitlines()
+                     if not line.lstrip().startswith("#"))
+
+
 def test_a_fused_reverse_shares_the_forward_calls():
     source = grad(inactive_carry, jit=False).lower(X, 9).source
-    body = "\n".join(line for line in source.split("\n    for i in range(")[1].splitlines()
-                     if not line.lstrip().startswith("#"))
     # the reverse reads sin(phase), cos(phase), exp(x[i]) of its iteration (CSE): no new calls
     for call in ("math.sin", "math.cos", "math.exp"):
-        assert body.count(call) == 1, source
+        assert loop_code(source).count(call) == 1, source
+
+
+def test_a_fused_reverse_branch_reuses_the_forward_branch():
+    source = grad(expensive_terms, argnums=(0, 1), jit=False).lower(X, X, 9).source
+    # cos(r) / r of the forward `if r > 1.2` is yielded to the reverse `if` on that condition
+    assert loop_code(source).count("math.cos(r) / r") == 1, source
+    assert loop_code(source).count("if gt:") == 2, source
 
 
 def test_a_difference_of_two_overwritten_reads_is_taped_once():

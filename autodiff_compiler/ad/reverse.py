@@ -50,6 +50,7 @@ from ..primitives.indexing import (
     index_add_p,
     zeros_like_p,
 )
+from ..transforms.branches import share_branch_values
 from ..transforms.cse import cse
 from ..transforms.dce import dce
 from ..transforms.simplify import simplify
@@ -282,7 +283,10 @@ class ReverseTransform:
         param_names = self.fn.param_names + [v.hint for v in params[len(self.fn.params):]]
         adjoint = Function(name, body, self.fn.filename, None, param_names, self.fn.constants,
                            [v.type for v in self.plan.tape_inputs.values()])
-        return dce(cse(simplify(adjoint)) if self.plan.fusions else adjoint)
+        if not self.plan.fusions:
+            return dce(adjoint)
+        # CSE first (the reverse condition becomes the forward one), again after sharing
+        return dce(cse(share_branch_values(cse(simplify(adjoint)))))
 
     def allocate_buffers(self, b: Builder) -> None:
         """x_bar = np.zeros_like(x) for each active array (and each differentiated one)."""
