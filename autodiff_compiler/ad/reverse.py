@@ -17,24 +17,20 @@ array carries its adjoint, an array, through the reverse loop.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from ..analysis.activity import analyze
 from ..analysis.aliasing import snapshot_overwritten_operands
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
-from ..ir.clone import clone_op
 from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops, walk_regions
 from ..ir.types import F64, I64
 from ..primitives.arith import trip_count_p
 from ..primitives.arrays import unbroadcast
 from ..primitives.control import (
     comment_p,
-    counter_retreat_p,
     for_p,
     if_p,
     return_p,
-    tape_load_p,
     tape_value_p,
     while_p,
     yield_p,
@@ -55,6 +51,7 @@ from ..transforms.cse import cse
 from ..transforms.dce import dce
 from ..transforms.simplify import simplify
 from . import checkpoint
+from .fusion import Fusion, fusable, untaped
 from .order import independent_iterations
 from .positions import read_in_loops, write_positions
 from .tape import TapePlan
@@ -64,17 +61,6 @@ from .tape import TapePlan
 TRANSCENDENTAL_COST = 8
 TAPE_COST = 2
 RECOMPUTE_BUDGET = 10
-
-
-@dataclass(eq=False)
-class Fusion:
-    """The reverse of a loop run inside the loop ReverseTransform.fusable: its region, the
-    constant adjoints it reads for the carried values, and the loop results that total the
-    adjoints of the outside values it reads."""
-
-    region: Region
-    carried: list
-    totals: list
 
 
 class ReverseContext:
@@ -347,48 +333,6 @@ class ReverseTransform:
             else:
                 self.accumulate(b, adj, operand, unbroadcast(b, contribution, operand, op))
 
-    def fusable(self, op: Op, carried, gs, region: Region, outs, args) -> bool:
-        """Whether the reverse of a top-level counted loop can run inside the loop itself,
-        iteration by iteration: its carried adjoints are constants that pass through every
-        iteration unchanged (so the order of the reverse iterations does not matter), it reads
-        no tape, and it touches only the adjoint buffers of arguments. The reverse work then
-        shares the forward sweep's pass over memory and, after CSE, its computations."""
-        if (self.kernel or op.prim is not for_p
-                or self.plan.op_region[op] is not self.fn.body
-                or self.tapes_below_body(op)
-                or not all(g is None or isinstance(g, Const) for g in gs)
-                or not all(outs[k] is args[k] for k in range(len(carried)))):
-            return False
-        param_buffers = {self.buffers[p] for p in self.fn.params if p in self.buffers}
-        inside = {a for r, _ in walk_regions(region) for a in r.args}
-        inside |= {r for o in walk_ops(region) for r in o.results}
-        for inner in walk_ops(region):
-            for v in inner.operands:
-                if not (v in inside or isinstance(v, Const) or v in param_buffers
-                        or self.plan.region_of(v) is not None):
-                    return False
-        return True
-
-    def tapes_below_body(self, op: Op) -> bool:
-        """Whether a region nested in loop `op`'s body (a branch, an inner loop) records a
-        tape. What the body itself records, a fused reverse reads in the same iteration, as
-        the values themselves (ReverseTransform.untaped)."""
-        body = op.regions[0]
-        return any(i.outer_loop is op and i.taped and i.region is not body
-                   for i in self.plan.info.values())
-
-    def untaped(self, region: Region, ctx: ReverseContext) -> Region:
-        """The reverse body `region` run inside its own loop's iteration: the values it
-        would load from the body's tapes are the forward body's own, so the loads go and the
-        body records no tape (LIFO order is moot: each iteration reads its own values)."""
-        served = {copy: primal for primal, copy in ctx.loaded}
-        if not served:
-            return region
-        ctx.info.taped.clear()
-        ctx.info.counter = None
-        kept = [o for o in region.ops if o.prim not in (tape_load_p, counter_retreat_p)]
-        return Region(region.args, [clone_op(o, served) for o in kept])
-
     def checkpointed(self, op: Op) -> bool:
         """Checkpoint counted loops of the function body that record a tape, when asked to; with
         "auto", those whose inner counted loops record one too (time-stepping loops over
@@ -559,9 +503,9 @@ class ReverseTransform:
         starts = [g or _zero(b, op.results[j]) for j, g in zip(carried, gs)]
         starts += [adj.get(f) or _zero(b, f) for f in frees]
         arrays = any(a.type.is_array for a in args)
-        if not arrays and self.fusable(op, carried, gs, region, outs, args):
+        if not arrays and fusable(self, op, carried, gs, region, outs, args):
             totals = [Value(F64, f.hint + "_bar") for f in frees]
-            region = self.untaped(region, ctx)
+            region = untaped(region, ctx)
             self.plan.fusions[op] = Fusion(region, [g or ZERO for g in gs], totals)
             for f, total in zip(frees, totals):
                 self.accumulate(b, adj, f, total)
