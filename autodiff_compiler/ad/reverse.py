@@ -17,7 +17,6 @@ array carries its adjoint, an array, through the reverse loop.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from ..analysis.activity import analyze
 from ..analysis.aliasing import snapshot_overwritten_operands
@@ -27,7 +26,15 @@ from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops, walk_
 from ..ir.types import F64, I64
 from ..primitives.arith import trip_count_p
 from ..primitives.arrays import unbroadcast
-from ..primitives.control import comment_p, for_p, if_p, return_p, tape_value_p, while_p, yield_p
+from ..primitives.control import (
+    comment_p,
+    for_p,
+    if_p,
+    return_p,
+    tape_value_p,
+    while_p,
+    yield_p,
+)
 from ..primitives.gpu import atomic_add_p, grid_p
 from ..primitives.indexing import (
     Scatter,
@@ -39,10 +46,12 @@ from ..primitives.indexing import (
     index_add_p,
     zeros_like_p,
 )
+from ..transforms.branches import share_branch_values
 from ..transforms.cse import cse
 from ..transforms.dce import dce
 from ..transforms.simplify import simplify
 from . import checkpoint
+from .fusion import Fusion, fusable, untaped
 from .order import independent_iterations
 from .positions import read_in_loops, write_positions
 from .tape import TapePlan
@@ -52,17 +61,6 @@ from .tape import TapePlan
 TRANSCENDENTAL_COST = 8
 TAPE_COST = 2
 RECOMPUTE_BUDGET = 10
-
-
-@dataclass(eq=False)
-class Fusion:
-    """The reverse of a loop run inside the loop ReverseTransform.fusable: its region, the
-    constant adjoints it reads for the carried values, and the loop results that total the
-    adjoints of the outside values it reads."""
-
-    region: Region
-    carried: list
-    totals: list
 
 
 class ReverseContext:
@@ -113,7 +111,8 @@ class ReverseTransform:
                 todo.pop()
                 continue
             if w not in recompute:
-                recompute[w] = self._recompute_cost(w) <= RECOMPUTE_BUDGET
+                recompute[w] = self._recompute_cost(w) <= RECOMPUTE_BUDGET \
+                    and self._new_tape_loads(w) <= 1
             waiting = [o for o in self.producer[w].operands if not self._ready(o)] \
                 if recompute[w] else []
             if waiting:
@@ -161,6 +160,22 @@ class ReverseTransform:
                 return math.inf
             cost += self._serve_cost(o, budget - cost)
         return cost if cost <= budget else math.inf
+
+    def _new_tape_loads(self, v) -> int:
+        """How many values not served yet recomputing `v` would load from tapes (its inputs
+        that are not recomputed themselves). Taping `v` itself costs one: recomputing
+        `x - y` from two taped operands pushes and pops twice the doubles per iteration."""
+        loads, todo, seen = 0, [v], set()
+        while todo:
+            for o in self.producer[todo.pop()].operands:
+                if o in seen or self._ready(o):
+                    continue
+                seen.add(o)
+                if self._recompute_cost(o) <= RECOMPUTE_BUDGET:
+                    todo.append(o)
+                else:
+                    loads += 1
+        return loads
 
     def _serve_cost(self, v, budget: float) -> float:
         """min(tape, recompute) for an input; exact when it is within `budget`."""
@@ -258,7 +273,10 @@ class ReverseTransform:
         adjoint = Function(name, body, self.fn.filename, None, param_names, self.fn.constants,
                            [v.type for v in self.plan.tape_inputs.values()],
                            budgeted=self.plan.budget is not None)
-        return dce(cse(simplify(adjoint)) if self.plan.fusions else adjoint)
+        if not self.plan.fusions:
+            return dce(adjoint)
+        # CSE first (the reverse condition becomes the forward one), again after sharing
+        return dce(cse(share_branch_values(cse(simplify(adjoint)))))
 
     def allocate_buffers(self, b: Builder) -> None:
         """x_bar = np.zeros_like(x) for each active array (and each differentiated one)."""
@@ -318,28 +336,6 @@ class ReverseTransform:
                 self.accumulate(b, adj, operand, contribution)
             else:
                 self.accumulate(b, adj, operand, unbroadcast(b, contribution, operand, op))
-
-    def fusable(self, op: Op, carried, gs, region: Region, outs, args) -> bool:
-        """Whether the reverse of a top-level counted loop can run inside the loop itself,
-        iteration by iteration: its carried adjoints are constants that pass through every
-        iteration unchanged (so the order of the reverse iterations does not matter), it reads
-        no tape, and it touches only the adjoint buffers of arguments. The reverse work then
-        shares the forward sweep's pass over memory and, after CSE, its computations."""
-        if (self.kernel or op.prim is not for_p
-                or self.plan.op_region[op] is not self.fn.body
-                or self.plan.tapes_under(op)
-                or not all(g is None or isinstance(g, Const) for g in gs)
-                or not all(outs[k] is args[k] for k in range(len(carried)))):
-            return False
-        param_buffers = {self.buffers[p] for p in self.fn.params if p in self.buffers}
-        inside = {a for r, _ in walk_regions(region) for a in r.args}
-        inside |= {r for o in walk_ops(region) for r in o.results}
-        for inner in walk_ops(region):
-            for v in inner.operands:
-                if not (v in inside or isinstance(v, Const) or v in param_buffers
-                        or self.plan.region_of(v) is not None):
-                    return False
-        return True
 
     def checkpointed(self, op: Op) -> bool:
         """Checkpoint counted loops of the function body that record a tape, when asked to
@@ -502,8 +498,9 @@ class ReverseTransform:
         starts = [g or _zero(b, op.results[j]) for j, g in zip(carried, gs)]
         starts += [adj.get(f) or _zero(b, f) for f in frees]
         arrays = any(a.type.is_array for a in args)
-        if not arrays and self.fusable(op, carried, gs, region, outs, args):
+        if not arrays and fusable(self, op, carried, gs, region, outs, args):
             totals = [Value(F64, f.hint + "_bar") for f in frees]
+            region = untaped(region, ctx)
             self.plan.fusions[op] = Fusion(region, [g or ZERO for g in gs], totals)
             for f, total in zip(frees, totals):
                 self.accumulate(b, adj, f, total)

@@ -105,7 +105,7 @@ class TapePlan:
         self.lifted: dict[Value, Value] = {}
         self.trip_counts: dict[Op, Value] = {}
         self.checkpoints: dict[Op, object] = {}  # loop -> ad.checkpoint.Checkpoint
-        self.fusions: dict[Op, object] = {}  # loop -> ad.reverse.Fusion
+        self.fusions: dict[Op, object] = {}  # loop -> ad.fusion.Fusion
         self.namer = Namer({p.hint for p in fn.params})
         # with `charge`, every allocation is first charged against the tape budget, the last
         # argument (`budget`, made at the first charge), in a running total (`total`)

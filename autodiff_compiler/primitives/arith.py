@@ -257,7 +257,9 @@ def _mul_vjp(b, op, g):
 @defvjp(truediv_p)
 def _truediv_vjp(b, op, g):
     y = op.operands[1]
-    return (lambda: b.div(g, y), lambda: b.neg(b.div(b.mul(g, op.result), y)))
+    # d/dy (x / y) = -(x / y) / y: written as -(g / y) * (x / y), so that g / y is one
+    # division shared with x's cotangent (and with any other g / y, e.g. log's, after CSE).
+    return (lambda: b.div(g, y), lambda: b.neg(b.mul(b.div(g, y), op.result)))
 
 
 @defvjp(floordiv_p)
