@@ -575,8 +575,7 @@ class NumpyMore(SpecialCalls):
             return self.reduction(node, "norm", x, axes, keepdims)
         if matrix:
             if order in (2, -2, "nuc"):
-                self.error(node, f"np.linalg.norm: the matrix norm ord={order!r} needs "
-                           "singular values, which are not supported", unsupported=True)
+                return self.singular_value_norm(node, x, order, axes, keepdims)
             if order not in (1, -1, math.inf, -math.inf):
                 self.error(node, f"np.linalg.norm: ord={order!r} is not a matrix norm",
                            unsupported=True)

@@ -75,6 +75,8 @@ _ARRAY_FUNCTIONS = {
     np.asarray: "asarray", np.all: "all", np.any: "any", np.einsum: "einsum",
     np.tensordot: "tensordot", np.inner: "inner", np.kron: "kron", np.cross: "cross",
     np.linalg.cholesky: "cholesky", np.take_along_axis: "take_along_axis",
+    np.linalg.eigh: "eigh", np.linalg.eigvalsh: "eigvalsh", np.linalg.svd: "svd",
+    np.linalg.qr: "qr", np.linalg.lstsq: "lstsq",
 }
 
 try:  # scipy.special, where SciPy is installed (compiled through our runtime's functions)
