@@ -144,8 +144,9 @@ def _per_matrix(a, **_):
     return [Type("float", a.ndim - 2)]
 
 
-solve_p = defprim("solve", infer=lambda a, b, **_: [Type("float", max(a.ndim, b.ndim))],
-                  emit=_emit_solve, spec={"arity": 2, "array": True})
+# b is one vector when 1-D (a being one matrix: the frontend gives a stack a column instead)
+solve_p = defprim("solve", emit=_emit_solve, spec={"arity": 2, "array": True},
+                  infer=lambda a, b, **_: [Type("float", 1 if b.ndim == 1 else max(a.ndim, b.ndim))])
 inv_p = defprim("inv", infer=lambda a, **_: [Type("float", a.ndim)], emit=_emit_matrix("inv"),
                 spec={"arity": 1, "array": True})
 det_p = defprim("det", infer=_per_matrix, emit=_emit_matrix("det"),
