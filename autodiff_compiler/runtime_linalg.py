@@ -129,19 +129,11 @@ def slogdet(a):
 # --- stacks of matrices (..., m, n) ---------------------------------------------------------
 
 @numba.njit(cache=True)
-def _count(shape):
-    """How many matrices a stack of this leading shape holds."""
-    total = 1
-    for extent in shape:
-        total *= extent
-    return total
-
-
-@numba.njit(cache=True)
 def _flat(a, lead):
     """The stack `a`, broadcast to leading shape `lead`, as a contiguous (count, m, n)."""
     full = np.broadcast_to(a, lead + a.shape[-2:])
-    return np.ascontiguousarray(full).reshape((_count(lead), a.shape[-2], a.shape[-1]))
+    count = np.empty(lead, dtype=np.bool_).size  # the product of the leading extents
+    return np.ascontiguousarray(full).reshape((count, a.shape[-2], a.shape[-1]))
 
 
 def inv_stack(a):
@@ -167,35 +159,65 @@ def matmul(a, b):
     return np.matmul(a, b)
 
 
+@numba.njit(cache=True)
+def _inv_each(flat):
+    out = np.empty_like(flat)
+    for k in range(flat.shape[0]):
+        out[k] = inv(flat[k])
+    return out
+
+
+@numba.njit(cache=True)
+def _det_each(flat):
+    out = np.empty(flat.shape[0])
+    for k in range(flat.shape[0]):
+        out[k] = det(flat[k])
+    return out
+
+
+@numba.njit(cache=True)
+def _slogdet_each(flat):
+    signs, logs = np.empty(flat.shape[0]), np.empty(flat.shape[0])
+    for k in range(flat.shape[0]):
+        signs[k], logs[k] = slogdet(flat[k])
+    return signs, logs
+
+
+@numba.njit(cache=True)
+def _solve_each(left, right):
+    out = np.empty_like(right)
+    for k in range(left.shape[0]):
+        out[k] = solve2(left[k], right[k])
+    return out
+
+
+@numba.njit(cache=True)
+def _matmul_each(left, right):
+    out = np.zeros((left.shape[0], left.shape[1], right.shape[2]))
+    for k in range(left.shape[0]):
+        for i in range(left.shape[1]):
+            for j in range(left.shape[2]):
+                factor = left[k, i, j]
+                for m in range(right.shape[2]):
+                    out[k, i, m] += factor * right[k, j, m]
+    return out
+
+
+# the Numba versions: flatten the stack, run one compiled (and cached) loop over it, reshape
 @overload(inv_stack)
 def _inv_stack(a):
-    def impl(a):
-        flat = _flat(a, a.shape[:-2])
-        out = np.empty_like(flat)
-        for k in range(flat.shape[0]):
-            out[k] = inv(flat[k])
-        return out.reshape(a.shape)
-    return impl
+    return lambda a: _inv_each(_flat(a, a.shape[:-2])).reshape(a.shape)
 
 
 @overload(det_stack)
 def _det_stack(a):
-    def impl(a):
-        flat = _flat(a, a.shape[:-2])
-        out = np.empty(flat.shape[0])
-        for k in range(flat.shape[0]):
-            out[k] = det(flat[k])
-        return out.reshape(a.shape[:-2])
-    return impl
+    return lambda a: _det_each(_flat(a, a.shape[:-2])).reshape(a.shape[:-2])
 
 
 @overload(slogdet_stack)
 def _slogdet_stack(a):
     def impl(a):
-        flat = _flat(a, a.shape[:-2])
-        signs, logs = np.empty(flat.shape[0]), np.empty(flat.shape[0])
-        for k in range(flat.shape[0]):
-            signs[k], logs[k] = slogdet(flat[k])
+        signs, logs = _slogdet_each(_flat(a, a.shape[:-2]))
         return signs.reshape(a.shape[:-2]), logs.reshape(a.shape[:-2])
     return impl
 
@@ -204,31 +226,15 @@ def _slogdet_stack(a):
 def _solve_stack(a, b):
     def impl(a, b):
         lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        left, right = _flat(a, lead), _flat(b, lead)
-        out = np.empty_like(right)
-        for k in range(left.shape[0]):
-            out[k] = solve2(left[k], right[k])
-        return out.reshape(lead + b.shape[-2:])
+        return _solve_each(_flat(a, lead), _flat(b, lead)).reshape(lead + b.shape[-2:])
     return impl
-
-
-@numba.njit(cache=True)
-def _matmul2(a, b, out):
-    for i in range(a.shape[0]):
-        for k in range(a.shape[1]):
-            aik = a[i, k]
-            for j in range(b.shape[1]):
-                out[i, j] += aik * b[k, j]
 
 
 @overload(matmul)
 def _matmul(a, b):
     def impl(a, b):
         lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        left, right = _flat(a, lead), _flat(b, lead)
-        out = np.zeros((left.shape[0], a.shape[-2], b.shape[-1]))
-        for k in range(left.shape[0]):
-            _matmul2(left[k], right[k], out[k])
+        out = _matmul_each(_flat(a, lead), _flat(b, lead))
         return out.reshape(lead + (a.shape[-2], b.shape[-1]))
     return impl
 
@@ -265,101 +271,133 @@ def lstsq(a, b):
     return np.linalg.lstsq(a, b, rcond=None)
 
 
+_NOT_FULL_RANK = ("np.linalg.lstsq: the derivative needs a matrix of full column rank (as many "
+                  "rows as columns at least, independent columns)")
+_NOT_TALL = ("np.linalg.qr: the derivative needs matrices with as many rows as columns at "
+             "least (m >= n)")
+
+
 def check_full_column_rank(a):
     """a itself, after checking that its columns are independent (the least-squares
     solution is then unique and differentiable)."""
     m, n = a.shape
     s = np.linalg.svd(a, compute_uv=False)
     if m < n or (n and s[-1] <= np.finfo(np.float64).eps * max(m, n) * s[0]):
-        raise ValueError("np.linalg.lstsq: the derivative needs a matrix of full column "
-                         "rank (as many rows as columns at least, independent columns)")
+        raise ValueError(_NOT_FULL_RANK)
     return a
+
+
+@numba.njit(cache=True)
+def _eigh_each(flat):
+    values, vectors = np.empty(flat.shape[:2]), np.empty_like(flat)
+    for k in range(flat.shape[0]):
+        values[k], vectors[k] = np.linalg.eigh(flat[k])
+    return values, vectors
+
+
+@numba.njit(cache=True)
+def _eigvalsh_each(flat):
+    values = np.empty(flat.shape[:2])
+    for k in range(flat.shape[0]):
+        values[k] = np.linalg.eigvalsh(flat[k])
+    return values
+
+
+@numba.njit(cache=True)
+def _svd_each(flat):
+    count, m, n = flat.shape
+    size = min(m, n)
+    us, ss, vts = np.empty((count, m, size)), np.empty((count, size)), np.empty((count, size, n))
+    for k in range(count):
+        us[k], ss[k], vts[k] = np.linalg.svd(flat[k], False)
+    return us, ss, vts
+
+
+@numba.njit(cache=True)
+def _svdvals_each(flat):
+    ss = np.empty((flat.shape[0], min(flat.shape[1], flat.shape[2])))
+    for k in range(flat.shape[0]):
+        ss[k] = np.linalg.svd(flat[k], False)[1]
+    return ss
+
+
+@numba.njit(cache=True)
+def _qr_each(flat):
+    count, m, n = flat.shape
+    size = min(m, n)
+    qs, rs = np.empty((count, m, size)), np.empty((count, size, n))
+    for k in range(count):
+        qs[k], rs[k] = np.linalg.qr(flat[k])
+    return qs, rs
 
 
 @overload(eigh)
 def _eigh(a):
     def impl(a):
-        n = a.shape[-1]
-        flat = _flat(a, a.shape[:-2])
-        values, vectors = np.empty((flat.shape[0], n)), np.empty_like(flat)
-        for k in range(flat.shape[0]):
-            values[k], vectors[k] = np.linalg.eigh(flat[k])
+        values, vectors = _eigh_each(_flat(a, a.shape[:-2]))
         return values.reshape(a.shape[:-1]), vectors.reshape(a.shape)
     return impl
 
 
 @overload(eigvalsh)
 def _eigvalsh(a):
-    def impl(a):
-        n = a.shape[-1]
-        flat = _flat(a, a.shape[:-2])
-        values = np.empty((flat.shape[0], n))
-        for k in range(flat.shape[0]):
-            values[k] = np.linalg.eigvalsh(flat[k])
-        return values.reshape(a.shape[:-1])
-    return impl
+    return lambda a: _eigvalsh_each(_flat(a, a.shape[:-2])).reshape(a.shape[:-1])
 
 
 @overload(svd)
 def _svd(a):
     def impl(a):
-        m, n = a.shape[-2], a.shape[-1]
-        size = min(m, n)
-        flat = _flat(a, a.shape[:-2])
-        us = np.empty((flat.shape[0], m, size))
-        ss = np.empty((flat.shape[0], size))
-        vts = np.empty((flat.shape[0], size, n))
-        for k in range(flat.shape[0]):
-            us[k], ss[k], vts[k] = np.linalg.svd(flat[k], False)
+        us, ss, vts = _svd_each(_flat(a, a.shape[:-2]))
         lead = a.shape[:-2]
-        return us.reshape(lead + (m, size)), ss.reshape(lead + (size,)), \
-            vts.reshape(lead + (size, n))
+        return us.reshape(lead + us.shape[1:]), ss.reshape(lead + ss.shape[1:]), \
+            vts.reshape(lead + vts.shape[1:])
     return impl
 
 
 @overload(svdvals)
 def _svdvals(a):
     def impl(a):
-        size = min(a.shape[-2], a.shape[-1])
-        flat = _flat(a, a.shape[:-2])
-        ss = np.empty((flat.shape[0], size))
-        for k in range(flat.shape[0]):
-            ss[k] = np.linalg.svd(flat[k], False)[1]
-        return ss.reshape(a.shape[:-2] + (size,))
+        ss = _svdvals_each(_flat(a, a.shape[:-2]))
+        return ss.reshape(a.shape[:-2] + ss.shape[1:])
     return impl
 
 
 @overload(qr)
 def _qr(a):
     def impl(a):
-        m, n = a.shape[-2], a.shape[-1]
-        size = min(m, n)
-        flat = _flat(a, a.shape[:-2])
-        qs = np.empty((flat.shape[0], m, size))
-        rs = np.empty((flat.shape[0], size, n))
-        for k in range(flat.shape[0]):
-            qs[k], rs[k] = np.linalg.qr(flat[k])
+        qs, rs = _qr_each(_flat(a, a.shape[:-2]))
         lead = a.shape[:-2]
-        return qs.reshape(lead + (m, size)), rs.reshape(lead + (size, n))
+        return qs.reshape(lead + qs.shape[1:]), rs.reshape(lead + rs.shape[1:])
     return impl
+
+
+@numba.njit(cache=True)
+def _lstsq(a, b):
+    rcond = np.finfo(np.float64).eps * max(a.shape[0], a.shape[1])
+    return np.linalg.lstsq(a, b, rcond)
 
 
 @overload(lstsq)
-def _lstsq(a, b):
-    def impl(a, b):
-        rcond = np.finfo(np.float64).eps * max(a.shape[0], a.shape[1])
-        return np.linalg.lstsq(np.ascontiguousarray(a), np.ascontiguousarray(b), rcond)
-    return impl
+def _lstsq_stack(a, b):
+    return lambda a, b: _lstsq(np.ascontiguousarray(a), np.ascontiguousarray(b))
+
+
+@numba.njit(cache=True)
+def _has_full_column_rank(a):
+    m, n = a.shape
+    if m < n:
+        return False
+    if n == 0:
+        return True
+    s = np.linalg.svd(a, False)[1]
+    return s[-1] > np.finfo(np.float64).eps * max(m, n) * s[0]
 
 
 @overload(check_full_column_rank)
 def _check_full_column_rank(a):
     def impl(a):
-        m, n = a.shape
-        s = np.linalg.svd(np.ascontiguousarray(a), False)[1] if n else np.empty(0)
-        if m < n or (n and s[-1] <= np.finfo(np.float64).eps * max(m, n) * s[0]):
-            raise ValueError("np.linalg.lstsq: the derivative needs a matrix of full column "
-                             "rank (as many rows as columns at least, independent columns)")
+        if not _has_full_column_rank(np.ascontiguousarray(a)):
+            raise ValueError(_NOT_FULL_RANK)
         return a
     return impl
 
@@ -367,8 +405,7 @@ def _check_full_column_rank(a):
 def check_tall(a):
     """a itself, after checking that each matrix has as many rows as columns at least."""
     if a.shape[-2] < a.shape[-1]:
-        raise ValueError("np.linalg.qr: the derivative needs matrices with as many rows as "
-                         "columns at least (m >= n)")
+        raise ValueError(_NOT_TALL)
     return a
 
 
@@ -376,8 +413,7 @@ def check_tall(a):
 def _check_tall(a):
     def impl(a):
         if a.shape[-2] < a.shape[-1]:
-            raise ValueError("np.linalg.qr: the derivative needs matrices with as many rows "
-                             "as columns at least (m >= n)")
+            raise ValueError(_NOT_TALL)
         return a
     return impl
 

@@ -458,7 +458,7 @@ _SHAPES["eigvalsh"] = (
 _SHAPES["eigh_vectors"] = (
     # |v|: the eigenvectors' signs are arbitrary (the squares are not)
     Case("v = np.linalg.eigh({0})[1]\nv * v", ((-1, 1),), _SQUARES, prepare=separated_spectrum),
-    Case("w, v = np.linalg.eigh({0}, 'U')\nnp.abs(v)", ((-1, 1),), (((3, 3),),),
+    Case("w, v = np.linalg.eigh({0}.T)\nnp.abs(v)", ((-1, 1),), (((3, 3),),),
          prepare=separated_spectrum),
     Case("w, v = np.linalg.eigh({0})\n(v * w) @ v.T", ((-1, 1),), (((3, 3),),),
          prepare=separated_spectrum),

@@ -60,20 +60,26 @@ class LinalgCalls:
                        unsupported=True)
         return value
 
-    def lower_read(self, node, spelling: str, args: list) -> Value:
-        """The operand of eigh/eigvalsh as the lower triangle is read (UPLO='U' reads the
-        upper one: the lower one of the transpose)."""
+    def lower_read(self, node, spelling: str, args: list, upper_allowed: bool) -> Value:
+        """The operand of eigh/eigvalsh as its lower triangle is read: UPLO='U' reads the
+        upper one, the lower one of the transpose (the same eigenvalues; LAPACK's vectors
+        may differ in sign, so eigh refuses it)."""
         given = self.bind(node, spelling, args, ("a", "UPLO"), {"UPLO": Text("L")})
         a = self.matrices_argument(node, spelling, given["a"])
         upper = self.constant_option(node, spelling, given, "UPLO", ("L", "U")) == "U"
+        if upper and not upper_allowed:
+            self.error(node, f"{spelling}: UPLO='U' is not supported (NumPy's eigenvectors "
+                       "would differ in sign): pass the transposed matrix, whose lower "
+                       "triangle is this one's upper triangle", unsupported=True)
         return swap_last(self.b, a) if upper else a
 
     def np_eigh(self, node, spelling, args):
-        a = self.lower_read(node, "np.linalg.eigh", args)
+        a = self.lower_read(node, "np.linalg.eigh", args, upper_allowed=False)
         return self.b(eigvalsh_p, a), self.b(eigh_vectors_p, a)
 
     def np_eigvalsh(self, node, spelling, args):
-        return self.b(eigvalsh_p, self.lower_read(node, "np.linalg.eigvalsh", args))
+        return self.b(eigvalsh_p, self.lower_read(node, "np.linalg.eigvalsh", args,
+                                                  upper_allowed=True))
 
     def np_svd(self, node, spelling, args):
         spelling = "np.linalg.svd"

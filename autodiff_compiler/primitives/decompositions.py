@@ -37,8 +37,6 @@ signs (reconstructions, |U|, the singular values) have well-defined derivatives.
 
 from __future__ import annotations
 
-import ast
-
 from ..ir.core import const
 from ..ir.types import Type
 from .arrays import expand_dims_p, tril_p
@@ -53,15 +51,9 @@ from .linalg import (
     scale_rows,
     swap_last,
     symmetric_from_lower,
+    tuple_item,
 )
 from .registry import call, defprim, defvjp
-
-
-def _item(helper: str, index: int):
-    """Emits item `index` of the tuple rt.<helper>(a) returns."""
-    return lambda op, args: ast.Subscript(call(f"rt.{helper}", args), ast.Constant(index),
-                                          ast.Load())
-
 
 cholesky_p = defprim("cholesky", infer=lambda a, **_: [Type("float", 2)],
                      emit=lambda op, a: call("rt.cholesky", a), fresh_array=True,
@@ -116,9 +108,11 @@ def _congruent(b, v, x):
 
 # --- eigh -----------------------------------------------------------------------------------
 eigvalsh_p = defprim("eigvalsh", infer=lambda a, **_: [Type("float", a.ndim - 1)],
-                     emit=lambda op, a: call("rt.eigvalsh", a), spec={"arity": 1, "array": True})
+                     emit=lambda op, a: call("rt.eigvalsh", a), lapack=True,
+                     spec={"arity": 1, "array": True})
 eigh_vectors_p = defprim("eigh_vectors", infer=lambda a, **_: [Type("float", a.ndim)],
-                         emit=_item("eigh", 1), spec={"arity": 1, "array": True})
+                         emit=tuple_item("eigh", 1), lapack=True,
+                         spec={"arity": 1, "array": True})
 
 
 @defvjp(eigvalsh_p)
@@ -169,10 +163,10 @@ def _svd_type(index: int):
 
 
 svdvals_p = defprim("svdvals", infer=_svd_type(1), emit=lambda op, a: call("rt.svdvals", a),
-                    spec={"arity": 1, "array": True})
-svd_u_p = defprim("svd_u", infer=_svd_type(0), emit=_item("svd", 0),
+                    lapack=True, spec={"arity": 1, "array": True})
+svd_u_p = defprim("svd_u", infer=_svd_type(0), emit=tuple_item("svd", 0), lapack=True,
                   spec={"arity": 1, "array": True})
-svd_vt_p = defprim("svd_vt", infer=_svd_type(2), emit=_item("svd", 2),
+svd_vt_p = defprim("svd_vt", infer=_svd_type(2), emit=tuple_item("svd", 2), lapack=True,
                    spec={"arity": 1, "array": True})
 
 

@@ -19,18 +19,10 @@ rules check the rank when they run and raise rather than return a wrong derivati
 
 from __future__ import annotations
 
-import ast
-
 from ..ir.types import Type
 from .arrays import expand_dims_p, outer_p, sum_p, tril_p
-from .linalg import mm, solve_p, swap_last, symmetric_from_lower
+from .linalg import mm, solve_p, swap_last, symmetric_from_lower, tuple_item
 from .registry import call, defprim, defvjp, set_linear_jvp
-
-
-def _item(helper: str, index: int):
-    return lambda op, args: ast.Subscript(call(f"rt.{helper}", args), ast.Constant(index),
-                                          ast.Load())
-
 
 # the operand itself, after a check (attr `check`: a runtime helper) that its derivative exists
 checked_p = defprim("checked", infer=lambda a, **_: [a], cheap=True,
@@ -39,9 +31,9 @@ defvjp(checked_p)(lambda b, op, g: (lambda: g,))
 set_linear_jvp(checked_p)
 
 # --- qr -------------------------------------------------------------------------------------
-qr_q_p = defprim("qr_q", infer=lambda a, **_: [a], emit=_item("qr", 0),
+qr_q_p = defprim("qr_q", infer=lambda a, **_: [a], emit=tuple_item("qr", 0), lapack=True,
                  spec={"arity": 1, "array": True})
-qr_r_p = defprim("qr_r", infer=lambda a, **_: [a], emit=_item("qr", 1),
+qr_r_p = defprim("qr_r", infer=lambda a, **_: [a], emit=tuple_item("qr", 1), lapack=True,
                  spec={"arity": 1, "array": True})
 
 
@@ -108,9 +100,9 @@ qr_r_p.jvp = _qr_r_jvp
 
 # --- lstsq ----------------------------------------------------------------------------------
 lstsq_p = defprim("lstsq", infer=lambda a, rhs, **_: [Type("float", rhs.ndim)],
-                  emit=_item("lstsq", 0), spec={"arity": 2, "array": True})
+                  emit=tuple_item("lstsq", 0), lapack=True, spec={"arity": 2, "array": True})
 lstsq_rank_p = defprim("lstsq_rank", infer=lambda a, rhs, **_: [Type("int")],
-                       emit=_item("lstsq", 2), differentiable=False)
+                       emit=tuple_item("lstsq", 2), lapack=True, differentiable=False)
 
 
 def _times_transpose(b, x, y):

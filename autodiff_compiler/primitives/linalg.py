@@ -33,7 +33,13 @@ from .arrays import (
 )
 from .registry import bilinear_jvp, call, defprim, defvjp
 
+
 # --- batched helpers --------------------------------------------------------------------------
+def tuple_item(helper: str, index: int):
+    """Emits item `index` of the tuple that rt.<helper>(operands) returns."""
+    return lambda op, args: ast.Subscript(call(f"rt.{helper}", args), ast.Constant(index),
+                                          ast.Load())
+
 
 
 def _emit_eye_of_last(op, args):
@@ -135,8 +141,9 @@ def _emit_solve(op, args):
 def _emit_matrix(name: str, index=None):
     """The runtime's 2-D helper rt.<name>, or its stacked version, (item `index` of it)."""
     def emit(op, args):
-        node = call(f"rt.{name}_stack" if _stacked(op) else f"rt.{name}", args)
-        return node if index is None else ast.Subscript(node, ast.Constant(index), ast.Load())
+        helper = f"{name}_stack" if _stacked(op) else name
+        return call(f"rt.{helper}", args) if index is None else \
+            tuple_item(helper, index)(op, args)
     return emit
 
 

@@ -50,6 +50,7 @@ class Primitive:
     - `terminator`: ends a region (yield, return).
     - `stores` / `loads`: the attribute naming storage it writes / reads (tapes,
       checkpoints), a node of the activity graph.
+    - `lapack`: compiled with Numba, it calls LAPACK through SciPy (np.linalg.eigh, svd, ...).
     Rules: `infer` (result types), `emit` (Python AST), `vjp`, `jvp`, `fold` (algebra done
     while building), `flow` (how derivatives flow through it, where the traits do not say:
     region ops), and `reverse` / `forward`: whole-op rules of the AD transforms for
@@ -85,6 +86,7 @@ class Primitive:
     terminator: bool = False
     stores: str | None = None
     loads: str | None = None
+    lapack: bool = False
     region_labels: tuple = ()  # how the printer names its regions
     spec: dict = field(default_factory=dict)
 
