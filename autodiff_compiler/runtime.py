@@ -35,6 +35,8 @@ from .runtime_linalg import (  # noqa: F401  (generated code calls them as rt.<n
     solve_stack,
     svd,
     svdvals,
+    tril_stack,
+    triu_stack,
 )
 
 

@@ -133,7 +133,8 @@ def _flat(a, lead):
     """The stack `a`, broadcast to leading shape `lead`, as a contiguous (count, m, n)."""
     full = np.broadcast_to(a, lead + a.shape[-2:])
     count = np.empty(lead, dtype=np.bool_).size  # the product of the leading extents
-    return np.ascontiguousarray(full).reshape((count, a.shape[-2], a.shape[-1]))
+    # a copy: Numba compiles np.ascontiguousarray of a strided stack much more slowly
+    return full.copy().reshape((count, a.shape[-2], a.shape[-1]))
 
 
 def inv_stack(a):
@@ -152,6 +153,14 @@ def slogdet_stack(a):
 def solve_stack(a, b):
     """np.linalg.solve(a, b) for a right-hand side of stacked matrices (..., n, k)."""
     return np.linalg.solve(a, b)
+
+
+def tril_stack(a, k):
+    return np.tril(a, k)
+
+
+def triu_stack(a, k):
+    return np.triu(a, k)
 
 
 def matmul(a, b):
@@ -203,10 +212,30 @@ def _matmul_each(left, right):
     return out
 
 
+@numba.njit(cache=True)
+def _triangle_each(flat, k, lower):
+    """Zeros above diagonal k (lower) or below it (upper) of each matrix, in place."""
+    for i in range(flat.shape[1]):
+        for j in range(flat.shape[2]):
+            if (j - i > k) if lower else (j - i < k):
+                flat[:, i, j] = 0.0
+    return flat
+
+
 # the Numba versions: flatten the stack, run one compiled (and cached) loop over it, reshape
 @overload(inv_stack)
 def _inv_stack(a):
     return lambda a: _inv_each(_flat(a, a.shape[:-2])).reshape(a.shape)
+
+
+@overload(tril_stack)
+def _tril_stack(a, k):
+    return lambda a, k: _triangle_each(_flat(a, a.shape[:-2]), k, True).reshape(a.shape)
+
+
+@overload(triu_stack)
+def _triu_stack(a, k):
+    return lambda a, k: _triangle_each(_flat(a, a.shape[:-2]), k, False).reshape(a.shape)
 
 
 @overload(det_stack)
@@ -379,7 +408,7 @@ def _lstsq(a, b):
 
 @overload(lstsq)
 def _lstsq_stack(a, b):
-    return lambda a, b: _lstsq(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    return lambda a, b: _lstsq(a.copy(), b.copy())
 
 
 @numba.njit(cache=True)
@@ -396,7 +425,7 @@ def _has_full_column_rank(a):
 @overload(check_full_column_rank)
 def _check_full_column_rank(a):
     def impl(a):
-        if not _has_full_column_rank(np.ascontiguousarray(a)):
+        if not _has_full_column_rank(a.copy()):
             raise ValueError(_NOT_FULL_RANK)
         return a
     return impl

@@ -414,7 +414,12 @@ def _trace_vjp(b, op, g):
 
 
 def _emit_triangle(name: str):
-    return lambda op, a: call(f"np.{name}", [a[0], ast.Constant(op.attrs["k"])])
+    """np.triu/np.tril; of a stack, the runtime's (Numba's np.tril of 3 or more axes is slow
+    to compile)."""
+    def emit(op, a):
+        helper = f"np.{name}" if op.operands[0].type.ndim <= 2 else f"rt.{name}_stack"
+        return call(helper, [a[0], ast.Constant(op.attrs["k"])])
+    return emit
 
 
 def _triangle(name: str):
