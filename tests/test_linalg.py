@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from checks import copies
+from error_checks import Markers
 from primitive_specs import separated_singular_values, separated_spectrum
 
 from autodiff_compiler import grad, hessian, jvp, value_and_grad, vjp
@@ -271,8 +272,6 @@ def norm_nuc_vector(a):
     (lstsq_stack, "a matrix", 3), (eigh_vector, "at least 2-D", 2),
     (norm_nuc_vector, "ord", 2), (eigh_upper, "transposed", 2)])
 def test_refused_at_the_users_line(fn, words, ndim):
-    from error_checks import Markers
-
     a = np.ones((3,) * ndim)
     with pytest.raises(UnsupportedOperationError) as info:
         grad(lambda a: np.sum(fn(a)), jit=False)(a)
@@ -343,8 +342,6 @@ def test_without_scipy_numba_refuses_at_the_users_line(monkeypatch):
     with pytest.raises(UnsupportedOperationError) as info:
         grad(svd_values_summed, jit=True)(np.eye(3))
     assert "SciPy" in info.value.message and "jit=False" in info.value.message
-    from error_checks import Markers
-
     Markers(__file__).assert_points_at(info.value, "without_scipy")
     assert grad(svd_values_summed, jit=False)(np.eye(3)).shape == (3, 3)
 
