@@ -564,7 +564,8 @@ class NumpyMore(SpecialCalls):
 
     def norm(self, node, x: Value, order, axes, keepdims: bool) -> Value:
         """np.linalg.norm with ord=: vector norms (along one axis, or of a 1-D array) and
-        the matrix norms that need no singular values (fro, 1, -1, inf, -inf)."""
+        the matrix norms (fro, 1, -1, inf, -inf here; 2, -2 and 'nuc', which need singular
+        values, in frontend/linalg_calls.py)."""
         b = self.b
         if isinstance(order, Const) or hasattr(order, "value") and isinstance(order.value, str):
             order = order.value
