@@ -49,11 +49,11 @@ from .backend.cache import import_module, write_module
 from .backend.jit import Compiled
 from .budget import resolve as resolve_budget
 from .codegen.emit import emit_module, unparse
-from .errors import GradientInputError
+from .errors import GradientInputError, UnsupportedOperationError
 from .frontend.lower import lower_function
 from .frontend.reader import read_function
 from .frontend.source import ParsedFunction
-from .ir.core import Function
+from .ir.core import Function, walk_ops
 from .ir.printer import format_function
 from .ir.types import Type
 from .ir.verifier import verify
@@ -391,7 +391,27 @@ def _function_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.Fun
 
 # --- loading: module file, import, compiled callable ----------------------------------------
 
+def _scipy_installed() -> bool:
+    try:
+        import scipy.linalg.cython_lapack  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _check_lapack(fn: Function) -> None:
+    """Numba compiles np.linalg's factorisations through SciPy's LAPACK bindings: without
+    SciPy, refuse them at the user's line now rather than fail inside Numba later."""
+    for op in walk_ops(fn.body):
+        if op.prim.lapack and not _scipy_installed():
+            raise UnsupportedOperationError(
+                "compiling this np.linalg function with Numba needs SciPy (Numba calls LAPACK "
+                "through it): install scipy, or pass jit=False", op.loc)
+
+
 def _load_cpu(artifact: Artifact, jit: bool, boundscheck: bool = False) -> None:
+    if jit:
+        _check_lapack(artifact.adjoint)
     # Globals and closure arrays are read as constants: copied now, so both modes see their
     # values at compile time (Numba freezes them into the machine code); the source names
     # their digests, so other values make another module (and Numba cache entry). A custom

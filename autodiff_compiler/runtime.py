@@ -52,6 +52,33 @@ from . import errors
 # the parallel loop of fused loop nests (grad(f, parallel=True)); a range in the interpreter
 prange = numba.prange
 
+from .runtime_linalg import (  # noqa: F401  (generated code calls them as rt.<name>)
+    check_full_column_rank,
+    check_tall,
+    cholesky,
+    det,
+    det_stack,
+    eigh,
+    eigvalsh,
+    inv,
+    inv_stack,
+    keep_residuals,
+    lstsq,
+    lu_factor,
+    matmul,
+    qr,
+    residuals_cotangent,
+    slogdet,
+    slogdet_stack,
+    solve1,
+    solve2,
+    solve_stack,
+    svd,
+    svdvals,
+    tril_stack,
+    triu_stack,
+)
+
 
 @numba.njit(cache=True)
 def dot11(a, b):
@@ -365,115 +392,6 @@ def prod_middle(a):
             for k in range(a.shape[2]):
                 out[i, k] *= a[i, j, k]
     return out
-
-
-@numba.njit(cache=True)
-def lu_factor(a):
-    """LU factorisation with partial pivoting: (packed LU, row permutation, sign)."""
-    n = a.shape[0]
-    lu = np.ascontiguousarray(a).copy()
-    perm = np.arange(n)
-    sign = 1.0
-    for k in range(n):
-        pivot = k
-        for i in range(k + 1, n):
-            if abs(lu[i, k]) > abs(lu[pivot, k]):
-                pivot = i
-        if lu[pivot, k] == 0.0:
-            raise ValueError("singular matrix")
-        if pivot != k:
-            for j in range(n):
-                lu[k, j], lu[pivot, j] = lu[pivot, j], lu[k, j]
-            perm[k], perm[pivot] = perm[pivot], perm[k]
-            sign = -sign
-        for i in range(k + 1, n):
-            lu[i, k] /= lu[k, k]
-            factor = lu[i, k]
-            for j in range(k + 1, n):
-                lu[i, j] -= factor * lu[k, j]
-    return lu, perm, sign
-
-
-@numba.njit(cache=True)
-def _lu_solve_vector(lu, perm, b):
-    n = lu.shape[0]
-    x = np.empty(n)
-    for i in range(n):
-        total = b[perm[i]]
-        for j in range(i):
-            total -= lu[i, j] * x[j]
-        x[i] = total
-    for i in range(n - 1, -1, -1):
-        total = x[i]
-        for j in range(i + 1, n):
-            total -= lu[i, j] * x[j]
-        x[i] = total / lu[i, i]
-    return x
-
-
-@numba.njit(cache=True)
-def solve1(a, b):
-    """np.linalg.solve(a, b) for a vector b."""
-    lu, perm, _ = lu_factor(a)
-    return _lu_solve_vector(lu, perm, b)
-
-
-@numba.njit(cache=True)
-def solve2(a, b):
-    """np.linalg.solve(a, b) for a matrix b (column by column)."""
-    lu, perm, _ = lu_factor(a)
-    out = np.empty((a.shape[0], b.shape[1]))
-    for j in range(b.shape[1]):
-        out[:, j] = _lu_solve_vector(lu, perm, np.ascontiguousarray(b[:, j]))
-    return out
-
-
-@numba.njit(cache=True)
-def inv(a):
-    return solve2(a, np.eye(a.shape[0]))
-
-
-@numba.njit(cache=True)
-def det(a):
-    lu, _, sign = lu_factor(a)
-    total = sign
-    for i in range(a.shape[0]):
-        total *= lu[i, i]
-    return total
-
-
-@numba.njit(cache=True)
-def cholesky(a):
-    """np.linalg.cholesky: the lower factor L of a = L L^T, read from a's lower triangle
-    (as LAPACK's potrf with 'L'); a matrix that is not positive definite raises."""
-    n = a.shape[0]
-    low = np.zeros((n, n))
-    for j in range(n):
-        total = a[j, j]
-        for k in range(j):
-            total -= low[j, k] * low[j, k]
-        if not total > 0.0:
-            raise ValueError("Matrix is not positive definite")
-        low[j, j] = np.sqrt(total)
-        for i in range(j + 1, n):
-            total = a[i, j]
-            for k in range(j):
-                total -= low[i, k] * low[j, k]
-            low[i, j] = total / low[j, j]
-    return low
-
-
-@numba.njit(cache=True)
-def slogdet(a):
-    """np.linalg.slogdet: (sign, log|det|) from the LU factors, summing logarithms so that
-    large matrices do not overflow (a singular matrix raises, as in det and solve)."""
-    lu, _, sign = lu_factor(a)
-    total = 0.0
-    for i in range(a.shape[0]):
-        if lu[i, i] < 0.0:
-            sign = -sign
-        total += np.log(abs(lu[i, i]))
-    return sign, total
 
 
 @numba.njit(cache=True)

@@ -35,6 +35,8 @@ import numpy as np
 
 # a body prefix turning operand 0 (entries in (-1, 1)) into a well-conditioned matrix `a`
 _WELL_POSED = "a = np.copy({0})\nfor i in range(a.shape[0]):\n    a[i, i] += 4.0\n"
+# the same for a stack of 3 x 3 matrices (or a 1 x 1 one)
+_STACK_POSED = "a = {0} + 4.0 * np.eye({0}.shape[-1])\n"
 
 Shape = tuple
 S: Shape = ()        # a Python float
@@ -261,12 +263,22 @@ _ARRAYS = {
                        prepare=equal_operands)),
     # square matrices made diagonally dominant first, so they are well conditioned
     "solve": (Case(_WELL_POSED + "np.linalg.solve(a, {1})", ((-1, 1), (-3, 3)),
-                   (((3, 3), (3,)), ((3, 3), (3, 2)))),),
-    "inv": (Case(_WELL_POSED + "np.linalg.inv(a)", ((-1, 1),), (((3, 3),),)),),
-    "det": (Case(_WELL_POSED + "np.linalg.det(a)", ((-1, 1),), (((3, 3),),)),),
+                   (((3, 3), (3,)), ((3, 3), (3, 2)))),
+              # stacks: b is one vector for every matrix (1-D) or broadcast stacked matrices
+              Case(_STACK_POSED + "np.linalg.solve(a, {1})", ((-1, 1), (-3, 3)),
+                   (((2, 3, 3), (3,)), ((2, 3, 3), (2, 3, 2)), ((2, 1, 3, 3), (3, 3, 2)),
+                    ((3, 3), (2, 3, 1)), ((1, 1), (1,))))),
+    "inv": (Case(_WELL_POSED + "np.linalg.inv(a)", ((-1, 1),), (((3, 3),),)),
+            Case(_STACK_POSED + "np.linalg.inv(a)", ((-1, 1),), (((2, 3, 3),), ((2, 2, 3, 3),),
+                                                                 ((1, 1),)))),
+    "det": (Case(_WELL_POSED + "np.linalg.det(a)", ((-1, 1),), (((3, 3),),)),
+            Case(_STACK_POSED + "np.linalg.det(a)", ((-1, 1),), (((2, 3, 3),), ((2, 2, 3, 3),),
+                                                                 ((1, 1),)))),
     "logabsdet": (Case(_WELL_POSED + "s, logdet = np.linalg.slogdet(a)\nlogdet * s",
                        ((-1, 1),), (((3, 3),),)),
-                  Case(_WELL_POSED + "np.linalg.slogdet(-a)[1]", ((-1, 1),), (((4, 4),),))),
+                  Case(_WELL_POSED + "np.linalg.slogdet(-a)[1]", ((-1, 1),), (((4, 4),),)),
+                  Case(_STACK_POSED + "s, logdet = np.linalg.slogdet(-a)\nlogdet * s",
+                       ((-1, 1),), (((2, 3, 3),), ((2, 2, 3, 3),)))),
     "triu": (Case("np.triu({0})", ((-3, 3),), (((3, 3),), (M,))),
              Case("np.triu({0}, 1) * {0}", ((-3, 3),), ((M,),)),
              Case("np.triu({0}, -1)", ((-3, 3),), ((M,),))),
@@ -423,6 +435,80 @@ _SHAPES["cholesky"] = (
          ((-1, 1),), (((4, 4),),)),
 )
 
+
+
+def separated_spectrum(args):
+    """Operand 0 (..., n, n) scaled down and given the diagonal 1.5, 3, ...: the symmetric
+    matrix its lower triangle defines has well separated eigenvalues."""
+    x = args[0]
+    return [0.3 * x + np.diag(1.5 * np.arange(1.0, x.shape[-1] + 1)), *args[1:]]
+
+
+def separated_singular_values(args):
+    """Operand 0 (..., m, n) scaled down plus a rectangular diagonal of 1.5, 3, ...: well
+    separated singular values, full rank."""
+    x = args[0]
+    m, n = x.shape[-2:]
+    return [0.3 * x + np.eye(m, n) * 1.5 * np.arange(n, 0, -1.0), *args[1:]]
+
+
+_SQUARES = (((3, 3),), ((1, 1),), ((2, 3, 3),), ((2, 2, 3, 3),))
+_RECTANGLES = (((4, 3),), ((3, 4),), ((2, 4, 3),), ((1, 1),))
+_SHAPES["eigvalsh"] = (
+    Case("np.linalg.eigvalsh({0})", ((-1, 1),), _SQUARES, prepare=separated_spectrum),
+    Case("w, v = np.linalg.eigh({0})\nw", ((-1, 1),), (((3, 3),),), prepare=separated_spectrum),
+    Case("np.linalg.eigvalsh({0}, UPLO='U')", ((-1, 1),), (((3, 3),), ((2, 3, 3),)),
+         prepare=separated_spectrum),
+)
+_SHAPES["eigh_vectors"] = (
+    # |v|: the eigenvectors' signs are arbitrary (the squares are not)
+    Case("v = np.linalg.eigh({0})[1]\nv * v", ((-1, 1),), _SQUARES, prepare=separated_spectrum),
+    Case("w, v = np.linalg.eigh({0}.T)\nnp.abs(v)", ((-1, 1),), (((3, 3),),),
+         prepare=separated_spectrum),
+    Case("w, v = np.linalg.eigh({0})\n(v * w) @ v.T", ((-1, 1),), (((3, 3),),),
+         prepare=separated_spectrum),
+)
+_SHAPES["svdvals"] = (
+    Case("np.linalg.svd({0}, compute_uv=False)", ((-1, 1),), _RECTANGLES + ((
+        (2, 2, 3, 3),),), prepare=separated_singular_values),
+    Case("u, s, vt = np.linalg.svd({0}, full_matrices=False)\ns", ((-1, 1),), ((M,),),
+         prepare=separated_singular_values),
+)
+_SHAPES["svd_u"] = (
+    Case("u = np.linalg.svd({0}, full_matrices=False)[0]\nu * u", ((-1, 1),), _RECTANGLES,
+         prepare=separated_singular_values),
+    Case("u, s, vt = np.linalg.svd({0}, full_matrices=False)\n(u * s) @ vt", ((-1, 1),),
+         (((4, 3),), ((3, 4),)), prepare=separated_singular_values),
+)
+_SHAPES["svd_vt"] = (
+    Case("vt = np.linalg.svd({0}, False)[2]\nvt * vt", ((-1, 1),), _RECTANGLES,
+         prepare=separated_singular_values),
+    Case("u, s, vt = np.linalg.svd({0}, full_matrices=False)\nnp.abs(u @ vt)", ((-1, 1),),
+         (((4, 3),), ((3, 4),)), prepare=separated_singular_values),
+)
+_TALL = (((4, 3),), ((3, 3),), ((2, 4, 3),), ((2, 2, 3, 2),), ((1, 1),))
+_SHAPES["qr_q"] = (
+    Case("np.linalg.qr({0})[0]", ((-1, 1),), _TALL, prepare=separated_singular_values),
+)
+_SHAPES["qr_r"] = (
+    Case("q, r = np.linalg.qr({0})\nr", ((-1, 1),), _TALL, prepare=separated_singular_values),
+    Case("np.linalg.qr({0}, mode='r') * 2.0", ((-1, 1),), (((4, 3),),),
+         prepare=separated_singular_values),
+)
+_SHAPES["lstsq"] = (
+    Case("np.linalg.lstsq({0}, {1})[0]", ((-1, 1), (-3, 3)),
+         (((5, 3), (5,)), ((5, 3), (5, 2)), ((3, 3), (3,)), ((1, 1), (1, 2))),
+         prepare=separated_singular_values),
+    Case("x, res, rank, s = np.linalg.lstsq({0}, {1}, rcond=None)\nx * rank + s[0]",
+         ((-1, 1), (-3, 3)), (((5, 3), (5,)),), prepare=separated_singular_values),
+)
+_SHAPES["keep_residuals"] = (
+    # empty where A is square: NumPy's residuals only exist for more rows than columns
+    Case("np.linalg.lstsq({0}, {1})[1]", ((-1, 1), (-3, 3)),
+         (((5, 3), (5,)), ((5, 3), (5, 2)), ((3, 3), (3, 2))),
+         prepare=separated_singular_values),
+)
+
 SPECS: dict[str, tuple[Case, ...]] = {**_SMOOTH, **_ARITH, **_ARRAYS, **_INDEXING, **_SHAPES}
 
 # --- user spellings that are not one primitive ---------------------------------------------
@@ -575,6 +661,14 @@ COMPOSITES.update({
                       or extreme_not_unique([np.sum(a[0], 1)])),
                  Case("np.linalg.norm({0}, -1, keepdims=True) * {0}", _NONZERO, ((M,),),
                       lambda a: extreme_not_unique([np.sum(a[0], 0)]))),
+    "matrix_norm": (Case("np.linalg.norm({0}, 2)", ((-1, 1),), (((4, 3),), ((3, 3),)),
+                         prepare=separated_singular_values),
+                    Case("np.linalg.norm({0}, 'nuc')", ((-1, 1),), (((3, 4),),),
+                         prepare=separated_singular_values),
+                    Case("np.linalg.norm({0}, ord=-2, axis=(2, 1), keepdims=True) * {0}",
+                         ((-1, 1),), (((2, 4, 3),),), prepare=separated_singular_values),
+                    Case("np.linalg.norm({0}, 'nuc', (-2, -1))", ((-1, 1),), (((2, 4, 3),),),
+                         prepare=separated_singular_values)),
     "positional_options": (Case("np.sum({0}, 1) + np.mean({0}, 0)[0]", ((-3, 3),), ((M,),)),
                            Case("np.max({0}, 0, keepdims=True) * {0}", ((-3, 3),), ((M,),),
                                 extreme_not_unique),
@@ -737,6 +831,9 @@ INTERNAL: dict[str, str] = {
     "take_add": "adjoint of fancy indexing: adds repeated indices up",
     "take_last": "adjoint of a write through an array of indices: the kept writes' cotangents",
     "eye_like": "adjoint of np.trace: an identity of the matrix's shape",
+    "matmul": "batched matrix products in the rules of np.linalg on stacks",
+    "checked": "the rules of qr and lstsq: an operand checked for a defined derivative",
+    "residuals_cotangent": "adjoint of np.linalg.lstsq's residuals (zero where empty)",
     # adjoint and tangent helpers, emitted by vjp/jvp rules
     "spread": "adjoint of np.sum: the cotangent spread back over the summed axes",
     "sum_leading": "adjoint of broadcasting: sums a cotangent over leading axes",

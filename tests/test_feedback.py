@@ -39,8 +39,8 @@ def uses_try(x):
     return y
 
 
-def uses_eigvalsh(x):
-    return np.sum(np.linalg.eigvalsh(x * np.eye(2))) * x
+def uses_eigvals(x):
+    return np.sum(np.linalg.eigvals(x * np.eye(2))) * x
 
 
 def scale(x, n):
@@ -78,9 +78,9 @@ def test_a_refused_construct_shows_the_users_frame_and_caret_only():
 
 def test_a_call_without_a_rule_is_reported_at_the_call():
     with pytest.raises(UnsupportedOperationError) as info:
-        grad(uses_eigvalsh)(2.0)
+        grad(uses_eigvals)(2.0)
     assert internal(frames(info.value)) == []
-    assert "np.linalg.eigvalsh" in str(info.value) and "^" in str(info.value)
+    assert "np.linalg.eigvals" in str(info.value) and "^" in str(info.value)
     assert info.value.__suppress_context__ or info.value.__context__ is None
 
 

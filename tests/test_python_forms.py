@@ -116,12 +116,12 @@ def string_to_helper(x):
     return _weights(x, "twice")  # E:string_to_helper
 
 
-def spectral_norm(x):
-    return np.linalg.norm(x, 2)  # E:spectral_norm
+def full_svd(x):
+    return np.sum(np.linalg.svd(x)[0])  # E:full_svd
 
 
 def eigenvalues(x):
-    return np.sum(np.linalg.eigh(x)[0])  # E:eigenvalues
+    return np.sum(np.linalg.eigvals(x))  # E:eigenvalues
 
 
 def squeeze_all(x):
@@ -130,8 +130,8 @@ def squeeze_all(x):
 
 REFUSED = [
     (string_to_helper, (1.5,), "string_to_helper", '"twice"', "a string"),
-    (spectral_norm, (np.eye(3),), "spectral_norm", "np.linalg.norm", "singular values"),
-    (eigenvalues, (np.eye(3),), "eigenvalues", "np.linalg.eigh", "no derivative rule"),
+    (full_svd, (np.eye(3),), "full_svd", "np.linalg.svd", "full_matrices=False"),
+    (eigenvalues, (np.eye(3),), "eigenvalues", "np.linalg.eigvals", "no derivative rule"),
     (squeeze_all, (np.ones((3, 1)),), "squeeze_all", "np.squeeze", "axis="),
     (inner_grad, (1.5,), "inner_grad", "np.sin", "takes a Python function"),
     (runtime_append, (X, 3), "runtime_append", "for", "constant bounds"),

@@ -23,16 +23,13 @@ from ..primitives.arith import (
 from ..primitives.arrays import (
     arange_p,
     cumsum_p,
-    det_sign_p,
     diag_p,
     dot_p,
     expand_dims_p,
     eye_p,
-    logabsdet_p,
     logaddexp_p,
     outer_p,
     reshape_p,
-    solve_p,
     sum_p,
     unit_ramp_p,
 )
@@ -40,6 +37,7 @@ from ..primitives.elementwise import ceil_p, sqrt_p
 from ..primitives.indexing import copy_p, dim_p, full_p, new_array_p, slice_p
 from ..primitives.shapes import cumprod_p
 from .contractions import ContractionLowering
+from .linalg_calls import LinalgCalls
 from .numpy_more import NumpyMore
 from .resolve import Resolved
 from .scope import RuntimeComprehension
@@ -75,7 +73,7 @@ class ShapeOf:
         self.array = array
 
 
-class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
+class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering, LinalgCalls):
     """Mixin for frontend.expressions.ExpressionLowering."""
 
     def product(self, node, left: Value, right: Value) -> Value:
@@ -92,7 +90,7 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
         """np.<name>(...) on arrays (and the same-named array methods)."""
         if name in PERMUTES:
             return self.permute(node, name, args)
-        if name in self.COMPOSED or name in self.CONTRACTIONS:
+        if name in self.COMPOSED or name in self.CONTRACTIONS or name in self.LINALG:
             return self.composed(node, name, args)
         args = [self.array_of(node, a, copy=False) if isinstance(
             a, (tuple, RuntimeComprehension)) and k == 0 and name not in _JOINS else a
@@ -313,16 +311,10 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering):
                 self.error(node, f"np.{name} takes a 2-D array and a constant integer",
                            unsupported=True)
             return self.b(name, matrix, attrs={"k": offset.value})
+        if name in ("solve", "inv", "det", "slogdet"):
+            return self.square_matrices(node, name, matrix, rest)
         if matrix.type.ndim != 2:
             self.error(node, f"np.{name} takes a 2-D array", unsupported=True)
-        if name == "solve":
-            rhs = rest[0]
-            if rhs.type.ndim not in (1, 2):
-                self.error(node, "np.linalg.solve takes a 1-D or 2-D right-hand side",
-                           unsupported=True)
-            return self.b(solve_p, matrix, self.cast(rhs, Type("float", rhs.type.ndim)))
-        if name == "slogdet":  # (sign, log|det|); the sign's derivative is zero
-            return self.b(det_sign_p, matrix), self.b(logabsdet_p, matrix)
         return self.b(name, matrix)
 
     def join(self, node, name: str, parts, axis) -> Value:

@@ -556,7 +556,8 @@ class NumpyMore(SpecialCalls, Ordering, NumpyForms):
 
     def norm(self, node, x: Value, order, axes, keepdims: bool) -> Value:
         """np.linalg.norm with ord=: vector norms (along one axis, or of a 1-D array) and
-        the matrix norms that need no singular values (fro, 1, -1, inf, -inf)."""
+        the matrix norms (fro, 1, -1, inf, -inf here; 2, -2 and 'nuc', which need singular
+        values, in frontend/linalg_calls.py)."""
         b = self.b
         if isinstance(order, Const) or hasattr(order, "value") and isinstance(order.value, str):
             order = order.value
@@ -567,8 +568,7 @@ class NumpyMore(SpecialCalls, Ordering, NumpyForms):
             return self.reduction(node, "norm", x, axes, keepdims)
         if matrix:
             if order in (2, -2, "nuc"):
-                self.error(node, f"np.linalg.norm: the matrix norm ord={order!r} needs "
-                           "singular values, which are not supported", unsupported=True)
+                return self.singular_value_norm(node, x, order, axes, keepdims)
             if order not in (1, -1, math.inf, -math.inf):
                 self.error(node, f"np.linalg.norm: ord={order!r} is not a matrix norm",
                            unsupported=True)

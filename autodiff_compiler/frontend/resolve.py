@@ -77,6 +77,8 @@ _ARRAY_FUNCTIONS = {
     np.linalg.cholesky: "cholesky", np.take_along_axis: "take_along_axis",
     np.partition: "partition", np.argpartition: "argpartition", np.diff: "diff",
     np.take: "take", np.vdot: "vdot", np.meshgrid: "meshgrid", np.median: "median",
+    np.linalg.eigh: "eigh", np.linalg.eigvalsh: "eigvalsh", np.linalg.svd: "svd",
+    np.linalg.qr: "qr", np.linalg.lstsq: "lstsq",
 }
 if hasattr(np, "trapezoid"):  # NumPy 2's name of np.trapz
     _ARRAY_FUNCTIONS[np.trapezoid] = "trapezoid"

@@ -1,6 +1,17 @@
 """Primitives and their rules, grouped by family; importing this registers all of them."""
 
-from . import arith, arrays, control, decompositions, elementwise, gpu, indexing, shapes  # noqa: F401
+from . import (  # noqa: F401
+    arith,
+    arrays,
+    control,
+    decompositions,
+    elementwise,
+    gpu,
+    indexing,
+    least_squares,
+    linalg,
+    shapes,
+)
 from .registry import PRIMITIVES, Primitive, defjvp, defprim, defvjp, get
 
 __all__ = ["PRIMITIVES", "Primitive", "defjvp", "defprim", "defvjp", "get"]

@@ -409,22 +409,7 @@ amax_p.jvp = _extreme_jvp
 amin_p.jvp = _extreme_jvp
 
 
-# --- linear algebra (runtime LU factorisation; Griewank & Walther ch. 3 matrix rules) -----
-def _emit_solve(op, args):
-    return call(f"rt.solve{op.operands[1].type.ndim}", args)
-
-
-solve_p = defprim("solve", infer=lambda a, b, **_: [Type("float", b.ndim)], emit=_emit_solve,
-        spec={"arity": 2, "array": True})
-inv_p = defprim("inv", infer=lambda a, **_: [Type("float", 2)], emit=lambda op, a: call("rt.inv", a),
-        spec={"arity": 1, "array": True})
-det_p = defprim("det", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("rt.det", a),
-        spec={"arity": 1, "array": True})
-logabsdet_p = defprim("logabsdet", infer=lambda a, **_: [Type("float", 0)], cheap=False,
-        emit=lambda op, a: ast.Subscript(call("rt.slogdet", a), ast.Constant(1), ast.Load()),
-        spec={"arity": 1, "array": True})
-det_sign_p = defprim("det_sign", infer=lambda a, **_: [Type("float", 0)], differentiable=False,
-        emit=lambda op, a: ast.Subscript(call("rt.slogdet", a), ast.Constant(0), ast.Load()))
+# --- matrices: trace, diagonal, triangles -----------------------------------------------
 trace_p = defprim("trace", infer=lambda a, **_: [Type("float", 0)], emit=lambda op, a: call("np.trace", a),
         spec={"arity": 1, "array": True})
 # np.diag of a matrix is a (read-only) view of its diagonal; of a vector, a new matrix
@@ -442,48 +427,18 @@ eye_p = defprim("eye", infer=lambda n, **_: [Type("float", 2)], differentiable=F
         emit=lambda op, a: call("np.eye", a))
 
 
-@defvjp(solve_p)
-def _solve_vjp(b, op, g):
-    """x = A^-1 y: y_bar = A^-T g, A_bar = -y_bar x^T (outer product, or matrix product)."""
-    a = op.operands[0]
-
-    def y_bar():
-        return b(solve_p, b(transpose_p, a), g)
-
-    def a_bar():
-        adjoint = y_bar()
-        product = "outer" if op.result.type.ndim == 1 else "dot"
-        second = op.result if product == "outer" else b(transpose_p, op.result)
-        return b.neg(b(product, adjoint, second))
-
-    return (a_bar, y_bar)
-
-
-@defvjp(inv_p)
-def _inv_vjp(b, op, g):
-    inverse_t = b(transpose_p, op.result)
-    return (lambda: b.neg(b(dot_p, b(dot_p, inverse_t, g), inverse_t)),)
-
-
-@defvjp(det_p)
-def _det_vjp(b, op, g):
-    (a,) = op.operands
-    return (lambda: b.mul(b.mul(g, op.result), b(transpose_p, b(inv_p, a))),)
-
-
-@defvjp(logabsdet_p)
-def _logabsdet_vjp(b, op, g):
-    """d log|det A| = tr(A^-1 dA): A_bar = g A^-T."""
-    return (lambda: b.mul(g, b(transpose_p, b(inv_p, op.operands[0]))),)
-
-
 @defvjp(trace_p)
 def _trace_vjp(b, op, g):
     return (lambda: b.mul(g, b(eye_like_p, op.operands[0])),)
 
 
 def _emit_triangle(name: str):
-    return lambda op, a: call(f"np.{name}", [a[0], ast.Constant(op.attrs["k"])])
+    """np.triu/np.tril; of a stack, the runtime's (Numba's np.tril of 3 or more axes is slow
+    to compile)."""
+    def emit(op, a):
+        helper = f"np.{name}" if op.operands[0].type.ndim <= 2 else f"rt.{name}_stack"
+        return call(helper, [a[0], ast.Constant(op.attrs["k"])])
+    return emit
 
 
 def _triangle(name: str):
@@ -504,41 +459,6 @@ def _diag_vjp(b, op, g):
     return (lambda: b(diag_p, g),)
 
 
-def _solve_jvp(b, op, dots):
-    """dx = A^-1 (dy - dA x)."""
-    a = op.operands[0]
-    rhs = dots[1]
-    if dots[0] is not None:
-        change = b(dot_p, dots[0], op.result)
-        rhs = b.neg(change) if rhs is None else b.sub(rhs, change)
-    return [None if rhs is None else b(solve_p, a, rhs)]
-
-
-def _inv_jvp(b, op, dots):
-    if dots[0] is None:
-        return [None]
-    return [b.neg(b(dot_p, b(dot_p, op.result, dots[0]), op.result))]
-
-
-def _det_jvp(b, op, dots):
-    if dots[0] is None:
-        return [None]
-    inverse = b(inv_p, op.operands[0])
-    return [b.mul(op.result, b(trace_p, b(dot_p, inverse, dots[0])))]
-
-
-solve_p.jvp = _solve_jvp
-inv_p.jvp = _inv_jvp
-det_p.jvp = _det_jvp
-
-
-def _logabsdet_jvp(b, op, dots):
-    if dots[0] is None:
-        return [None]
-    return [b(trace_p, b(dot_p, b(inv_p, op.operands[0]), dots[0]))]
-
-
-logabsdet_p.jvp = _logabsdet_jvp
 set_linear_jvp(trace_p, diag_p)
 
 

@@ -64,6 +64,7 @@ class Primitive:
       `sums_to_shape`: adds operand 0 up over the axes where operand 1 has length one
       (the adjoint of broadcasting); `unit_axes`: op -> axes of its result that have
       length one whatever the operands (np.expand_dims).
+    - `lapack`: compiled with Numba, it calls LAPACK through SciPy (np.linalg.eigh, svd, ...).
     Rules: `infer` (result types), `emit` (Python AST), `vjp`, `jvp`, `fold` (algebra done
     while building), `flow` (how derivatives flow through it, where the traits do not say:
     region ops), and `reverse` / `forward`: whole-op rules of the AD transforms for
@@ -103,6 +104,7 @@ class Primitive:
     terminator: bool = False
     stores: str | None = None
     loads: str | None = None
+    lapack: bool = False
     region_labels: tuple = ()  # how the printer names its regions
     elementwise: bool = False
     sums_axes: Callable | None = None  # op -> the axes of operand 0 it sums over
