@@ -27,6 +27,19 @@ class SourceLocation:
         return f"{self.filename}:{self.line}:{self.col + 1}: {message}\n    {self.text}\n    {caret}"
 
 
+class _Located:
+    """An error's message and the source location it is about (None: none), rendered
+    file:line:col, the line and a caret."""
+
+    def __init__(self, message: str, loc: SourceLocation | None = None):
+        self.message = message
+        self.loc = loc
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.loc.render(self.message) if self.loc else self.message
+
+
 class AutodiffSyntaxError(SyntaxError):
     """Syntax that autodiff_compiler does not differentiate (try, with, lambda, ...), raised
     when the function is read (at `grad(f)`), before anything runs.
@@ -60,7 +73,7 @@ class AutodiffSyntaxError(SyntaxError):
         return self.loc.render(self.message) if self.loc else self.message
 
 
-class UnsupportedOperationError(TypeError):
+class UnsupportedOperationError(_Located, TypeError):
     """A call or operation with no derivative rule, or used on types it does not support;
     raised when the derivative is compiled for the argument types, before it runs. Its
     message names the file, line and column and shows the line with a caret.
@@ -79,13 +92,6 @@ class UnsupportedOperationError(TypeError):
         ...
     """
 
-    def __init__(self, message: str, loc: SourceLocation | None = None):
-        self.message = message
-        self.loc = loc
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return self.loc.render(self.message) if self.loc else self.message
 
 
 class GradientInputError(TypeError):
@@ -115,7 +121,7 @@ class CompilationError(RuntimeError):
     """
 
 
-class TapeOverflowError(RuntimeError):
+class TapeOverflowError(_Located, RuntimeError):
     """A thread of an adjoint CUDA kernel ran a loop more times than the `max_trip` given to
     grad_kernel, so the loop's thread-local tape could not hold it (nothing was written past
     it; the adjoints of that launch are wrong). Raised after the launch; the message names
@@ -126,13 +132,7 @@ class TapeOverflowError(RuntimeError):
         True
     """
 
-    def __init__(self, message: str, loc: SourceLocation | None = None):
-        self.message = message
-        self.loc = loc
-        super().__init__(message)
 
-    def __str__(self) -> str:
-        return self.loc.render(self.message) if self.loc else self.message
 class TapeMemoryError(MemoryError):
     """The reverse sweep's tapes would take more memory than the tape budget
     (`max_tape_bytes`); raised by the generated code before it allocates them, so the
