@@ -122,6 +122,19 @@ class _Transform:
         return self._compute(spec, nums, single, values, types)
 
 
+class _ReverseTransform(_Transform):
+    """A transform that runs reverse-mode code, whose tapes count against a tape budget:
+    pickles with it."""
+
+    def __init__(self, f, argnums=0, *, jit=True, max_tape_bytes=None):
+        super().__init__(f, argnums, jit=jit)
+        self.max_tape_bytes = check_budget(max_tape_bytes)
+
+    def __reduce__(self):
+        return reducer(type(self), self.f, (self.argnums,),
+                       {"jit": self.jit, "max_tape_bytes": self.max_tape_bytes})
+
+
 class jacfwd(_Transform):
     """The Jacobian by forward mode: one tangent sweep per input entry (for few inputs).
 
@@ -150,7 +163,7 @@ class jacfwd(_Transform):
         return _one_or_tuple([split(o, values, nums, single) for o in outs])
 
 
-class jacrev(_Transform):
+class jacrev(_ReverseTransform):
     """The Jacobian by reverse mode: one adjoint sweep per output entry (for few outputs).
 
     Parameters:
@@ -172,14 +185,6 @@ class jacrev(_Transform):
 
     what = "jacrev"
 
-    def __init__(self, f, argnums=0, *, jit=True, max_tape_bytes=None):
-        super().__init__(f, argnums, jit=jit)
-        self.max_tape_bytes = check_budget(max_tape_bytes)
-
-    def __reduce__(self):
-        return reducer(type(self), self.f, (self.argnums,),
-                       {"jit": self.jit, "max_tape_bytes": self.max_tape_bytes})
-
     def _compute(self, spec, nums, single, values, types):
         shapes = [np.shape(v) for v in primal_outputs(spec, values, types)]
         rows = reverse_jacobians(spec.artifact(types, nums, "vjp"), values, nums, shapes,
@@ -192,7 +197,7 @@ def primal_outputs(spec: Specializations, values, types) -> list:
     return spec.artifact(types, (), "primal").call(*flatten(values)).outputs
 
 
-class hessian(_Transform):
+class hessian(_ReverseTransform):
     """The Hessian of a scalar function, forward over reverse: one tangent sweep of the
     generated gradient code per input entry.
 
@@ -217,14 +222,6 @@ class hessian(_Transform):
     """
 
     what = "hessian"
-
-    def __init__(self, f, argnums=0, *, jit=True, max_tape_bytes=None):
-        super().__init__(f, argnums, jit=jit)
-        self.max_tape_bytes = check_budget(max_tape_bytes)
-
-    def __reduce__(self):
-        return reducer(type(self), self.f, (self.argnums,),
-                       {"jit": self.jit, "max_tape_bytes": self.max_tape_bytes})
 
     def _compute(self, spec, nums, single, values, types):
         artifact = spec.artifact(types, nums, "hvp")
