@@ -13,12 +13,11 @@ Needs the `dask` extra.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 
 import numpy as np
 
+from benchmarks.timing import median_seconds
 from examples.dask_fit import TRUE_W, nll
 
 
@@ -27,14 +26,7 @@ def _nothing(*args):
 
 
 def timed(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
+    return median_seconds(fn, repeats)
 
 def measure(workers, X, y, w, expected, chunk, cache, repeats):
     """(rows/s, (overhead of a tiny call, of an empty graph)) on a LocalCluster."""

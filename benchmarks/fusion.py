@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import numba
 import numpy as np
 
 from autodiff_compiler.specialize import Specializations
+from benchmarks.timing import median_seconds
 
 
 def log_sum_exp(z):
@@ -52,14 +51,7 @@ def problems():
 
 
 def median_time(call, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
+    return median_seconds(call, repeats)
 
 def numba_primal(fn, args, options) -> float:
     """The primal under numba.njit (nan where Numba refuses it: np.min with an axis)."""

@@ -14,7 +14,6 @@ trajectory. Medians of repeated calls after warm-up, in ms; compile times too.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 
@@ -22,6 +21,7 @@ import numpy as np
 
 import autodiff_compiler
 from autodiff_compiler import grad
+from benchmarks.timing import median_seconds
 
 
 def potential(q, k):
@@ -99,13 +99,7 @@ def pair_trajectory_by_hand(q0, n):
 
 
 def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
+    return median_seconds(fn, repeats, warm_up=False) * 1e3
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

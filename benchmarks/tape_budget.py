@@ -19,6 +19,7 @@ import statistics
 import time
 
 from autodiff_compiler import TapeMemoryError, grad
+from benchmarks.timing import median_seconds
 
 
 def recurrence(x, n):
@@ -29,13 +30,7 @@ def recurrence(x, n):
 
 
 def _median(call, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
+    return median_seconds(call, repeats, warm_up=False)
 
 def _refused(g, n):
     def call():

@@ -9,11 +9,11 @@ extra; the table says when it is not). Medians of repeated calls after warm-up, 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 
 import numpy as np
+
+from benchmarks.timing import median_seconds
 
 
 def loss(w, x, y):
@@ -22,14 +22,7 @@ def loss(w, x, y):
 
 
 def timed(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
+    return median_seconds(fn, repeats) * 1e3
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
