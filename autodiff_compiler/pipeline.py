@@ -61,6 +61,7 @@ from .tapes import TapeBytes
 from .transforms.cse import cse
 from .transforms.fuse import fuse as fuse_loops
 from .transforms.parallel import parallel_loops
+from .transforms.strength import reduce_strength
 from .transforms.views import remake_views_after_writes
 from .version import __version__
 
@@ -255,6 +256,8 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
         verify(derived)
     if parallel and target == "cpu":
         derived = parallel_loops(derived)
+    if jit and target == "cpu":
+        derived = reduce_strength(derived)
     name, extra = derived.name, ""
     if (target, mode) == ("device", "grad"):
         name = primal.name + "_grad"

@@ -150,6 +150,24 @@ neg_p = defprim("neg", infer=promoted, emit=lambda op, a: ast.UnaryOp(ast.USub()
                 cheap=True, elementwise=True, linear=True, fold=_constant(operator.neg), spec={"arity": 1})
 
 
+# --- integer polynomials (index arithmetic; transforms/strength.py) -------------------------
+add_p.polynomial = lambda op, p: p[0] + p[1]
+sub_p.polynomial = lambda op, p: p[0] - p[1]
+mul_p.polynomial = lambda op, p: p[0] * p[1]
+neg_p.polynomial = lambda op, p: -p[0]
+
+
+def _floordiv_polynomial(op, p):
+    """x // k for a positive constant k: a polynomial only where the division is exact."""
+    k = op.operands[1]
+    if isinstance(k, Const) and k.type.kind == "int" and k.value > 0:
+        return p[0].exact_div(k.value)
+    return None
+
+
+floordiv_p.polynomial = _floordiv_polynomial
+
+
 def _comparison(name: str, node_type):
     return defprim(name, infer=_boolean, emit=_compare_emitter(node_type), differentiable=False,
                    cheap=True, elementwise=True)

@@ -66,7 +66,8 @@ class Primitive:
       length one whatever the operands (np.expand_dims).
     - `lapack`: compiled with Numba, it calls LAPACK through SciPy (np.linalg.eigh, svd, ...).
     Rules: `infer` (result types), `emit` (Python AST), `vjp`, `jvp`, `fold` (algebra done
-    while building), `flow` (how derivatives flow through it, where the traits do not say:
+    while building), `polynomial` (the exact ir.polynomials.Polynomial of an int result
+    from those of the operands, or None: strength reduction, transforms/strength.py), `flow` (how derivatives flow through it, where the traits do not say:
     region ops), and `reverse` / `forward`: whole-op rules of the AD transforms for
     writes and region ops, which need the transform's state (buffers, tapes, tangents).
     """
@@ -78,6 +79,7 @@ class Primitive:
     vjp: Callable | None = None
     jvp: Callable | None = None
     fold: Callable | None = None  # (builder, operands, attrs) -> Value | None
+    polynomial: Callable | None = None  # (op, operand polynomials) -> Polynomial | None
     flow: Callable | None = None  # op -> (source, destination) pairs of activity
     reverse: Callable | None = None  # (transform, op, builder, adjoints) -> None
     forward: Callable | None = None  # (transform, op, builder) -> None

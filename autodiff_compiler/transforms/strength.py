@@ -1,0 +1,208 @@
+"""Strength reduction: integer arithmetic of degree 2 or more in a counted loop's index is
+updated by finite differences instead of evaluated in every iteration.
+
+Triangular storage is indexed by quadratics in the loop index (`c * d - c * (c + 1) // 2 + r`
+for the lower part of a matrix stored column by column). LLVM strength-reduces affine index
+arithmetic by itself but not a quadratic with a floor division, and Numba then also wraps
+each such index around when negative (a compare and a select per access): in an inner loop
+that costs more than the floating point work (ADBench's GMM: half of the gradient's time).
+
+Where the `polynomial` rules of the primitives (ir/polynomials.py) show that an int value of
+a loop body is a polynomial e(i) of degree D in the loop's index i (2 <= D <= 3), with
+coefficients from values defined outside the loop and exact divisions only, the loop carries
+e(i) and its forward differences Δ^j e(i) = Δ^(j-1) e(i + step) - Δ^(j-1) e(i), j < D, as
+extra values: each iteration adds Δ^(j+1) to Δ^j, and Δ^D is a constant computed before the
+loop (Cocke & Kennedy, "An algorithm for reduction of operator strength", CACM 1977; Newton's
+forward differences). Integer arithmetic in the ring of int64 keeps these updates exact
+wherever the original expression does not overflow. Runs last, on code that Numba compiles
+(in the interpreter the expression is cheaper than the extra carried values).
+"""
+
+from __future__ import annotations
+
+from ..ir.clone import clone_function, clone_op
+from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
+from ..ir.polynomials import Polynomial
+from ..primitives.arith import add_p, mul_p, sub_p
+from ..primitives.control import for_p
+from .dce import dce
+
+MAX_DEGREE = 3
+MAX_REDUCED = 4  # values one loop carries as differences, at most
+HINT, STEP_HINT = "index", "index_step"  # names of the carried values
+
+
+def reduce_strength(fn: Function) -> Function:
+    """A copy of `fn` whose counted loops update their polynomial index arithmetic by finite
+    differences (loops marked parallel are left as they are)."""
+    fn = clone_function(fn)
+    containing = {op: region for region, _ in walk_regions(fn.body) for op in region.ops}
+    loops = [op for op in walk_ops(fn.body)
+             if op.prim is for_p and not op.attrs.get("parallel")]
+    changed = False
+    for loop in loops:
+        changed |= _reduce(loop, containing[loop])
+    return dce(fn) if changed else fn
+
+
+def _is_int(v: Value) -> bool:
+    return v.type.kind == "int" and v.type.ndim == 0
+
+
+class _Analysis:
+    """The polynomials of the int values of one loop's body (its top-level ops) in the loop's
+    index and the int values defined outside the loop (atoms)."""
+
+    def __init__(self, loop: Op):
+        body = loop.regions[0]
+        self.index = body.args[0]
+        self.inside = {a for r, _ in walk_regions(body) for a in r.args}
+        self.inside |= {r for o in walk_ops(body) for r in o.results}
+        self.keys: dict[Value, int] = {self.index: 0}
+        self.polys: dict[Value, Polynomial] = {}
+        self.producers: dict[Value, Op] = {}
+        for op in body.ops:
+            rule = op.prim.polynomial
+            if rule is None or len(op.results) != 1 or not _is_int(op.result):
+                continue
+            operands = [self.of(v) for v in op.operands]
+            if all(p is not None for p in operands):
+                poly = rule(op, operands)
+                if poly is not None:
+                    self.polys[op.result] = poly
+                    self.producers[op.result] = op
+
+    def of(self, v: Value) -> Polynomial | None:
+        if v in self.polys:
+            return self.polys[v]
+        if isinstance(v, Const):
+            return Polynomial.constant(v.value) if v.type.kind == "int" else None
+        if not _is_int(v) or (v in self.inside and v is not self.index):
+            return None
+        key = self.keys.setdefault(v, len(self.keys))
+        return Polynomial.atom(key, v)
+
+    def degree(self, v: Value) -> int:
+        return self.polys[v].degree(0) if v in self.polys else 0
+
+
+def _reduce(loop: Op, region: Region) -> bool:
+    analysis = _Analysis(loop)
+    body = loop.regions[0]
+    roots = _roots(body, analysis)[:MAX_REDUCED]
+    lb, step = analysis.of(loop.operands[0]), analysis.of(loop.operands[2])
+    if not roots or lb is None or step is None:
+        return False
+    before: list[Op] = []
+    replaced: dict[Value, Value] = {}
+    carried_inits, carried_args, updates = [], [], []
+    for root in roots:
+        plan = _differences(analysis.polys[root], analysis.index, step)
+        at_start = [p.substitute(0, lb) for p in plan[1:]]
+        if not all(p.integer_coefficients() for p in at_start):
+            continue  # a difference at the start that integer arithmetic cannot write
+        starts = [_initial_value(root, analysis, lb, loop, before)]
+        starts += [_emit_polynomial(p, root.type, STEP_HINT, before) for p in at_start]
+        args = [Value(root.type, HINT)] + [Value(root.type, STEP_HINT) for _ in plan[1:-1]]
+        increments = args[1:] + [starts[-1]]
+        replaced[root] = args[0]
+        carried_inits += starts[:-1]
+        carried_args += args
+        updates += list(zip(args, increments))
+    if not replaced:
+        return False
+    for op in walk_ops(body):
+        op.operands = [replaced.get(v, v) for v in op.operands]
+    terminator = body.ops[-1]
+    sums = [_increment(a, inc) for a, inc in updates]
+    body.ops[-1:-1] = sums
+    terminator.operands = list(terminator.operands) + [s.result for s in sums]
+    body.args = list(body.args) + carried_args
+    loop.operands = list(loop.operands) + carried_inits
+    loop.results = list(loop.results) + [Value(a.type, a.hint) for a in carried_args]
+    position = region.ops.index(loop)
+    region.ops[position:position] = before
+    return True
+
+
+def _increment(value: Value, by: Value) -> Op:
+    if isinstance(by, Const) and by.value < 0:
+        return Op(sub_p, [value, Const(-by.value, by.type)], [Value(value.type, value.hint)])
+    return Op(add_p, [value, by], [Value(value.type, value.hint)])
+
+
+def _roots(body: Region, analysis: _Analysis) -> list[Value]:
+    """Values of degree 2..MAX_DEGREE in the index read by an op other than the polynomial
+    arithmetic that builds a larger one from them."""
+    building = {op for v, op in analysis.producers.items() if analysis.degree(v) >= 2}
+    roots = []
+    for op in walk_ops(body):
+        if op in building:
+            continue
+        for v in op.operands:
+            if 2 <= analysis.degree(v) <= MAX_DEGREE and v not in roots:
+                roots.append(v)
+    return roots
+
+
+def _differences(poly: Polynomial, index: Value, step: Polynomial) -> list[Polynomial]:
+    """[e, Δe, ..., Δ^D e] as polynomials in the index (Δ^D e does not depend on it)."""
+    shifted = Polynomial.atom(0, index) + step
+    plan = [poly]
+    for _ in range(poly.degree(0)):
+        plan.append(plan[-1].substitute(0, shifted) - plan[-1])
+    return plan
+
+
+def _initial_value(root: Value, analysis: _Analysis, lb: Polynomial, loop: Op,
+                   before: list[Op]) -> Value:
+    """e(lb): written from its polynomial when the coefficients are integers, else the ops
+    that compute e evaluated with the index replaced by the loop's start."""
+    start = analysis.polys[root].substitute(0, lb)
+    if start.integer_coefficients():
+        return _emit_polynomial(start, root.type, HINT, before)
+    mapping = {analysis.index: loop.operands[0]}
+    chain = _chain(root, analysis)
+    for op in loop.regions[0].ops:
+        if op in chain:
+            before.append(clone_op(op, mapping))
+    return mapping[root]
+
+
+def _chain(root: Value, analysis: _Analysis) -> set[Op]:
+    chain, todo = set(), [root]
+    while todo:
+        op = analysis.producers.get(todo.pop())
+        if op is not None and op not in chain:
+            chain.add(op)
+            todo.extend(op.operands)
+    return chain
+
+
+def _emit_polynomial(poly: Polynomial, type, hint: str, before: list[Op]) -> Value:
+    """Ops computing `poly` (integer coefficients), appended to `before`; its value."""
+    constant = int(poly.terms.get((), 0))
+    terms = sorted((m, int(c)) for m, c in poly.terms.items() if m)
+    if not terms:
+        return Const(constant, type)
+
+    def emit(prim, a, b) -> Value:
+        op = Op(prim, [a, b], [Value(type, hint)])
+        before.append(op)
+        return op.result
+
+    total = None
+    for monomial, coefficient in terms + [((), constant)]:
+        if coefficient == 0:
+            continue
+        magnitude = abs(coefficient) if total is not None else coefficient
+        term = Const(magnitude, type) if not monomial or magnitude != 1 else None
+        for key, power in monomial:
+            for _ in range(power):
+                atom = poly.atoms[key]
+                term = atom if term is None else emit(mul_p, term, atom)
+        if total is None:
+            total = term
+        else:
+            total = emit(add_p if coefficient > 0 else sub_p, total, term)
+    return total
