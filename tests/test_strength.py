@@ -150,6 +150,29 @@ def test_reduced_code_computes_the_same(fn, make):
         np.testing.assert_allclose(grads[k], _central(fn, args, k), rtol=1e-6, atol=1e-8)
 
 
+def any_range(w, x, a, b, step):
+    """Bounds and step given at run time, either sign; the index wraps into w by %."""
+    s = 0.0
+    for c in range(a, b, step):
+        s += w[(c * (c - 1) // 2 - 3 * a * c + c * c * step) % 50] * x[c % 7]
+    return s
+
+
+@pytest.mark.parametrize("bounds", [(0, 7, 1), (2, 30, 3), (-5, 11, 2), (20, -9, -1),
+                                    (13, -13, -4), (4, 4, 1), (9, 3, 2)])
+def test_run_time_bounds_and_steps(bounds):
+    rng = np.random.default_rng(5)
+    args = (rng.normal(size=50), rng.normal(size=7), *bounds)
+    artifact = pipeline.compile(parse(any_range), _types(args), [0, 1], "grad", jit=True,
+                                load=False)
+    assert "index_step" in artifact.source
+    results = pipeline.load(artifact, jit=False).call(*args)
+    plain_value, plain_grads = value_and_grad(any_range, argnums=(0, 1), jit=False)(*args)
+    assert results.outputs[0] == plain_value
+    for ours, plain in zip(results.gradients, plain_grads):
+        np.testing.assert_array_equal(ours, plain)
+
+
 def test_polynomial_exact_division():
     c, d = Polynomial.atom(0, "c"), Polynomial.atom(1, "d")
     one = Polynomial.constant(1)

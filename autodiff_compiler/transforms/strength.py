@@ -12,7 +12,9 @@ a loop body is a polynomial e(i) of degree D in the loop's index i (2 <= D <= 3)
 coefficients from values defined outside the loop and exact divisions only, the loop carries
 e(i) and its forward differences Δ^j e(i) = Δ^(j-1) e(i + step) - Δ^(j-1) e(i), j < D, as
 extra values: each iteration adds Δ^(j+1) to Δ^j, and Δ^D is a constant computed before the
-loop (Cocke & Kennedy, "An algorithm for reduction of operator strength", CACM 1977; Newton's
+loop. The values at the loop's start are written from their polynomials, or, where those
+have fractional coefficients (`a * (a + 1) // 2`), from the expression itself evaluated at
+lb, lb + step, ... (Newton's formula). (Cocke & Kennedy, "An algorithm for reduction of operator strength", CACM 1977; Newton's
 forward differences). Integer arithmetic in the ring of int64 keeps these updates exact
 wherever the original expression does not overflow. Runs last, on code that Numba compiles
 (in the interpreter the expression is cheaper than the extra carried values).
@@ -20,10 +22,12 @@ wherever the original expression does not overflow. Runs last, on code that Numb
 
 from __future__ import annotations
 
+from math import comb
+
 from ..ir.clone import clone_function, clone_op
 from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
 from ..ir.polynomials import Polynomial
-from ..primitives.arith import add_p, mul_p, sub_p
+from ..primitives.arith import add_p, mul_p, neg_p, sub_p
 from ..primitives.control import for_p
 from .dce import dce
 
@@ -98,11 +102,7 @@ def _reduce(loop: Op, region: Region) -> bool:
     carried_inits, carried_args, updates = [], [], []
     for root in roots:
         plan = _differences(analysis.polys[root], analysis.index, step)
-        at_start = [p.substitute(0, lb) for p in plan[1:]]
-        if not all(p.integer_coefficients() for p in at_start):
-            continue  # a difference at the start that integer arithmetic cannot write
-        starts = [_initial_value(root, analysis, lb, loop, before)]
-        starts += [_emit_polynomial(p, root.type, STEP_HINT, before) for p in at_start]
+        starts = _StartValues(root, analysis, loop, before).of(plan, lb)
         args = [Value(root.type, HINT)] + [Value(root.type, STEP_HINT) for _ in plan[1:-1]]
         increments = args[1:] + [starts[-1]]
         replaced[root] = args[0]
@@ -154,19 +154,40 @@ def _differences(poly: Polynomial, index: Value, step: Polynomial) -> list[Polyn
     return plan
 
 
-def _initial_value(root: Value, analysis: _Analysis, lb: Polynomial, loop: Op,
-                   before: list[Op]) -> Value:
-    """e(lb): written from its polynomial when the coefficients are integers, else the ops
-    that compute e evaluated with the index replaced by the loop's start."""
-    start = analysis.polys[root].substitute(0, lb)
-    if start.integer_coefficients():
-        return _emit_polynomial(start, root.type, HINT, before)
-    mapping = {analysis.index: loop.operands[0]}
-    chain = _chain(root, analysis)
-    for op in loop.regions[0].ops:
-        if op in chain:
-            before.append(clone_op(op, mapping))
-    return mapping[root]
+class _StartValues:
+    """Δ^j e at the loop's start, j = 0..D: written from its polynomial where the coefficients
+    are integers, else by Newton's formula Δ^j e(lb) = sum_m (-1)^(j-m) C(j, m) e(lb + m step)
+    from the ops that compute e, evaluated before the loop at the points lb + m step."""
+
+    def __init__(self, root: Value, analysis: _Analysis, loop: Op, before: list[Op]):
+        self.root, self.analysis, self.loop, self.before = root, analysis, loop, before
+        self.samples: dict[int, Value] = {}
+
+    def of(self, plan: list[Polynomial], lb: Polynomial) -> list[Value]:
+        values = []
+        for j, difference in enumerate(plan):
+            hint = STEP_HINT if j else HINT
+            at_start = difference.substitute(0, lb)
+            if at_start.integer_coefficients():
+                values.append(_emit_polynomial(at_start, self.root.type, hint, self.before))
+                continue
+            terms = [((-1) ** (j - m) * comb(j, m), self.sample(m)) for m in range(j + 1)]
+            values.append(_combine(terms[::-1], self.root.type, hint, self.before))
+        return values
+
+    def sample(self, m: int) -> Value:
+        """e(lb + m step), from clones of the ops that compute e."""
+        if m not in self.samples:
+            lb, _, step = self.loop.operands[:3]
+            point = lb if m == 0 else _combine([(1, lb), (m, step)], lb.type, "at",
+                                               self.before)
+            mapping = {self.analysis.index: point}
+            chain = _chain(self.root, self.analysis)
+            for op in self.loop.regions[0].ops:
+                if op in chain:
+                    self.before.append(clone_op(op, mapping))
+            self.samples[m] = mapping[self.root]
+        return self.samples[m]
 
 
 def _chain(root: Value, analysis: _Analysis) -> set[Op]:
@@ -181,28 +202,39 @@ def _chain(root: Value, analysis: _Analysis) -> set[Op]:
 
 def _emit_polynomial(poly: Polynomial, type, hint: str, before: list[Op]) -> Value:
     """Ops computing `poly` (integer coefficients), appended to `before`; its value."""
-    constant = int(poly.terms.get((), 0))
-    terms = sorted((m, int(c)) for m, c in poly.terms.items() if m)
-    if not terms:
-        return Const(constant, type)
+    terms = []
+    for monomial, coefficient in sorted(poly.terms.items(), key=lambda t: (not t[0], t[0])):
+        factors = [poly.atoms[key] for key, power in monomial for _ in range(power)]
+        terms.append((int(coefficient), factors))
+    return _combine(terms, type, hint, before)
 
-    def emit(prim, a, b) -> Value:
-        op = Op(prim, [a, b], [Value(type, hint)])
+
+def _combine(terms: list, type, hint: str, before: list[Op]) -> Value:
+    """sum of coefficient * product(factors) over `terms`, (int, [values] or a value), as
+    ops appended to `before` (a constant when there are no factors)."""
+    def emit(prim, *operands) -> Value:
+        op = Op(prim, list(operands), [Value(type, hint)])
         before.append(op)
         return op.result
 
     total = None
-    for monomial, coefficient in terms + [((), constant)]:
+    constant = 0
+    for coefficient, factors in terms:
+        factors = factors if isinstance(factors, list) else [factors]
         if coefficient == 0:
             continue
-        magnitude = abs(coefficient) if total is not None else coefficient
-        term = Const(magnitude, type) if not monomial or magnitude != 1 else None
-        for key, power in monomial:
-            for _ in range(power):
-                atom = poly.atoms[key]
-                term = atom if term is None else emit(mul_p, term, atom)
+        if not factors:
+            constant += coefficient
+            continue
+        term = None if abs(coefficient) == 1 else Const(abs(coefficient), type)
+        for factor in factors:
+            term = factor if term is None else emit(mul_p, term, factor)
         if total is None:
-            total = term
+            total = term if coefficient > 0 else emit(neg_p, term)
         else:
             total = emit(add_p if coefficient > 0 else sub_p, total, term)
+    if total is None:
+        return Const(constant, type)
+    if constant:
+        total = emit(add_p if constant > 0 else sub_p, total, Const(abs(constant), type))
     return total
