@@ -14,8 +14,8 @@ e(i) and its forward differences Δ^j e(i) = Δ^(j-1) e(i + step) - Δ^(j-1) e(i
 extra values: each iteration adds Δ^(j+1) to Δ^j, and Δ^D is a constant computed before the
 loop. The values at the loop's start are written from their polynomials, or, where those
 have fractional coefficients (`a * (a + 1) // 2`), from the expression itself evaluated at
-lb, lb + step, ... (Newton's formula). (Cocke & Kennedy, "An algorithm for reduction of operator strength", CACM 1977; Newton's
-forward differences). Integer arithmetic in the ring of int64 keeps these updates exact
+lb, lb + step, ... (Newton's formula). See Cocke & Kennedy, "An algorithm for reduction of
+operator strength", CACM 1977. Integer arithmetic in the ring of int64 keeps these updates exact
 wherever the original expression does not overflow. Runs last, on code that Numba compiles
 (in the interpreter the expression is cheaper than the extra carried values).
 """
