@@ -111,7 +111,8 @@ class NumpyMore(SpecialCalls, Ordering, NumpyForms):
             if given["dtype"] is not None:
                 dtype_node = next(k.value for k in node.keywords if k.arg == "dtype") \
                     if any(k.arg == "dtype" for k in node.keywords) else node.args[1]
-                value = self.cast(value, Type(self.dtype_kind(dtype_node), value.type.ndim))
+                value = self.cast(value, self.dtype_type(dtype_node, value.type.ndim),
+                                  exact=True)
             return value
         if name in ("all", "any"):
             return self.all_or_any(node, name, args)
