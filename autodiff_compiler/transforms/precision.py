@@ -52,15 +52,15 @@ def _has_float32(op: Op) -> bool:
 def _cast_region(region: Region) -> list[Op]:
     ops: list[Op] = []
     for op in region.ops:
-        if not op.prim.float32 and _has_float32(op):
-            raise UnsupportedOperationError(
-                f"{op.prim.name} does not compute in float32: pass float64 arrays "
-                "(x.astype(np.float64)) to the function, or cast to float64 before this call",
-                op.loc)
         b = Builder(Region(), op.loc)
         targets = _targets(op)
         if targets is not None:
             op.operands = [_cast(b, v, t) for v, t in zip(op.operands, targets)]
+        if not op.prim.float32 and _has_float32(op):
+            raise UnsupportedOperationError(
+                f"'{op.prim.name}' does not compute in float32 (np.linalg's routines run in "
+                "float64 here): cast its operands with x.astype(np.float64), or pass float64 "
+                "arrays", op.loc)
         ops.extend(b.region.ops)
         ops.append(op)
         for sub, slots in _yield_slots(op):
