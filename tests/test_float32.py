@@ -12,11 +12,15 @@ in float32: 1e8 + 1 - 1e8 is 0 in float32, 1 in float64.
 from __future__ import annotations
 
 import math
+import zlib
 
 import numba
 import numpy as np
 import pytest
+from checks import copies
 from error_checks import Markers
+from primitive_specs import COMPOSITES, SPECS
+from test_primitives import SEED, _case_id, _instance, _load, _module_source, _primitives_of
 
 from autodiff_compiler import (
     UnsupportedOperationError,
@@ -30,6 +34,7 @@ from autodiff_compiler import (
     vjp,
     vmap,
 )
+from autodiff_compiler.primitives import PRIMITIVES
 
 JIT = [pytest.param(False, id="python"), pytest.param(True, id="numba", marks=pytest.mark.numba)]
 RTOL = 1e-5  # float32 rounding, accumulated over a few dozen operations
@@ -299,3 +304,60 @@ def test_float32_linear_algebra_is_refused_at_the_users_line():
     da = grad(solved_in_float64, jit=False)(a, b)
     assert da.dtype == np.float32
     assert _close(da, grad(solve, jit=False)(a.astype(float), b.astype(float)), 1e-4)
+
+
+# --------------------------------------------------------------------------------------------
+# every primitive of the spec table, in float32 (CPython; the runtime's loops are compiled)
+# --------------------------------------------------------------------------------------------
+
+# np.array of a comprehension over range(n): a float64 array filled in a loop (NumPy's has
+# the elements' dtype); the gradient is float32 all the same
+_FLOAT64_RESULTS = {("list_comprehension", 4), ("list_comprehension", 5)}
+
+
+def _float32_case(name: str, k: int, case, directory):
+    """(the float64 test function, its float32 twin, float64 args, float32 args, argnums):
+    the twin's weights W are float32, so NumPy's result has the primitive's own dtype."""
+    shapes = case.shapes[0]
+    f, args, argnums = _instance(name, case, shapes, directory)
+    out_shape = np.shape(_load(_module_source(case), directory)(*copies(args)))
+    seed = SEED ^ zlib.crc32(_case_id(name, case, shapes).encode())
+    rng = np.random.default_rng(seed + 1)
+    weights = rng.uniform(0.5, 1.5, out_shape) * rng.choice([-1.0, 1.0], out_shape)
+    source = _module_source(case, out_shape, weights)
+    if out_shape != ():
+        source = source.replace(f"W = np.array({weights.tolist()!r})",
+                                f"W = np.array({weights.tolist()!r}, dtype=np.float32)")
+    f32 = _load(source, directory)
+    args32 = [np.float32(a) if isinstance(a, float) else
+              a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+    return f, f32, args, args32, argnums
+
+
+@pytest.fixture(scope="module")
+def module_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("float32_cases")
+
+
+@pytest.mark.parametrize("name", sorted(SPECS) + sorted(COMPOSITES))
+def test_every_primitive_in_float32(name, module_dir):
+    """NumPy's value and dtype, gradients float32 and close to the float64 ones; or, for a
+    primitive that does not compute in float32, a refusal naming float32."""
+    for k, case in enumerate(SPECS.get(name) or COMPOSITES[name]):
+        f, f32, args, args32, argnums = _float32_case(name, k, case, module_dir)
+        expected = f32(*copies(args32))
+        try:
+            value, grads = value_and_grad(f32, argnums=argnums, jit=False)(*copies(args32))
+        except UnsupportedOperationError as error:
+            assert "does not compute in float32" in str(error)
+            assert any(not PRIMITIVES[p].float32 for p in _primitives_of(
+                value_and_grad(f, jit=False), args))
+            continue
+        context = f"{name}: {case.template!r}"
+        kind = np.float64 if (name, k) in _FLOAT64_RESULTS else np.asarray(expected).dtype
+        assert np.asarray(value).dtype == kind, context
+        assert _close(value, expected, 1e-4), context
+        _, grads64 = value_and_grad(f, argnums=argnums, jit=False)(*copies(args))
+        for g, g64, j in zip(grads, grads64, argnums):
+            assert np.asarray(g).dtype == np.float32, f"{context}: argument {j}"
+            assert _close(g, g64, 2e-3), f"{context}: argument {j}"
