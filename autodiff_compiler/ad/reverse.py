@@ -23,8 +23,8 @@ from ..analysis.aliasing import snapshot_overwritten_operands
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
 from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops, walk_regions
-from ..ir.types import I64, Type
-from ..primitives.arith import trip_count_p
+from ..ir.types import I64, Type, bits_attrs
+from ..primitives.arith import cast_float_p, trip_count_p
 from ..primitives.arrays import unbroadcast
 from ..primitives.control import (
     comment_p,
@@ -247,7 +247,8 @@ class ReverseTransform:
         grads = []
         for k in self.wrt:
             p = self.fn.params[k]
-            grads.append(self.buffers[p] if p.type.is_array else adj.get(p, const(0.0)))
+            grads.append(self.buffers[p] if p.type.is_array else
+                         _as_type(b, adj.get(p, const(0.0)), p.type))
         ret = b.op(return_p, *outs, *grads, result_types=[])
         params = self.fn.body.args + (seeds if seeded else [])
         forward = self.plan.forward_sweep(self.fn.body)
@@ -530,6 +531,16 @@ ZERO = const(0.0)
 
 def _zero(b: Builder, v: Value):
     return b(zeros_like_p, v, hint=v.hint + "_bar") if v.type.is_array else ZERO
+
+
+def _as_type(b: Builder, g: Value, t: Type) -> Value:
+    """A number's gradient `g` in its argument's precision (a Python float's gradient is a
+    Python float, however float32 the arithmetic it went through)."""
+    if g.type.bits == t.bits:
+        return g
+    if isinstance(g, Const):
+        return const(float(g.value), t)
+    return b(cast_float_p, g, attrs=bits_attrs(t), hint=g.hint)
 
 
 def _adjoint_type(v: Value):
