@@ -35,6 +35,7 @@ import ast
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -178,13 +179,18 @@ class Artifact:
     def _float32(self, results):
         """`results` with its float32 numbers as np.float32 (Numba and math functions give
         Python floats; the value is a float32 one)."""
-        types = [v.type for v in self.adjoint.body.ops[-1].operands]
-        if not any(t.is_float32 and not t.is_array for t in types):
+        positions = self._float32_numbers
+        if not positions:
             return results
         if not isinstance(results, tuple):
             return np.float32(results)
-        return tuple(np.float32(r) if t.is_float32 and not t.is_array else r
-                     for r, t in zip(results, types))
+        return tuple(np.float32(r) if k in positions else r for k, r in enumerate(results))
+
+    @cached_property
+    def _float32_numbers(self) -> frozenset:
+        """Positions of the results that are float32 numbers."""
+        return frozenset(k for k, v in enumerate(self.adjoint.body.ops[-1].operands)
+                         if v.type.is_float32 and not v.type.is_array)
 
     def call(self, *args, budget: int | None = None) -> Results:
         """`run`, with the results split by kind."""
