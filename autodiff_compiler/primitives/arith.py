@@ -183,7 +183,11 @@ def _emit_cast_float(op, args):
     if op.operands[0].type.is_array:
         return ast.Call(ast.Attribute(args[0], "astype", ast.Load()),
                         [ast.parse(f"np.float{bits}", mode="eval").body], [])
-    return call("float" if bits == 64 else "np.float32", args)
+    if bits == 32:
+        return call("np.float32", args)
+    if op.operands[0].type.is_float32:  # Numba's float() keeps float32: a double first
+        return call("float", [call("np.float64", args)])
+    return call("float", args)
 
 
 def _cast_float_type(t: Type, bits: int = 64, **_) -> list[Type]:

@@ -9,7 +9,8 @@ wherever the IR says float32, a weak operand of an elementwise op and a weak val
 into a float32 place (a loop's initial value, a yield) is cast here: a literal becomes a
 float32 constant (`np.float32(2.0)`), any other value a cast op. An op that is not
 elementwise (a matrix product, a runtime loop) computes in one precision: a float32 operand
-of one whose result is float64 is cast to float64 first, as NumPy casts it.
+of one whose result is float64 is cast to float64 first, as NumPy casts it, and a Python
+float it spreads into float32 (a seed of ones) is cast to float32.
 
 A primitive whose code cannot compute in float32 (`float32=False`: runtime loops written
 for float64, LAPACK, user rules Numba types itself) is refused at the user's line when one
@@ -81,10 +82,10 @@ def _targets(op: Op) -> list[Type | None] | None:
         return None
     if op.prim.elementwise:
         return [F32 if floats[0].is_float32 else None] * len(op.operands)
-    if floats[0].bits == 64:  # one precision: float32 arrays up to float64
-        return [Type("float", v.type.ndim) if v.type.is_float32 else None
-                for v in op.operands]
-    return None
+    if floats[0].is_float32:  # a Python float spread or filled into float32 (ints are
+        return [F32 if v.type.weak else None for v in op.operands]  # indices and sizes)
+    return [Type("float", v.type.ndim) if v.type.is_float32 else None  # one precision:
+            for v in op.operands]  # float32 arrays up to float64
 
 
 def _yield_slots(op: Op):
