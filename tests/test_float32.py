@@ -24,6 +24,7 @@ from test_primitives import SEED, _case_id, _instance, _load, _module_source, _p
 
 from autodiff_compiler import (
     UnsupportedOperationError,
+    custom_vjp,
     grad,
     hessian,
     hvp,
@@ -380,3 +381,19 @@ def test_every_primitive_in_float32(name, module_dir):
         for g, g64, j in zip(grads, grads64, argnums):
             assert np.asarray(g).dtype == np.float32, f"{context}: argument {j}"
             assert _close(g, g64, 2e-3), f"{context}: argument {j}"
+
+
+def test_custom_rules_with_float32_are_refused():
+    @custom_vjp
+    def cube_sum(x):
+        return np.sum(x ** 3)
+
+    cube_sum.defvjp(lambda x: (np.sum(x ** 3), x), lambda x, g: (3.0 * x * x * g,))
+
+    def f(x):
+        return cube_sum(x) * 2.0  # E:custom
+
+    assert grad(f, jit=False)(np.ones(3))[0] == 6.0
+    with pytest.raises(UnsupportedOperationError, match="float32") as error:
+        grad(f, jit=False)(np.ones(3, np.float32))
+    Markers(__file__).assert_points_at(error.value, "custom", "return")

@@ -59,9 +59,9 @@ def _cast_region(region: Region) -> list[Op]:
             op.operands = [_cast(b, v, t) for v, t in zip(op.operands, targets)]
         if not op.prim.float32 and _has_float32(op):
             raise UnsupportedOperationError(
-                f"'{op.prim.name}' does not compute in float32 (np.linalg's routines run in "
-                "float64 here): cast its operands with x.astype(np.float64), or pass float64 "
-                "arrays", op.loc)
+                f"'{op.prim.name}' does not compute in float32 (np.linalg's routines and "
+                "custom_vjp/custom_jvp rules run in float64 here): cast its operands with "
+                "x.astype(np.float64), or pass float64 arrays", op.loc)
         ops.extend(b.region.ops)
         ops.append(op)
         for sub, slots in _yield_slots(op):
