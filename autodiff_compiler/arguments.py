@@ -14,7 +14,7 @@ import inspect
 import numpy as np
 
 from .errors import GradientInputError
-from .ir.types import F64, I64, Tree, Type, leaf_types
+from .ir.types import F32, F64, I64, Tree, Type, leaf_types
 
 _KINDS = {"f": "float", "i": "int", "u": "int", "b": "bool"}
 
@@ -48,7 +48,8 @@ def _is_position(k) -> bool:
 def type_of(value, name: str, differentiated: bool, trees: bool = False
             ) -> tuple[object, Type]:
     """(converted value, IR type) for one argument: Python and NumPy numbers become float,
-    int or bool; arrays become float64, int64 or bool arrays (0-d ones numbers); with
+    int or bool, np.float32 numbers stay np.float32; arrays become float64, float32, int64 or
+    bool arrays (0-d ones numbers; float16 becomes float64); with
     `trees`, tuples and lists (nested too) become a tuple or list of converted entries, of
     type Tree (a gradient w.r.t. one has its structure, as JAX's pytrees do)."""
     if isinstance(value, (tuple, list)) and trees:
@@ -65,6 +66,8 @@ def type_of(value, name: str, differentiated: bool, trees: bool = False
         kind, value = "bool", bool(value)
     elif isinstance(value, (int, np.integer)):
         kind, value = "int", int(value)
+    elif isinstance(value, np.float32):
+        return value, F32
     elif isinstance(value, (float, np.floating)):
         kind, value = "float", float(value)
     else:
@@ -74,25 +77,27 @@ def type_of(value, name: str, differentiated: bool, trees: bool = False
                                  f"{'a bool' if kind == 'bool' else 'an int'} ({value!r}); "
                                  f"pass a float such as {float(value)!r}, or leave it out "
                                  "of argnums")
-    return value, Type(kind)
+    return value, F64 if kind == "float" else Type(kind)
 
 
 def _array_type(value, name: str, differentiated: bool) -> tuple[object, Type]:
     value = np.asarray(value)
     if value.dtype.kind == "f":
-        value = value.astype(np.float64, copy=False)
+        if value.dtype != np.float32:
+            value = value.astype(np.float64, copy=False)
     elif value.dtype.kind in "iu":
         value = value.astype(np.int64, copy=False)
     elif value.dtype.kind != "b":
         raise GradientInputError(f"argument '{name}' has unsupported type "
                                  f"{type(value).__name__} (dtype {value.dtype})")
     if value.ndim == 0:
-        return type_of(value.item(), name, differentiated)
+        return type_of(value[()] if value.dtype == np.float32 else value.item(), name,
+                       differentiated)
     kind = _KINDS[value.dtype.kind]
     if differentiated and kind != "float":
         raise GradientInputError(f"cannot differentiate with respect to '{name}': it is "
                                  f"an array of {value.dtype}; pass a float array")
-    return value, Type(kind, value.ndim)
+    return value, Type(kind, value.ndim, 32 if value.dtype == np.float32 else 64)
 
 
 def prepare(signature: inspect.Signature, args, kwargs, argnums, trees: bool = False
@@ -165,25 +170,28 @@ def require_floats(types: list[Type], nums, what: str) -> None:
 
 def like(value, template, k: int):
     """A tangent or cotangent given for `template` (argument or output k), as a float or a
-    float64 array of its shape (of a tuple or list: the same structure of them)."""
+    float array of its shape, float32 for a float32 template (of a tuple or list: the same
+    structure of them)."""
     if isinstance(template, (tuple, list)):
         if not isinstance(value, (tuple, list)) or len(value) != len(template):
             raise GradientInputError(f"tangent {k} must be a {type(template).__name__} of "
                                      f"{len(template)} entries, as its primal is")
         return type(template)(like(v, t, k) for v, t in zip(value, template))
     if isinstance(template, np.ndarray):
-        value = np.asarray(value, dtype=np.float64)
+        value = np.asarray(value, dtype=np.float32 if template.dtype == np.float32
+                           else np.float64)
         if value.shape != template.shape:
             raise GradientInputError(f"tangent {k} has shape {value.shape}, its primal "
                                      f"{template.shape}")
         return value
-    return float(value)
+    return np.float32(value) if isinstance(template, np.float32) else float(value)
 
 
 def output(value):
-    """A result of generated code as the user gets it: arrays as they are, numbers as float
-    (tuples and lists of them, regrouped already: as they are)."""
-    if isinstance(value, (np.ndarray, tuple, list)):
+    """A result of generated code as the user gets it: arrays and np.float32 numbers as
+    they are, other numbers as float (tuples and lists of them, regrouped already: as they
+    are)."""
+    if isinstance(value, (np.ndarray, np.float32, tuple, list)):
         return value
     return float(value)
 

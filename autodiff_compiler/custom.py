@@ -58,7 +58,8 @@ class _Custom:
         self.bindings = {_name("custom", fun): Binding(fun)}
         self.fun_name = next(iter(self.bindings))
         self.primitive = Primitive(f"{type(self).__name__}({fun.__qualname__})",
-                                   infer=self._infer, emit=self._emit_primal)
+                                   infer=self._infer, emit=self._emit_primal,
+                                   float32=False)  # Numba types the user's rules
 
     def __call__(self, *args):
         return self.fun(*args)
@@ -143,7 +144,8 @@ class custom_vjp(_Custom):
         self.fwd_name, self.bwd_name = _name("custom_fwd", fwd), _name("custom_bwd", bwd)
         self.bindings.update({self.fwd_name: Binding(fwd), self.bwd_name: Binding(bwd)})
         self.cotangent = Primitive(f"custom_vjp_bwd({self.fun.__qualname__})",
-                                   infer=self._infer_cotangent, emit=self._emit_cotangent)
+                                   infer=self._infer_cotangent, emit=self._emit_cotangent,
+                                   float32=False)
         self.primitive.vjp = self._vjp
 
     @staticmethod
@@ -208,9 +210,11 @@ class custom_jvp(_Custom):
         self.rule_name = _name("custom_jvp_rule", rule)
         self.bindings[self.rule_name] = Binding(rule)
         self.tangent = Primitive(f"custom_jvp_tangent({self.fun.__qualname__})",
-                                 infer=self._infer_tangent, emit=self._emit_tangent)
+                                 infer=self._infer_tangent, emit=self._emit_tangent,
+                                 float32=False)
         self.cotangent = Primitive(f"custom_jvp_cotangent({self.fun.__qualname__})",
-                                   infer=self._infer_cotangent, emit=self._emit_cotangent)
+                                   infer=self._infer_cotangent, emit=self._emit_cotangent,
+                                   float32=False)
         self.primitive.jvp = self._jvp
         self.primitive.vjp = self._vjp
 

@@ -150,7 +150,7 @@ class SumTransform:
                 kind = _KINDS.get(np.dtype(a.dtype).kind)
                 if kind is None:
                     raise GradientInputError(f"argument {k} has unsupported dtype {a.dtype}")
-                t = Type(kind, a.ndim)
+                t = Type(kind, a.ndim, 32 if np.dtype(a.dtype) == np.float32 else 64)
                 if k in self.nums and not t.is_float:
                     raise GradientInputError(f"cannot differentiate with respect to argument "
                                              f"{k}: a Dask array of {a.dtype}")

@@ -1,8 +1,9 @@
-"""Gradients in the form of their arguments: float32 for float32, 0-d arrays for 0-d arrays.
+"""Gradients in the form of their arguments: 0-d arrays for 0-d arrays, float16 for float16.
 
-The compiled code computes in float64 (its types are float64, int64 and bool); a gradient
-w.r.t. a float32 argument is rounded to float32 on the way out, and one w.r.t. a 0-d array
-is a 0-d array, so results have the dtype and shape JAX gives them.
+The compiled code takes 0-d arrays as numbers and computes float32 in float32 (ir.types)
+but float16 in float64; a gradient w.r.t. a 0-d array is made a 0-d array on the way out,
+and one w.r.t. a float16 argument is rounded to float16, so results have the dtype and
+shape JAX gives them.
 """
 
 from __future__ import annotations

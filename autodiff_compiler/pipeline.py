@@ -35,6 +35,7 @@ import ast
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -61,13 +62,13 @@ from .tapes import TapeBytes
 from .transforms.cse import cse
 from .transforms.fuse import fuse as fuse_loops
 from .transforms.parallel import parallel_loops
+from .transforms.precision import float32_code
 from .transforms.strength import reduce_strength
 from .transforms.views import remake_views_after_writes
 from .version import __version__
 
 MODES = {"cpu": ("primal", "grad", "vjp", "jvp", "hvp", "nested"), "device": ("grad", "jvp"),
          "kernel": ("vjp", "vjp_atomic", "jvp")}
-_DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
 logger = logging.getLogger("autodiff_compiler")
 
 
@@ -151,7 +152,7 @@ class Artifact:
         kinds = self.adjoint.tape_kinds
         tapes = self.tapes
         if tapes is None:  # empty tapes of each one's type (arrays: rows of the value's rank)
-            tapes = [np.empty((0,) * t.ndim, dtype=_DTYPES[t.kind]) for t in kinds]
+            tapes = [np.empty((0,) * t.ndim, dtype=t.dtype) for t in kinds]
         limit = (resolve_budget(budget),) if self.adjoint.budgeted else ()
         return (*args, *tapes, *limit)
 
@@ -167,14 +168,30 @@ class Artifact:
         _check_unshared(self.primal.copied_params, args[:len(self.primal.params)])
         kinds = self.adjoint.tape_kinds
         if not kinds and not self.adjoint.budgeted:
-            return self.compiled(*args)
+            return self._float32(self.compiled(*args))
         arguments = self.arguments(*args, budget=budget)
         if not kinds:
-            return self.compiled(*arguments)
+            return self._float32(self.compiled(*arguments))
         self.tapes = None
         results = self.compiled(*arguments)
         self.tapes = list(results[-len(kinds):])
-        return results[:-len(kinds)]
+        return self._float32(results[:-len(kinds)])
+
+    def _float32(self, results):
+        """`results` with its float32 numbers as np.float32 (Numba and math functions give
+        Python floats; the value is a float32 one)."""
+        positions = self._float32_numbers
+        if not positions:
+            return results
+        if not isinstance(results, tuple):
+            return np.float32(results)
+        return tuple(np.float32(r) if k in positions else r for k, r in enumerate(results))
+
+    @cached_property
+    def _float32_numbers(self) -> frozenset:
+        """Positions of the results that are float32 numbers."""
+        return frozenset(k for k, v in enumerate(self.adjoint.body.ops[-1].operands)
+                         if v.type.is_float32 and not v.type.is_array)
 
     def call(self, *args, budget: int | None = None) -> Results:
         """`run`, with the results split by kind."""
@@ -251,6 +268,7 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     options = max_trip if target == "kernel" else checkpoint
     derived, layout = _DERIVE[target, mode](primal, list(argnums), options)
     verify(derived)
+    derived = float32_code(derived)
     if fuse if fuse is not None else jit and target == "cpu":
         derived = fuse_loops(derived, parallel)
         verify(derived)

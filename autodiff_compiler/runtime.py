@@ -35,11 +35,24 @@ def blas_operand(a):
 
 @overload(blas_operand)
 def _blas_operand_typed(a):
-    if not isinstance(a, types.Array) or a.dtype != types.float64:
+    if not isinstance(a, types.Array) or a.dtype not in (types.float64, types.float32):
         return lambda a: a.astype(np.float64)
     if a.layout in "CF":
         return lambda a: a
     return lambda a: np.ascontiguousarray(a)
+
+
+def zero_of(a, b):
+    """0.0 in the precision of a product of a and b: float32 when both are float32 (the
+    generated code casts a float32 operand of a float64 product first)."""
+    return np.float32(0.0) if a.dtype == b.dtype == np.float32 else 0.0
+
+
+@overload(zero_of)
+def _zero_of_typed(a, b):
+    if a.dtype == types.float32 and b.dtype == types.float32:
+        return lambda a, b: np.float32(0.0)
+    return lambda a, b: 0.0
 
 
 @numba.njit(cache=True)
@@ -118,7 +131,7 @@ def dot22(a, b):
 
 @numba.njit(cache=True)
 def dot11_loops(a, b):
-    total = 0.0
+    total = zero_of(a, b)
     for i in range(a.shape[0]):
         total += a[i] * b[i]
     return total
@@ -126,9 +139,10 @@ def dot11_loops(a, b):
 
 @numba.njit(cache=True)
 def dot21_loops(a, b):
-    out = np.zeros(a.shape[0])
+    zero = zero_of(a, b)
+    out = np.full(a.shape[0], zero)
     for i in range(a.shape[0]):
-        total = 0.0
+        total = zero
         for j in range(a.shape[1]):
             total += a[i, j] * b[j]
         out[i] = total
@@ -137,7 +151,7 @@ def dot21_loops(a, b):
 
 @numba.njit(cache=True)
 def dot12_loops(a, b):
-    out = np.zeros(b.shape[1])
+    out = np.full(b.shape[1], zero_of(a, b))
     for i in range(b.shape[0]):
         for j in range(b.shape[1]):
             out[j] += a[i] * b[i, j]
@@ -146,7 +160,7 @@ def dot12_loops(a, b):
 
 @numba.njit(cache=True)
 def dot22_loops(a, b):
-    out = np.zeros((a.shape[0], b.shape[1]))
+    out = np.full((a.shape[0], b.shape[1]), zero_of(a, b))
     for i in range(a.shape[0]):
         for k in range(a.shape[1]):
             aik = a[i, k]
@@ -161,7 +175,7 @@ def batch_dot(a, b):
     (BLAS from its threshold on)."""
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError("batched matrix product: the batch or summed axes differ in length")
-    out = np.empty((a.shape[0], a.shape[1], b.shape[2]))
+    out = np.full((a.shape[0], a.shape[1], b.shape[2]), zero_of(a, b))
     for k in range(a.shape[0]):
         out[k] = dot22(a[k], b[k])
     return out
@@ -169,7 +183,7 @@ def batch_dot(a, b):
 
 @numba.njit(cache=True)
 def outer(a, b):
-    out = np.empty((a.shape[0], b.shape[0]))
+    out = np.full((a.shape[0], b.shape[0]), zero_of(a, b))
     for i in range(a.shape[0]):
         for j in range(b.shape[0]):
             out[i, j] = a[i] * b[j]
@@ -205,10 +219,10 @@ def push_ragged(tape, rows, k, value):
 @numba.njit(cache=True)
 def cumsum_middle(a):
     """np.cumsum(a, axis=1) of a 3-D array (Numba's np.cumsum takes no axis)."""
-    out = np.empty(a.shape)
+    out = np.empty(a.shape, a.dtype)
     for i in range(a.shape[0]):
         for k in range(a.shape[2]):
-            total = 0.0
+            total = a.dtype.type(0.0)
             for j in range(a.shape[1]):
                 total += a[i, j, k]
                 out[i, j, k] = total
@@ -230,10 +244,10 @@ def reverse_cumsum(g):
 @numba.njit(cache=True)
 def cumprod_middle(a):
     """np.cumprod(a, axis=1) of a 3-D array (Numba's np.cumprod takes no axis)."""
-    out = np.empty(a.shape)
+    out = np.empty(a.shape, a.dtype)
     for i in range(a.shape[0]):
         for k in range(a.shape[2]):
-            total = 1.0
+            total = a.dtype.type(1.0)
             for j in range(a.shape[1]):
                 total *= a[i, j, k]
                 out[i, j, k] = total
@@ -283,15 +297,16 @@ def argmin_middle(a):
 def cumprod_grad_middle(x, g):
     """The adjoint of cumprod_middle, exact with zeros: x_bar[j] = (x[0] ... x[j-1]) * r[j]
     with r[j] = g[j] + x[j+1] r[j+1] (the later cotangents times the later factors)."""
-    out = np.empty(x.shape)
+    out = np.empty(x.shape, x.dtype)
+    zero, one = x.dtype.type(0.0), x.dtype.type(1.0)
     n = x.shape[1]
     for i in range(x.shape[0]):
         for k in range(x.shape[2]):
-            later = 0.0
+            later = zero
             for j in range(n - 1, -1, -1):
-                later = g[i, j, k] + (x[i, j + 1, k] * later if j + 1 < n else 0.0)
+                later = g[i, j, k] + (x[i, j + 1, k] * later if j + 1 < n else zero)
                 out[i, j, k] = later
-            before = 1.0
+            before = one
             for j in range(n):
                 out[i, j, k] *= before
                 before *= x[i, j, k]
@@ -301,10 +316,10 @@ def cumprod_grad_middle(x, g):
 @numba.njit(cache=True)
 def cumprod_tangent_middle(x, x_dot):
     """The tangent of cumprod_middle: y_dot[j] = y_dot[j-1] x[j] + (x[0] ... x[j-1]) x_dot[j]."""
-    out = np.empty(x.shape)
+    out = np.empty(x.shape, x.dtype)
     for i in range(x.shape[0]):
         for k in range(x.shape[2]):
-            before, tangent = 1.0, 0.0
+            before, tangent = x.dtype.type(1.0), x.dtype.type(0.0)
             for j in range(x.shape[1]):
                 tangent = tangent * x[i, j, k] + before * x_dot[i, j, k]
                 before *= x[i, j, k]
@@ -340,14 +355,14 @@ def prod_of_others(x):
 def prod_of_others_middle(a):
     """For each entry of a 3-D array, the product of the others along axis 1 (prefix and
     suffix products)."""
-    out = np.empty(a.shape)
+    out = np.empty(a.shape, a.dtype)
     for i in range(a.shape[0]):
         for k in range(a.shape[2]):
-            prefix = 1.0
+            prefix = a.dtype.type(1.0)
             for j in range(a.shape[1]):
                 out[i, j, k] = prefix
                 prefix *= a[i, j, k]
-            suffix = 1.0
+            suffix = a.dtype.type(1.0)
             for j in range(a.shape[1] - 1, -1, -1):
                 out[i, j, k] *= suffix
                 suffix *= a[i, j, k]
@@ -367,16 +382,17 @@ def prod_of_others_tangent(x, x_dot):
 def prod_of_others_tangent_middle(a, a_dot):
     """prod_of_others_middle with its prefix and suffix products carried as dual numbers:
     exact when entries are zero, like the products themselves."""
-    out = np.empty(a.shape)
+    out = np.empty(a.shape, a.dtype)
+    zero, one = a.dtype.type(0.0), a.dtype.type(1.0)
     n = a.shape[1]
-    prefix, prefix_dot = np.empty(n), np.empty(n)
+    prefix, prefix_dot = np.empty(n, a.dtype), np.empty(n, a.dtype)
     for i in range(a.shape[0]):
         for k in range(a.shape[2]):
-            p, p_dot = 1.0, 0.0
+            p, p_dot = one, zero
             for j in range(n):
                 prefix[j], prefix_dot[j] = p, p_dot
                 p, p_dot = p * a[i, j, k], p_dot * a[i, j, k] + p * a_dot[i, j, k]
-            s, s_dot = 1.0, 0.0
+            s, s_dot = one, zero
             for j in range(n - 1, -1, -1):
                 out[i, j, k] = prefix_dot[j] * s + prefix[j] * s_dot
                 s, s_dot = s * a[i, j, k], s_dot * a[i, j, k] + s * a_dot[i, j, k]
@@ -386,7 +402,7 @@ def prod_of_others_tangent_middle(a, a_dot):
 @numba.njit(cache=True)
 def prod_middle(a):
     """np.prod(a, axis=1) of a 3-D array (Numba's np.prod takes no axis)."""
-    out = np.ones((a.shape[0], a.shape[2]))
+    out = np.ones((a.shape[0], a.shape[2]), a.dtype)
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             for k in range(a.shape[2]):
@@ -424,7 +440,7 @@ def sum_to_shape2(g, x):
 def sum_to_shape(g, x):
     """sum_to_shape2 for arrays of any rank: each entry of g added to the entry of x's shape
     it was broadcast from (C order, offsets computed entry by entry)."""
-    out = np.zeros(x.shape)
+    out = np.zeros(x.shape, g.dtype)
     if g.shape == x.shape:
         out += g
         return out
@@ -476,35 +492,39 @@ def take_last_writes(buffer, index):
     """buffer[index] with zeros at the positions whose write a later position overrides: the
     cotangent of v in `y[index] = v`, `buffer` being y's adjoint (rows of it for a 2-D y)."""
     last = last_writes(index, buffer.shape[0])
-    out = np.zeros((index.shape[0],) + buffer.shape[1:])
+    out = np.zeros((index.shape[0],) + buffer.shape[1:], buffer.dtype)
     for k in range(index.shape[0]):
         if last[k]:
             out[k] = buffer[index[k]]
     return out
 
 
-# --- special functions, elementwise on numbers and arrays ----------------------------------
-@numba.vectorize(["float64(float64)"], cache=True)
+# --- special functions, elementwise on numbers and arrays (float32 ones give float32, as
+# SciPy's do: computed in double and rounded) ----------------------------------------------
+_SPECIAL = ["float32(float32)", "float64(float64)"]
+
+
+@numba.vectorize(_SPECIAL, cache=True)
 def erf(x):
     return math.erf(x)
 
 
-@numba.vectorize(["float64(float64)"], cache=True)
+@numba.vectorize(_SPECIAL, cache=True)
 def erfc(x):
     return math.erfc(x)
 
 
-@numba.vectorize(["float64(float64)"], cache=True)
+@numba.vectorize(_SPECIAL, cache=True)
 def lgamma(x):
     return math.lgamma(x)
 
 
-@numba.vectorize(["float64(float64)"], cache=True)
+@numba.vectorize(_SPECIAL, cache=True)
 def gamma(x):
     return math.gamma(x)
 
 
-@numba.vectorize(["float64(float64)"], cache=True)
+@numba.vectorize(_SPECIAL, cache=True)
 def digamma(x):
     """psi(x) = d/dx log|Gamma(x)|: the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10,
     then the asymptotic series (Abramowitz & Stegun 6.3.18); reflection for x < 0."""
@@ -534,7 +554,7 @@ def trigamma_positive(x):
     return result + series
 
 
-@numba.vectorize(["float64(float64)"], cache=True)
+@numba.vectorize(_SPECIAL, cache=True)
 def trigamma(x):
     """psi'(x): psi'(x) = psi'(x + 1) + 1/x^2 up to x >= 10, then the asymptotic series
     (Abramowitz & Stegun 6.4.12); reflection psi'(1 - x) + psi'(x) = pi^2 / sin^2(pi x)."""

@@ -21,14 +21,20 @@ def columns(values, nums) -> list[tuple[int, int]]:
     return [(k, i) for k in nums for i in range(np.size(values[k]))]
 
 
+def _precision(value):
+    """The float dtype of a tangent of `value`: float32 for float32, else float64."""
+    return np.float32 if getattr(value, "dtype", None) == np.float32 else np.float64
+
+
 def unit_tangents(values, nums, column) -> list:
-    """Tangents of the `nums` arguments: zero, but 1 at `column` (None: all zero)."""
+    """Tangents of the `nums` arguments, of their precision: zero, but 1 at `column` (None:
+    all zero)."""
     tangents = []
     for k in nums:
-        tangent = np.zeros(np.shape(values[k]))
+        tangent = np.zeros(np.shape(values[k]), _precision(values[k]))
         if column is not None and column[0] == k:
             tangent.flat[column[1]] = 1.0
-        tangents.append(tangent if tangent.ndim else float(tangent))
+        tangents.append(tangent if tangent.ndim else output(tangent[()]))
     return tangents
 
 
@@ -59,14 +65,12 @@ def forward_gradient(artifact: Artifact, values, nums):
     return outputs[0], list(split(rows[0], values, nums, single=False))
 
 
-def seeds(shapes: list[tuple], o: int, index) -> list:
-    """Cotangents of outputs of `shapes`: zero, but 1 at `index` of output `o`."""
-    result = [np.zeros(s) if s else 0.0 for s in shapes]
-    if shapes[o]:
-        result[o][index] = 1.0
-    else:
-        result[o] = 1.0
-    return result
+def seeds(shapes: list[tuple], o: int, index, dtypes: list) -> list:
+    """Cotangents of outputs of `shapes` and `dtypes`: zero, but 1 at `index` of output
+    `o`."""
+    result = [np.zeros(s, d) for s, d in zip(shapes, dtypes)]
+    result[o][index] = 1.0
+    return [r if r.ndim else output(r[()]) for r in result]
 
 
 def reverse_jacobians(artifact: Artifact, values, nums, shapes: list[tuple],
@@ -75,10 +79,12 @@ def reverse_jacobians(artifact: Artifact, values, nums, shapes: list[tuple],
     entry, each within the tape budget `budget` (bytes; None: the default): one array per
     output, shaped out.shape + (number of input entries,)."""
     jacobians = []
+    dtypes = [v.type.dtype for v in artifact.primal.body.ops[-1].operands]
     for o, shape in enumerate(shapes):
         rows = []
         for index in np.ndindex(shape):
-            grads = artifact.call(*values, *seeds(shapes, o, index), budget=budget).gradients
+            grads = artifact.call(*values, *seeds(shapes, o, index, dtypes),
+                                  budget=budget).gradients
             rows.append(np.concatenate([np.ravel(g) for g in grads]))
         width = sum(int(np.size(values[k])) for k in nums)
         jacobians.append(np.array(rows).reshape(shape + (width,)))
@@ -92,6 +98,6 @@ def split(full: np.ndarray, values, nums, single: bool):
     for k in nums:
         size = int(np.size(values[k]))
         part = full[..., start:start + size].reshape(lead + np.shape(values[k]))
-        parts.append(float(part) if part.ndim == 0 else part)
+        parts.append(output(part[()]) if part.ndim == 0 else part)
         start += size
     return parts[0] if single else tuple(parts)

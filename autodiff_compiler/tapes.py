@@ -26,10 +26,9 @@ import numpy as np
 
 from .codegen.emit import value_names
 from .ir.core import Function, Op, Region, Value, walk_ops
+from .ir.types import Type
 from .primitives.control import checkpoint_alloc_p, comment_p, tape_alloc_p, tape_push_p
 from .primitives.indexing import copy_p
-
-_DTYPES = {"float": "float64", "int": "int64", "bool": "bool"}
 
 
 @dataclass(frozen=True)
@@ -269,13 +268,13 @@ def stored_arrays(fn: Function) -> list[Stored]:
             name = op.attrs["tape"]
             value, loop = pushes.get(name, (None, None))
             loc = _origin(value, producer, owner) if value is not None else op.loc
-            rows.append(Stored(name, _hint(value, name), _DTYPES[op.attrs["kind"]],
+            rows.append(Stored(name, _hint(value, name), Type(op.attrs["kind"], 0, op.attrs.get("bits", 64)).dtype,
                                "per iteration", _line(loop.loc if loop else op.loc),
                                _line(loc), _text(loc)))
         else:
             name, state = op.attrs["name"], op.operands[1]
             rows.append(Stored(name, name.removeprefix("checkpoint_"),
-                               _DTYPES[state.type.kind], "per segment",
+                               state.type.dtype, "per segment",
                                _line(op.loc), _line(op.loc), _text(op.loc)))
         if op.attrs.get("rows"):  # ragged: the flat buffer above, then its table
             rows.append(replace(rows[-1], name=op.attrs["rows"], dtype="int64",
@@ -284,7 +283,7 @@ def stored_arrays(fn: Function) -> list[Stored]:
         operand = op.operands[0]
         loc = op.loc
         rows.append(Stored(names.get(op.result, op.result.hint), f"copy of {operand.hint}",
-                           _DTYPES[operand.type.kind], "once", None, _line(loc), _text(loc)))
+                           operand.type.dtype, "once", None, _line(loc), _text(loc)))
     return rows
 
 

@@ -18,7 +18,7 @@ from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
 from ..ir.core import Const, Function, Op, Region, Value, const, storage_names, walk_ops
 from ..ir.names import Namer
-from ..ir.types import Type
+from ..ir.types import Type, bits_attrs
 from ..primitives.control import (
     checkpoint_alloc_p,
     checkpoint_load_p,
@@ -60,7 +60,7 @@ class ForwardTransform:
 
     @staticmethod
     def tangent_type(t: Type) -> Type:
-        return Type("float", t.ndim)
+        return Type("float", t.ndim, t.bits, t.weak)
 
     def dot(self, v):
         return self.dots.get(v)
@@ -199,7 +199,8 @@ class ForwardTransform:
     # --- arrays ----------------------------------------------------------------------------------
     def zeros_shaped_like(self, b: Builder, array: Value, hint: str) -> Value:
         dims = [b(dim_p, array, attrs={"axis": k}) for k in range(array.type.ndim)]
-        return b.op(new_array_p, *dims, attrs={"fill": 0.0}, hint=hint).result
+        return b.op(new_array_p, *dims, attrs={"fill": 0.0, **bits_attrs(array.type)},
+                    hint=hint).result
 
     def op_getitem(self, op: Op, b: Builder) -> None:
         b.append(op)

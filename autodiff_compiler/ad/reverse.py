@@ -23,8 +23,8 @@ from ..analysis.aliasing import snapshot_overwritten_operands
 from ..errors import UnsupportedOperationError
 from ..ir.builder import Builder
 from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops, walk_regions
-from ..ir.types import F64, I64
-from ..primitives.arith import trip_count_p
+from ..ir.types import I64, Type, bits_attrs
+from ..primitives.arith import cast_float_p, trip_count_p
 from ..primitives.arrays import unbroadcast
 from ..primitives.control import (
     comment_p,
@@ -247,7 +247,8 @@ class ReverseTransform:
         grads = []
         for k in self.wrt:
             p = self.fn.params[k]
-            grads.append(self.buffers[p] if p.type.is_array else adj.get(p, const(0.0)))
+            grads.append(self.buffers[p] if p.type.is_array else
+                         _as_type(b, adj.get(p, const(0.0)), p.type))
         ret = b.op(return_p, *outs, *grads, result_types=[])
         params = self.fn.body.args + (seeds if seeded else [])
         forward = self.plan.forward_sweep(self.fn.body)
@@ -445,7 +446,7 @@ class ReverseTransform:
         if not changed and all(len(r.ops) == 1 for r in regions):
             return
         rev = b.op(if_p, op.operands[0], regions=regions,
-                   result_types=[f.type if f.type.is_array else F64 for f in changed])
+                   result_types=[_adjoint_type(f) for f in changed])
         for f, r in zip(changed, rev.results):
             r.hint = f.hint + "_bar"
             adj[f] = r
@@ -499,7 +500,7 @@ class ReverseTransform:
         starts += [adj.get(f) or _zero(b, f) for f in frees]
         arrays = any(a.type.is_array for a in args)
         if not arrays and fusable(self, op, carried, gs, region, outs, args):
-            totals = [Value(F64, f.hint + "_bar") for f in frees]
+            totals = [Value(_adjoint_type(f), f.hint + "_bar") for f in frees]
             region = untaped(region, ctx)
             self.plan.fusions[op] = Fusion(region, [g or ZERO for g in gs], totals)
             for f, total in zip(frees, totals):
@@ -532,8 +533,20 @@ def _zero(b: Builder, v: Value):
     return b(zeros_like_p, v, hint=v.hint + "_bar") if v.type.is_array else ZERO
 
 
+def _as_type(b: Builder, g: Value, t: Type) -> Value:
+    """A number's gradient `g` in its argument's precision (a Python float's gradient is a
+    Python float, however float32 the arithmetic it went through)."""
+    if g.type.bits == t.bits:
+        return g
+    if isinstance(g, Const):
+        return const(float(g.value), t)
+    return b(cast_float_p, g, attrs=bits_attrs(t), hint=g.hint)
+
+
 def _adjoint_type(v: Value):
-    return v.type if v.type.is_array else F64
+    """An adjoint has its primal's type (a float of its precision)."""
+    return Type("float", v.type.ndim, v.type.bits, v.type.weak)
+
 
 def _reads_part(op: Op) -> bool:
     """Whether `op` reads elements of its first operand (x[i], x[a:b], x[idx])."""
@@ -551,7 +564,8 @@ def reversed_range(b: Builder, lb, ub, step):
 
 def _check_scalar_output(fn: Function) -> None:
     ret = fn.body.ops[-1]
-    if len(ret.operands) != 1 or ret.operands[0].type != F64:
+    if len(ret.operands) != 1 or ret.operands[0].type.is_array \
+            or not ret.operands[0].type.is_float:
         raise UnsupportedOperationError(
             "grad needs a function that returns one float; use vjp or jacrev for other outputs",
             ret.loc)

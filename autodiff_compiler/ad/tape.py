@@ -44,7 +44,7 @@ from ..ir.builder import Builder
 from ..ir.clone import clone_op
 from ..ir.core import Function, Op, Region, Value, const
 from ..ir.names import Namer
-from ..ir.types import I64, Type
+from ..ir.types import I64, Type, bits_attrs
 from ..primitives.arith import add_p, max2_p, mul_p, trip_count_p
 from ..primitives.control import (
     checkpoint_alloc_p,
@@ -64,8 +64,6 @@ from ..primitives.control import (
 )
 from ..primitives.indexing import new_array_p
 from .checkpoint import save_ops
-
-_ITEMSIZE = {"float": 8, "int": 8, "bool": 1}
 
 # initial length of a tape under a while loop (doubles when full)
 WHILE_TAPE_START = 64
@@ -347,7 +345,7 @@ class TapePlan:
                     hint = "n_" + inner_loop.regions[0].args[0].hint
                     size = b(mul_p, size, b(trip_count_p, *inner_loop.operands[:3]), hint=hint)
             region.ops.append(_tape_op(counter_init_p, [], {"counter": info.counter}, loop.loc))
-            row = sum(_ITEMSIZE[v.type.kind] for v in info.taped if not v.type.is_array)
+            row = sum(v.type.itemsize for v in info.taped if not v.type.is_array)
             row += sum(8 * (v.type.ndim + 2) for v in info.taped if v in self.rows)
             if row and self.charge:  # array tapes are charged at their first push (ragged
                 # ones: their tables of (start, end, *shape) here, their buffers as they grow)
@@ -361,13 +359,14 @@ class TapePlan:
         """The allocation of `value`'s tape; with `reuse`, the last call's arrays come in as
         arguments (a row tape: rank + 1; a ragged one: its flat buffer and its table)."""
         name = self.tape_names[value]
-        attrs = {"tape": name, "kind": value.type.kind, **self._array_attrs(value)}
+        attrs = {"tape": name, "kind": value.type.kind, **bits_attrs(value.type),
+                 **self._array_attrs(value)}
         operands = [size]
         if reuse:
             if value in self.rows:
-                inputs = {name: Type(value.type.kind, 1), self.rows[value]: Type("int", 2)}
+                inputs = {name: value.type.with_ndim(1), self.rows[value]: Type("int", 2)}
             else:
-                inputs = {name: Type(value.type.kind, value.type.ndim + 1)}
+                inputs = {name: value.type.with_ndim(value.type.ndim + 1)}
             for stored, tape_type in inputs.items():
                 self.tape_inputs[stored] = Value(tape_type, stored + "_in")
                 operands.append(self.tape_inputs[stored])
@@ -411,7 +410,7 @@ class TapePlan:
                     charge = _tape_op(tape_charge_p, [count, template], {}, None)
                 else:
                     charge = _tape_op(tape_charge_p, [count],
-                                      {"row": _ITEMSIZE[template.type.kind]}, None)
+                                      {"row": template.type.itemsize}, None)
                 ops.append(self._budgeted(charge, ck.loop, "checkpointed"))
             ops.append(op)
         return ops
@@ -438,7 +437,8 @@ def _placeholder(region: Region, value: Value):
     if not value.type.is_array:
         return const(0, value.type)
     empty = Builder(region).op(new_array_p, *[const(0)] * value.type.ndim,
-                               attrs={"fill": None, "kind": value.type.kind}, hint=value.hint)
+                               attrs={"fill": None, "kind": value.type.kind,
+                                      **bits_attrs(value.type)}, hint=value.hint)
     return empty.result
 
 

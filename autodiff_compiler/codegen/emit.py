@@ -169,6 +169,9 @@ class Emitter:
     # --- expressions ----------------------------------------------------------------------------
     def expr(self, v) -> ast.expr:
         if isinstance(v, Const):
+            if v.type.is_float32:  # Numba computes float32 with a float literal in float64
+                return ast.Call(ast.parse("np.float32", mode="eval").body,
+                                [constant(float(v.value))], [])
             return constant(v.value)
         if v in self.elements:
             return copy.deepcopy(self.elements[v])

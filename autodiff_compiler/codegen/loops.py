@@ -25,9 +25,14 @@ from __future__ import annotations
 import ast
 
 from ..ir.core import Const
+from ..ir.types import dtype_expr
 
 _INDICES = ("i", "j", "k")
-_DTYPES = {"float": None, "int": "np.int64", "bool": "np.bool_"}
+
+
+def _dtype(t) -> str:
+    """`, dtype=...` for an array of t's elements (none for float64, NumPy's default)."""
+    return "" if t.kind == "float" and t.bits == 64 else f", dtype={dtype_expr(t.kind, t.bits)}"
 
 
 def _parse(text: str) -> ast.expr:
@@ -122,8 +127,7 @@ class _Plan:
         for k, (kind, *rest) in enumerate(self.op.attrs["outputs"]):
             name = self.names[k]
             if kind == "store":
-                dtype = _DTYPES[self.op.results[k].type.kind]
-                extra = f", dtype={dtype}" if dtype else ""
+                extra = _dtype(self.op.results[k].type)
                 self.em.line(depth, f"{name} = np.empty({self.shape}{extra})")
                 continue
             axes = rest[0]
@@ -134,14 +138,17 @@ class _Plan:
                     self.accumulators[k] = name
                 else:
                     self.accumulators[k] = self.em.namer.fresh("acc")
-                    self.em.line(depth, f"{name} = np.empty({self._dims(self._kept(k))})")
+                    self.em.line(depth, f"{name} = np.empty({self._dims(self._kept(k))}"
+                                        f"{_dtype(self.op.results[k].type)})")
             else:
-                self.em.line(depth, f"{name} = np.zeros({self._dims(self._kept(k))})")
+                self.em.line(depth, f"{name} = np.zeros({self._dims(self._kept(k))}"
+                                    f"{_dtype(self.op.results[k].type)})")
 
     def initialise(self, level: int, depth: int) -> None:
         for k, start in self.level.items():
             if start == level:
-                self.em.line(depth, f"{self.accumulators[k]} = 0.0")
+                zero = "np.float32(0.0)" if self.op.results[k].type.is_float32 else "0.0"
+                self.em.line(depth, f"{self.accumulators[k]} = {zero}")
 
     def take(self, k: int, element: str, depth: int) -> None:
         name = self.names[k]

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import GradientInputError
 from ..ir.core import Const, Region, Value, const
-from ..ir.types import BOOL, Type
+from ..ir.types import BOOL, F64, Type
 from ..primitives.arith import and_p, mul_p, ne_p, neg_p, not_p
 from ..primitives.arrays import expand_dims_p
 from ..primitives.elementwise import abs_p, pow_p
@@ -30,7 +30,13 @@ _BINOPS = {
 }
 _COMPARE = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
             gast.NotEq: "ne"}
-_CASTS = {"float": "cast_float", "int": "cast_int", "bool": "cast_bool"}
+_CASTS = {"float": "cast_float", "int": "cast_int", "bool": "cast_bool",
+          "float32": "cast_float"}
+
+
+def _cast_type(name: str, ndim: int) -> Type:
+    """The type a cast to `name` (float, int, bool, float32: _CASTS) gives."""
+    return Type("float", ndim, 32) if name == "float32" else Type(name, ndim)
 
 
 class Method:
@@ -456,19 +462,23 @@ class ExpressionLowering(NumpyLowering, Gathers):
     def converted(self, node, value, dtype_node) -> Value:
         """x.astype(float), x.astype(int), x.astype(np.float64): a cast (a copy, as NumPy
         makes one, when the type does not change)."""
-        kind = self.dtype_kind(dtype_node)
         value = self.check_value(node, value)
-        if value.type.kind == kind and value.type.is_array:
+        target = self.dtype_type(dtype_node, value.type.ndim)
+        if value.type == target and value.type.is_array:
             return self.b.op(copy_p, value, hint=value.hint).result
-        return self.cast(value, Type(kind, value.type.ndim))
+        return self.cast(value, target, exact=True)
+
+    def dtype_type(self, dtype_node, ndim: int) -> Type:
+        """The type of rank `ndim` that dtype= or astype(dtype) names."""
+        return _cast_type(self.dtype_kind(dtype_node), ndim)
 
     def dtype_kind(self, dtype_node) -> str:
         dtype = self.expr(dtype_node) if dtype_node is not None else None
         if not (isinstance(dtype, Resolved) and dtype.kind == "builtin"
                 and dtype.value in _CASTS):
             self.error(dtype_node if dtype_node is not None else self.parsed.node,
-                       "the dtype must be float, int or bool (or np.float64, np.int64, "
-                       "np.bool_)", unsupported=True)
+                       "the dtype must be float, int or bool (or np.float64, np.float32, "
+                       "np.int64, np.bool_)", unsupported=True)
         return dtype.value
 
     def derivative_made_inline(self, node):
@@ -557,6 +567,8 @@ class ExpressionLowering(NumpyLowering, Gathers):
                         "NumPy has no such function: loop over the entries"
                     self.error(arg_node, f"{callee.name}() does not take arrays; {instead}",
                                unsupported=True)
+            # math computes in double and returns a Python float, of a float32 number too
+            args = [self.cast(a, F64, exact=True) if a.type.is_float else a for a in args]
         if name == "fpow":  # math.pow always computes in floats
             name, args = "pow", [self.cast(a, Type("float")) for a in args]
         arity = get(name).spec.get("arity", len(args))
@@ -578,7 +590,7 @@ class ExpressionLowering(NumpyLowering, Gathers):
         if name in _CASTS:
             if len(args) != 1:
                 self.error(node, f"{name}() takes one number")
-            return self.cast(args[0], Type(name))
+            return self.cast(args[0], _cast_type(name, 0), exact=True)
         if name in ("min", "max"):
             if len(args) < 2:
                 self.error(node, f"{name}() needs at least two numbers")

@@ -116,20 +116,25 @@ class Lowering(PythonForms, ExpressionLowering):
             name = _fresh(f"{name}_const", self.constants)
             self.constants[name] = array
         value = self.b.op(constant_array_p, attrs={"name": name}, hint=name,
-                          result_types=[Type(kind, array.ndim)]).result
+                          result_types=[Type(kind, array.ndim,
+                                             32 if array.dtype.name == "float32" else 64)]).result
         self.constant_values[value] = original
         return value
 
-    def cast(self, value: Value, type: Type) -> Value:
-        if value.type == type:
+    def cast(self, value: Value, type: Type, exact: bool = False) -> Value:
+        """`value` as a `type.kind` value of its rank; a float keeps its precision unless
+        `exact` (merged values, x.astype(np.float32)), literals stay weak as float64."""
+        if value.type == type or (not exact and value.type.kind == type.kind == "float"):
             return value
         if value.type.ndim != type.ndim:
             raise TypeError(f"cannot merge {value.type} with {type}")
         if isinstance(value, Const):
             convert = {"float": float, "int": int, "bool": bool}[type.kind]
-            return const(convert(value.value), type)
+            return const(convert(value.value), type.with_ndim(0) if type.is_float32 else
+                         F64 if type.kind == "float" else type)
         name = {"float": "cast_float", "int": "cast_int", "bool": "cast_bool"}[type.kind]
-        return self.b(name, value, hint=value.hint)
+        return self.b(name, value, hint=value.hint,
+                      attrs={"bits": 32} if type.is_float32 else None)
 
     def merge_types(self, node, name: str, values: list[Value]) -> Type:
         if not all(isinstance(v, Value) for v in values):
@@ -398,7 +403,7 @@ class Lowering(PythonForms, ExpressionLowering):
         types = [self.merge_types(node, h, list(vs)) for h, vs in zip(hints, zip(*yields))]
         for region, values in zip(regions, yields):
             with self.region(region, {}):
-                casted = [self.cast(v, t) for v, t in zip(values, types)]
+                casted = [self.cast(v, t, exact=True) for v, t in zip(values, types)]
                 self.b.op(yield_p, *casted, result_types=[])
         op = self.b.op(if_p, cond, regions=regions, result_types=types)
         for value, hint in zip(op.results, hints):
@@ -473,9 +478,9 @@ class Lowering(PythonForms, ExpressionLowering):
     def close_loop(self, node, name, operands, regions, carried, assigned, yields, types,
                    exclude=()):
         with self.region(regions[-1], {}):
-            self.b.op(yield_p, *(self.cast(y, t) for y, t in zip(yields, types)),
+            self.b.op(yield_p, *(self.cast(y, t, exact=True) for y, t in zip(yields, types)),
                       result_types=[])
-        inits = [const(0, t) if isinstance(self.env[n], Placeholder) else self.cast(self.env[n], t)
+        inits = [const(0, t) if isinstance(self.env[n], Placeholder) else self.cast(self.env[n], t, exact=True)
                  for n, t in zip(carried, types)]
         op = self.b.op(name, *operands, *inits, regions=regions, result_types=types)
         line = self.parsed.loc(node).line

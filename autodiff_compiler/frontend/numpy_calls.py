@@ -8,7 +8,7 @@ derivative rule lives in one place.
 from __future__ import annotations
 
 from ..ir.core import Const, Value, const
-from ..ir.types import Type
+from ..ir.types import Type, bits_attrs, promote
 from ..primitives.arith import (
     add_p,
     cast_float_p,
@@ -134,7 +134,7 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering, LinalgCal
         if not x.type.is_array:
             self.error(node, f"np.{name}() takes an array", unsupported=True)
         if name != "ravel":  # ravel keeps integers (index arrays) integers
-            x = self.cast(x, Type("float", x.type.ndim))
+            x = self.cast(x, Type("float", x.type.ndim), exact="dtype" in options)
         if name in ("triu", "tril"):
             return self.linear_algebra(node, name, x, [options.get("k", const(0))])
         if name == "outer":
@@ -253,6 +253,7 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering, LinalgCal
                 if not (isinstance(value, Resolved) and value.value == "float"):
                     self.error(node, f"np.{name}(): dtype= may only be float here",
                                unsupported=True)
+                found[key] = "float"  # float64, also of a float32 array
             elif key == "out":
                 self.error(node, f"np.{name}(): out= is not supported; assign the result",
                            unsupported=True)
@@ -376,11 +377,14 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering, LinalgCal
         if dims is None or len(args) != expected:
             self.error(node, f"np.{kind}() takes a shape{' and a fill value' * (kind == 'full')}"
                        " (dtype and other keywords are not supported)")
+        precision = bits_attrs(source.type) if like and not node.keywords else {}
         if kind == "full":
-            fill = self.cast(self.check_value(node.args[-1], args[-1]), Type("float"))
+            fill = self.cast(self.check_value(node.args[-1], args[-1]), Type(
+                "float", 0, precision.get("bits", 64)), exact=bool(like))
             return self.b.op(full_p, *dims, fill, hint="full").result
         fill = {"zeros": 0.0, "ones": 1.0, "empty": None}[kind]
-        return self.b.op(new_array_p, *dims, attrs={"fill": fill}, hint=kind).result
+        return self.b.op(new_array_p, *dims, attrs={"fill": fill, **precision},
+                         hint=kind).result
 
     def ramp(self, node, kind: str, args: list[Value]) -> Value:
         """np.arange(stop) / (start, stop[, step]) of integers; np.linspace(a, b, n) as
@@ -399,6 +403,8 @@ class NumpyLowering(NumpyMore, ContractionLowering, TransposeLowering, LinalgCal
                        unsupported=True)
         start, stop = (self.cast(a, Type("float")) for a in args[:2])
         unit = self.b(unit_ramp_p, args[2])
+        if promote(start.type, stop.type).is_float32:  # NumPy's linspace: float32 then
+            unit = self.cast(unit, Type("float", 1, 32), exact=True)
         return self.b(add_p, start, self.b(mul_p, self.b(sub_p, stop, start), unit))
 
     def linspace(self, node) -> Value:

@@ -57,6 +57,7 @@ _UFUNCS = {"add": add_p, "subtract": sub_p, "multiply": mul_p, "divide": truediv
 _DEGREES = {"deg2rad": math.pi / 180, "radians": math.pi / 180, "rad2deg": 180 / math.pi,
             "degrees": 180 / math.pi}
 _BIG = 1.7976931348623157e308  # np.finfo(float).max
+_BIG32 = 3.4028234663852886e38  # np.finfo(np.float32).max
 
 
 class NumpyMore(SpecialCalls, Ordering, NumpyForms):
@@ -111,7 +112,8 @@ class NumpyMore(SpecialCalls, Ordering, NumpyForms):
             if given["dtype"] is not None:
                 dtype_node = next(k.value for k in node.keywords if k.arg == "dtype") \
                     if any(k.arg == "dtype" for k in node.keywords) else node.args[1]
-                value = self.cast(value, Type(self.dtype_kind(dtype_node), value.type.ndim))
+                value = self.cast(value, self.dtype_type(dtype_node, value.type.ndim),
+                                  exact=True)
             return value
         if name in ("all", "any"):
             return self.all_or_any(node, name, args)
@@ -185,10 +187,11 @@ class NumpyMore(SpecialCalls, Ordering, NumpyForms):
                            "neginf": None})
         x = self.floating(self.check_value(node, given["x"]))
         b = self.b
-        high = const(_BIG) if given["posinf"] is None else given["posinf"]
-        low = const(-_BIG) if given["neginf"] is None else given["neginf"]
-        finite = b(select_p, b(gt_p, x, const(_BIG)), high,
-                   b(select_p, b(lt_p, x, const(-_BIG)), low, x))
+        big = _BIG32 if x.type.is_float32 else _BIG  # the largest finite float of x's dtype
+        high = const(big) if given["posinf"] is None else given["posinf"]
+        low = const(-big) if given["neginf"] is None else given["neginf"]
+        finite = b(select_p, b(gt_p, x, const(big)), high,
+                   b(select_p, b(lt_p, x, const(-big)), low, x))
         return b(select_p, b(ne_p, x, x), given["nan"], finite)
 
     def np_sinc(self, node, spelling, args):

@@ -101,6 +101,7 @@ _BUILTINS = {
     builtins.max: "max", builtins.float: "float", builtins.int: "int", builtins.bool: "bool",
     builtins.pow: "pow", builtins.sum: "sum",
     np.float64: "float", np.int64: "int", np.bool_: "bool", np.double: "float",
+    np.float32: "float32",
 }
 
 

@@ -43,7 +43,7 @@ class Builder:
             operands = tuple(self.resolve(v) for v in operands)
         attrs = dict(attrs or {})
         if result_types is None:
-            result_types = prim.infer(*(v.type for v in operands), **attrs)
+            result_types = prim.result_types(*(v.type for v in operands), **attrs)
         hint = hint or prim.name
         results = [Value(t, hint) for t in result_types]
         return self.append(Op(prim, list(operands), results, list(regions or []), attrs, self.loc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..primitives.control import return_p, yield_p
 from .core import Const, Function, Region, Value
+from .types import fits
 
 
 def _at(op) -> str:
@@ -69,5 +70,5 @@ def _check_terminator(region: Region, parent, fn: Function) -> None:
         raise AssertionError(f"{where}: yields {len(last.operands)} values, "
                              f"expected {len(parent.results)}")
     for v, r in zip(last.operands, parent.results):
-        if v.type != r.type:
+        if not fits(v.type, r.type):
             raise AssertionError(f"{where}: yield type {v.type} != {r.type}")

@@ -197,15 +197,26 @@ not_p = defprim("not_", infer=_boolean, emit=_logical(ast.Not, "np.logical_not")
 
 
 def _emit_cast_float(op, args):
+    bits = op.attrs.get("bits", 64)
     if op.operands[0].type.is_array:
         return ast.Call(ast.Attribute(args[0], "astype", ast.Load()),
-                        [ast.parse("np.float64", mode="eval").body], [])
+                        [ast.parse(f"np.float{bits}", mode="eval").body], [])
+    if bits == 32:
+        return call("np.float32", args)
+    if op.operands[0].type.is_float32:  # Numba's float() keeps float32: a double first
+        return call("float", [call("np.float64", args)])
     return call("float", args)
 
 
-cast_float_p = defprim("cast_float", infer=lambda t, **_: [Type("float", t.ndim)],
+def _cast_float_type(t: Type, bits: int = 64, **_) -> list[Type]:
+    """float(x) is a Python float (weak), x.astype(np.float64) an array; bits=32: float32."""
+    return [Type("float", t.ndim, bits, bits == 64 and t.ndim == 0)]
+
+
+cast_float_p = defprim("cast_float", infer=_cast_float_type, fixed_precision=True,
                        emit=_emit_cast_float, cheap=True, linear=True, elementwise=True,
-                       emit_element=lambda op, a: call("np.float64", a),  # Numba: of a bool
+                       emit_element=lambda op, a: call(f"np.float{op.attrs.get('bits', 64)}",
+                                                       a),  # Numba: of a bool
                        spec={"arity": 1})
 cast_int_p = defprim("cast_int", infer=lambda t, **_: [I64], emit=lambda op, a: call("int", a),
                      differentiable=False, cheap=True)

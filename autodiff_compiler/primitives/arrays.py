@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 
 from ..ir.core import const
-from ..ir.types import Type, promote
+from ..ir.types import Type, bits_attrs, promote
 from .arith import cast_float_p, eq_p
 from .elementwise import exp_p
 from .indexing import dim_p, slice_p, zeros_like_p
@@ -275,7 +275,7 @@ def _extreme_mask(b, op):
     (x,) = op.operands
     axis = op.attrs.get("axis")
     out = op.result if axis is None else b(expand_dims_p, op.result, attrs={"axis": axis})
-    mask = b(cast_float_p, b(eq_p, x, out))
+    mask = b(cast_float_p, b(eq_p, x, out), attrs=bits_attrs(x.type))
     count = b(sum_p, mask, attrs={"axis": axis})
     return mask, count if axis is None else b(expand_dims_p, count, attrs={"axis": axis})
 

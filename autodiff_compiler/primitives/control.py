@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 
+from ..ir.types import dtype_expr
 from .registry import defprim, quote, storage_node
 
 
@@ -61,7 +62,10 @@ fused_p = defprim("fused", region=True, elementwise=True, differentiable=False,
 yield_p = defprim("yield", pure=False, terminator=True)
 return_p = defprim("return", pure=False, terminator=True)
 
-_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
+
+def _dtype(op) -> ast.expr:
+    """The dtype of the tape an op allocates (attributes kind and, for float32, bits)."""
+    return ast.parse(dtype_expr(op.attrs["kind"], op.attrs.get("bits", 64)), mode="eval").body
 
 
 def _name(identifier: str, ctx=ast.Load) -> ast.Name:
@@ -77,7 +81,7 @@ def _emit_alloc(op, args):
     `reuse`, the second operand is the last call's tape, taken when it is big enough."""
     if op.attrs.get("rows"):
         return _emit_ragged_alloc(op, args)
-    dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
+    dtype = _dtype(op)
     sizes = list(args[:1] if op.attrs.get("reuse") else args)
     sizes += [ast.Constant(0)] * op.attrs.get("ndim", 0)  # array rows: shaped at the first push
     shape = sizes[0] if len(sizes) == 1 else ast.Tuple(sizes, ast.Load())
@@ -121,7 +125,7 @@ def _ragged_view(name: str, rows: str, index: ast.expr, ndim: int) -> ast.expr:
 def _emit_ragged_alloc(op, args):
     """A ragged tape: its flat buffer (the last call's when reused: pushes grow it) and its
     table, one row per push the tape has room for."""
-    dtype = ast.parse(_DTYPES[op.attrs["kind"]], mode="eval").body
+    dtype = _dtype(op)
     buffer, table = _ragged_alloc(op.attrs["tape"], op.attrs["rows"], args[0],
                                   op.attrs["ndim"], dtype)
     if op.attrs.get("reuse"):
@@ -260,7 +264,7 @@ def _emit_checkpoint_alloc(op, args):
                           ast.Attribute(template, "shape", ast.Load()))
         dtype = ast.Attribute(template, "dtype", ast.Load())
     else:
-        shape, dtype = count, ast.parse(_DTYPES[kind.kind], mode="eval").body
+        shape, dtype = count, ast.parse(dtype_expr(kind.kind, kind.bits), mode="eval").body
     value = ast.Call(ast.parse("np.empty", mode="eval").body, [shape],
                      [ast.keyword("dtype", dtype)])
     return ast.Assign([_name(op.attrs["name"], ast.Store)], value)

@@ -55,7 +55,7 @@ from .linalg import (
 )
 from .registry import call, defprim, defvjp
 
-cholesky_p = defprim("cholesky", infer=lambda a, **_: [Type("float", 2)],
+cholesky_p = defprim("cholesky", float32=False, infer=lambda a, **_: [Type("float", 2)],
                      emit=lambda op, a: call("rt.cholesky", a), fresh_array=True,
                      spec={"arity": 1, "array": True})
 
@@ -107,10 +107,10 @@ def _congruent(b, v, x):
 
 
 # --- eigh -----------------------------------------------------------------------------------
-eigvalsh_p = defprim("eigvalsh", infer=lambda a, **_: [Type("float", a.ndim - 1)],
+eigvalsh_p = defprim("eigvalsh", float32=False, infer=lambda a, **_: [Type("float", a.ndim - 1)],
                      emit=lambda op, a: call("rt.eigvalsh", a), lapack=True,
                      spec={"arity": 1, "array": True})
-eigh_vectors_p = defprim("eigh_vectors", infer=lambda a, **_: [Type("float", a.ndim)],
+eigh_vectors_p = defprim("eigh_vectors", float32=False, infer=lambda a, **_: [Type("float", a.ndim)],
                          emit=tuple_item("eigh", 1), lapack=True,
                          spec={"arity": 1, "array": True})
 
@@ -162,11 +162,11 @@ def _svd_type(index: int):
     return infer
 
 
-svdvals_p = defprim("svdvals", infer=_svd_type(1), emit=lambda op, a: call("rt.svdvals", a),
+svdvals_p = defprim("svdvals", float32=False, infer=_svd_type(1), emit=lambda op, a: call("rt.svdvals", a),
                     lapack=True, spec={"arity": 1, "array": True})
-svd_u_p = defprim("svd_u", infer=_svd_type(0), emit=tuple_item("svd", 0), lapack=True,
+svd_u_p = defprim("svd_u", float32=False, infer=_svd_type(0), emit=tuple_item("svd", 0), lapack=True,
                   spec={"arity": 1, "array": True})
-svd_vt_p = defprim("svd_vt", infer=_svd_type(2), emit=tuple_item("svd", 2), lapack=True,
+svd_vt_p = defprim("svd_vt", float32=False, infer=_svd_type(2), emit=tuple_item("svd", 2), lapack=True,
                    spec={"arity": 1, "array": True})
 
 

@@ -26,8 +26,9 @@ from .registry import PRIMITIVES, call, defprim, defvjp, multiplicative_jvps
 
 
 def _emitter(math_name, numpy_name):
-    def emit(op, args: list[ast.expr]) -> ast.expr:
-        scalar = all(not v.type.is_array for v in op.operands)
+    def emit(op, args: list[ast.expr]) -> ast.expr:  # math's give Python floats
+        scalar = all(not v.type.is_array for v in op.operands + op.results) \
+            and not op.result.type.is_float32
         return call(math_name if scalar and math_name else numpy_name, args)
 
     return emit

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..errors import UnsupportedOperationError
 from ..ir.core import Value, const
-from ..ir.types import I64, Type
+from ..ir.types import I64, Type, dtype_expr
 from .registry import call, defprim, defvjp, dotted, set_linear_jvp
 
 
@@ -72,22 +72,22 @@ def _shape(args: list[ast.expr]) -> ast.expr:
     return args[0] if len(args) == 1 else ast.Tuple(list(args), ast.Load())
 
 
-def _new_array(*dims: Type, kind: str = "float", **_) -> list[Type]:
-    return [Type(kind, len(dims))]
+def _new_array(*dims: Type, kind: str = "float", bits: int = 64, **_) -> list[Type]:
+    return [Type(kind, len(dims), bits)]
 
 
 def _emit_new_array(op, args: list[ast.expr]) -> ast.Call:
     made = call(_CREATORS[op.attrs["fill"]], [_shape(args)])
-    kind = op.attrs.get("kind", "float")
-    if kind != "float":  # an empty int or bool array (a branch's placeholder)
-        made.keywords.append(ast.keyword("dtype", dotted(_DTYPES[kind])))
+    kind, bits = op.attrs.get("kind", "float"), op.attrs.get("bits", 64)
+    if kind != "float" or bits != 64:  # a branch's placeholder of another dtype
+        made.keywords.append(ast.keyword("dtype", dotted(dtype_expr(kind, bits))))
     return made
 
 
 # Array creation: np.zeros / np.ones / np.empty (attrs fill) and np.full, shapes as operands.
 _CREATORS = {0.0: "np.zeros", 1.0: "np.ones", None: "np.empty"}
-_DTYPES = {"int": "np.int64", "bool": "np.bool_"}
-new_array_p = defprim("new_array", infer=_new_array, pure=False, differentiable=False,
+new_array_p = defprim("new_array", infer=_new_array, fixed_precision=True, pure=False,
+                      differentiable=False,
                       emit=_emit_new_array, fresh_array=True, dims_shape=True)
 full_p = defprim("full", infer=lambda *t, **_: [Type("float", len(t) - 1)], pure=False,
                  fresh_array=True, linear=True, dims_shape=True,

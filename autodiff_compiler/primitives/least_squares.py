@@ -25,15 +25,15 @@ from .linalg import mm, solve_p, swap_last, symmetric_from_lower, tuple_item
 from .registry import call, defprim, defvjp, set_linear_jvp
 
 # the operand itself, after a check (attr `check`: a runtime helper) that its derivative exists
-checked_p = defprim("checked", infer=lambda a, **_: [a], cheap=True,
+checked_p = defprim("checked", float32=False, infer=lambda a, **_: [a], cheap=True,
                     emit=lambda op, a: call(f"rt.{op.attrs['check']}", a))
 defvjp(checked_p)(lambda b, op, g: (lambda: g,))
 set_linear_jvp(checked_p)
 
 # --- qr -------------------------------------------------------------------------------------
-qr_q_p = defprim("qr_q", infer=lambda a, **_: [a], emit=tuple_item("qr", 0), lapack=True,
+qr_q_p = defprim("qr_q", float32=False, infer=lambda a, **_: [a], emit=tuple_item("qr", 0), lapack=True,
                  spec={"arity": 1, "array": True})
-qr_r_p = defprim("qr_r", infer=lambda a, **_: [a], emit=tuple_item("qr", 1), lapack=True,
+qr_r_p = defprim("qr_r", float32=False, infer=lambda a, **_: [a], emit=tuple_item("qr", 1), lapack=True,
                  spec={"arity": 1, "array": True})
 
 
@@ -99,9 +99,9 @@ qr_r_p.jvp = _qr_r_jvp
 
 
 # --- lstsq ----------------------------------------------------------------------------------
-lstsq_p = defprim("lstsq", infer=lambda a, rhs, **_: [Type("float", rhs.ndim)],
+lstsq_p = defprim("lstsq", float32=False, infer=lambda a, rhs, **_: [Type("float", rhs.ndim)],
                   emit=tuple_item("lstsq", 0), lapack=True, spec={"arity": 2, "array": True})
-lstsq_rank_p = defprim("lstsq_rank", infer=lambda a, rhs, **_: [Type("int")],
+lstsq_rank_p = defprim("lstsq_rank", float32=False, infer=lambda a, rhs, **_: [Type("int")],
                        emit=tuple_item("lstsq", 2), lapack=True, differentiable=False)
 
 
@@ -153,11 +153,11 @@ lstsq_p.jvp = _lstsq_jvp
 
 # np.linalg.lstsq's residuals: the squared column norms of b - A x (as a 1-vector for a vector
 # b) where A has full column rank and more rows than columns, else an empty array
-keep_residuals_p = defprim("keep_residuals", infer=lambda total, rank, a, **_: [total],
+keep_residuals_p = defprim("keep_residuals", float32=False, infer=lambda total, rank, a, **_: [total],
                            emit=lambda op, a: call("rt.keep_residuals", a),
                            spec={"arity": 3, "array": True})
 # the cotangent of the squared norms given that of the residuals (zero where they are empty)
-residuals_cotangent_p = defprim("residuals_cotangent", infer=lambda g, total, **_: [total],
+residuals_cotangent_p = defprim("residuals_cotangent", float32=False, infer=lambda g, total, **_: [total],
                                 emit=lambda op, a: call("rt.residuals_cotangent", a))
 defvjp(keep_residuals_p)(lambda b, op, g: (
     lambda: b(residuals_cotangent_p, g, op.operands[0]), None, None))

@@ -152,15 +152,15 @@ def _per_matrix(a, **_):
 
 
 # b is one vector when 1-D (a being one matrix: the frontend gives a stack a column instead)
-solve_p = defprim("solve", emit=_emit_solve, spec={"arity": 2, "array": True},
+solve_p = defprim("solve", float32=False, emit=_emit_solve, spec={"arity": 2, "array": True},
                   infer=lambda a, b, **_: [Type("float", 1 if b.ndim == 1 else max(a.ndim, b.ndim))])
-inv_p = defprim("inv", infer=lambda a, **_: [Type("float", a.ndim)], emit=_emit_matrix("inv"),
+inv_p = defprim("inv", float32=False, infer=lambda a, **_: [Type("float", a.ndim)], emit=_emit_matrix("inv"),
                 spec={"arity": 1, "array": True})
-det_p = defprim("det", infer=_per_matrix, emit=_emit_matrix("det"),
+det_p = defprim("det", float32=False, infer=_per_matrix, emit=_emit_matrix("det"),
                 spec={"arity": 1, "array": True})
-logabsdet_p = defprim("logabsdet", infer=_per_matrix, emit=_emit_matrix("slogdet", 1),
+logabsdet_p = defprim("logabsdet", float32=False, infer=_per_matrix, emit=_emit_matrix("slogdet", 1),
                       spec={"arity": 1, "array": True})
-det_sign_p = defprim("det_sign", infer=_per_matrix, differentiable=False,
+det_sign_p = defprim("det_sign", float32=False, infer=_per_matrix, differentiable=False,
                      emit=_emit_matrix("slogdet", 0))
 
 

@@ -19,7 +19,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..ir.types import Type
+from ..ir.types import Type, float_result
 
 PRIMITIVES: dict[str, Primitive] = {}
 
@@ -65,6 +65,9 @@ class Primitive:
       (the adjoint of broadcasting); `unit_axes`: op -> axes of its result that have
       length one whatever the operands (np.expand_dims).
     - `lapack`: compiled with Numba, it calls LAPACK through SciPy (np.linalg.eigh, svd, ...).
+    - `float32`: computes in float32 when its operands are float32 (False: refused there,
+      transforms.precision); `fixed_precision`: its `infer` gives its results' float
+      precision (casts), instead of NumPy 2's promotion of its operands (`result_types`).
     Rules: `infer` (result types), `emit` (Python AST), `vjp`, `jvp`, `fold` (algebra done
     while building), `polynomial` (the exact ir.polynomials.Polynomial of an int result
     from those of the operands, or None: strength reduction, transforms/strength.py), `flow` (how derivatives flow through it, where the traits do not say:
@@ -107,6 +110,8 @@ class Primitive:
     stores: str | None = None
     loads: str | None = None
     lapack: bool = False
+    float32: bool = True
+    fixed_precision: bool = False
     region_labels: tuple = ()  # how the printer names its regions
     elementwise: bool = False
     sums_axes: Callable | None = None  # op -> the axes of operand 0 it sums over
@@ -117,6 +122,17 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<prim {self.name}>"
+
+    def result_types(self, *types: Type, **attrs) -> list[Type]:
+        """The types of its results for operands of `types`: `infer`'s, their floats with
+        the precision NumPy 2 gives them (ir.types.float_result), unless fixed by `infer`.
+        Int arrays count only as elementwise operands: elsewhere they are indices (the
+        frontend casts int arrays used as values, as np.dot's operands, to float)."""
+        results = self.infer(*types, **attrs)
+        if self.fixed_precision:
+            return results
+        counted = types if self.elementwise else [t for t in types if t.kind != "int"]
+        return [float_result(counted, t.ndim) if t.kind == "float" else t for t in results]
 
     def is_view(self, op) -> bool:
         """Whether this op's result may share memory with its first operand."""

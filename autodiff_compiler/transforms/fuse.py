@@ -85,7 +85,8 @@ def _unit_axes_summed_first(ops: list[Op], producers) -> list[Op]:
             rewritten.append(op)
             continue
         axis = maker.prim.unit_axes(maker)[0] % g.type.ndim
-        summed = Op(sum_p, [g], [Value(Type("float", g.type.ndim - 1), g.hint + "_sum")], [],
+        summed = Op(sum_p, [g], [Value(Type("float", g.type.ndim - 1, g.type.bits),
+                                       g.hint + "_sum")], [],
                     {"axis": axis}, op.loc)
         kept = Op(expand_dims_p, [summed.result], [Value(g.type, g.hint)], [],
                   {"axis": axis}, op.loc)
@@ -390,7 +391,7 @@ class _Build:
         axis = op.attrs.get("axis")
         if axis is None or not g.type.is_array:
             return self._input(g, "array" if g.type.is_array else "scalar")
-        view = Value(Type(g.type.kind, g.type.ndim + 1), g.hint)
+        view = Value(Type(g.type.kind, g.type.ndim + 1, g.type.bits), g.hint)
         self.before.append(Op(expand_dims_p, [g], [view], [], {"axis": axis}, op.loc))
         return self._input(view, "array")
 
