@@ -61,6 +61,7 @@ from .tapes import TapeBytes
 from .transforms.cse import cse
 from .transforms.fuse import fuse as fuse_loops
 from .transforms.parallel import parallel_loops
+from .transforms.shape_sources import shape_sources
 from .transforms.views import remake_views_after_writes
 from .version import __version__
 
@@ -251,7 +252,7 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     derived, layout = _DERIVE[target, mode](primal, list(argnums), options)
     verify(derived)
     if fuse if fuse is not None else jit and target == "cpu":
-        derived = fuse_loops(derived, parallel)
+        derived = fuse_loops(shape_sources(derived), parallel)
         verify(derived)
     if parallel and target == "cpu":
         derived = parallel_loops(derived)

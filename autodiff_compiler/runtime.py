@@ -401,7 +401,7 @@ def scatter_add(buffer, index, values):
         buffer[index[k]] += values[k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # called per step in loops: no call, no refcounts
 def sum_to_shape1(g, x):
     """g summed down to x's shape where x was broadcast from length 1."""
     if x.shape[0] == 1 and g.shape[0] != 1:

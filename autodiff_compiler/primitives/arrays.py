@@ -95,12 +95,21 @@ def unbroadcast(b, g, operand, op=None):
     return g
 
 
-sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, x, **_: [g], sums_to_shape=True,
-        emit=lambda op, a: call(_sum_to_shape_helper(op.operands[1].type.ndim), a))
+def _emit_sum_to_shape(op, args):
+    """rt.sum_to_shape<rank>(g, x); with several arrays in place of x (the arrays that make
+    x, transforms/shape_sources.py), a zero-stride view of the shape they broadcast to."""
+    ndim = max(v.type.ndim for v in op.operands[1:])
+    helper = f"rt.sum_to_shape{ndim}" if ndim <= 2 else "rt.sum_to_shape"
+    if len(args) == 2:
+        return call(helper, args)
+    shapes = [ast.Attribute(a, "shape", ast.Load()) for a in args[1:]]
+    view = call("np.broadcast_to", [ast.Constant(0.0), call("np.broadcast_shapes", shapes)])
+    return call(helper, [args[0], view])
 
 
-def _sum_to_shape_helper(ndim: int) -> str:
-    return f"rt.sum_to_shape{ndim}" if ndim <= 2 else "rt.sum_to_shape"
+# operand 1 is read for its shape only; several operands: the shape they broadcast to
+sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, *x, **_: [g], sums_to_shape=True,
+        emit=_emit_sum_to_shape)
 
 
 @defvjp(sum_p)
