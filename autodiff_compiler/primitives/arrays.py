@@ -95,21 +95,24 @@ def unbroadcast(b, g, operand, op=None):
     return g
 
 
-def _emit_sum_to_shape(op, args):
-    """rt.sum_to_shape<rank>(g, x); with several arrays in place of x (the arrays that make
-    x, transforms/shape_sources.py), a zero-stride view of the shape they broadcast to."""
-    ndim = max(v.type.ndim for v in op.operands[1:])
-    helper = f"rt.sum_to_shape{ndim}" if ndim <= 2 else "rt.sum_to_shape"
-    if len(args) == 2:
-        return call(helper, args)
-    shapes = [ast.Attribute(a, "shape", ast.Load()) for a in args[1:]]
-    view = call("np.broadcast_to", [ast.Constant(0.0), call("np.broadcast_shapes", shapes)])
-    return call(helper, [args[0], view])
+sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, x, **_: [g], sums_to_shape=True,
+        emit=lambda op, a: call(_sum_to_shape_helper(op.operands[1].type.ndim), a))
 
 
-# operand 1 is read for its shape only; several operands: the shape they broadcast to
-sum_to_shape_p = defprim("sum_to_shape", infer=lambda g, *x, **_: [g], sums_to_shape=True,
-        emit=_emit_sum_to_shape)
+def _sum_to_shape_helper(ndim: int) -> str:
+    return f"rt.sum_to_shape{ndim}" if ndim <= 2 else "rt.sum_to_shape"
+
+
+def _emit_shape_ref(op, args):
+    shapes = [ast.Attribute(a, "shape", ast.Load()) for a in args]
+    return call("np.broadcast_to", [ast.Constant(0.0), call("rt.broadcast_shapes", shapes)])
+
+
+# an array of the broadcast shape of its operands, read for its shape alone (the reference
+# of a broadcast's adjoint, transforms/shape_sources.py): a view of one number, no storage
+shape_ref_p = defprim("shape_ref", infer=lambda *ts, **_: [Type("float", max(t.ndim for t in ts))],
+        emit=_emit_shape_ref, shape_only=True, broadcast_shape=True, cheap=True,
+        differentiable=False)
 
 
 @defvjp(sum_p)
