@@ -64,6 +64,7 @@ from .transforms.fuse import fuse as fuse_loops
 from .transforms.parallel import parallel_loops
 from .transforms.precision import float32_code
 from .transforms.strength import reduce_strength
+from .transforms.shape_sources import shape_sources
 from .transforms.views import remake_views_after_writes
 from .version import __version__
 
@@ -270,7 +271,7 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     verify(derived)
     derived = float32_code(derived)
     if fuse if fuse is not None else jit and target == "cpu":
-        derived = fuse_loops(derived, parallel)
+        derived = fuse_loops(shape_sources(derived), parallel)
         verify(derived)
     if parallel and target == "cpu":
         derived = parallel_loops(derived)

@@ -417,7 +417,42 @@ def scatter_add(buffer, index, values):
         buffer[index[k]] += values[k]
 
 
-@numba.njit(cache=True)
+def broadcast_shapes(*shapes):
+    """np.broadcast_shapes of the shapes of arrays (fused loop nests: their iteration
+    shape). Numba's own takes about 150 ns a call, as long as a loop over a few dozen
+    entries; this one is unrolled for the ranks at hand."""
+    return np.broadcast_shapes(*shapes)
+
+
+@numba.njit(inline="always")
+def _broadcast_length(n, d):
+    """The broadcast length of axes of lengths n and d (NumPy's rule)."""
+    if d == n or d == 1:
+        return n
+    if n == 1:
+        return d
+    raise ValueError("shape mismatch: objects cannot be broadcast to a single shape")
+
+
+@overload(broadcast_shapes)
+def _broadcast_shapes_unrolled(*shapes):
+    """Axis by axis from the last, each shape's length joined in: code written for the
+    ranks of these shapes (a tuple's rank is part of its type)."""
+    ranks = [len(shape) for shape in shapes]
+    ndim = max(ranks, default=0)
+    lines = ["def unrolled(*shapes):"]
+    for axis in range(ndim):
+        lines.append(f"    n{axis} = 1")
+        for k, rank in enumerate(ranks):
+            if axis >= ndim - rank:
+                lines.append(f"    n{axis} = length(n{axis}, shapes[{k}][{axis - ndim + rank}])")
+    lines.append(f"    return ({''.join(f'n{axis}, ' for axis in range(ndim))})")
+    namespace = {"length": _broadcast_length}
+    exec("\n".join(lines), namespace)  # noqa: S102  (our own text, from ranks only)
+    return namespace["unrolled"]
+
+
+@numba.njit(cache=True, inline="always")  # called per step in loops: no call, no refcounts
 def sum_to_shape1(g, x):
     """g summed down to x's shape where x was broadcast from length 1."""
     if x.shape[0] == 1 and g.shape[0] != 1:

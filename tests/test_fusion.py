@@ -51,6 +51,12 @@ def comparisons_and_where(x, y):
     return np.sum(np.maximum(t, 0.1) * np.minimum(x, y))
 
 
+def gates(x, w, c):
+    """An LSTM's gates: the adjoints of `x * w + c` sum to the shape of `x * w`."""
+    s = 1.0 / (1.0 + np.exp(-(x * w + c)))
+    return np.sum(s * np.tanh(x * w - c))
+
+
 _RNG = np.random.default_rng(13)
 
 
@@ -76,6 +82,10 @@ CASES = {
     "written_between": (written_between, [(_normal(5),)], 0),
     "comparisons_and_where": (comparisons_and_where, [(_normal(3, 4), _normal(3, 4)),
                                                       (_normal(3, 1), _normal(4))], (0, 1)),
+    # x * w broadcast by c, c by x * w, and neither
+    "gates": (gates, [(_normal(1), _normal(1), _normal(5)), (_normal(4), _normal(1), _normal(1)),
+                      (_normal(6), _normal(6), _normal(6)),
+                      (_normal(3, 1), _normal(1, 4), _normal(4))], (0, 1, 2)),
 }
 EMPTY = {  # the same functions on arrays with no entries
     "kmeans": (_normal(0, 3), _normal(4, 3)),
@@ -194,6 +204,17 @@ def test_adjoint_recomputes_cheap_values_instead_of_storing_them():
     assert _fused_ops(code) >= 3
 
 
+def test_adjoint_reads_the_shape_of_a_product_from_its_factors():
+    # sum_to_shape(g, x * w) reads a view of the shape of x and w broadcast together
+    # (transforms/shape_sources.py): the reverse sweep computes no product x * w, neither as
+    # NumPy code nor in a loop, and the forward sweep stores only exp and tanh
+    source = _source(gates, CASES["gates"][1][0], (0, 1, 2))
+    reverse = re.sub(r"#.*", "", source[source.index("# reverse sweep"):])  # no comments
+    assert "np.broadcast_to(0.0, rt.broadcast_shapes(x.shape, w.shape))" in source
+    assert source[:source.index("# reverse sweep")].count("np.empty") == 2
+    assert not re.search(r"\bx\w* \* w\b|\bx_b\w*\[\w+\] \* w_b", reverse)
+
+
 def test_log_sum_exp_is_one_loop_per_pass():
     source = _source(log_sum_exp, (_normal(7),), 0)
     assert source.count("for ") == 4  # exp, its sum; their adjoint; two for the max
@@ -229,6 +250,41 @@ def test_numba_fused_agrees_with_interpreter():
         for a, b in zip(compiled(*args), python(*args)):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
     assert "for " in compiled.source
+
+
+@pytest.mark.numba
+def test_numba_sums_to_the_broadcast_shape_of_the_factors():
+    """rt.sum_to_shape1 of a view of rt.broadcast_shapes(...), one compile for the 1-D sets."""
+    fn, sets, argnums = CASES["gates"]
+    compiled = grad(fn, argnums=argnums)
+    python = grad(fn, argnums=argnums, jit=False)
+    for args in sets[:3]:
+        for a, b in zip(compiled(*args), python(*args)):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.numba
+def test_numba_broadcast_shapes_is_numpys():
+    """rt.broadcast_shapes (unrolled for the ranks at hand) against np.broadcast_shapes:
+    ranks that differ, lengths one and zero, and shapes NumPy refuses."""
+    import numba
+
+    from autodiff_compiler import runtime as rt
+
+    @numba.njit
+    def shapes(a, b, c):
+        return rt.broadcast_shapes(a.shape, b.shape, c.shape)
+
+    for dims in [((3, 1), (4,), (2, 1, 1)), ((0, 1), (4,), (1, 1, 1)), ((5,), (1,), (5,)),
+                 ((2, 3), (2, 3), (1, 1))]:
+        arrays = [np.zeros(d) for d in dims]
+        assert shapes(*arrays) == np.broadcast_shapes(*dims)
+    for dims in [((3,), (4,), (1,)), ((0,), (2,), (1,))]:
+        with pytest.raises(ValueError, match="cannot be broadcast"):
+            np.broadcast_shapes(*dims)
+        with pytest.raises(ValueError, match="cannot be broadcast"):
+            shapes(*[np.zeros(d) for d in dims])
 
 
 @pytest.mark.numba

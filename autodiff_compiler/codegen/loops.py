@@ -1,14 +1,14 @@
 """A fused op (transforms/fuse.py) as one Python loop nest.
 
 The nest runs over the broadcast shape of the operands (NumPy's rule, checked at run time
-by np.broadcast_shapes); each array is read through np.broadcast_to, a view with zero
+by rt.broadcast_shapes); each array is read through np.broadcast_to, a view with zero
 strides on broadcast axes, so no broadcast is ever materialised. Per result, the element
 is stored into a new array, or added up: into one number for a sum over the axes of the
 inner loops (initialised before the loops it sums over, stored after them), else into an
 array of the kept axes. With parallel=True the outermost loop is a prange over an axis that
 no result is summed over in part (any, for whole sums: Numba's prange reductions).
 
-    shape = np.broadcast_shapes(expand_dims.shape, expand_dims_1.shape)
+    shape = rt.broadcast_shapes(expand_dims.shape, expand_dims_1.shape)
     expand_dims_b = np.broadcast_to(expand_dims, shape)
     expand_dims_1_b = np.broadcast_to(expand_dims_1, shape)
     sum = np.empty((shape[0], shape[1]))
@@ -54,7 +54,7 @@ def emit_fused(em, op, depth: int, yield_to=None) -> None:
         views = {n: n for n in names}
     else:
         shape = em.namer.fresh("shape")
-        em.line(depth, f"{shape} = np.broadcast_shapes("
+        em.line(depth, f"{shape} = rt.broadcast_shapes("
                        f"{', '.join(s + '.shape' for s in sources)})")
         views = {}
         for name, kind in zip(names, kinds):

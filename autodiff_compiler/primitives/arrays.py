@@ -103,6 +103,18 @@ def _sum_to_shape_helper(ndim: int) -> str:
     return f"rt.sum_to_shape{ndim}" if ndim <= 2 else "rt.sum_to_shape"
 
 
+def _emit_shape_ref(op, args):
+    shapes = [ast.Attribute(a, "shape", ast.Load()) for a in args]
+    return call("np.broadcast_to", [ast.Constant(0.0), call("rt.broadcast_shapes", shapes)])
+
+
+# an array of the broadcast shape of its operands, read for its shape alone (the reference
+# of a broadcast's adjoint, transforms/shape_sources.py): a view of one number, no storage
+shape_ref_p = defprim("shape_ref", infer=lambda *ts, **_: [Type("float", max(t.ndim for t in ts))],
+        emit=_emit_shape_ref, shape_only=True, broadcast_shape=True, cheap=True,
+        differentiable=False)
+
+
 @defvjp(sum_p)
 def _sum_vjp(b, op, g):
     return (lambda: b(spread_p, g, op.operands[0], attrs={"axis": op.attrs.get("axis")}),)

@@ -20,7 +20,7 @@ def log_sum_exp_grad(z):
     # reverse sweep
     z_bar = np.zeros_like(z)
     sum_bar = 1.0 / sum
-    shape = np.broadcast_shapes(z.shape, exp.shape)
+    shape = rt.broadcast_shapes(z.shape, exp.shape)
     exp_b = np.broadcast_to(exp, shape)
     sub_bar = np.empty(shape)
     sum_leading = 0.0
