@@ -63,8 +63,8 @@ from .transforms.cse import cse
 from .transforms.fuse import fuse as fuse_loops
 from .transforms.parallel import parallel_loops
 from .transforms.precision import float32_code
-from .transforms.strength import reduce_strength
 from .transforms.shape_sources import shape_sources
+from .transforms.strength import reduce_strength
 from .transforms.views import remake_views_after_writes
 from .version import __version__
 
