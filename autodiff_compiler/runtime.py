@@ -78,6 +78,7 @@ from .runtime_linalg import (  # noqa: F401  (generated code calls them as rt.<n
     tril_stack,
     triu_stack,
 )
+from .runtime_vector import reassociable_add, vector_exp  # noqa: F401  (generated code)
 
 
 @numba.njit(cache=True)

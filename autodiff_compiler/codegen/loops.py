@@ -148,7 +148,11 @@ class _Plan:
         if self.op.attrs["outputs"][k][0] == "store":
             self.em.line(depth, f"{name}[{', '.join(self.indices)}] = {element}")
         elif k in self.accumulators:
-            self.em.line(depth, f"{self.accumulators[k]} += {element}")
+            acc = self.accumulators[k]
+            if self.level[k] == 0 and self.op.attrs.get("parallel") is not None:
+                self.em.line(depth, f"{acc} += {element}")  # a prange reduction: Numba's form
+            else:  # lanes of partial sums, so that the loop vectorises (runtime_vector.py)
+                self.em.line(depth, f"{acc} = rt.reassociable_add({acc}, {element})")
         else:
             kept = ", ".join(self.indices[a] for a in self._kept(k))
             self.em.line(depth, f"{name}[{kept}] += {element}")
