@@ -29,12 +29,6 @@ LN2_HI = 6.93147180369123816490e-01
 LN2_LO = 1.90821492927058770002e-10
 EXP_OVERFLOW = 709.782712893384  # above: exp(x) rounds to inf
 EXP_UNDERFLOW = -745.1332191019412  # below: exp(x) rounds to 0
-# 1 / n! for n = 13 .. 2, the Taylor coefficients of e^r after 1 + r
-_TAYLOR = (1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-           1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
-           1.0 / 24.0, 1.0 / 6.0, 0.5)
-
-
 def vector_exp(x):
     """e**x with NumPy's meaning (this is np.exp itself outside compiled code)."""
     return np.exp(x)
@@ -43,6 +37,40 @@ def vector_exp(x):
 def reassociable_add(acc, x):
     """acc + x (compiled: an addition LLVM may reassociate, so a sum loop vectorises)."""
     return acc + x
+
+
+def array_max(x):
+    """np.max(x) (compiled, of float64 arrays: a loop of llvm.maximum, which propagates NaN
+    as np.max does and which LLVM vectorises; of +0.0 and -0.0 it takes +0.0)."""
+    return np.max(x)
+
+
+def array_min(x):
+    """np.min(x) (compiled, of float64 arrays: a loop of llvm.minimum; see array_max)."""
+    return np.min(x)
+
+
+def _nan_propagating(name: str):
+    """An intrinsic a, b -> llvm.<name>(a, b) on float64 (name: maximum or minimum)."""
+    @intrinsic
+    def extreme(typingctx, a, b):
+        if a != types.float64 or b != types.float64:
+            return None
+
+        def codegen(context, builder, signature, args):
+            double = ir.DoubleType()
+            fn = builder.module.declare_intrinsic(f"llvm.{name}", [double],
+                                                  ir.FunctionType(double, [double, double]))
+            return builder.call(fn, args)
+
+        return types.float64(types.float64, types.float64), codegen
+
+    return extreme
+
+
+_maximum = _nan_propagating("maximum")
+_minimum = _nan_propagating("minimum")
+_NO_IDENTITY = "zero-size array to reduction operation {} which has no identity"
 
 
 @intrinsic
@@ -81,9 +109,18 @@ def _exp_float64(x):
     t = min(max(x, -746.0), 710.0)  # k stays in int range; NaN is selected below
     k = np.floor(t * LOG2_E + 0.5)
     r = (t - k * LN2_HI) - k * LN2_LO
-    p = _TAYLOR[0]
-    for c in _TAYLOR[1:]:
-        p = p * r + c
+    p = 1.0 / 6227020800.0  # 1 / 13!
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
     p = (p * r + 1.0) * r + 1.0
     n = np.int64(k)
     half = n >> 1
@@ -93,7 +130,7 @@ def _exp_float64(x):
     return x if np.isnan(x) else y
 
 
-@overload(vector_exp, inline="always")
+@overload(vector_exp)
 def _vector_exp_typed(x):
     if x == types.float64:
         return _exp_float64
@@ -102,8 +139,37 @@ def _vector_exp_typed(x):
     return lambda x: np.exp(x)  # float32, complex, bool: NumPy's own
 
 
-@overload(reassociable_add, inline="always")
+@overload(reassociable_add)
 def _reassociable_add_typed(acc, x):
     if acc == types.float64 and x == types.float64:
         return lambda acc, x: _add_reassoc(acc, x)
     return lambda acc, x: acc + x
+
+
+def _extreme_typed(pick, start: float, reduction: str, numpy_fn, ours):
+    """The Numba implementation of array_max (pick=_maximum) or array_min: one loop over a
+    float64 vector or C-ordered array; np.max/np.min themselves for anything else."""
+    message = _NO_IDENTITY.format(reduction)
+
+    def typed(x):
+        if not isinstance(x, types.Array) or x.dtype != types.float64 or \
+                (x.ndim != 1 and x.layout != "C"):
+            return lambda x: numpy_fn(x)
+        if x.ndim != 1:
+            return lambda x: ours(x.reshape(x.size))  # the loop below, on a view
+
+        def extreme(x):
+            if x.size == 0:
+                raise ValueError(message)
+            best = start
+            for i in range(x.shape[0]):
+                best = pick(best, x[i])
+            return best
+
+        return extreme
+
+    return typed
+
+
+overload(array_max)(_extreme_typed(_maximum, -np.inf, "maximum", np.max, array_max))
+overload(array_min)(_extreme_typed(_minimum, np.inf, "minimum", np.min, array_min))

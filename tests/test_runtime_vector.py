@@ -4,7 +4,8 @@ vector_exp compiled by Numba against np.exp: within one ulp on normal results (a
 of the last place on subnormal ones), exactly at 0, -0, +-inf, NaN and where the result
 overflows or underflows; a loop of it is SIMD code with no call to exp. reassociable_add
 vectorises a sum loop, and reorders that addition only: a sum with += in the same function
-keeps its order.
+keeps its order. array_max and array_min (vectorised loops of llvm.maximum/minimum) give
+np.max and np.min on every layout, NaN and empty arrays included.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 from autodiff_compiler.runtime_vector import (
     EXP_OVERFLOW,
     EXP_UNDERFLOW,
+    array_max,
+    array_min,
     reassociable_add,
     vector_exp,
 )
@@ -149,3 +152,26 @@ def test_reassociation_stays_on_the_sum():
     total, in_order = _reassociable_and_sequential_sums(x)
     assert 1.0 + 5e-12 < total < 1.0 + 1.001e-11  # lanes but the first keep the small terms
     assert in_order == 1.0  # each 1e-16 added to 1.0 alone rounds away, in order
+
+
+@numba.njit
+def _extremes(x):
+    return array_max(x), array_min(x)
+
+
+@pytest.mark.numba
+def test_array_max_min_as_numpy():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(40, 30))
+    with_nan = z.copy()
+    with_nan[3, 7] = np.nan
+    cases = [z, z[:, 0], z[::3, 0], z.T, z.ravel()[::-2], np.arange(7), np.array(2.5),
+             np.array([-np.inf, np.inf]), with_nan, with_nan.ravel(), with_nan[:, 7]]
+    for x in cases:
+        np.testing.assert_array_equal(_extremes(x), (np.max(x), np.min(x)))
+        assert (array_max(x), array_min(x)) == pytest.approx((np.max(x), np.min(x)),
+                                                               nan_ok=True)
+    for empty in (np.empty(0), np.empty((0, 3))):
+        with pytest.raises(ValueError, match="zero-size array"):
+            _extremes(empty)
+    assert _vector_lanes(_extremes)

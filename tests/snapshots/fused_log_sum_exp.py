@@ -8,7 +8,7 @@ from autodiff_compiler import runtime as rt
 
 def log_sum_exp_grad(z):
     # line 61: m = np.max(z)
-    m = np.max(z)
+    m = rt.array_max(z)
     # line 62: return m + np.log(np.sum(np.exp(z - m)))
     exp = np.empty(z.shape)
     sum = 0.0
