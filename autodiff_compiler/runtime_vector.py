@@ -1,18 +1,21 @@
-"""Element functions for fused loops that LLVM can vectorise (through runtime.py, `rt.<name>`).
+"""Functions of fused loops that LLVM can vectorise (through runtime.py, as `rt.<name>`).
 
 Numba's math.exp is LLVM's llvm.exp, which the loop vectoriser widens and the backend then
-splits back into one libm call per element (llvmlite has no vector math library), and a
-sum into a number is never vectorised, since IEEE addition is not associative. The two
-functions here are plain Python (NumPy's own meaning) in the interpreter, with a Numba
-implementation (`numba.extending.overload`) for compiled code:
+splits back into one libm call per element (llvmlite has no vector math library); a sum
+into a number is never vectorised, since IEEE addition is not associative; nor is Numba's
+np.max (a compare-and-branch loop). The functions here are plain Python (NumPy's own
+meaning) in the interpreter, with a Numba implementation (`numba.extending.overload`) for
+compiled code:
 
 - `vector_exp(x)`: exp in arithmetic only (no call), so a loop of it becomes SIMD code;
 - `reassociable_add(acc, x)`: acc + x as one addition that LLVM may reorder (the fast-math
   flag `reassoc` on that instruction alone), so a loop adding into `acc` keeps partial sums
   in vector lanes. Only that addition is reordered: the rest of the function keeps IEEE
-  semantics (reassociation on the whole function would let LLVM simplify a user's
-  compensated sum, (t - s) - y, to zero). The sum's rounding changes as NumPy's pairwise
-  summation changes it against a sequential sum.
+  semantics (the flag on the whole function would reorder a user's own loops as well, their
+  sequential or compensated sums). The sum's rounding changes as NumPy's pairwise summation
+  changes it against a sequential sum;
+- `array_max(x)`, `array_min(x)`: np.max/np.min of a whole array as a loop of LLVM's
+  NaN-propagating llvm.maximum/llvm.minimum, which LLVM vectorises.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ LN2_HI = 6.93147180369123816490e-01
 LN2_LO = 1.90821492927058770002e-10
 EXP_OVERFLOW = 709.782712893384  # above: exp(x) rounds to inf
 EXP_UNDERFLOW = -745.1332191019412  # below: exp(x) rounds to 0
+
+
 def vector_exp(x):
     """e**x with NumPy's meaning (this is np.exp itself outside compiled code)."""
     return np.exp(x)
@@ -102,7 +107,7 @@ def _exp_float64(x):
     special values (Cody & Waite, "Software Manual for the Elementary Functions", 1980):
     x = k ln2 + r with k = round(x / ln2), r = (x - k LN2_HI) - k LN2_LO (|r| <= ln2 / 2,
     the first subtraction exact); e^r by its Taylor series to degree 13 in Horner's form
-    (truncation error below r**14 / 14! < 5e-18 relative); e^x = e^r 2**k with 2**k built
+    (truncation error below r**14 / 14! < 6e-18 relative); e^x = e^r 2**k with 2**k built
     from its exponent bits, in two factors 2**(k - k // 2) 2**(k // 2), so that results
     near overflow and subnormal results (one rounding, in the last product) are right.
     Every step is arithmetic or a select: a loop of it is vectorised."""
