@@ -24,6 +24,7 @@ from autodiff_compiler.runtime_vector import (
     reassociable_add,
     vector_exp,
 )
+from autodiff_compiler.specialize import Specializations
 
 SMALLEST_NORMAL = np.finfo(np.float64).tiny
 
@@ -175,3 +176,32 @@ def test_array_max_min_as_numpy():
         with pytest.raises(ValueError, match="zero-size array"):
             _extremes(empty)
     assert _vector_lanes(_extremes)
+
+
+def _fused_source(fn, args, argnums):
+    spec = Specializations(fn, jit=False)
+    _, types = spec.prepare(args, {}, list(argnums))
+    source = spec.artifact(types, list(argnums), "grad", fuse=True).source
+    return "\n".join(line for line in source.splitlines() if not line.strip().startswith("#"))
+
+
+def _log_sum_exp(z):
+    m = np.max(z)
+    return m + np.log(np.sum(np.exp(z - m)))
+
+
+def _broadcast_exp(x, w):
+    return np.sum(np.log(np.sum(np.exp(w[None, :] - x), axis=1)))
+
+
+def test_vector_exp_only_in_loops_reading_arrays_directly():
+    """A loop over one array (LLVM vectorises it) spells exp as rt.vector_exp; one reading
+    broadcast views (strides LLVM does not know: a scalar loop, where libm's exp is
+    faster) keeps np.exp. Sums go through rt.reassociable_add in both."""
+    z = np.linspace(-1.0, 1.0, 5)
+    direct = _fused_source(_log_sum_exp, (z,), (0,))
+    assert "rt.vector_exp(" in direct and "np.exp(" not in direct
+    assert "rt.array_max(z)" in direct
+    viewed = _fused_source(_broadcast_exp, (np.ones((3, 4)), np.ones(4)), (0, 1))
+    assert "np.exp(" in viewed and "rt.vector_exp(" not in viewed
+    assert "np.broadcast_to(" in viewed and "rt.reassociable_add(" in viewed

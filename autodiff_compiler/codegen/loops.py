@@ -81,6 +81,14 @@ def emit_fused(em, op, depth: int, yield_to=None) -> None:
         plan.finish(level, depth + level)
 
 
+def reads_arrays_directly(op) -> bool:
+    """Whether the loop nest of the fused `op` reads its arrays as they are, not through
+    broadcast views (one array gives the shape): LLVM vectorises such loops when the arrays
+    are contiguous, where a broadcast view's strides, unknown to it, keep it scalar."""
+    arrays = {v for v, kind in zip(op.operands, op.attrs["inputs"]) if kind != "scalar"}
+    return len(arrays) == 1
+
+
 def _operand(em, v, depth: int) -> str:
     """A name for operand `v`, assigned before the loops when it is an expression (so it
     is evaluated once)."""
