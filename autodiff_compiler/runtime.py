@@ -91,6 +91,12 @@ from .runtime_linalg import (  # noqa: F401  (generated code calls them as rt.<n
     tril_stack,
     triu_stack,
 )
+from .runtime_vector import (  # noqa: F401  (generated code)
+    array_max,
+    array_min,
+    reassociable_add,
+    vector_exp,
+)
 
 
 @numba.njit(cache=True)

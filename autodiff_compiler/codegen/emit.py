@@ -23,7 +23,7 @@ from ..errors import UnsupportedOperationError
 from ..ir.core import Const, Function, Op, Region, Value, storage_names, walk_ops
 from ..ir.names import Namer
 from ..primitives.control import comment_p, for_p, fused_p, if_p, return_p, while_p, yield_p
-from .loops import emit_fused
+from .loops import emit_fused, reads_arrays_directly
 
 INDENT = "    "
 MAX_INLINE_DEPTH = 16  # operators nested in one inlined expression, at most
@@ -40,6 +40,7 @@ class Emitter:
         self.lines: list[str] = []
         self.elements: dict[Value, ast.expr] = {}  # a fused loop's elements of its operands
         self.in_loop_nest: set[Op] = set()  # ops computing one element of a fused loop
+        self.in_direct_loop: set[Op] = set()  # those of loops reading arrays directly
 
     # --- analysis ----------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -50,6 +51,8 @@ class Emitter:
                 self.producer[r] = op
             if op.prim is fused_p:
                 self.in_loop_nest.update(op.regions[0].ops)
+                if reads_arrays_directly(op):
+                    self.in_direct_loop.update(op.regions[0].ops)
         self._choose_inlining(self.fn.body)
         for p in self.fn.params:
             self.namer.name(p)
@@ -185,6 +188,8 @@ class Emitter:
     def _emit_rule(self, op: Op):
         """How `op` is written: per element inside a fused loop, where NumPy's meaning of
         the operation may need another spelling than Python's on numbers."""
+        if op in self.in_direct_loop and op.prim.emit_vector_element is not None:
+            return op.prim.emit_vector_element
         if op in self.in_loop_nest and op.prim.emit_element is not None:
             return op.prim.emit_element
         return op.prim.emit

@@ -86,6 +86,14 @@ def emit_fused(em, op, depth: int, yield_to=None) -> None:
         plan.finish(level, depth + level)
 
 
+def reads_arrays_directly(op) -> bool:
+    """Whether the loop nest of the fused `op` reads its arrays as they are, not through
+    broadcast views (one array gives the shape): LLVM vectorises such loops when the arrays
+    are contiguous, where a broadcast view's strides, unknown to it, keep it scalar."""
+    arrays = {v for v, kind in zip(op.operands, op.attrs["inputs"]) if kind != "scalar"}
+    return len(arrays) == 1
+
+
 def _operand(em, v, depth: int) -> str:
     """A name for operand `v`, assigned before the loops when it is an expression (so it
     is evaluated once)."""
@@ -155,7 +163,11 @@ class _Plan:
         if self.op.attrs["outputs"][k][0] == "store":
             self.em.line(depth, f"{name}[{', '.join(self.indices)}] = {element}")
         elif k in self.accumulators:
-            self.em.line(depth, f"{self.accumulators[k]} += {element}")
+            acc = self.accumulators[k]
+            if self.level[k] == 0 and self.op.attrs.get("parallel") is not None:
+                self.em.line(depth, f"{acc} += {element}")  # a prange reduction: Numba's form
+            else:  # lanes of partial sums, so that the loop vectorises (runtime_vector.py)
+                self.em.line(depth, f"{acc} = rt.reassociable_add({acc}, {element})")
         else:
             kept = ", ".join(self.indices[a] for a in self._kept(k))
             self.em.line(depth, f"{name}[{kept}] += {element}")

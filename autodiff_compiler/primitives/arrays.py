@@ -216,9 +216,9 @@ def _emit_method(method: str):
 
 
 def _emit_along(name: str, whole: str):
-    """np.<whole>(x) without an axis; along axis 1 of a 3-D array (the frontend reshapes any
-    other axis to that form), the runtime loop rt.<name>_middle: Numba's np.max, np.min and
-    np.prod take no axis."""
+    """<whole>(x) without an axis (np.prod; rt.array_max: a loop LLVM vectorises); along
+    axis 1 of a 3-D array (the frontend reshapes any other axis to that form), the runtime
+    loop rt.<name>_middle: Numba's np.max, np.min and np.prod take no axis."""
     def emit(op, args):
         if op.attrs.get("axis") is None:
             return call(whole, args)
@@ -227,9 +227,9 @@ def _emit_along(name: str, whole: str):
     return emit
 
 
-amax_p = defprim("amax", infer=_reduced, emit=_emit_along("max", "np.max"),
+amax_p = defprim("amax", infer=_reduced, emit=_emit_along("max", "rt.array_max"),
         spec={"arity": 1, "array": True, "kinks": True})
-amin_p = defprim("amin", infer=_reduced, emit=_emit_along("min", "np.min"),
+amin_p = defprim("amin", infer=_reduced, emit=_emit_along("min", "rt.array_min"),
         spec={"arity": 1, "array": True, "kinks": True})
 prod_p = defprim("prod", infer=_reduced, emit=_emit_along("prod", "np.prod"),
         spec={"arity": 1, "array": True})

@@ -38,11 +38,15 @@ def _float_result(*types: Type, **_) -> list[Type]:
     return [Type("float", max(t.ndim for t in types))]
 
 
-def _function(name, math_name, numpy_name, domain, arity=1, steps=False):
-    """A function of `math` and NumPy spelled `math_name` on numbers, `numpy_name` on arrays;
-    `steps`: piecewise constant (derivative zero wherever it exists)."""
+def _function(name, math_name, numpy_name, domain, arity=1, steps=False, vector_name=None):
+    """A function of `math` and NumPy spelled `math_name` on numbers, `numpy_name` on arrays
+    and on one element of a fused loop (log(0) is -inf); `steps`: piecewise constant
+    (derivative zero wherever it exists); `vector_name`: its spelling in a fused loop that
+    LLVM may vectorise (Primitive.emit_vector_element)."""
+    vector = (lambda op, args: call(vector_name, args)) if vector_name else None
     return defprim(name, infer=_float_result, emit=_emitter(math_name, numpy_name),
-                   emit_element=lambda op, args: call(numpy_name, args),  # log(0) is -inf
+                   emit_element=lambda op, args: call(numpy_name, args),
+                   emit_vector_element=vector,
                    differentiable=not steps, elementwise=True, broadcast_shape=True,
                    spec={"arity": arity, "domain": [domain] * arity})
 
@@ -58,7 +62,8 @@ arctan2_p = _function("arctan2", "math.atan2", "np.arctan2", (0.2, 3), arity=2)
 sinh_p = _function("sinh", "math.sinh", "np.sinh", (-2, 2))
 cosh_p = _function("cosh", "math.cosh", "np.cosh", (-2, 2))
 tanh_p = _function("tanh", "math.tanh", "np.tanh", (-2, 2))
-exp_p = _function("exp", "math.exp", "np.exp", (-2, 2))
+exp_p = _function("exp", "math.exp", "np.exp", (-2, 2),
+                  vector_name="rt.vector_exp")  # vectorised (runtime_vector.py)
 expm1_p = _function("expm1", "math.expm1", "np.expm1", (-2, 2))
 log_p = _function("log", "math.log", "np.log", (0.2, 4))
 log1p_p = _function("log1p", "math.log1p", "np.log1p", (-0.5, 3))

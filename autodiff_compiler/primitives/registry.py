@@ -79,6 +79,9 @@ class Primitive:
     infer: Callable[..., list[Type]] | None = None
     emit: Callable | None = None  # (op, args: list[ast.expr]) -> ast.expr | ast.stmt
     emit_element: Callable | None = None  # as emit, for one element in a fused loop
+    # as emit_element, in a fused loop that reads each array directly (no broadcast views),
+    # which LLVM may vectorise: arithmetic that vectorises (runtime_vector.py), not a call
+    emit_vector_element: Callable | None = None
     vjp: Callable | None = None
     jvp: Callable | None = None
     fold: Callable | None = None  # (builder, operands, attrs) -> Value | None

@@ -18,7 +18,7 @@ def kmeans_grad(x, c):
         for j in range(shape[1]):
             acc = 0.0
             for k in range(shape[2]):
-                acc += (expand_dims_b[i, j, k] - expand_dims_1_b[i, j, k]) ** 2
+                acc = rt.reassociable_add(acc, (expand_dims_b[i, j, k] - expand_dims_1_b[i, j, k]) ** 2)
             sum[i, j] = acc
     dim = sum.shape[0]
     reshape = np.ascontiguousarray(sum).reshape((dim, sum.shape[1], 1))

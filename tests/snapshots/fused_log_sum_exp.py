@@ -8,14 +8,14 @@ from autodiff_compiler import runtime as rt
 
 def log_sum_exp_grad(z):
     # line 61: m = np.max(z)
-    m = np.max(z)
+    m = rt.array_max(z)
     # line 62: return m + np.log(np.sum(np.exp(z - m)))
     exp = np.empty(z.shape)
     sum = 0.0
     for i in range(z.shape[0]):
-        exp_1 = np.exp(z[i] - m)
+        exp_1 = rt.vector_exp(z[i] - m)
         exp[i] = exp_1
-        sum += exp_1
+        sum = rt.reassociable_add(sum, exp_1)
     add = m + math.log(sum)
     # reverse sweep
     z_bar = np.zeros_like(z)
@@ -27,12 +27,12 @@ def log_sum_exp_grad(z):
     for i_1 in range(shape[0]):
         sub_bar_1 = sum_bar * exp_b[i_1]
         sub_bar[i_1] = sub_bar_1
-        sum_leading += -sub_bar_1
+        sum_leading = rt.reassociable_add(sum_leading, -sub_bar_1)
     z_bar += sub_bar
     # line 61: m = np.max(z)
     sum_1 = 0.0
     for i_2 in range(z.shape[0]):
-        sum_1 += np.float64(z[i_2] == m)
+        sum_1 = rt.reassociable_add(sum_1, np.float64(z[i_2] == m))
     m_bar = 1.0 + sum_leading
     truediv = np.empty(z.shape)
     for i_3 in range(z.shape[0]):
