@@ -52,7 +52,7 @@ from ..transforms.dce import dce
 from ..transforms.simplify import simplify
 from . import checkpoint
 from .fusion import Fusion, fusable, untaped
-from .order import independent_iterations
+from .order import in_push_order, independent_iterations
 from .positions import read_in_loops, write_positions
 from .tape import TapePlan
 
@@ -514,10 +514,17 @@ class ReverseTransform:
             recorded = self.plan.forward_sweep(body, record=True)
             rev = checkpoint.reverse_segments(ck, b, recorded, region, starts, reversed_range)
         else:
+            counter = ctx.info.counter if ctx.loaded else None
             forwards = op.prim is for_p and not self.kernel \
-                and independent_iterations(region, len(carried))
+                and independent_iterations(region, len(carried), counter)
+            if forwards and counter is not None:
+                count = b(trip_count_p, *op.operands[:3], hint="n_" + index.hint)
+                region, step_back, again = in_push_order(region, counter, count)
+                b.region.ops.append(step_back)
             rev = b.op(for_p, *(op.operands[:3] if forwards else bounds()), *starts,
                        regions=[region], result_types=[a.type for a in args])
+            if forwards and counter is not None:
+                b.region.ops.append(again)
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
         adj.update((f, r) for f, r in zip(frees, rev.results[len(carried):]))
