@@ -244,6 +244,14 @@ def test_forward_reverse_loops_read_their_tape_in_push_order(fn, args, argnums, 
     assert abs(dot - directional) <= 1e-10 * max(1.0, abs(directional))
 
 
+def test_shapes_of_arrays_written_later_are_read_again_not_taped():
+    """`n = y.shape[0]` in the helper, `y` written later in the loop: writes never change a
+    shape, so the reverse sweep reads it again instead of taping n (no int tape)."""
+    source = grad(midpoint_steps, argnums=(0, 1), jit=False).lower(X, 0.3, 0.1, 4).source
+    assert "y0_1.shape[0]" in source[source.index("# reverse sweep"):]
+    assert "np.int64" not in source
+
+
 CASES = [(descending, (X, 9)), (descending, (X, 0)), (descending_stride, (X, 9)),
          (descending_stride, (X, 2)), (descending_to_var, (X, 1, 8)),
          (descending_to_var, (X, 8, 1)), (strided_ascending, (X, 9)),

@@ -13,8 +13,8 @@ either
 and the only tape it reads is its own body's, at the start of each iteration (the values
 the primal iteration pushed: scalars or rows). Such a loop runs in the primal loop's own
 order, which Numba compiles tighter than a descending range and which walks memory
-forwards: on the machines we measured, adjoint stencils (`t_bar[i - 1] += ...`,
-`t_bar[i + 1] += ...`) run about twice as fast ascending (benchmarks/control.py, Lorenz-96).
+forwards: adjoint stencils (`t_bar[i - 1] += ...`, `t_bar[i + 1] += ...`) run faster
+ascending (RK4 Lorenz-96 in benchmarks/control.py).
 Sums of adjoints of values from outside the loop (its other carried values) then add up in
 the other order: the gradient differs by rounding only.
 

@@ -152,8 +152,10 @@ class ReverseTransform:
                 or v in self.written:  # an array written after it is made
             return math.inf
         if _reads_part(op) and not self.read_is_final(op) or \
-                any(not self.read_is_final(op, a) for a in op.operands if a.type.is_array):
-            return math.inf  # the element or array may have been overwritten since
+                any(not self.read_is_final(op, a) for a in op.operands if a.type.is_array
+                    and not (op.prim.shape_only and self._ready(a))):
+            return math.inf  # the element or array may have been overwritten since (a
+            # shape may be read again: writes never change it)
         cost = 1 if op.prim.cheap else TRANSCENDENTAL_COST
         for o in op.operands:
             if cost > budget:
