@@ -53,7 +53,7 @@ from ..transforms.simplify import simplify
 from . import checkpoint
 from .fusion import Fusion, fusable, untaped
 from .order import in_push_order, independent_iterations
-from .positions import read_in_loops, write_positions
+from .positions import increments, read_in_loops, write_positions
 from .tape import TapePlan
 
 # Relative costs for choosing between taping a value and recomputing it in the reverse sweep:
@@ -91,6 +91,7 @@ class ReverseTransform:
         self.written = {op.operands[0] for op in walk_ops(fn.body)
                         if op.prim.writes}
         self.last_write, self.statement_of = write_positions(fn)
+        self.increments = {} if self.kernel else increments(fn)  # a[i] += e: write -> e
         # arrays whose elements or slices are read (their adjoints are scattered into buffers),
         # or that a loop reads from outside (their adjoints are added from inside it)
         self.read_by_element = {op.operands[0] for op in walk_ops(fn.body)
