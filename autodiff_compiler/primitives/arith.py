@@ -41,13 +41,13 @@ def binop_emitter(node_type):
 
 
 def _emit_mod(op, args):
-    """x % y; of ints with a divisor known only at run time and simple operands,
+    """x % y; of two int numbers with a divisor known only at run time and simple operands,
     `x if 0 <= x < y else x % y`: a cyclic index (`(i + 1) % n`, a ring buffer's slot) is
     mostly in range already, and two comparisons cost far less than the integer division
     (the value is Python's for any x and y, ZeroDivisionError included)."""
     x, y = op.operands
     node = ast.BinOp(args[0], ast.Mod(), args[1])
-    if x.type.kind != "int" or y.type.kind != "int" or isinstance(y, Const) \
+    if any(v.type.kind != "int" or v.type.is_array for v in (x, y)) or isinstance(y, Const) \
             or not all(map(_simple, args)):
         return node
     in_range = ast.Compare(ast.Constant(0), [ast.LtE(), ast.Lt()],
