@@ -52,8 +52,8 @@ from ..transforms.dce import dce
 from ..transforms.simplify import simplify
 from . import checkpoint
 from .fusion import Fusion, fusable, untaped
-from .order import independent_iterations
-from .positions import read_in_loops, write_positions
+from .order import in_push_order, independent_iterations
+from .positions import increments, read_in_loops, write_positions
 from .tape import TapePlan
 
 # Relative costs for choosing between taping a value and recomputing it in the reverse sweep:
@@ -91,6 +91,7 @@ class ReverseTransform:
         self.written = {op.operands[0] for op in walk_ops(fn.body)
                         if op.prim.writes}
         self.last_write, self.statement_of = write_positions(fn)
+        self.increments = {} if self.kernel else increments(fn)  # a[i] += e: write -> e
         # arrays whose elements or slices are read (their adjoints are scattered into buffers),
         # or that a loop reads from outside (their adjoints are added from inside it)
         self.read_by_element = {op.operands[0] for op in walk_ops(fn.body)
@@ -152,8 +153,10 @@ class ReverseTransform:
                 or v in self.written:  # an array written after it is made
             return math.inf
         if _reads_part(op) and not self.read_is_final(op) or \
-                any(not self.read_is_final(op, a) for a in op.operands if a.type.is_array):
-            return math.inf  # the element or array may have been overwritten since
+                any(not self.read_is_final(op, a) for a in op.operands if a.type.is_array
+                    and not (op.prim.shape_only and self._ready(a))):
+            return math.inf  # the element or array may have been overwritten since (a
+            # shape may be read again: writes never change it)
         cost = 1 if op.prim.cheap else TRANSCENDENTAL_COST
         for o in op.operands:
             if cost > budget:
@@ -515,10 +518,17 @@ class ReverseTransform:
             recorded = self.plan.forward_sweep(body, record=True)
             rev = checkpoint.reverse_segments(ck, b, recorded, region, starts, reversed_range)
         else:
+            counter = ctx.info.counter if ctx.loaded else None
             forwards = op.prim is for_p and not self.kernel \
-                and independent_iterations(region, len(carried))
+                and independent_iterations(region, len(carried), counter)
+            if forwards and counter is not None:
+                count = b(trip_count_p, *op.operands[:3], hint="n_" + index.hint)
+                region, step_back, again = in_push_order(region, counter, count)
+                b.region.ops.append(step_back)
             rev = b.op(for_p, *(op.operands[:3] if forwards else bounds()), *starts,
                        regions=[region], result_types=[a.type for a in args])
+            if forwards and counter is not None:
+                b.region.ops.append(again)
         for value, arg in zip(rev.results, args):
             value.hint = arg.hint
         adj.update((f, r) for f, r in zip(frees, rev.results[len(carried):]))

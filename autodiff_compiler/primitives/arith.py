@@ -15,6 +15,7 @@ derivatives need log and sign).
 from __future__ import annotations
 
 import ast
+import copy
 import math
 import operator
 
@@ -37,6 +38,29 @@ def _boolean(*types: Type, **_) -> list[Type]:
 
 def binop_emitter(node_type):
     return lambda op, args: ast.BinOp(args[0], node_type(), args[1])
+
+
+def _emit_mod(op, args):
+    """x % y; of two int numbers with a divisor known only at run time and simple operands,
+    `x if 0 <= x < y else x % y`: a cyclic index (`(i + 1) % n`, a ring buffer's slot) is
+    mostly in range already, and two comparisons cost far less than the integer division
+    (the value is Python's for any x and y, ZeroDivisionError included)."""
+    x, y = op.operands
+    node = ast.BinOp(args[0], ast.Mod(), args[1])
+    if any(v.type.kind != "int" or v.type.is_array for v in (x, y)) or isinstance(y, Const) \
+            or not all(map(_simple, args)):
+        return node
+    in_range = ast.Compare(ast.Constant(0), [ast.LtE(), ast.Lt()],
+                           [copy.deepcopy(args[0]), copy.deepcopy(args[1])])
+    return ast.IfExp(in_range, copy.deepcopy(args[0]), node)
+
+
+def _simple(node: ast.expr) -> bool:
+    """A name, a number, or a sum or difference of two of them (cheap to repeat)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        return _simple(node.left) and _simple(node.right) and \
+            not isinstance(node.left, ast.BinOp) and not isinstance(node.right, ast.BinOp)
+    return isinstance(node, (ast.Name, ast.Constant))
 
 
 def _compare_emitter(node_type):
@@ -143,7 +167,7 @@ floordiv_p = defprim("floordiv", infer=promoted, emit=binop_emitter(ast.FloorDiv
                      elementwise=True, emit_element=lambda op, a: call("np.floor_divide", a),
                      fold=_fold_floordiv,
                      spec={"arity": 2, "domain": [(0.1, 5), (0.7, 2)], "kinks": True})
-mod_p = defprim("mod", infer=promoted, emit=binop_emitter(ast.Mod), cheap=True,
+mod_p = defprim("mod", infer=promoted, emit=_emit_mod, cheap=True,
                 elementwise=True, emit_element=lambda op, a: call("np.remainder", a),
                 spec={"arity": 2, "domain": [(0.1, 5), (0.7, 2)], "kinks": True})
 neg_p = defprim("neg", infer=promoted, emit=lambda op, a: ast.UnaryOp(ast.USub(), a[0]),

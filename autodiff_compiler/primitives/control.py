@@ -226,11 +226,14 @@ def _emit_charge(op, args):
 
 
 def _emit_counter(delta):
+    """counter = 0, counter += 1 or counter -= 1 (by the operand, when there is one: a
+    reverse loop reading its tape in push order steps back over a whole run, ad.order)."""
     def emit(op, args):
         target = _name(op.attrs["counter"], ast.Store)
         if delta == 0:
             return ast.Assign([target], ast.Constant(0))
-        return ast.AugAssign(target, ast.Add() if delta > 0 else ast.Sub(), ast.Constant(1))
+        step = args[0] if args else ast.Constant(1)
+        return ast.AugAssign(target, ast.Add() if delta > 0 else ast.Sub(), step)
 
     return emit
 

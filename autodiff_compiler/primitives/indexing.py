@@ -244,12 +244,19 @@ set_linear_jvp(take_last_p)
 def _reverse_setitem(t, op, b, adj) -> None:
     """a[i] = v: v_bar += a_bar[i]; a_bar[i] = 0 (the overwritten element no longer
     influences the output). The reverse sweep never reads a's contents, so the old value
-    need not be restored; element reads of written arrays are taped, not recomputed."""
+    need not be restored; element reads of written arrays are taped, not recomputed.
+    An in-place update a[i] += e (t.increments) leaves a_bar[i] as it is: e_bar += a_bar[i]
+    (-= for a[i] -= e)."""
     array, *indices, value = op.operands
     if not t.active(array):
         return
     buffer = t.buffer(array)
     g = b.op(getitem_p, buffer, *indices, hint=value.hint + "_bar").result
+    if op in t.increments:
+        increment, subtracted = t.increments[op]
+        if t.active(increment):
+            t.accumulate(b, adj, increment, b.neg(g) if subtracted else g)
+        return
     if array not in t.outputs:  # a kernel's output cotangents are read-only
         b.op(setitem_p, buffer, *indices, const(0.0), result_types=[])
     t.accumulate(b, adj, value, g)
