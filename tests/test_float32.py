@@ -367,13 +367,20 @@ def factored(a, b):  # the factorisations, the inverse and least squares in one 
             + np.sum(u * vt) + np.sum(x * x) + np.sum(np.linalg.cholesky(spd)))
 
 
+def looped(a, b):  # a float64 twin of a float32 value serves only code that comes after it
+    s = 0.0
+    for i in range(b.shape[0]):
+        s += np.sum(np.linalg.inv(a) * b[i])
+    return s + np.linalg.det(a) + np.sum(np.linalg.inv(a) ** 2)
+
+
 def _linalg_data(seed):
     rng = np.random.default_rng(seed)
     a = (rng.uniform(-1, 1, (4, 4)) + 3.0 * np.eye(4)).astype(np.float32)
     return a, rng.uniform(-1, 1, 4).astype(np.float32)
 
 
-@pytest.mark.parametrize("f", [solved, factored])
+@pytest.mark.parametrize("f", [solved, factored, looped])
 @pytest.mark.parametrize("jit", JIT)
 def test_linear_algebra_among_float32_code(jit, f):
     """Value and gradient float32: NumPy's value, the gradient against central differences

@@ -27,8 +27,6 @@ ops of the primitive get the same casts). Code without float32 comes back unchan
 
 from __future__ import annotations
 
-from collections import ChainMap
-
 from ..ir.builder import Builder
 from ..ir.clone import clone_function
 from ..ir.core import Const, Function, Op, Region, Value, const, walk_ops
@@ -44,13 +42,10 @@ def float32_code(fn: Function) -> Function:
         return fn
     fn = clone_function(fn)
     widened = _Widened(_never_changed(fn))
-    todo = [(fn.body, widened.scopes)]
+    todo = [(fn.body, widened.seen)]
     while todo:
-        region, scopes = todo.pop()
-        widened.scopes = scopes
-        region.ops = _cast_region(region, widened)
-        for op in region.ops:
-            todo.extend((sub, scopes.new_child()) for sub in op.regions)
+        region, widened.seen = todo.pop()
+        region.ops = _cast_region(region, widened, todo)
     return dce(fn) if widened.reused else fn
 
 
@@ -73,13 +68,18 @@ def _never_changed(fn: Function) -> set[Value]:
 
 class _Widened:
     """The float64 twin of each float32 value that has one (a widening cast, or the result
-    of an op that computes in float64), by region: a twin serves the region that defines it
-    and the regions inside it, and only values that never change share one."""
+    of an op that computes in float64) defined before the op at hand: in its region or in
+    one around it, before the op that owns this one. Only values that never change share
+    a twin."""
 
     def __init__(self, never_changed: set[Value]):
         self.never_changed = never_changed
-        self.scopes: ChainMap = ChainMap()
+        self.seen: dict[Value, Value] = {}
         self.reused = False
+
+    def inside(self) -> dict[Value, Value]:
+        """The twins a region of the op at hand sees: those defined so far."""
+        return dict(self.seen)
 
     def widen(self, b: Builder, v: Value) -> Value:
         """A float32 `v` as float64 (an array) or a double (a number); `v` itself otherwise."""
@@ -87,19 +87,21 @@ class _Widened:
             return v
         if isinstance(v, Const):
             return const(v.value, Type("float"))
-        if v in self.scopes:
+        if v in self.seen:
             self.reused = True  # the narrowing cast of an op's result may now be unread
-            return self.scopes[v]
+            return self.seen[v]
         wide = b(cast_float_p, v, hint=v.hint)
         self.remember(v, wide)
         return wide
 
     def remember(self, v: Value, wide: Value) -> None:
         if v in self.never_changed:
-            self.scopes[v] = wide
+            self.seen[v] = wide
 
 
-def _cast_region(region: Region, widened: _Widened) -> list[Op]:
+def _cast_region(region: Region, widened: _Widened, todo: list) -> list[Op]:
+    """The ops of `region` with their casts; its ops' regions (with the twins they see)
+    go on `todo`."""
     ops: list[Op] = []
     for op in region.ops:
         b = Builder(Region(), op.loc)
@@ -118,6 +120,7 @@ def _cast_region(region: Region, widened: _Widened) -> list[Op]:
         ops.extend(b.region.ops)
         ops.append(op)
         ops.extend(narrowed)
+        todo.extend((sub, widened.inside()) for sub in op.regions)
         for sub, slots in _yield_slots(op):
             last = sub.ops[-1]
             tail = Builder(Region(), last.loc)
