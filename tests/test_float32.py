@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from checks import copies
 from primitive_specs import COMPOSITES, SPECS
+from test_custom import uses_scaled, uses_softplus
 from test_linalg import CASES as LINALG_CASES
 from test_linalg import _inputs as _linalg_inputs
 from test_primitives import SEED, _case_id, _instance, _load, _module_source
@@ -380,8 +381,15 @@ def _linalg_data(seed):
     return a, rng.uniform(-1, 1, 4).astype(np.float32)
 
 
-@pytest.mark.parametrize("f", [solved, factored, looped])
-@pytest.mark.parametrize("jit", JIT)
+def decomposed(a, b):  # what Numba types besides LAPACK's calls: float32 identities
+    spd = a @ a.T + np.eye(4).astype(np.float32)
+    w, v = np.linalg.eigh(spd)
+    return np.sum(w * b) + np.sum(v * v * a) + np.sum(np.linalg.cholesky(spd))
+
+
+@pytest.mark.parametrize("f, jit", [(solved, False), (factored, False), (looped, False)] + [
+    pytest.param(f, True, id=f"numba-{f.__name__}", marks=pytest.mark.numba)
+    for f in (solved, decomposed, looped)])  # each Numba compile costs seconds
 def test_linear_algebra_among_float32_code(jit, f):
     """Value and gradient float32: NumPy's value, the gradient against central differences
     of the float64 function and the float64 gradient; forward mode against reverse mode;
@@ -396,7 +404,10 @@ def test_linear_algebra_among_float32_code(jit, f):
     _, (da64, db64) = value_and_grad(f, argnums=(0, 1), jit=False)(a.astype(float), b.astype(float))
     assert _close(da, da64, 1e-4) and _close(db, db64, 1e-4)
     assert _close(da, _central(f, [a, b], 0), 1e-3) and _close(db, _central(f, [a, b], 1), 1e-3)
-    assert ".astype(np.float64)" in g.source and ".astype(np.float32)" in g.source
+    assert "np.float64" in g.source  # the casts around LAPACK (in fused loops with Numba)
+    if jit:
+        cpython = value_and_grad(f, argnums=(0, 1), jit=False)(a, b)
+        assert _close(value, cpython[0]) and _close(da, cpython[1][0]) and _close(db, cpython[1][1])
     tangents = _linalg_data(11)
     out, tangent = jvp(f, (a, b), tangents, jit=jit)
     assert type(out) is np.float32 and type(tangent) is np.float32 and _close(out, expected)
@@ -511,3 +522,24 @@ def test_every_primitive_in_float32(name, module_dir):
         for g, g64, j in zip(grads, grads64, argnums):
             assert np.asarray(g).dtype == np.float32, f"{context}: argument {j}"
             assert _close(g, g64, 2e-3), f"{context}: argument {j}"
+
+
+@pytest.mark.parametrize("jit", JIT)
+def test_scaled_rules_are_used_in_float32(jit):
+    """The deliberately scaled rules of tests/test_custom.py (math.sin's Python floats: a
+    double result; np.exp of float32 arrays: float32) give their scaled float32 gradients."""
+    a, b = np.float32(0.5), np.float32(2.0)
+    value, (da, db) = value_and_grad(uses_scaled, argnums=(0, 1), jit=jit)(a, b)
+    assert type(value) is type(da) is type(db) is np.float32
+    assert value == pytest.approx(2.0 * math.sin(0.5) * 2.0 + 0.5, rel=1e-6)
+    assert da == pytest.approx(2.0 * 3.0 * math.cos(0.5) * 2.0 + 1.0, rel=1e-6)  # the rule's 3x
+    assert db == pytest.approx(2.0 * math.sin(0.5), rel=1e-6)
+    x, w = np.array([0.3, -1.0, 2.0], dtype=np.float32), np.float32(1.5)
+    dx, dw = grad(uses_softplus, argnums=(0, 1), jit=jit)(x, w)
+    sig = 1.0 / (1.0 + np.exp(-x.astype(float) * 1.5))
+    assert dx.dtype == np.float32 and _close(dx, sig * 1.5)
+    assert type(dw) is np.float32 and dw == pytest.approx(np.sum(sig * x) + 15.0, rel=1e-5)
+    _, tangent = jvp(uses_softplus, (x, w), (np.ones(3, np.float32), np.float32(0.5)), jit=jit)
+    assert type(tangent) is np.float32
+    assert tangent == pytest.approx(np.sum(dx) + 0.5 * dw, rel=1e-5)
+
