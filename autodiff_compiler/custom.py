@@ -59,7 +59,7 @@ class _Custom:
         self.fun_name = next(iter(self.bindings))
         self.primitive = Primitive(f"{type(self).__name__}({fun.__qualname__})",
                                    infer=self._infer, emit=self._emit_primal,
-                                   float32=False)  # Numba types the user's rules
+                                   typed_when_run=True)  # Numba types the user's rules
 
     def __call__(self, *args):
         return self.fun(*args)
@@ -145,7 +145,7 @@ class custom_vjp(_Custom):
         self.bindings.update({self.fwd_name: Binding(fwd), self.bwd_name: Binding(bwd)})
         self.cotangent = Primitive(f"custom_vjp_bwd({self.fun.__qualname__})",
                                    infer=self._infer_cotangent, emit=self._emit_cotangent,
-                                   float32=False)
+                                   typed_when_run=True)
         self.primitive.vjp = self._vjp
 
     @staticmethod
@@ -211,10 +211,10 @@ class custom_jvp(_Custom):
         self.bindings[self.rule_name] = Binding(rule)
         self.tangent = Primitive(f"custom_jvp_tangent({self.fun.__qualname__})",
                                  infer=self._infer_tangent, emit=self._emit_tangent,
-                                 float32=False)
+                                 typed_when_run=True)
         self.cotangent = Primitive(f"custom_jvp_cotangent({self.fun.__qualname__})",
                                    infer=self._infer_cotangent, emit=self._emit_cotangent,
-                                   float32=False)
+                                   typed_when_run=True)
         self.primitive.jvp = self._jvp
         self.primitive.vjp = self._vjp
 

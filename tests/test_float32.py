@@ -18,12 +18,14 @@ import numba
 import numpy as np
 import pytest
 from checks import copies
-from error_checks import Markers
 from primitive_specs import COMPOSITES, SPECS
-from test_primitives import SEED, _case_id, _instance, _load, _module_source, _primitives_of
+from test_custom import uses_scaled, uses_softplus
+from test_linalg import CASES as LINALG_CASES
+from test_linalg import _inputs as _linalg_inputs
+from test_primitives import SEED, _case_id, _instance, _load, _module_source
 
 from autodiff_compiler import (
-    UnsupportedOperationError,
+    custom_jvp,
     custom_vjp,
     grad,
     hessian,
@@ -35,7 +37,6 @@ from autodiff_compiler import (
     vjp,
     vmap,
 )
-from autodiff_compiler.primitives import PRIMITIVES
 
 JIT = [pytest.param(False, id="python"), pytest.param(True, id="numba", marks=pytest.mark.numba)]
 RTOL = 1e-5  # float32 rounding, accumulated over a few dozen operations
@@ -309,21 +310,163 @@ def test_casts_to_float32_in_the_function():
     assert type(value_and_grad(lambda x: np.float32(0.5) * x[0], jit=False)(x)[0]) is float
 
 
-def test_float32_linear_algebra_is_refused_at_the_users_line():
-    def solve(a, b):
-        return np.sum(np.linalg.solve(a, b))  # E:solve
+# --------------------------------------------------------------------------------------------
+# np.linalg and custom rules: computed in float64 (LAPACK, the user's rules as Numba types
+# them), values and derivatives cast to float32, as np.linalg returns for float32 input
+# --------------------------------------------------------------------------------------------
 
-    def solved_in_float64(a, b):
-        return np.sum(np.linalg.solve(a.astype(np.float64), b))
+# one case of each function of tests/test_linalg.py (stacks, tuples of results, the norms)
+LINALG = {fn.__name__: (fn, makers) for fn, makers in reversed(LINALG_CASES)}
 
-    a = (np.eye(3) * 4 + 0.1).astype(np.float32)
-    b = np.ones(3, dtype=np.float32)
-    with pytest.raises(UnsupportedOperationError, match="float32") as error:
-        grad(solve, jit=False)(a, b)
-    Markers(__file__).assert_points_at(error.value, "solve", "return")
-    da = grad(solved_in_float64, jit=False)(a, b)
-    assert da.dtype == np.float32
-    assert _close(da, grad(solve, jit=False)(a.astype(float), b.astype(float)), 1e-4)
+
+def _as_tuple(value) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+@pytest.mark.parametrize("name", sorted(LINALG))
+def test_linear_algebra_in_float32(name):
+    """NumPy's float32 values (np.linalg computes them in double and rounds, as here);
+    tangents and cotangents float32, close to the float64 ones and to each other."""
+    fn, makers = LINALG[name]
+    args = [a.astype(np.float32) for a in _linalg_inputs(makers, 1)]
+    rng = np.random.default_rng(2)
+    tangents = [rng.standard_normal(a.shape).astype(np.float32) for a in args]
+    out, out_dot = jvp(fn, copies(args), tangents, jit=False)
+    wide = [a.astype(np.float64) for a in args]
+    _, out_dot64 = jvp(fn, wide, [t.astype(np.float64) for t in tangents], jit=False)
+    for got, want in zip(_as_tuple(out), _as_tuple(fn(*copies(args)))):
+        assert np.asarray(got).dtype == np.asarray(want).dtype == np.float32
+        assert _close(got, want)
+    for got, want in zip(_as_tuple(out_dot), _as_tuple(out_dot64)):
+        assert np.asarray(got).dtype == np.float32 and _close(got, want, 1e-4)
+    cotangents = tuple(rng.standard_normal(np.shape(o)).astype(np.float32)
+                       for o in _as_tuple(out))
+    seed = cotangents if isinstance(out, tuple) else cotangents[0]
+    pulled = vjp(fn, *copies(args), jit=False)[1](seed)
+    pulled64 = vjp(fn, *wide, jit=False)[1](seed)
+    for got, want in zip(pulled, pulled64):
+        assert got.dtype == np.float32 and _close(got, want, 1e-4)
+    left = sum(float(np.sum(np.multiply(d, c, dtype=float))) for d, c in
+               zip(_as_tuple(out_dot), cotangents))
+    right = sum(float(np.sum(np.multiply(p, t, dtype=float))) for p, t in zip(pulled, tangents))
+    assert math.isclose(left, right, rel_tol=1e-4, abs_tol=1e-4)
+
+
+def solved(a, b):  # float32 elementwise code around a solve, a determinant and a norm
+    x = np.linalg.solve(a, 2.0 * b + 1.0)
+    return np.sum(np.tanh(x) ** 2) / 3.0 + np.linalg.det(a) * 0.5 + np.linalg.norm(a * x, 2)
+
+
+def factored(a, b):  # the factorisations, the inverse and least squares in one function
+    spd = a @ a.T + np.eye(4).astype(np.float32)
+    w, v = np.linalg.eigh(spd)
+    sign, logdet = np.linalg.slogdet(np.linalg.inv(a) + spd)
+    q, r = np.linalg.qr(a)
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    x = np.linalg.lstsq(a[:, :3], b, rcond=None)[0]
+    return (np.sum(w * b) + np.sum(v * v * a) + sign * logdet + np.sum(q * r) + np.sum(s)
+            + np.sum(u * vt) + np.sum(x * x) + np.sum(np.linalg.cholesky(spd)))
+
+
+def looped(a, b):  # a float64 twin of a float32 value serves only code that comes after it
+    s = 0.0
+    for i in range(b.shape[0]):
+        s += np.sum(np.linalg.inv(a) * b[i])
+    return s + np.linalg.det(a) + np.sum(np.linalg.inv(a) ** 2)
+
+
+def _linalg_data(seed):
+    rng = np.random.default_rng(seed)
+    a = (rng.uniform(-1, 1, (4, 4)) + 3.0 * np.eye(4)).astype(np.float32)
+    return a, rng.uniform(-1, 1, 4).astype(np.float32)
+
+
+def decomposed(a, b):  # what Numba types besides LAPACK's calls: float32 identities
+    spd = a @ a.T + np.eye(4).astype(np.float32)
+    w, v = np.linalg.eigh(spd)
+    return np.sum(w * b) + np.sum(v * v * a) + np.sum(np.linalg.cholesky(spd))
+
+
+@pytest.mark.parametrize("f, jit", [(solved, False), (factored, False), (looped, False)] + [
+    pytest.param(f, True, id=f"numba-{f.__name__}", marks=pytest.mark.numba)
+    for f in (solved, decomposed, looped)])  # each Numba compile costs seconds
+def test_linear_algebra_among_float32_code(jit, f):
+    """Value and gradient float32: NumPy's value, the gradient against central differences
+    of the float64 function and the float64 gradient; forward mode against reverse mode;
+    Numba against CPython and the sources, which read the casts."""
+    a, b = _linalg_data(10)
+    g = value_and_grad(f, argnums=(0, 1), jit=jit)
+    value, (da, db) = g(a, b)
+    expected = f(a, b)
+    assert type(value) is np.float32 and type(expected) is np.float32
+    assert _close(value, expected)
+    assert da.dtype == db.dtype == np.float32
+    _, (da64, db64) = value_and_grad(f, argnums=(0, 1), jit=False)(a.astype(float), b.astype(float))
+    assert _close(da, da64, 1e-4) and _close(db, db64, 1e-4)
+    assert _close(da, _central(f, [a, b], 0), 1e-3) and _close(db, _central(f, [a, b], 1), 1e-3)
+    assert "np.float64" in g.source  # the casts around LAPACK (in fused loops with Numba)
+    if jit:
+        cpython = value_and_grad(f, argnums=(0, 1), jit=False)(a, b)
+        assert _close(value, cpython[0]) and _close(da, cpython[1][0]) and _close(db, cpython[1][1])
+    tangents = _linalg_data(11)
+    out, tangent = jvp(f, (a, b), tangents, jit=jit)
+    assert type(out) is np.float32 and type(tangent) is np.float32 and _close(out, expected)
+    reverse = float(np.sum(da * tangents[0]) + np.sum(db * tangents[1]))
+    assert math.isclose(tangent, reverse, rel_tol=1e-4)
+
+
+@pytest.mark.numba
+def test_numba_types_float32_results_around_linear_algebra():
+    g = value_and_grad(solved, argnums=(0, 1))
+    g(*_linalg_data(12))
+    found = _float64_in_numba(g)
+    assert "return" not in found and any("array(float64" in t for t in found.values())
+
+
+@custom_vjp
+def cube_sum(x):  # computes in float32 (NumPy, and Numba for float32 operands)
+    return np.sum(x * x * x)
+
+
+cube_sum.defvjp(lambda x: (np.sum(x * x * x), x), lambda x, g: (3 * x * x * g,))
+
+
+@custom_vjp
+def scaled_cubes(x):  # returns float64 whatever its operands
+    return np.sum(x.astype(np.float64) ** 3) * 0.5
+
+
+scaled_cubes.defvjp(lambda x: (np.sum(x.astype(np.float64) ** 3) * 0.5, x),
+                    lambda x, g: (1.5 * x.astype(np.float64) ** 2 * g,))
+
+
+@custom_jvp
+def softplus(x):
+    return np.log1p(np.exp(x))
+
+
+softplus.defjvp(lambda p, t: (np.log1p(np.exp(p[0])), t[0] / (1.0 + np.exp(-p[0]))))
+
+
+def with_rules(x):
+    return cube_sum(x) * 2.0 + scaled_cubes(np.sin(x)) + np.sum(softplus(x) * x)
+
+
+@pytest.mark.parametrize("jit", JIT)
+def test_custom_rules_with_float32_operands(jit):
+    """The rules run on the operands as they are (float32); whatever precision they return,
+    the value, cotangents and tangents are float32."""
+    x, v = _data(6, seed=13)
+    value, dx = value_and_grad(with_rules, jit=jit)(x)
+    assert type(value) is np.float32 and _close(value, np.float32(with_rules(x)))
+    exact = 6 * x.astype(float) ** 2 + 1.5 * np.sin(x.astype(float)) ** 2 * np.cos(x.astype(float))
+    assert dx.dtype == np.float32 and _close(dx, exact + _central(
+        lambda x: np.sum(np.log1p(np.exp(x)) * x), [x], 0), 1e-4)
+    out, tangent = jvp(lambda x: np.sum(softplus(x) * x) * 2.0, (x,), (v,), jit=jit)
+    assert type(out) is np.float32 and type(tangent) is np.float32
+    cotangent = grad(lambda x: np.sum(softplus(x) * x) * 2.0, jit=jit)(x)
+    assert cotangent.dtype == np.float32
+    assert math.isclose(tangent, float(np.dot(cotangent, v)), rel_tol=1e-5, abs_tol=1e-5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,6 +476,9 @@ def test_float32_linear_algebra_is_refused_at_the_users_line():
 # np.array of a comprehension over range(n): a float64 array filled in a loop (NumPy's has
 # the elements' dtype); the gradient is float32 all the same
 _FLOAT64_RESULTS = {("list_comprehension", 4), ("list_comprehension", 5)}
+# lstsq's rank is an np.int32 scalar in NumPy, which widens float32 (x * rank is float64);
+# here it counts as a Python int, as an entry of an int array does
+_FLOAT32_RESULTS = {("lstsq", 1)}
 
 
 def _float32_case(name: str, k: int, case, directory):
@@ -361,20 +507,15 @@ def module_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(SPECS) + sorted(COMPOSITES))
 def test_every_primitive_in_float32(name, module_dir):
-    """NumPy's value and dtype, gradients float32 and close to the float64 ones; or, for a
-    primitive that does not compute in float32, a refusal naming float32."""
+    """NumPy's value and dtype, gradients float32 and close to the float64 ones (np.linalg's
+    primitives compute in float64 and round, as NumPy's do)."""
     for k, case in enumerate(SPECS.get(name) or COMPOSITES[name]):
         f, f32, args, args32, argnums = _float32_case(name, k, case, module_dir)
         expected = f32(*copies(args32))
-        try:
-            value, grads = value_and_grad(f32, argnums=argnums, jit=False)(*copies(args32))
-        except UnsupportedOperationError as error:
-            assert "does not compute in float32" in str(error)
-            assert any(not PRIMITIVES[p].float32 for p in _primitives_of(
-                value_and_grad(f, jit=False), args))
-            continue
+        value, grads = value_and_grad(f32, argnums=argnums, jit=False)(*copies(args32))
         context = f"{name}: {case.template!r}"
-        kind = np.float64 if (name, k) in _FLOAT64_RESULTS else np.asarray(expected).dtype
+        kind = np.float64 if (name, k) in _FLOAT64_RESULTS else \
+            np.float32 if (name, k) in _FLOAT32_RESULTS else np.asarray(expected).dtype
         assert np.asarray(value).dtype == kind, context
         assert _close(value, expected, 1e-4), context
         _, grads64 = value_and_grad(f, argnums=argnums, jit=False)(*copies(args))
@@ -383,17 +524,22 @@ def test_every_primitive_in_float32(name, module_dir):
             assert _close(g, g64, 2e-3), f"{context}: argument {j}"
 
 
-def test_custom_rules_with_float32_are_refused():
-    @custom_vjp
-    def cube_sum(x):
-        return np.sum(x ** 3)
+@pytest.mark.parametrize("jit", JIT)
+def test_scaled_rules_are_used_in_float32(jit):
+    """The deliberately scaled rules of tests/test_custom.py (math.sin's Python floats: a
+    double result; np.exp of float32 arrays: float32) give their scaled float32 gradients."""
+    a, b = np.float32(0.5), np.float32(2.0)
+    value, (da, db) = value_and_grad(uses_scaled, argnums=(0, 1), jit=jit)(a, b)
+    assert type(value) is type(da) is type(db) is np.float32
+    assert value == pytest.approx(2.0 * math.sin(0.5) * 2.0 + 0.5, rel=1e-6)
+    assert da == pytest.approx(2.0 * 3.0 * math.cos(0.5) * 2.0 + 1.0, rel=1e-6)  # the rule's 3x
+    assert db == pytest.approx(2.0 * math.sin(0.5), rel=1e-6)
+    x, w = np.array([0.3, -1.0, 2.0], dtype=np.float32), np.float32(1.5)
+    dx, dw = grad(uses_softplus, argnums=(0, 1), jit=jit)(x, w)
+    sig = 1.0 / (1.0 + np.exp(-x.astype(float) * 1.5))
+    assert dx.dtype == np.float32 and _close(dx, sig * 1.5)
+    assert type(dw) is np.float32 and dw == pytest.approx(np.sum(sig * x) + 15.0, rel=1e-5)
+    _, tangent = jvp(uses_softplus, (x, w), (np.ones(3, np.float32), np.float32(0.5)), jit=jit)
+    assert type(tangent) is np.float32
+    assert tangent == pytest.approx(np.sum(dx) + 0.5 * dw, rel=1e-5)
 
-    cube_sum.defvjp(lambda x: (np.sum(x ** 3), x), lambda x, g: (3.0 * x * x * g,))
-
-    def f(x):
-        return cube_sum(x) * 2.0  # E:custom
-
-    assert grad(f, jit=False)(np.ones(3))[0] == 6.0
-    with pytest.raises(UnsupportedOperationError, match="float32") as error:
-        grad(f, jit=False)(np.ones(3, np.float32))
-    Markers(__file__).assert_points_at(error.value, "custom", "return")

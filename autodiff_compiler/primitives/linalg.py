@@ -44,7 +44,11 @@ def tuple_item(helper: str, index: int):
 
 def _emit_eye_of_last(op, args):
     shape = ast.Attribute(args[0], "shape", ast.Load())
-    return call("np.eye", [ast.Subscript(shape, ast.Constant(-1), ast.Load())])
+    size = ast.Subscript(shape, ast.Constant(-1), ast.Load())
+    if op.result.type.is_float32:  # np.eye is float64 unless told
+        return ast.Call(ast.parse("np.eye", mode="eval").body, [size],
+                        [ast.keyword("dtype", ast.parse("np.float32", mode="eval").body)])
+    return call("np.eye", [size])
 
 
 # the identity matrix of the size of the operand's last axis (broadcast over a stack)

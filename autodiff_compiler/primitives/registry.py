@@ -65,9 +65,13 @@ class Primitive:
       (the adjoint of broadcasting); `unit_axes`: op -> axes of its result that have
       length one whatever the operands (np.expand_dims).
     - `lapack`: compiled with Numba, it calls LAPACK through SciPy (np.linalg.eigh, svd, ...).
-    - `float32`: computes in float32 when its operands are float32 (False: refused there,
-      transforms.precision); `fixed_precision`: its `infer` gives its results' float
-      precision (casts), instead of NumPy 2's promotion of its operands (`result_types`).
+    - `float32`: computes in float32 when its operands are float32 (False: it computes in
+      float64 only, so float32 code casts its float32 operands to float64 and its results
+      back to float32, transforms.precision); `typed_when_run`: the precision of its float
+      results is what running it gives (a user's rule, typed by Numba or NumPy), so float32
+      code casts its float32 results to float32 and passes its operands as they are;
+      `fixed_precision`: its `infer` gives its results' float precision (casts), instead of
+      NumPy 2's promotion of its operands (`result_types`).
     Rules: `infer` (result types), `emit` (Python AST), `vjp`, `jvp`, `fold` (algebra done
     while building), `polynomial` (the exact ir.polynomials.Polynomial of an int result
     from those of the operands, or None: strength reduction, transforms/strength.py), `flow` (how derivatives flow through it, where the traits do not say:
@@ -114,6 +118,7 @@ class Primitive:
     loads: str | None = None
     lapack: bool = False
     float32: bool = True
+    typed_when_run: bool = False
     fixed_precision: bool = False
     region_labels: tuple = ()  # how the printer names its regions
     elementwise: bool = False
