@@ -105,7 +105,9 @@ def _sum_to_shape_helper(ndim: int) -> str:
 
 def _emit_shape_ref(op, args):
     shapes = [ast.Attribute(a, "shape", ast.Load()) for a in args]
-    return call("np.broadcast_to", [ast.Constant(0.0), call("rt.broadcast_shapes", shapes)])
+    zero = call("np.float32", [ast.Constant(0.0)]) if op.results[0].type.is_float32 \
+        else ast.Constant(0.0)
+    return call("np.broadcast_to", [zero, call("rt.broadcast_shapes", shapes)])
 
 
 # an array of the broadcast shape of its operands, read for its shape alone (the reference

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..ir.clone import clone_function
 from ..ir.core import Function, Op, Region, Value, walk_regions
+from ..ir.types import Type
 from ..primitives.arrays import shape_ref_p
 from .dce import dce
 
@@ -40,19 +41,25 @@ def shape_sources(fn: Function) -> Function:
             sources = _sources(op.operands[1], producers)
             if sources is None or sources == [op.operands[1]]:
                 continue
-            op.operands = [op.operands[0], _reference(region, sources, refs, producers)]
+            op.operands = [op.operands[0],
+                           _reference(region, sources, refs, producers, op.operands[1].type)]
             changed = True
     return dce(fn) if changed else fn
 
 
-def _reference(region: Region, sources: list[Value], refs: dict, producers) -> Value:
-    """The one source, or a shape_ref of them placed after the last of them made in
-    `region` (as early as can be: a loop nest fused from before the adjoint may read it)."""
-    if len(sources) == 1:
+def _reference(region: Region, sources: list[Value], refs: dict, producers,
+               like: Type) -> Value:
+    """The one source when it has the dtype of the reference it stands for (`like`: the
+    adjoint's arrays take their dtype from it), or a shape_ref of them with that dtype placed
+    after the last of them made in `region` (as early as can be: a loop nest fused from
+    before the adjoint may read it)."""
+    if len(sources) == 1 and sources[0].type.dtype == like.dtype:
         return sources[0]
-    key = tuple(id(v) for v in sources)
+    key = (like.dtype,) + tuple(id(v) for v in sources)
     if key not in refs:
-        ref = Value(shape_ref_p.infer(*(v.type for v in sources))[0], "shape_ref")
+        ref_type = shape_ref_p.infer(*(v.type for v in sources))[0]
+        ref = Value(Type(ref_type.kind, ref_type.ndim, like.bits if like.is_float else 64),
+                    "shape_ref")
         made_here = [region.ops.index(producers[v]) for v in sources
                      if v in producers and producers[v] in region.ops]
         at = max(made_here) + 1 if made_here else 0
