@@ -23,6 +23,13 @@ from test_custom import uses_scaled, uses_softplus
 from test_linalg import CASES as LINALG_CASES
 from test_linalg import _inputs as _linalg_inputs
 from test_primitives import SEED, _case_id, _instance, _load, _module_source
+from test_textbook import (
+    difference_of_squares,
+    sin_of_square,
+    square,
+    square_of_sum,
+    sum_of_squares,
+)
 
 from autodiff_compiler import (
     custom_jvp,
@@ -259,27 +266,16 @@ def test_jacobians_and_hessians_are_float32():
     assert product.dtype == np.float32 and _close(product, h @ w, 1e-4)
 
 
-def difference_of_squares(x1, x2):
-    return (x1 + x2) * (x1 - x2)
-
-
-def sin_of_square(x):
-    return math.sin(x * x)
-
-
-def sum_of_squares(x):
-    s = 0.0
-    for i in range(len(x)):
-        s += x[i] ** 2
-    return s
-
-
 @pytest.mark.parametrize("jit", JIT)
 def test_textbook_examples_in_float32(jit):
     g = grad(difference_of_squares, argnums=(0, 1), jit=jit)(np.float32(3.0), np.float32(2.0))
     assert g == (6.0, -4.0) and all(type(v) is np.float32 for v in g)
     d = grad(sin_of_square, jit=jit)(np.float32(1.0))  # math.sin: a Python float, as NumPy
     assert type(d) is np.float32 and d == pytest.approx(2.0 * math.cos(1.0), rel=1e-6)
+    both = grad(square_of_sum, argnums=(0, 1), jit=jit)(np.float32(1.5), np.float32(-0.25))
+    assert both == (2.5, 2.5) and all(type(v) is np.float32 for v in both)
+    d = grad(square, jit=jit)(np.float32(2.0))
+    assert type(d) is np.float32 and d == 4.0
     x = np.arange(1.0, 6.0, dtype=np.float32)
     value, dx = value_and_grad(sum_of_squares, jit=jit)(x)
     assert type(value) is np.float32 and value == 55.0
