@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import itertools
 import linecache
+import os
 import weakref
 
 from .budget import default_budget
@@ -45,6 +46,22 @@ def wrapper(g):
     fn = namespace[name]
     g._nested_wrapper = fn
     return fn
+
+
+def in_generated_code(exc, fn) -> bool:
+    """Whether a refusal met while inlining the generated function `fn` lies in that code or
+    in this package's runtime (not in a function of the user's that it calls)."""
+    filename = exc.loc.filename if exc.loc is not None else ""
+    return filename == fn.__code__.co_filename or \
+        os.path.abspath(filename).startswith(_PACKAGE_DIR)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def differentiated_name(g, default: str) -> str:
+    """The name of the function the gradient g differentiates."""
+    return getattr(getattr(g, "fn", None), "__name__", default)
 
 
 def inlinable(g, types):

@@ -114,3 +114,23 @@ def test_a_gradient_made_inside_a_lambda():
     w = np.array([0.3, 0.1, -0.4])
     reference = numerical_grad(lambda v: np.sum(grad(e, jit=False)(v, x) ** 2), w)
     np.testing.assert_allclose(outer(w), reference, rtol=1e-7)
+
+
+def eigen_energy(a):
+    return np.sum(np.linalg.eigvalsh(a) ** 2)
+
+
+def eigen_force_norm(a):
+    force = grad(eigen_energy)(a)  # its derivative code calls our runtime's eigh and products
+    return np.sum(force * force)
+
+
+def test_a_gradient_whose_derivative_code_cannot_be_differentiated_is_refused_at_its_call():
+    from autodiff_compiler.errors import UnsupportedOperationError
+
+    a = np.array([[2.0, 0.5], [0.5, 1.0]])
+    with pytest.raises(UnsupportedOperationError) as info:
+        grad(eigen_force_norm, jit=False)(a)
+    message = str(info.value)
+    assert "cannot differentiate the gradient of eigen_energy again" in message
+    assert f"{__file__}:" in message and "grad(eigen_energy)(a)" in message

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ..errors import GradientInputError
+from ..errors import AutodiffSyntaxError, GradientInputError, UnsupportedOperationError
 from ..ir.core import Const, Region, Value, const
 from ..ir.types import BOOL, F64, Type
 from ..primitives.arith import and_p, mul_p, ne_p, neg_p, not_p
@@ -513,7 +513,7 @@ class ExpressionLowering(NumpyLowering, Gathers):
     def inline_derivative(self, node, callee):
         """A call of a gradient: its generated code for these argument types, inlined
         (nested.py), and the gradients picked from what it returns."""
-        from ..nested import inlinable
+        from ..nested import differentiated_name, in_generated_code, inlinable
 
         if node.keywords:
             self.error(node, "a gradient called here takes positional arguments only")
@@ -527,7 +527,13 @@ class ExpressionLowering(NumpyLowering, Gathers):
             parts = rule.lowered(self.b, values, with_value)
             self.constants.update(rule.bindings)
         else:
-            result = self.inline_call(node, Resolved("function", fn, callee.name), values)
+            try:
+                result = self.inline_call(node, Resolved("function", fn, callee.name), values)
+            except (AutodiffSyntaxError, UnsupportedOperationError) as exc:
+                if not in_generated_code(exc, fn):
+                    raise
+                self.error(node, f"cannot differentiate the gradient of {differentiated_name(callee.value, callee.name)} again: its "
+                           f"derivative code is not differentiable ({exc.message})", True)
             parts = result if isinstance(result, tuple) else (result,)
         grads = parts[1:1 + count]
         gradient = grads[0] if single else tuple(grads)
