@@ -32,8 +32,6 @@ def log_sum_exp_grad(z):
     for i_2 in range(z.shape[0]):
         sum_1 = rt.reassociable_add(sum_1, np.float64(z[i_2] == m))
     m_bar = 1.0 + sum_leading
-    truediv = np.empty(z.shape)
     for i_3 in range(z.shape[0]):
-        truediv[i_3] = np.true_divide(m_bar * np.float64(z[i_3] == m), sum_1)
-    z_bar += truediv
+        z_bar[i_3] += np.true_divide(m_bar * np.float64(z[i_3] == m), sum_1)
     return (add, z_bar)
