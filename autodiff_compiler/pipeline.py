@@ -59,6 +59,7 @@ from .ir.printer import format_function
 from .ir.types import Type
 from .ir.verifier import verify
 from .tapes import TapeBytes
+from .transforms.accumulate import accumulate_in_place
 from .transforms.cse import cse
 from .transforms.fuse import fuse as fuse_loops
 from .transforms.parallel import parallel_loops
@@ -271,7 +272,7 @@ def compile(parsed: ParsedFunction, types: list[Type], argnums: list[int], mode:
     verify(derived)
     derived = float32_code(derived)
     if fuse if fuse is not None else jit and target == "cpu":
-        derived = fuse_loops(shape_sources(derived), parallel)
+        derived = accumulate_in_place(fuse_loops(shape_sources(derived), parallel))
         verify(derived)
     if parallel and target == "cpu":
         derived = parallel_loops(derived)

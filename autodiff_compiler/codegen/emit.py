@@ -23,7 +23,7 @@ from ..errors import UnsupportedOperationError
 from ..ir.core import Const, Function, Op, Region, Value, storage_names, walk_ops
 from ..ir.names import Namer
 from ..primitives.control import comment_p, for_p, fused_p, if_p, return_p, while_p, yield_p
-from .loops import emit_fused, reads_arrays_directly
+from .loops import emit_fused, name_added_results, reads_arrays_directly
 
 INDENT = "    "
 MAX_INLINE_DEPTH = 16  # operators nested in one inlined expression, at most
@@ -56,6 +56,9 @@ class Emitter:
         self._choose_inlining(self.fn.body)
         for p in self.fn.params:
             self.namer.name(p)
+        for op in walk_ops(self.fn.body):
+            if op.prim is fused_p:
+                name_added_results(self.namer, op)
         self.carried_through = _carried_through(self.fn)
         self._coalesce_loops()
 

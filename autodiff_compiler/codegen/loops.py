@@ -5,7 +5,8 @@ by rt.broadcast_shapes); each array is read through np.broadcast_to, a view with
 strides on broadcast axes, so no broadcast is ever materialised. Per result, the element
 is stored into a new array, or added up: into one number for a sum over the axes of the
 inner loops (initialised before the loops it sums over, stored after them), else into an
-array of the kept axes. With parallel=True the outermost loop is a prange over an axis that
+array of the kept axes; or added into an operand of the loop's shape in place (an adjoint
+buffer, transforms/accumulate.py: `x_bar[i] += ...`). With parallel=True the outermost loop is a prange over an axis that
 no result is summed over in part (any, for whole sums: Numba's prange reductions).
 
     shape = rt.broadcast_shapes(expand_dims.shape, expand_dims_1.shape)
@@ -48,7 +49,8 @@ def emit_fused(em, op, depth: int, yield_to=None) -> None:
     ndim = op.attrs["ndim"]
     kinds = op.attrs["inputs"]
     names = [_operand(em, v, depth) for v in op.operands]
-    sources = list(dict.fromkeys(n for n, kind in zip(names, kinds) if kind != "scalar"))
+    sources = list(dict.fromkeys(n for n, kind in zip(names, kinds)
+                                 if kind in ("array", "shape")))
     if len(sources) == 1:
         shape = f"{sources[0]}.shape"
         views = {n: n for n in names}
@@ -86,11 +88,20 @@ def emit_fused(em, op, depth: int, yield_to=None) -> None:
         plan.finish(level, depth + level)
 
 
+def name_added_results(namer, op) -> None:
+    """A result the loop nest adds into an operand in place is that array: its name (given
+    before any other naming, loops that carry it included, reads it)."""
+    for k, (kind, *rest) in enumerate(op.attrs["outputs"]):
+        if kind == "add":
+            namer.alias(op.results[k], namer.name(op.operands[rest[0]]))
+
+
 def reads_arrays_directly(op) -> bool:
     """Whether the loop nest of the fused `op` reads its arrays as they are, not through
     broadcast views (one array gives the shape): LLVM vectorises such loops when the arrays
     are contiguous, where a broadcast view's strides, unknown to it, keep it scalar."""
-    arrays = {v for v, kind in zip(op.operands, op.attrs["inputs"]) if kind != "scalar"}
+    arrays = {v for v, kind in zip(op.operands, op.attrs["inputs"])
+              if kind in ("array", "shape")}
     return len(arrays) == 1
 
 
@@ -134,6 +145,8 @@ class _Plan:
     def allocate(self, depth: int) -> None:
         for k, (kind, *rest) in enumerate(self.op.attrs["outputs"]):
             name = self.names[k]
+            if kind == "add":
+                continue
             if kind == "store":
                 extra = _dtype(self.op.results[k].type)
                 self.em.line(depth, f"{name} = np.empty({self.shape}{extra})")
@@ -160,8 +173,10 @@ class _Plan:
 
     def take(self, k: int, element: str, depth: int) -> None:
         name = self.names[k]
-        if self.op.attrs["outputs"][k][0] == "store":
-            self.em.line(depth, f"{name}[{', '.join(self.indices)}] = {element}")
+        kind = self.op.attrs["outputs"][k][0]
+        if kind in ("store", "add"):
+            assign = "=" if kind == "store" else "+="
+            self.em.line(depth, f"{name}[{', '.join(self.indices)}] {assign} {element}")
         elif k in self.accumulators:
             acc = self.accumulators[k]
             if self.level[k] == 0 and self.op.attrs.get("parallel") is not None:

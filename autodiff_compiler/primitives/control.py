@@ -53,9 +53,12 @@ while_p = defprim("while", pure=False, region=True, loop=True, condition_first=T
 # A loop nest made by loop fusion (transforms/fuse.py), after the derivative: it runs over the
 # broadcast shape of its operands, its region computes one element and yields, per result,
 # the element stored (attrs["outputs"][k] == ("store",)) or added up over some axes
-# (("sum", axes)). attrs["inputs"] says per operand how the loop reads it: "array" (its
-# element at the loop's index, broadcast), "scalar" (as it is) or "shape" (only its shape
-# takes part in the broadcast). The region's arguments are those elements, one per operand.
+# (("sum", axes)) or added into operand j in place (("add", j): an adjoint buffer of the
+# loop's shape, transforms/accumulate.py; the result is that array after the addition).
+# attrs["inputs"] says per operand how the loop reads it: "array" (its element at the loop's
+# index, broadcast), "scalar" (as it is), "shape" (only its shape takes part in the
+# broadcast) or "target" (not read: added into). The region's arguments are those
+# elements, one per operand.
 # attrs["parallel"]: the axis whose loop runs outermost, in parallel (prange).
 fused_p = defprim("fused", region=True, elementwise=True, differentiable=False,
                   region_labels=("element",))

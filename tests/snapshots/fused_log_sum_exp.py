@@ -18,24 +18,20 @@ def log_sum_exp_grad(z):
         sum = rt.reassociable_add(sum, exp_1)
     add = m + math.log(sum)
     # reverse sweep
-    z_bar = np.zeros_like(z)
     sum_bar = 1.0 / sum
     shape = rt.broadcast_shapes(z.shape, exp.shape)
     exp_b = np.broadcast_to(exp, shape)
-    sub_bar = np.empty(shape)
+    z_bar = np.empty(shape)
     sum_leading = 0.0
     for i_1 in range(shape[0]):
-        sub_bar_1 = sum_bar * exp_b[i_1]
-        sub_bar[i_1] = sub_bar_1
-        sum_leading = rt.reassociable_add(sum_leading, -sub_bar_1)
-    z_bar += sub_bar
+        sub_bar = sum_bar * exp_b[i_1]
+        z_bar[i_1] = sub_bar
+        sum_leading = rt.reassociable_add(sum_leading, -sub_bar)
     # line 61: m = np.max(z)
     sum_1 = 0.0
     for i_2 in range(z.shape[0]):
         sum_1 = rt.reassociable_add(sum_1, np.float64(z[i_2] == m))
     m_bar = 1.0 + sum_leading
-    truediv = np.empty(z.shape)
     for i_3 in range(z.shape[0]):
-        truediv[i_3] = np.true_divide(m_bar * np.float64(z[i_3] == m), sum_1)
-    z_bar += truediv
+        z_bar[i_3] += np.true_divide(m_bar * np.float64(z[i_3] == m), sum_1)
     return (add, z_bar)
