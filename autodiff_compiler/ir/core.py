@@ -114,6 +114,15 @@ def walk_ops(region: Region):
             stack.append(iter(sub.ops))
 
 
+def users(region: Region) -> dict:
+    """Value -> the ops under `region` that read it (in walk order)."""
+    readers: dict = {}
+    for op in walk_ops(region):
+        for v in op.operands:
+            readers.setdefault(v, []).append(op)
+    return readers
+
+
 def walk_regions(region: Region):
     """Yield (region, parent_op) for `region` (parent None) and every nested region."""
     todo = [(region, None)]

@@ -23,7 +23,7 @@ in the original code) makes it v's. Float precisions are compared on the types
 from __future__ import annotations
 
 from ..ir.clone import clone_function
-from ..ir.core import Function, Op, Region, Value, walk_ops, walk_regions
+from ..ir.core import Function, Op, Region, Value, users, walk_ops, walk_regions
 from ..primitives.control import fused_p
 from ..primitives.indexing import array_add_p, zeros_like_p
 
@@ -32,19 +32,11 @@ def accumulate_in_place(fn: Function) -> Function:
     """A copy of `fn` whose adjoint contributions stored by fused loop nests go straight
     into their buffers (the module docstring says when)."""
     fn = clone_function(fn)
-    users = _users(fn)
+    readers = users(fn.body)
     for region, _ in list(walk_regions(fn.body)):
         if any(op.prim is array_add_p for op in region.ops):
-            _Region(region, users).rewrite()
+            _Region(region, readers).rewrite()
     return fn
-
-
-def _users(fn: Function) -> dict[Value, list[Op]]:
-    users: dict[Value, list[Op]] = {}
-    for op in walk_ops(fn.body):
-        for v in op.operands:
-            users.setdefault(v, []).append(op)
-    return users
 
 
 class _Region:

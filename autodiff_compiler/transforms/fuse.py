@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..ir.clone import clone_function
-from ..ir.core import Const, Function, Op, Region, Value, walk_ops, walk_regions
+from ..ir.core import Const, Function, Op, Region, Value, users, walk_ops, walk_regions
 from ..ir.types import Type
 from ..primitives.arrays import expand_dims_p, sum_p
 from ..primitives.control import fused_p, yield_p
@@ -62,12 +62,12 @@ def fuse(fn: Function, parallel: bool = False) -> Function:
     producers = {r: op for op in walk_ops(fn.body) for r in op.results}
     for region, _ in list(walk_regions(fn.body)):
         region.ops = _unit_axes_summed_first(region.ops, producers)
-    users = _users(fn)
+    readers = users(fn.body)
     changed = False
     for region, _ in list(walk_regions(fn.body)):
-        groups = _Grouping(region, users, producers).run()
+        groups = _Grouping(region, readers, producers).run()
         if groups:
-            region.ops = _rewrite(region, groups, users, parallel)
+            region.ops = _rewrite(region, groups, readers, parallel)
             changed = True
     return dce(fn) if changed else fn
 
@@ -96,14 +96,6 @@ def _unit_axes_summed_first(ops: list[Op], producers) -> list[Op]:
             producers.update((r, new) for r in new.results)
         rewritten += [summed, kept, rest]
     return rewritten
-
-
-def _users(fn: Function) -> dict[Value, list[Op]]:
-    users: dict[Value, list[Op]] = {}
-    for op in walk_ops(fn.body):
-        for v in op.operands:
-            users.setdefault(v, []).append(op)
-    return users
 
 
 def fusable_map(op: Op) -> bool:
